@@ -1,0 +1,28 @@
+"""A/B statistics and simulated A/B tests.
+
+- :mod:`rlopt.ab.tests` — two-proportion z-test, Welch's t-test, delta-method ratio test, CUPED, SRM.
+- :mod:`rlopt.ab.sequential` — mSPRT with always-valid p-values and early stopping.
+- :mod:`rlopt.ab.power` — power, sample size and minimum detectable effect.
+- :mod:`rlopt.ab.simulate` — arms (copy generators or policies) on the simulated marketplace.
+
+Differences are always arm B (treatment) minus arm A (control).
+"""
+
+from rlopt.ab.power import (
+    mde_means,
+    mde_proportions,
+    power_means,
+    power_proportions,
+    sample_size_means,
+    sample_size_proportions,
+)
+from rlopt.ab.results import ConfidenceInterval, CupedResult, SRMResult, TestResult
+from rlopt.ab.sequential import SequentialResult, msprt, sequential_test
+from rlopt.ab.tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
+
+__all__ = [
+    "ConfidenceInterval", "CupedResult", "SRMResult", "SequentialResult", "TestResult",
+    "cuped", "mde_means", "mde_proportions", "msprt", "power_means", "power_proportions",
+    "ratio_delta_method", "sample_size_means", "sample_size_proportions", "sequential_test",
+    "srm_check", "two_proportion_ztest", "welch_ttest",
+]
