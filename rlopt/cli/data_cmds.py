@@ -1,7 +1,84 @@
-"""CLI commands (placeholder until the owning module lands)."""
+"""``rlopt validate``: check impression logs and a catalog against the data contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from rlopt.cli._common import JsonOption, emit
+
+_EPILOG = (
+    "Examples:\n\n"
+    "  rlopt validate --logs runs/sim/logs.parquet --catalog runs/sim/catalog.parquet\n\n"
+    "  rlopt validate --logs shop.csv --catalog items.jsonl --placements placements.toml "
+    "--on-error quarantine --out clean/logs.parquet --json\n\n"
+    "With --on-error quarantine the bad rows, each with a 'reason' column, go to "
+    "<stem>.quarantine.jsonl next to --out (or next to the input without --out)."
+)
+
+
+def validate(
+    logs: Annotated[Path, typer.Option("--logs", help="Impression log (.parquet, .jsonl/.json or .csv).")],
+    catalog: Annotated[Path, typer.Option("--catalog", help="Catalog (.parquet, .jsonl/.json or .csv).")],
+    placements: Annotated[Path | None, typer.Option(
+        "--placements", help="Placements (.toml or .json): name -> {max_chars, slots, examination}; "
+        "a 'default' entry accepts unlisted placement names. Without it only position >= 0 is checked.")] = None,
+    on_error: Annotated[str, typer.Option(
+        "--on-error", help="fail: stop at any bad row (exit 2) | quarantine: set bad rows aside and go on.")]
+    = "fail",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the validated, normalized logs here (.parquet, .jsonl or .csv).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate logs (and their catalog) against the data contract; report counts per rule."""
+    from rlopt.data import read_catalog, read_placements, validate_table, write_table
+    from rlopt.data.io import read_table
+    from rlopt.data.validate import ON_ERROR_CHOICES, quarantine_path_for
+    from rlopt.errors import InputError
+
+    if on_error not in ON_ERROR_CHOICES:
+        raise InputError(f"--on-error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
+                         rule="--on-error choice")
+    if out is not None:
+        from rlopt.data.io import table_format
+
+        table_format(out)  # fail on an unsupported suffix before doing any work
+    placement_map = read_placements(placements) if placements is not None else None
+    cat = read_catalog(catalog, on_error=on_error)  # type: ignore[arg-type]
+    raw = read_table(logs)
+    quarantine = quarantine_path_for(out if out is not None else logs)
+    clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
+                                   quarantine_path=quarantine, catalog_ids=cat["item_id"],
+                                   placements=placement_map)
+    if out is not None:
+        write_table(clean, out)
+    cat_report = cat.attrs["validation"]
+    result = {
+        "logs": str(logs),
+        "catalog": str(catalog),
+        "placements": None if placements is None else str(placements),
+        "on_error": on_error,
+        "rows_read": report.rows_read,
+        "rows_valid": report.rows_valid,
+        "rows_quarantined": report.rows_quarantined,
+        "rule_counts": report.rule_counts,
+        "quarantine_file": report.quarantine_path,
+        "catalog_rows_read": cat_report["rows_read"],
+        "catalog_rows_quarantined": cat_report["rows_quarantined"],
+        "catalog_rule_counts": cat_report["rule_counts"],
+        "catalog_quarantine_file": cat_report["quarantine_path"],
+        "distinct_items": int(clean["item_id"].nunique()),
+        "distinct_placements": int(clean["placement"].nunique()),
+        "distinct_segments": int(clean["segment"].nunique()) if "segment" in clean.columns else None,
+        "distinct_users": int(clean["user_id"].nunique()),
+        "has_propensity": "propensity" in clean.columns,
+        "out": None if out is None else str(out),
+    }
+    emit(result, as_json, title="rlopt validate")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add ``validate`` to ``app``."""
+    app.command("validate", epilog=_EPILOG)(validate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 CATALOG_REQUIRED = ("item_id", "title", "category", "brand", "price", "discount_pct")
@@ -56,3 +57,18 @@ class Placement:
 
     def to_dict(self) -> dict:
         return {"max_chars": self.max_chars, "slots": self.slots, "examination": list(self.examination)}
+
+
+# Columns that hold JSON objects: dicts in memory, JSON strings in CSV and Parquet files.
+JSON_COLUMNS = ("user_features", "attributes")
+
+
+def copy_id_for(text: str) -> str:
+    """Stable id of a piece of copy: the first 16 hex characters of SHA-256 of its UTF-8 text.
+
+    >>> copy_id_for("Save 20% today")
+    'c933d9d090c95ebd'
+    >>> len(copy_id_for("")) == 16
+    True
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

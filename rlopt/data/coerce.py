@@ -1,0 +1,169 @@
+"""Column parsers: raw cells (from Parquet, JSONL or all-string CSV) to typed values + problem masks.
+
+Each parser returns a :class:`Parsed` with the typed values (missing/unparseable as NaN/None),
+a ``missing`` mask (null or blank) and an ``unparsed`` mask (present but not of the column's
+type). The rules in :mod:`rlopt.data.rules` combine these masks; nothing here raises on bad cells.
+All work is vectorized except JSON objects, which are inspected per value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as pdt
+
+# The string dtype of normalized columns: pandas 3's "str" (NaN for missing), object before.
+STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
+
+
+@dataclass
+class Parsed:
+    """One column after parsing.
+
+    Attributes
+    ----------
+    values : pandas.Series, length n
+        Typed values: ``str`` for strings, float64 for numbers and timestamps (epoch ms),
+        object (dict or None) for JSON objects.
+    missing : ndarray of bool, shape (n,)
+        Null, NaN or blank (whitespace-only) cells.
+    unparsed : ndarray of bool, shape (n,)
+        Present cells that are not of the column's type (never overlaps ``missing``).
+    """
+
+    values: pd.Series
+    missing: np.ndarray
+    unparsed: np.ndarray
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """Null cells plus strings that are empty after stripping whitespace."""
+    missing = s.isna().to_numpy(dtype=bool)
+    if s.dtype == object:
+        if pdt.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
+            return missing
+    elif not pdt.is_string_dtype(s.dtype):
+        return missing
+    blank = s.str.strip().eq("")  # non-strings in an object column give NA here
+    return missing | blank.fillna(False).to_numpy(dtype=bool)
+
+
+def parse_str(s: pd.Series) -> Parsed:
+    """Strings; numbers are accepted and written as text (``3.0`` as ``"3"``); dicts, lists and
+    booleans are not strings."""
+    missing = _blank(s)
+    unparsed = np.zeros(len(s), dtype=bool)
+    if pdt.is_bool_dtype(s.dtype):
+        unparsed = ~missing
+    elif s.dtype == object and pdt.infer_dtype(s, skipna=True) not in ("string", "empty", "integer"):
+        unparsed = s.map(lambda v: isinstance(v, (dict, list, tuple, bool, np.bool_))).to_numpy(dtype=bool)
+        unparsed &= ~missing
+    bad = missing | unparsed
+    if pdt.is_float_dtype(s.dtype):  # ids written by tools that turned int columns with nulls to float
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        unparsed = np.isinf(arr)
+        bad = missing | unparsed
+        values = pd.Series([str(int(x)) if x.is_integer() else str(x) if np.isfinite(x) else None
+                            for x in arr.tolist()], index=s.index, dtype=object)
+    elif s.dtype == object:
+        values = s.where(~bad, None).map(str, na_action="ignore")
+    elif pdt.is_string_dtype(s.dtype):  # already strings (the common case): keep them as they are
+        return Parsed(s.where(~bad) if bad.any() else s, missing, unparsed)
+    else:
+        values = s.astype(str)
+    out = values.astype(object).where(~bad, None).astype(STR_DTYPE)
+    return Parsed(out, missing, unparsed)
+
+
+def parse_number(s: pd.Series) -> Parsed:
+    """Finite numbers (float64); booleans count as 0/1; numeric strings are parsed."""
+    missing = _blank(s)
+    if pdt.is_bool_dtype(s.dtype):
+        values = s.astype("float64")
+    elif pdt.is_numeric_dtype(s.dtype):
+        values = s.astype("float64")
+    else:
+        obj = s.astype(object)
+        if s.dtype == object:  # dicts/lists would make to_numeric raise on some versions
+            nested = obj.map(lambda v: isinstance(v, (dict, list, tuple))).to_numpy(dtype=bool)
+            obj = obj.where(~nested, None)
+        values = pd.to_numeric(obj.where(~missing, None), errors="coerce").astype("float64")
+    arr = values.to_numpy(dtype="float64", na_value=np.nan)
+    unparsed = ~missing & ~np.isfinite(arr)
+    arr = np.where(missing | unparsed, np.nan, arr)
+    return Parsed(pd.Series(arr, index=s.index, name=s.name), missing, unparsed)
+
+
+def parse_timestamp(s: pd.Series) -> Parsed:
+    """Epoch milliseconds (integers) or ISO-8601 strings -> float64 epoch ms (UTC; naive = UTC)."""
+    if pdt.is_datetime64_any_dtype(s.dtype):
+        missing = s.isna().to_numpy(dtype=bool)
+        ms = _datetime_to_ms(s)
+    else:
+        num = parse_number(s)
+        missing, ms = num.missing, num.values.to_numpy(copy=True)
+        rest = np.flatnonzero(num.unparsed)  # not a number: maybe an ISO-8601 string
+        if len(rest):
+            sub = s.iloc[rest]
+            rest = rest[sub.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)]
+        if len(rest):
+            dt = pd.to_datetime(s.iloc[rest].astype(str).str.strip(), format="ISO8601", utc=True,
+                                errors="coerce")
+            ms[rest] = _datetime_to_ms(dt)
+    integral = np.isfinite(ms) & (np.floor(ms) == ms)
+    unparsed = ~missing & ~integral
+    ms = np.where(integral, ms, np.nan)
+    return Parsed(pd.Series(ms, index=s.index, name=s.name), missing, unparsed)
+
+
+def _datetime_to_ms(dt: pd.Series) -> np.ndarray:
+    if getattr(dt.dt, "tz", None) is not None:
+        dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)
+    vals = dt.to_numpy(dtype="datetime64[ns]")
+    nat = np.isnat(vals)
+    ms = (vals.astype("int64") // 1_000_000).astype("float64")
+    ms[nat] = np.nan
+    return ms
+
+
+def parse_json_object(s: pd.Series, value_types: tuple[type, ...]) -> Parsed:
+    """JSON objects (dicts, or JSON strings of one) whose values are instances of ``value_types``.
+
+    Missing cells become ``None`` here; callers decide the default (``{}``).
+    """
+    missing = _blank(s)
+    raw = s.to_numpy(dtype=object)
+    values = np.empty(len(raw), dtype=object)
+    unparsed = np.zeros(len(raw), dtype=bool)
+    for i in np.flatnonzero(~missing):  # JSON objects can only be checked value by value
+        v = raw[i]
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                unparsed[i] = True
+                continue
+        if isinstance(v, dict) and all(isinstance(k, str) and _ok(x, value_types) for k, x in v.items()):
+            values[i] = v
+        else:
+            unparsed[i] = True
+    return Parsed(pd.Series(values, index=s.index, name=s.name, dtype=object), missing, unparsed)
+
+
+def _ok(x: Any, value_types: tuple[type, ...]) -> bool:
+    if isinstance(x, (bool, np.bool_)):
+        return bool in value_types
+    return isinstance(x, value_types)
+
+
+PARSERS = {
+    "str": parse_str,
+    "number": parse_number,
+    "timestamp": parse_timestamp,
+    "features": lambda s: parse_json_object(s, (str, int, float, bool)),
+    "attributes": lambda s: parse_json_object(s, (str,)),
+}

@@ -1,0 +1,324 @@
+"""Read and write contract tables as Parquet, JSONL or CSV (the file suffix decides).
+
+Readers turn every way a file can be unusable (missing, empty, wrong format, bad encoding,
+malformed line) into one :class:`~rlopt.errors.InputError` naming the file and the problem.
+Writers go through :func:`rlopt.io_utils.atomic_path`, so a failure never leaves a partial file.
+
+JSON-object columns (``user_features``, ``attributes`` and any column holding dicts or lists)
+are nested objects in JSONL and JSON strings in CSV and Parquet. Parquet files also record
+which columns were encoded (schema metadata key ``rlopt.json_columns``) so they decode back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlopt.data.schema import JSON_COLUMNS
+from rlopt.errors import InputError
+from rlopt.io_utils import _json_default, atomic_path
+
+PathLike = str | os.PathLike[str]
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+           ".csv": "csv"}
+_META_KEY = b"rlopt.json_columns"
+
+
+def table_format(path: PathLike) -> str:
+    """Return ``"parquet"``, ``"jsonl"`` or ``"csv"`` for ``path``'s suffix, or raise InputError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            f"unsupported file type '{suffix or '(none)'}'; use one of {', '.join(sorted(FORMATS))}",
+            file=str(path), rule="file format")
+    return FORMATS[suffix]
+
+
+# --------------------------------------------------------------------------- reading
+def read_table(path: PathLike, *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read a Parquet (file or directory of shards), JSONL or CSV table into a DataFrame.
+
+    CSV cells are read as strings (blank = missing) so the validators, not the parser, decide
+    types and can name the offending row. Known JSON columns holding JSON strings are decoded
+    to Python objects where they parse; values that do not parse are left as strings for the
+    validators to report.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.parquet``/``.pq`` (or a directory of them), ``.jsonl``/``.json``/``.ndjson`` (one JSON
+        object per line; a single JSON array of objects is accepted too) or ``.csv`` (UTF-8).
+    allow_empty : bool
+        Accept a table with a header but no rows (default: raise).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record, columns as in the file, default ``RangeIndex``.
+
+    Raises
+    ------
+    InputError
+        Missing, empty, unreadable, wrongly formatted or non-UTF-8 files.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", file=str(p), rule="file readable")
+    if p.is_dir():
+        df = _read_parquet_dir(p)
+    else:
+        fmt = table_format(p)
+        if p.stat().st_size == 0:
+            raise InputError("file is empty (0 bytes)", file=str(p), rule="file not empty")
+        if fmt == "parquet":
+            df = _read_parquet(p)
+        else:
+            text = _read_text(p)
+            if not text.strip():
+                raise InputError("file contains only whitespace", file=str(p), rule="file not empty")
+            df = _read_jsonl(p, text) if fmt == "jsonl" else _read_csv(p, text)
+    if len(df) == 0 and not allow_empty:
+        raise InputError("file has a header but no data rows", file=str(p), rule="file not empty")
+    return df.reset_index(drop=True)
+
+
+def _read_parquet(p: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(f"not a readable Parquet file ({_short(err)})", file=str(p),
+                         rule="file format") from None
+    return _decode_parquet(table)
+
+
+def _read_parquet_dir(p: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not any(p.rglob("*.parquet")):
+        raise InputError("directory holds no .parquet files", file=str(p), rule="file readable")
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(f"not a readable Parquet dataset ({_short(err)})", file=str(p),
+                         rule="file format") from None
+    return _decode_parquet(table)
+
+
+def _decode_parquet(table: Any) -> pd.DataFrame:
+    meta = table.schema.metadata or {}
+    encoded = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
+    df = table.to_pandas()
+    for col in dict.fromkeys([*encoded, *JSON_COLUMNS]):
+        if col in df.columns:
+            df[col] = decode_json_column(df[col])
+    return df
+
+
+def _read_text(p: Path) -> str:
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"not valid UTF-8 text: byte {data[err.start]:#04x} at offset {err.start} (line {line}); "
+            "re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding") from None
+
+
+def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
+    stripped = text.lstrip()
+    if stripped.startswith("["):  # a JSON array of objects, tolerated for .json files
+        try:
+            records = json.loads(stripped)
+        except json.JSONDecodeError as err:
+            raise InputError(f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                             file=str(p), rule="file format") from None
+        lines = None
+    else:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        try:  # one C-level parse of the whole file; on failure find the offending line
+            records = json.loads("[" + ",".join(lines) + "]")
+        except json.JSONDecodeError:
+            records = None
+        if records is None or len(records) != len(lines):
+            _raise_bad_json_line(p, text)
+    not_obj = [i for i, r in enumerate(records) if type(r) is not dict]
+    if not_obj:
+        kind = type(records[not_obj[0]]).__name__
+        raise InputError(
+            f"record {not_obj[0] + 1} is a JSON {kind}, not an object; each line must be one JSON object "
+            f"({len(not_obj)} such records)", file=str(p), row=not_obj[0] + 1, rule="file format")
+    if not records:
+        return pd.DataFrame()
+    return pd.DataFrame.from_records(records)
+
+
+def _raise_bad_json_line(p: Path, text: str) -> None:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(
+                f"line {lineno} is not valid JSON ({err.msg} at column {err.colno}); JSONL needs one "
+                f"JSON object per line: {line[:80]!r}", file=str(p), rule="file format") from None
+    raise InputError("lines do not form valid JSONL", file=str(p), rule="file format")
+
+
+def _read_csv(p: Path, text: str) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise InputError("file has no header or rows", file=str(p), rule="file not empty") from None
+    except (pd.errors.ParserError, ValueError) as err:
+        raise InputError(f"not a well-formed CSV file ({_short(err)})", file=str(p),
+                         rule="file format") from None
+    unnamed = [c for c in df.columns if str(c).startswith("Unnamed: ")]
+    if unnamed:
+        raise InputError(f"CSV header has {len(unnamed)} blank column name(s) (columns: {list(df.columns)})",
+                         file=str(p), rule="file format")
+    for col in JSON_COLUMNS:
+        if col in df.columns:
+            df[col] = decode_json_column(df[col])
+    return df
+
+
+def decode_json_column(s: pd.Series) -> pd.Series:
+    """Decode JSON strings in ``s`` to Python objects where they parse; keep everything else.
+
+    Arrow map values (lists of ``(key, value)`` pairs) become dicts. Missing values stay missing.
+    """
+    values = s.to_numpy(dtype=object, na_value=None)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # per-value JSON parsing is inherently per element
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                pass
+        elif isinstance(v, list) and v and all(isinstance(t, tuple) and len(t) == 2 for t in v):
+            v = dict(v)
+        out[i] = v
+    return pd.Series(out, index=s.index, name=s.name, dtype=object)
+
+
+# --------------------------------------------------------------------------- writing
+def write_table(df: pd.DataFrame, path: PathLike) -> Path:
+    """Write ``df`` atomically as Parquet, JSONL or CSV (by suffix); return the path.
+
+    Dict/list cells become JSON strings in Parquet and CSV (and nested objects in JSONL);
+    the index is not written.
+    """
+    p = Path(path)
+    fmt = table_format(p)
+    if fmt == "jsonl":
+        return write_jsonl(df, p)
+    json_cols = _json_columns(df)
+    out = df.reset_index(drop=True).copy(deep=False)
+    for col in json_cols:
+        out[col] = _encode_json_column(out[col])
+    with atomic_path(p) as tmp:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(out, preserve_index=False)
+            meta = dict(table.schema.metadata or {})
+            meta[_META_KEY] = json.dumps(json_cols).encode()
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
+        else:
+            out.to_csv(tmp, index=False, encoding="utf-8")
+    return p
+
+
+def write_jsonl(records_or_df: pd.DataFrame | Iterable[Mapping[str, Any]], path: PathLike) -> Path:
+    """Write records (a DataFrame or an iterable of mappings) as JSON lines, atomically.
+
+    Missing values (None/NaN/NA) become ``null``; NumPy scalars and arrays become JSON numbers
+    and lists; dicts stay nested objects.
+    """
+    p = Path(path)
+    if isinstance(records_or_df, pd.DataFrame):
+        df = records_or_df.reset_index(drop=True)
+        cols = [str(c) for c in df.columns]
+        arrays = [_column_to_python(df.iloc[:, j]) for j in range(df.shape[1])]
+        rows: Iterable[Mapping[str, Any]] = (dict(zip(cols, vals, strict=True)) for vals in zip(*arrays,
+                                                                                              strict=True))
+        if not cols:
+            rows = ({} for _ in range(len(df)))
+    else:
+        rows = records_or_df
+    with atomic_path(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=_json_default_nan))
+            fh.write("\n")
+    return p
+
+
+def _column_to_python(s: pd.Series) -> list[Any]:
+    """Python-native values of ``s`` with every missing value as ``None``."""
+    obj = s.astype(object)
+    if s.dtype == object:
+        mask = np.fromiter((_is_missing(v) for v in obj), dtype=bool, count=len(obj))
+    else:
+        mask = s.isna().to_numpy()
+    values = obj.to_list()
+    if mask.any():
+        for i in np.flatnonzero(mask):
+            values[i] = None
+    return values
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and v != v
+
+
+def _json_default_nan(obj: Any) -> Any:
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, np.floating) and not np.isfinite(obj):
+        return None
+    return _json_default(obj)
+
+
+def _json_columns(df: pd.DataFrame) -> list[str]:
+    """Columns to store as JSON strings: known JSON columns plus any object column with dicts/lists."""
+    cols = []
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != object:
+            continue
+        if col in JSON_COLUMNS or any(isinstance(v, (dict, list, tuple)) for v in s.to_numpy()):
+            cols.append(str(col))
+    return cols
+
+
+def _encode_json_column(s: pd.Series) -> pd.Series:
+    values = s.to_numpy(dtype=object)
+    out = [
+        None if _is_missing(v) else
+        (json.dumps(v, ensure_ascii=False, default=_json_default_nan) if isinstance(v, (dict, list, tuple))
+         else str(v))
+        for v in values
+    ]
+    return pd.Series(out, index=s.index, name=s.name, dtype=object)
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

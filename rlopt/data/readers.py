@@ -1,0 +1,138 @@
+"""Validated readers for the contract tables, and the catalog join.
+
+Every reader accepts a path (Parquet, JSONL or CSV) or an in-memory DataFrame, applies the rules
+of :mod:`rlopt.data.rules` via :func:`rlopt.data.validate.validate_table`, and returns the
+normalized valid rows. The :class:`~rlopt.data.validate.ValidationReport` of the last read is
+attached as ``df.attrs["validation"]`` (a dict) for callers that want the counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import pandas as pd
+
+from rlopt.data.io import read_table
+from rlopt.data.placements import resolve_placements
+from rlopt.data.schema import Placement
+from rlopt.data.validate import OnError, ValidationReport, validate_table
+from rlopt.errors import InputError
+
+TableLike = pd.DataFrame | str | os.PathLike[str]
+PlacementsLike = Mapping[str, Placement] | str | os.PathLike[str] | None
+CATALOG_JOIN_COLUMNS = ("title", "category", "brand", "price", "discount_pct", "attributes")
+
+
+def _load(source: TableLike) -> tuple[pd.DataFrame, str | None]:
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True), None
+    return read_table(source), str(source)
+
+
+def _attach(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    df.attrs["validation"] = report.to_dict()
+    return df
+
+
+def read_catalog(path: TableLike, on_error: OnError = "fail",
+                 quarantine_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Read and validate a catalog (one row per item).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item_id, title, category, brand`` (str), ``price, discount_pct`` (float64),
+        ``attributes`` (dict, ``{}`` when absent), then any extra columns.
+    """
+    df, file = _load(path)
+    clean, report = validate_table(df, "catalog", file=file, on_error=on_error, quarantine_path=quarantine_path)
+    return _attach(clean, report)
+
+
+def _catalog_ids(catalog: TableLike) -> pd.Index:
+    cat = catalog if isinstance(catalog, pd.DataFrame) and "validation" in catalog.attrs else read_catalog(catalog)
+    return pd.Index(cat["item_id"].unique())
+
+
+def read_logs(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
+              on_error: OnError = "fail", quarantine_path: str | os.PathLike[str] | None = None
+              ) -> pd.DataFrame:
+    """Read and validate an impression log against a catalog and (optionally) placements.
+
+    Parameters
+    ----------
+    path : path or DataFrame
+        The impression log.
+    catalog : path or DataFrame
+        The catalog; a path or a raw frame is validated first (with ``on_error="fail"``).
+    placements : dict of str to Placement, path or None
+        When given, placement names must be known (unless a ``default`` entry exists) and
+        ``position < slots``; None checks only ``position >= 0``.
+    on_error : {"fail", "quarantine"}
+    quarantine_path : path, optional
+        Default ``<stem>.quarantine.jsonl`` next to ``path``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Valid rows: contract columns present in the file (``timestamp`` int64 epoch ms,
+        ``user_features`` dicts, ``copy_id`` always present), then extra columns.
+    """
+    df, file = _load(path)
+    clean, report = validate_table(df, "logs", file=file, on_error=on_error, quarantine_path=quarantine_path,
+                                   catalog_ids=_catalog_ids(catalog), placements=resolve_placements(placements))
+    return _attach(clean, report)
+
+
+def read_contexts(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
+                  on_error: OnError = "fail") -> pd.DataFrame:
+    """Read and validate generation contexts: ``item_id, segment, placement`` (+ ``user_features``)."""
+    df, file = _load(path)
+    clean, report = validate_table(df, "contexts", file=file, on_error=on_error,
+                                   catalog_ids=_catalog_ids(catalog), placements=resolve_placements(placements))
+    return _attach(clean, report)
+
+
+def read_copies(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
+                on_error: OnError = "fail") -> pd.DataFrame:
+    """Read and validate generated copies: the context fields + ``copy_text`` (+ ``generator, sample_idx``)."""
+    df, file = _load(path)
+    clean, report = validate_table(df, "copies", file=file, on_error=on_error,
+                                   catalog_ids=_catalog_ids(catalog), placements=resolve_placements(placements))
+    return _attach(clean, report)
+
+
+def join_catalog(logs: pd.DataFrame, catalog: TableLike) -> pd.DataFrame:
+    """Add the catalog's ``title, category, brand, price, discount_pct, attributes`` to each row.
+
+    Row order and count are kept (a many-to-one join). Columns of ``logs`` with those names are
+    kept with a ``_log`` suffix rather than overwritten.
+
+    Raises
+    ------
+    InputError
+        An ``item_id`` of ``logs`` is not in the catalog (names the first such row).
+    """
+    cat = catalog if isinstance(catalog, pd.DataFrame) else read_catalog(catalog)
+    missing_cols = [c for c in ("item_id", *CATALOG_JOIN_COLUMNS) if c not in cat.columns and c != "attributes"]
+    if missing_cols:
+        raise InputError(f"catalog lacks column(s) {', '.join(missing_cols)}", column=missing_cols[0],
+                         rule="required columns present")
+    cols = ["item_id", *[c for c in CATALOG_JOIN_COLUMNS if c in cat.columns]]
+    right = cat[cols]
+    if right["item_id"].duplicated().any():
+        dup = right["item_id"][right["item_id"].duplicated()].iloc[0]
+        raise InputError("catalog item_id values must be unique", column="item_id",
+                         rule="item_id is unique in the catalog", value=dup)
+    known = logs["item_id"].isin(right["item_id"]).to_numpy()
+    if not known.all():
+        first = int((~known).argmax())
+        raise InputError(f"{int((~known).sum())} row(s) name items that are not in the catalog", row=first + 1,
+                         column="item_id", rule="item_id is in the catalog", value=logs["item_id"].iloc[first])
+    left = logs.rename(columns={c: f"{c}_log" for c in CATALOG_JOIN_COLUMNS if c in logs.columns})
+    joined = left.merge(right, on="item_id", how="left", validate="many_to_one", sort=False)
+    joined.index = logs.index
+    joined.attrs = dict(logs.attrs)
+    return joined
+

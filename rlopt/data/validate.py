@@ -1,0 +1,260 @@
+"""Apply the contract's rules to a table: fail with a summary, or quarantine the bad rows.
+
+``validate_table`` is the engine behind ``read_catalog``, ``read_logs``, ``read_contexts``,
+``read_copies`` and ``rlopt validate``. It parses every contract column once
+(:mod:`rlopt.data.coerce`), evaluates every rule of :data:`rlopt.data.rules.RULES` as a
+vectorized mask, and then either
+
+- ``on_error="fail"``: raises one :class:`~rlopt.errors.InputError` whose ``row``, ``column`` and
+  ``rule`` point at the first bad row and whose message gives the count per rule and the first
+  offending rows (row number, column, value); or
+- ``on_error="quarantine"``: writes the bad rows as they were read, plus ``row`` (1-based) and
+  ``reason`` (every rule the row broke, ``;``-joined), to a JSONL file, and goes on with the rest.
+
+Valid rows come back normalized: strings as ``str``, ``timestamp``/``position``/``clicked``/
+``converted`` as int64, ``price``/``propensity``/``revenue`` as float64 (blank revenue -> 0.0),
+JSON columns as dicts (blank -> ``{}``), ``copy_id`` filled from ``copy_text``; unknown columns
+pass through unchanged after the contract columns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from rlopt.data.coerce import PARSERS, STR_DTYPE
+from rlopt.data.io import write_jsonl
+from rlopt.data.rules import INT_COLUMNS, KINDS, Frame, Rule, rules_for
+from rlopt.data.schema import (
+    CATALOG_REQUIRED,
+    CONTEXT_REQUIRED,
+    COPIES_REQUIRED,
+    LOG_REQUIRED,
+    Placement,
+    copy_id_for,
+)
+from rlopt.errors import InputError
+
+OnError = Literal["fail", "quarantine"]
+ON_ERROR_CHOICES = ("fail", "quarantine")
+REQUIRED = {"catalog": CATALOG_REQUIRED, "logs": LOG_REQUIRED, "contexts": CONTEXT_REQUIRED,
+            "copies": COPIES_REQUIRED}
+_SHOW_ROWS = 5
+
+
+@dataclass
+class ValidationReport:
+    """What validation found in one table (``rule_counts`` maps rule id -> rows breaking it)."""
+
+    table: str
+    file: str | None
+    rows_read: int
+    rows_valid: int
+    rows_quarantined: int
+    rule_counts: dict[str, int] = field(default_factory=dict)
+    quarantine_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def quarantine_path_for(path: str | os.PathLike[str]) -> Path:
+    """``<dir>/<stem>.quarantine.jsonl`` next to ``path``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.quarantine.jsonl")
+
+
+def check_required_columns(df: pd.DataFrame, table: str, file: str | None) -> None:
+    """Raise InputError naming the first missing required column and listing the file's columns."""
+    missing = [c for c in REQUIRED[table] if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)} for the {table} table; the file has columns: "
+            f"{', '.join(map(str, df.columns)) or '(none)'}",
+            file=file, column=missing[0], rule="required columns present")
+
+
+def evaluate_rules(df: pd.DataFrame, table: str, *, catalog_ids: pd.Index | None = None,
+                   placements: Mapping[str, Placement] | None = None) -> tuple[Frame, dict[Rule, np.ndarray]]:
+    """Parse the contract columns of ``df`` and evaluate every applicable rule.
+
+    Returns
+    -------
+    frame : Frame
+        Parsed columns (``frame.cols[name].values`` etc.).
+    masks : dict of Rule to ndarray of bool, shape (n_rows,)
+        Rows breaking each rule (rules that do not apply are left out).
+    """
+    kinds = KINDS[table]
+    cols = {c: PARSERS[kinds[c]](df[c]) for c in kinds if c in df.columns}
+    frame = Frame(cols=cols, n=len(df), catalog_ids=catalog_ids, placements=placements)
+    masks: dict[Rule, np.ndarray] = {}
+    for rule in rules_for(table):
+        mask = rule.check(frame)
+        if mask is not None:
+            masks[rule] = np.asarray(mask, dtype=bool)
+    return frame, masks
+
+
+def validate_table(
+    df: pd.DataFrame,
+    table: str,
+    *,
+    file: str | os.PathLike[str] | None = None,
+    on_error: OnError = "fail",
+    quarantine_path: str | os.PathLike[str] | None = None,
+    catalog_ids: pd.Index | None = None,
+    placements: Mapping[str, Placement] | None = None,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Validate ``df`` as a contract ``table``; return the normalized valid rows and a report.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Raw table as read by :func:`rlopt.data.io.read_table`.
+    table : {"catalog", "logs", "contexts", "copies"}
+    file : path, optional
+        Named in messages; the default quarantine file goes next to it.
+    on_error : {"fail", "quarantine"}
+    quarantine_path : path, optional
+        Where bad rows go with ``on_error="quarantine"`` (default ``<stem>.quarantine.jsonl``
+        next to ``file``). Not written when every row is valid.
+    catalog_ids : pandas.Index, optional
+        Known item ids (enables ``item_id.in_catalog``).
+    placements : dict of str to Placement, optional
+        Enables ``placement.known`` and ``position.slots``.
+
+    Raises
+    ------
+    InputError
+        Missing required columns, or any bad row with ``on_error="fail"``.
+    """
+    if on_error not in ON_ERROR_CHOICES:
+        raise InputError(f"on_error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
+                         rule="on_error choice")
+    file_s = None if file is None else str(file)
+    check_required_columns(df, table, file_s)
+    frame, masks = evaluate_rules(df, table, catalog_ids=catalog_ids, placements=placements)
+    bad = np.zeros(len(df), dtype=bool)
+    for mask in masks.values():
+        bad |= mask
+    counts = {rule.id: int(mask.sum()) for rule, mask in masks.items() if mask.any()}
+    report = ValidationReport(table, file_s, len(df), int((~bad).sum()), 0, counts)
+    if bad.any():
+        if on_error == "fail":
+            raise _failure(df, masks, bad, file_s)
+        if quarantine_path is None:
+            if file is None:
+                raise InputError("on_error='quarantine' needs a quarantine_path when the table is not a file",
+                                 rule="quarantine destination")
+            quarantine_path = quarantine_path_for(file)
+        write_quarantine(df, masks, bad, quarantine_path)
+        report.rows_quarantined = int(bad.sum())
+        report.quarantine_path = str(quarantine_path)
+    return normalize(df, frame, ~bad, table), report
+
+
+def _failure(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray, file: str | None) -> InputError:
+    n_bad = int(bad.sum())
+    per_rule = "; ".join(f"{r.description} ({int(m.sum())} row{'s' if m.sum() != 1 else ''})"
+                         for r, m in masks.items() if m.any())
+    shown = []
+    first_rule, first_value = None, None
+    for i in np.flatnonzero(bad)[:_SHOW_ROWS]:
+        for rule, mask in masks.items():
+            if mask[i]:
+                value = _cell(df, int(i), rule.column)
+                if first_rule is None:
+                    first_rule, first_value = rule, value
+                shown.append(f"row {i + 1} column '{rule.column}' = {_show(value)} ({rule.id})")
+    message = (
+        f"{n_bad} of {len(df)} row{'s' if len(df) != 1 else ''} break the data contract: {per_rule}. "
+        f"First offending rows: {', '.join(shown)}. Fix these rows, or rerun with --on-error quarantine "
+        "(on_error='quarantine') to set them aside with their reasons and continue with the rest"
+    )
+    first_row = int(np.flatnonzero(bad)[0]) + 1
+    assert first_rule is not None
+    if isinstance(first_value, np.generic):
+        first_value = first_value.item()
+    return InputError(message, file=file, row=first_row, column=first_rule.column, rule=first_rule.description,
+                      value=first_value)
+
+
+def _cell(df: pd.DataFrame, i: int, column: str) -> Any:
+    return df[column].iloc[i] if column in df.columns else None
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "(blank)"
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reasons(masks: dict[Rule, np.ndarray], rows: np.ndarray) -> list[str]:
+    """``;``-joined descriptions of the rules each of ``rows`` (indices) broke."""
+    parts: list[list[str]] = [[] for _ in rows]
+    for rule, mask in masks.items():  # loop over rules, not rows
+        for k in np.flatnonzero(mask[rows]):
+            parts[k].append(f"{rule.column}: {rule.description}")
+    return ["; ".join(p) for p in parts]
+
+
+def write_quarantine(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray,
+                     path: str | os.PathLike[str]) -> Path:
+    """Write the bad rows as read plus ``row`` (1-based) and ``reason`` columns to JSONL (atomic)."""
+    rows = np.flatnonzero(bad)
+    out = df.iloc[rows].reset_index(drop=True).copy()
+    out.insert(0, "row", rows + 1)
+    out["reason"] = reasons(masks, rows)
+    return write_jsonl(out, path)
+
+
+def normalize(df: pd.DataFrame, frame: Frame, keep: np.ndarray, table: str) -> pd.DataFrame:
+    """Typed contract columns (in contract order) then pass-through extra columns, for ``keep`` rows."""
+    out: dict[str, Any] = {}
+    for col, kind in KINDS[table].items():
+        if col not in frame.cols:
+            continue
+        values = frame.cols[col].values[keep]
+        if kind in ("number", "timestamp"):
+            if col == "revenue":
+                values = values.fillna(0.0)
+            values = values.astype("int64" if col in INT_COLUMNS else "float64")
+        elif kind in ("features", "attributes"):
+            values = pd.Series([v if v is not None else {} for v in values], dtype=object)
+        out[col] = values.reset_index(drop=True)
+    n = int(keep.sum())
+    if table == "catalog" and "attributes" not in out:
+        out["attributes"] = pd.Series([{} for _ in range(n)], dtype=object)
+    if table == "logs":
+        out = _with_copy_id(out, n)
+    result = pd.DataFrame(out)
+    for col in df.columns:
+        if col not in result.columns:
+            result[col] = df[col][keep].reset_index(drop=True)
+    return result
+
+
+def _with_copy_id(out: dict[str, Any], n: int) -> dict[str, Any]:
+    """Fill blank/absent ``copy_id`` from ``copy_text`` (hashing each distinct text once)."""
+    texts = out["copy_text"]
+    ids = out.get("copy_id", pd.Series([None] * n, dtype=object)).astype(object)
+    need = ids.isna().to_numpy()
+    if need.any():
+        codes, uniques = pd.factorize(texts[need])
+        hashed = np.array([copy_id_for(t) for t in uniques], dtype=object)
+        ids[need] = hashed[codes]
+    ordered: dict[str, Any] = {}
+    for col, values in out.items():
+        if col == "copy_text":
+            ordered["copy_id"] = ids.astype(STR_DTYPE)
+        if col != "copy_id":
+            ordered[col] = values
+    return ordered
