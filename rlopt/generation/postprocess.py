@@ -1,0 +1,105 @@
+"""Clean raw model output into one line of copy that fits its placement, and check its claims.
+
+:func:`clean_copy` keeps the first non-empty line, strips wrapping quotes, markdown, hashtags,
+emoji and "Subject:"-style labels, collapses whitespace and caps the text to ``max_chars`` at a
+word boundary. :func:`claimed_discounts` / :func:`is_misleading` read the discount a copy claims
+so rewards and evaluation apply one rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^\s*(subject( line)?|headline|banner|push( notification)?|copy|title|text|answer)\s*:\s*",
+                    re.IGNORECASE)
+_MARKDOWN = re.compile(r"(\*\*|__|\*|`|~~|^#+\s*|^\s*[-•>]\s+|^\s*\d+[.)]\s+)", re.MULTILINE)
+_HASHTAG = re.compile(r"(^|\s)#\w+")
+# Pictographs, dingbats, variation selectors, zero-width joiners, box-drawing/symbol junk.
+_JUNK = re.compile("[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u23E9-\u23FA\u2190-\u21FF]")
+_QUOTES = "\"'“”‘’«»`"
+_SPACE = re.compile(r"\s+")
+_TRAIL_PUNCT = " ,;:-–—/&(["
+
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_HALF = re.compile(r"\bhalf[- ]price\b|\b50/50\b", re.IGNORECASE)
+_SALE_WORDS = re.compile(r"\b(on sale|sale|discount(?:ed)?|clearance|markdown|bogo|save \$?\d+|\$\d+(?:\.\d+)? off|"
+                         r"price drop|reduced)\b", re.IGNORECASE)
+
+
+def first_line(text: str) -> str:
+    """The first line with any letters or digits in it ('' when none)."""
+    for line in text.splitlines():
+        if re.search(r"\w", line):
+            return line
+    return ""
+
+
+def cap_length(text: str, max_chars: int) -> str:
+    """Cut ``text`` to at most ``max_chars`` characters, at a word boundary where one exists.
+
+    >>> cap_length("Fresh running shoes for your morning miles", 20)
+    'Fresh running shoes'
+    >>> len(cap_length("x" * 50, 10))
+    10
+    """
+    if max_chars <= 0:
+        return ""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars + 1]
+    space = cut.rfind(" ")
+    # Prefer a word boundary unless it throws away more than half the budget.
+    head = cut[:space] if space >= max_chars // 2 else text[:max_chars]
+    return head.rstrip(_TRAIL_PUNCT)[:max_chars]
+
+
+def clean_copy(raw: str, max_chars: int) -> str:
+    """Turn raw generator output into one clean line no longer than ``max_chars``.
+
+    >>> clean_copy('**"Big savings on Nike Air!"** #deal 🔥\\nSecond line', 30)
+    'Big savings on Nike Air!'
+    >>> clean_copy("Subject: Your new favourite mug is here", 100)
+    'Your new favourite mug is here'
+    """
+    text = first_line(raw)
+    text = _JUNK.sub("", text)
+    text = _MARKDOWN.sub("", text)
+    text = _HASHTAG.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    text = _LABEL.sub("", text)
+    # Strip wrapping quotes (possibly nested, e.g. '"..."'), and stray unmatched ones at the ends.
+    prev = None
+    while prev != text:
+        prev = text
+        text = text.strip().strip(_QUOTES).strip()
+    return cap_length(text, max_chars)
+
+
+def claimed_discounts(text: str) -> list[float]:
+    """Percent discounts a copy claims (``"30% off"``, ``"30 percent"``; half price counts as 50).
+
+    >>> claimed_discounts("Save 30% today, up to 40 percent on extras")
+    [30.0, 40.0]
+    """
+    found = [float(m) for m in _PERCENT.findall(text)]
+    if _HALF.search(text):
+        found.append(50.0)
+    return found
+
+
+def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0) -> bool:
+    """True when ``text`` claims a discount the item does not have.
+
+    A percent claim is misleading when it differs from the real ``discount_pct`` by more than
+    ``tolerance`` points; for an item with no discount (< 0.5%) any percent claim or sale
+    wording ("on sale", "discounted", "$10 off", ...) is misleading.
+
+    >>> is_misleading("Now 20% off!", 20.0), is_misleading("Now 50% off!", 20.0)
+    (False, True)
+    >>> is_misleading("On sale this week", 0.0)
+    True
+    """
+    claims = claimed_discounts(text)
+    if float(discount_pct) < 0.5:
+        return bool(claims) or bool(_SALE_WORDS.search(text))
+    return any(abs(c - float(discount_pct)) > tolerance for c in claims)

@@ -1,0 +1,99 @@
+"""Sample K copies per context from a causal LM: batched, left-padded, seeded, post-processed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from rlopt.generation.postprocess import cap_length, clean_copy
+from rlopt.generation.prompts import catalog_index, context_messages
+
+
+def max_new_tokens_for(max_chars: int) -> int:
+    """Token budget for a character limit: ~3 characters per token plus slack for the cleanup."""
+    return int(math.ceil(max_chars / 3.0)) + 8
+
+
+def chat_prompts(tokenizer, messages: list[list[dict[str, str]]]) -> list[str]:
+    """Render chat messages to prompt strings with the tokenizer's chat template."""
+    return [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+
+
+def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame,
+                    placements: Mapping[str, Any], segments: Mapping[str, Any] | None = None, num: int = 1,
+                    seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95,
+                    generator_name: str = "", source: str = "contexts") -> pd.DataFrame:
+    """Generate ``num`` copies for every context.
+
+    Parameters
+    ----------
+    model, tokenizer
+        From :func:`rlopt.generation.models.resolve_generator` (left padding, pad token set).
+    contexts : DataFrame, shape (n, >=3)
+        ``item_id, segment, placement`` (+ optional ``user_features``, carried through).
+    catalog : DataFrame
+        Contract catalog (``title, brand, category, price, discount_pct, attributes``).
+    placements : mapping name -> Placement
+        Character limits (``max_chars``).
+    segments : mapping name -> Segment or str, optional
+        Segment descriptions for the prompt; the segment name is used when missing.
+    num : int
+        Samples per context (``num_return_sequences``).
+    seed : int
+        Batch ``b`` samples under ``torch.manual_seed(seed + b)``, so the same seed, batch size and
+        device give identical copies.
+
+    Returns
+    -------
+    DataFrame, shape (n * num, ...)
+        The context columns + ``copy_text, generator, sample_idx``; every ``copy_text`` fits its
+        placement's ``max_chars``. A sample that cleans to nothing falls back to the item title
+        (counted in ``attrs["title_fallbacks"]``).
+    """
+    import torch
+
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    contexts = contexts.reset_index(drop=True)
+    messages = context_messages(contexts, catalog, placements, segments, source=source)
+    prompts = chat_prompts(tokenizer, messages)
+    limits = [int(placements[p].max_chars) for p in contexts["placement"]]
+    device = next(model.parameters()).device
+    texts: list[str] = [""] * (len(contexts) * num)
+    # Group by placement so each batch gets a token budget that fits its own limit.
+    order = sorted(range(len(contexts)), key=lambda i: (limits[i], i))
+    batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    items = catalog_index(catalog)
+    titles = [items[str(i)]["title"] for i in contexts["item_id"]]
+    n_fallback = 0
+    was_training = model.training
+    model.eval()
+    try:
+        for b, idx in enumerate(batches):
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device)
+            torch.manual_seed(seed + b)
+            with torch.no_grad():
+                out = model.generate(**enc, do_sample=True, temperature=temperature, top_p=top_p,
+                                     max_new_tokens=max_new_tokens_for(max(limits[i] for i in idx)),
+                                     num_return_sequences=num, pad_token_id=tokenizer.pad_token_id)
+            new = out[:, enc["input_ids"].shape[1]:]
+            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+            for j, i in enumerate(idx):
+                for k in range(num):
+                    text = clean_copy(decoded[j * num + k], limits[i])
+                    if not text:  # nothing usable came out: show the title rather than an empty slot
+                        text = cap_length(str(titles[i]), limits[i])
+                        n_fallback += 1
+                    texts[i * num + k] = text
+    finally:
+        model.train(was_training)
+    rows = contexts.loc[contexts.index.repeat(num)].reset_index(drop=True)
+    rows["copy_text"] = texts
+    rows["generator"] = generator_name
+    rows["sample_idx"] = list(range(num)) * len(contexts)
+    rows.attrs["title_fallbacks"] = n_fallback
+    return rows

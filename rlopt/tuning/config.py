@@ -1,0 +1,239 @@
+"""One config dataclass per tuning method, each subclassing TRL's own config.
+
+Only project fields are added (which generator, LoRA shape, pair mining, guard weights); every
+TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can fill them.
+Presets (``quick``, ``full``) are plain dicts of field overrides, applied by :func:`make_config`.
+
+The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 minutes
+(measured: see docs/readme/tuning.md); ``full`` is for a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from trl import DPOConfig, GRPOConfig, RLOOConfig
+
+from rlopt.errors import InputError
+
+METHODS = ("dpo", "grpo", "rloo")
+PRESETS = ("quick", "full")
+VALUE_METRICS = ("ctr", "purchase", "combined")
+
+
+def _lora_fields():
+    """Fields shared by every method (dataclass fields cannot be shared through a mixin easily)."""
+    return {
+        "generator": field(default="default", metadata={
+            "help": "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a HF id."}),
+        "lora_r": field(default=16, metadata={"help": "LoRA rank."}),
+        "lora_alpha": field(default=32, metadata={"help": "LoRA scaling alpha (update scale alpha / r)."}),
+        "lora_dropout": field(default=0.0, metadata={"help": "Dropout on the LoRA branch."}),
+        "lora_target_modules": field(
+            default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+            metadata={"help": "Module names that get LoRA adapters."}),
+        "preset": field(default="", metadata={"help": "Name of the preset these values came from (recorded)."}),
+    }
+
+
+def _check_lora(cfg) -> None:
+    if cfg.lora_r < 1:
+        raise InputError(f"lora_r ({cfg.lora_r}) must be >= 1", column="lora_r")
+    if not cfg.lora_target_modules:
+        raise InputError("lora_target_modules is empty; name at least one module, e.g. q_proj",
+                         column="lora_target_modules")
+
+
+def _online_fields():
+    return {
+        "max_contexts": field(default=256, metadata={
+            "help": "Contexts (item x segment x placement) drawn from the logs as training prompts."}),
+        "reward_model_weight": field(default=1.0, metadata={
+            "help": "Weight of the reward model's scalar reward (predicted value of the copy)."}),
+        "discount_penalty": field(default=1.0, metadata={
+            "help": "Weight of the penalty for claiming a discount that differs from the real one."}),
+        "length_penalty": field(default=1.0, metadata={
+            "help": "Weight of the penalty for copy longer than the placement's character limit."}),
+        "repetition_penalty_weight": field(default=0.5, metadata={
+            "help": "Weight of the penalty for repeated word n-grams."}),
+    }
+
+
+def _check_online(cfg) -> None:
+    if cfg.max_contexts < 1:
+        raise InputError(f"max_contexts ({cfg.max_contexts}) must be >= 1", column="max_contexts")
+    for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
+        if getattr(cfg, name) < 0:
+            raise InputError(f"{name} ({getattr(cfg, name)}) must be >= 0", column=name)
+
+
+@dataclass
+class RloptDPOConfig(DPOConfig):
+    """DPO on preference pairs mined from feedback logs (TRL's ``DPOConfig`` + project fields).
+
+    Project fields: ``generator``, ``lora_*``, ``preset`` (see :func:`_lora_fields`), and
+
+    min_confidence : float, default 0.9
+        Keep a pair only when P(value(chosen) > value(rejected)) >= this.
+    value_metric : {"ctr", "purchase", "combined"}, default "combined"
+        What "beats" means: click rate, purchases per impression, or ctr + purchase_weight * purchases.
+    purchase_weight : float, default 5.0
+        Weight of purchases per impression in the ``combined`` value.
+    max_pairs_per_group : int, default 20
+        Cap on pairs from one item x segment x placement group (the most confident are kept).
+    min_pairs : int, default 16
+        Fewer confident pairs than this is an error (DPO on a handful of pairs only memorizes them).
+    num_train_pairs : int, default 0
+        Pairs drawn with probability proportional to weight = gain x confidence (with replacement) as
+        the training set; 0 means as many as there are pairs. This is how pair weights enter DPO
+        (CTR-driven preference optimization, Chen et al. 2025, arXiv 2507.20227): TRL's DPOTrainer
+        has no per-example weight, and sampling proportional to weight gives the same expected gradient.
+    """
+
+    generator: str = _lora_fields()["generator"]
+    lora_r: int = _lora_fields()["lora_r"]
+    lora_alpha: int = _lora_fields()["lora_alpha"]
+    lora_dropout: float = _lora_fields()["lora_dropout"]
+    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
+    preset: str = _lora_fields()["preset"]
+    min_confidence: float = field(default=0.9, metadata={
+        "help": "Keep a pair only when P(chosen beats rejected) >= this (Beta posteriors)."})
+    value_metric: str = field(default="combined", metadata={
+        "help": "What 'beats' means: ctr, purchase (per impression) or combined."})
+    purchase_weight: float = field(default=5.0, metadata={
+        "help": "Weight of purchases per impression in the combined value."})
+    max_pairs_per_group: int = field(default=20, metadata={
+        "help": "At most this many (most confident) pairs per item x segment x placement."})
+    min_pairs: int = field(default=16, metadata={"help": "Error out with fewer confident pairs than this."})
+    num_train_pairs: int = field(default=0, metadata={
+        "help": "Training pairs drawn with probability proportional to gain x confidence; 0 = number of pairs."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_lora(self)
+        if not 0.5 <= self.min_confidence < 1.0:
+            raise InputError(f"min_confidence ({self.min_confidence}) must be in [0.5, 1); lower it to mine "
+                             "more pairs, raise it for cleaner ones", column="min_confidence")
+        if self.value_metric not in VALUE_METRICS:
+            raise InputError(f"value_metric ({self.value_metric!r}) must be one of {', '.join(VALUE_METRICS)}",
+                             column="value_metric")
+        if self.min_pairs < 1 or self.max_pairs_per_group < 1 or self.num_train_pairs < 0:
+            raise InputError("min_pairs and max_pairs_per_group must be >= 1 and num_train_pairs >= 0 "
+                             f"(got {self.min_pairs}, {self.max_pairs_per_group}, {self.num_train_pairs})")
+
+
+@dataclass
+class RloptGRPOConfig(GRPOConfig):
+    """GRPO with the reward model + guards (TRL's ``GRPOConfig`` + project fields).
+
+    GRPO carries the PPO clipped objective: ``epsilon`` clips the ratio, ``num_iterations`` > 1 runs
+    several PPO epochs per generated batch, ``beta`` > 0 adds a KL penalty to the reference (the base
+    model, adapter disabled). Project fields: ``generator``, ``lora_*``, ``preset``, ``max_contexts``
+    and the reward weights ``reward_model_weight``, ``discount_penalty``, ``length_penalty``,
+    ``repetition_penalty_weight``.
+    """
+
+    generator: str = _lora_fields()["generator"]
+    lora_r: int = _lora_fields()["lora_r"]
+    lora_alpha: int = _lora_fields()["lora_alpha"]
+    lora_dropout: float = _lora_fields()["lora_dropout"]
+    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
+    preset: str = _lora_fields()["preset"]
+    max_contexts: int = _online_fields()["max_contexts"]
+    reward_model_weight: float = _online_fields()["reward_model_weight"]
+    discount_penalty: float = _online_fields()["discount_penalty"]
+    length_penalty: float = _online_fields()["length_penalty"]
+    repetition_penalty_weight: float = _online_fields()["repetition_penalty_weight"]
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_lora(self)
+        _check_online(self)
+
+
+@dataclass
+class RloptRLOOConfig(RLOOConfig):
+    """RLOO (REINFORCE leave-one-out) with the reward model + guards (TRL's ``RLOOConfig`` + project fields).
+
+    Same project fields as :class:`RloptGRPOConfig`.
+    """
+
+    generator: str = _lora_fields()["generator"]
+    lora_r: int = _lora_fields()["lora_r"]
+    lora_alpha: int = _lora_fields()["lora_alpha"]
+    lora_dropout: float = _lora_fields()["lora_dropout"]
+    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
+    preset: str = _lora_fields()["preset"]
+    max_contexts: int = _online_fields()["max_contexts"]
+    reward_model_weight: float = _online_fields()["reward_model_weight"]
+    discount_penalty: float = _online_fields()["discount_penalty"]
+    length_penalty: float = _online_fields()["length_penalty"]
+    repetition_penalty_weight: float = _online_fields()["repetition_penalty_weight"]
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_lora(self)
+        _check_online(self)
+
+
+CONFIG_CLASSES = {"dpo": RloptDPOConfig, "grpo": RloptGRPOConfig, "rloo": RloptRLOOConfig}
+
+_COMMON = {"report_to": "none", "logging_steps": 1, "save_strategy": "steps", "save_total_limit": 2,
+           "disable_tqdm": True}
+_ONLINE_QUICK = {"max_completion_length": 24, "num_generations": 4, "per_device_train_batch_size": 8,
+                 "temperature": 0.9, "max_steps": 30, "save_steps": 10, "learning_rate": 1e-4,
+                 "beta": 0.02, "epsilon": 0.2, "num_iterations": 1, "max_contexts": 240}
+_ONLINE_FULL = {"max_completion_length": 40, "num_generations": 8, "per_device_train_batch_size": 16,
+                "temperature": 0.9, "max_steps": 300, "save_steps": 50, "learning_rate": 5e-5,
+                "beta": 0.04, "epsilon": 0.2, "num_iterations": 2, "max_contexts": 4000}
+PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "dpo": {
+        "quick": {**_COMMON, "max_length": 160, "per_device_train_batch_size": 8, "max_steps": 60,
+                  "save_steps": 20, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 480},
+        "full": {**_COMMON, "max_length": 256, "per_device_train_batch_size": 16, "max_steps": 600,
+                 "save_steps": 100, "learning_rate": 1e-4, "beta": 0.1, "num_train_pairs": 9600,
+                 "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                         "down_proj"]},
+    },
+    "grpo": {"quick": {**_COMMON, **_ONLINE_QUICK}, "full": {**_COMMON, **_ONLINE_FULL}},
+    "rloo": {"quick": {**_COMMON, **_ONLINE_QUICK, "beta": 0.05},
+             "full": {**_COMMON, **_ONLINE_FULL, "beta": 0.05}},
+}
+
+
+def _precision_defaults() -> dict[str, Any]:
+    """bf16 mixed precision where the GPU supports it, fp32 elsewhere (TRL defaults to bf16=True).
+
+    Gradient checkpointing (TRL's default) is off: the models here are small, and it slows CPU steps.
+    """
+    import torch
+
+    bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return {"bf16": bf16, "fp16": False, "gradient_checkpointing": False}
+
+
+def make_config(method: str, preset: str = "quick", **overrides: Any):
+    """Build the config for ``method`` from a preset plus explicit overrides (``None`` values skipped).
+
+    Raises
+    ------
+    InputError
+        Unknown method, preset or field (naming the valid ones).
+    """
+    if method not in CONFIG_CLASSES:
+        raise InputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}",
+                         column="method", value=method)
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}", column="preset")
+    cls = CONFIG_CLASSES[method]
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {**PRESET_VALUES[method][preset], "preset": preset, **_precision_defaults()}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in names:
+            raise InputError(f"unknown {method} config field {key!r}", column=key)
+        values[key] = value
+    return cls(**values)

@@ -1,0 +1,104 @@
+"""Evaluation of generated copy: the simulator's truth next to the reward model's proxy.
+
+This is the ONE module under ``rlopt/tuning`` allowed to touch the oracle (it receives one; it
+never imports ``rlopt.market.oracle``, so tuning stays blind to the truth). Over-optimization shows
+up as the proxy rising while the oracle's CTR or purchase rate falls.
+
+Per-context means are averaged first (K samples per context), then a t-interval over contexts gives
+the 95% CI, so contexts — not samples — are the unit of replication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rlopt.generation.postprocess import is_misleading
+
+CONTEXT_KEYS = ["item_id", "segment", "placement"]
+
+
+def mean_ci(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
+    """Mean and t-interval of ``values`` (shape (n,)): ``{"mean", "low", "high", "n"}``."""
+    values = np.asarray(values, dtype=float)
+    n = values.size
+    mean = float(values.mean()) if n else float("nan")
+    if n < 2:
+        return {"mean": mean, "low": mean, "high": mean, "n": int(n)}
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(n)}
+
+
+def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd.DataFrame | None = None,
+                    placements: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """True CTR / purchase rate (oracle), predicted value (reward model), and guard rates.
+
+    Parameters
+    ----------
+    copies : DataFrame, shape (n_contexts * K, ...)
+        ``item_id, segment, placement, copy_text`` (from :func:`generate_copies`). Evaluated at
+        position 0 unless a ``position`` column is given.
+    oracle : rlopt.market.oracle.Oracle
+        ``oracle.evaluate(df)`` adds ``p_click, p_purchase, expected_revenue``.
+    reward_model : reward_models.RewardModel, optional
+        ``reward_model.score(df, catalog)`` adds ``reward`` (the proxy); needs ``catalog``.
+    catalog, placements : optional
+        For the misleading-discount rate and the over-limit rate.
+
+    Returns
+    -------
+    dict
+        ``ctr``, ``purchase_rate``, ``revenue`` (and ``proxy_reward`` when a reward model is given):
+        each ``{"mean", "low", "high", "n"}`` over contexts; ``misleading_rate``, ``over_limit_rate``
+        over copies; ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
+    """
+    df = copies.reset_index(drop=True).copy()
+    truth = oracle.evaluate(df)
+    df["p_click"] = np.asarray(truth["p_click"], dtype=float)
+    df["p_purchase"] = np.asarray(truth["p_purchase"], dtype=float)
+    df["expected_revenue"] = np.asarray(truth["expected_revenue"], dtype=float)
+    metrics = {"p_click": "ctr", "p_purchase": "purchase_rate", "expected_revenue": "revenue"}
+    if reward_model is not None:
+        scored = reward_model.score(df[[c for c in (*CONTEXT_KEYS, "copy_text", "user_features")
+                                        if c in df.columns]], catalog)
+        df["proxy_reward"] = np.asarray(scored["reward"], dtype=float)
+        df["proxy_p_click"] = np.asarray(scored["p_click"], dtype=float)
+        metrics.update({"proxy_reward": "proxy_reward", "proxy_p_click": "proxy_ctr"})
+    per_ctx = df.groupby(CONTEXT_KEYS, sort=True)[list(metrics)].mean()
+    out: dict[str, Any] = {name: mean_ci(per_ctx[col].to_numpy()) for col, name in metrics.items()}
+    if catalog is not None:
+        disc = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float), strict=True))
+        df["misleading"] = [is_misleading(t, disc[str(i)]) for t, i in zip(df["copy_text"], df["item_id"],
+                                                                           strict=True)]
+        out["misleading_rate"] = float(df["misleading"].mean())
+    if placements is not None:
+        df["over_limit"] = [len(t) > placements[p].max_chars for t, p in zip(df["copy_text"], df["placement"],
+                                                                             strict=True)]
+        out["over_limit_rate"] = float(df["over_limit"].mean())
+    out["mean_chars"] = float(df["copy_text"].str.len().mean())
+    out["n_copies"] = int(len(df))
+    out["n_contexts"] = int(len(per_ctx))
+    out["frame"] = df
+    return out
+
+
+def paired_ratio(base: pd.DataFrame, tuned: pd.DataFrame, column: str = "p_click",
+                 confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Ratio of per-context means ``tuned / base`` with a paired bootstrap CI over contexts.
+
+    ``base`` and ``tuned`` are the ``"frame"`` outputs of :func:`evaluate_copies` on the same contexts.
+    """
+    a = base.groupby(CONTEXT_KEYS, sort=True)[column].mean()
+    b = tuned.groupby(CONTEXT_KEYS, sort=True)[column].mean()
+    a, b = a.align(b, join="inner")
+    a, b = a.to_numpy(), b.to_numpy()
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, a.size, size=(n_boot, a.size))
+    ratios = b[idx].mean(axis=1) / np.maximum(a[idx].mean(axis=1), 1e-12)
+    lo, hi = np.quantile(ratios, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {"ratio": float(b.mean() / max(a.mean(), 1e-12)), "low": float(lo), "high": float(hi),
+            "n_contexts": int(a.size)}

@@ -1,0 +1,74 @@
+"""GRPO and RLOO: sample copies for logged contexts, reward them, update a LoRA adapter (thin TRL wrappers).
+
+TRL removed ``PPOTrainer``; GRPO carries the PPO objective — the clipped surrogate
+``min(r A, clip(r, 1-epsilon, 1+epsilon) A)`` with ``num_iterations`` PPO epochs per generated batch and
+a ``beta``-weighted KL penalty to the reference (the base model: the adapter switched off) — with a
+group-mean baseline in place of a value head. RLOO is REINFORCE with a leave-one-out baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rlopt.errors import InputError
+from rlopt.seeding import seed_everything
+from rlopt.tuning.common import finish, last_checkpoint, load_base, lora_config, prompt_messages
+from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
+
+
+def training_contexts(logs: pd.DataFrame, max_contexts: int, seed: int) -> pd.DataFrame:
+    """Distinct ``item_id, segment, placement`` contexts from the logs, at most ``max_contexts`` (seeded)."""
+    cols = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
+    ctx = logs[cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
+    if "segment" not in ctx.columns:
+        ctx["segment"] = ""
+    if len(ctx) > max_contexts:
+        ctx = ctx.sample(n=max_contexts, random_state=seed).reset_index(drop=True)
+    return ctx
+
+
+def online_dataset(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
+                   segments: Mapping[str, Any] | None):
+    """Conversational prompt dataset; ``item_id, segment, placement`` columns reach the rewards."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "prompt": prompt_messages(contexts, catalog, placements, segments),
+        "item_id": contexts["item_id"].astype(str).tolist(),
+        "segment": contexts["segment"].astype(str).tolist(),
+        "placement": contexts["placement"].astype(str).tolist(),
+    })
+
+
+def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any], cfg,
+                 out_dir: str | Path, reward_model: RewardFunc | None, segments: Mapping[str, Any] | None = None,
+                 data_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Tune with ``method`` in {"grpo", "rloo"}; resumes from ``out_dir/checkpoint-*`` when present."""
+    from trl import GRPOTrainer, RLOOTrainer
+
+    trainer_cls = {"grpo": GRPOTrainer, "rloo": RLOOTrainer}.get(method)
+    if trainer_cls is None:
+        raise InputError(f"unknown online method {method!r}; valid: grpo, rloo", column="method")
+    started = time.time()
+    contexts = training_contexts(logs, cfg.max_contexts, cfg.seed)
+    funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg)
+    if reward_model is None:
+        raise InputError(f"{method} needs a reward model (--reward-model DIR); the guards alone only "
+                         "teach the generator what not to write", column="reward_model")
+    cfg.reward_weights = weights
+    cfg.output_dir = str(out_dir)
+    seed_everything(cfg.seed)
+    dataset = online_dataset(contexts, catalog, placements, segments)
+    model, tokenizer = load_base(cfg)
+    trainer = trainer_cls(model=model, reward_funcs=funcs, args=cfg, train_dataset=dataset,
+                          processing_class=tokenizer, peft_config=lora_config(cfg))
+    ckpt = last_checkpoint(out_dir)
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    data = {**(data_info or {}), "impressions": len(logs), "contexts": len(contexts),
+            "rewards": [getattr(f, "__name__", type(f).__name__) for f in funcs], "reward_weights": weights}
+    return finish(trainer, cfg, method, out_dir, data, segments, started, str(ckpt) if ckpt else None)

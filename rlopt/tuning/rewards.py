@@ -1,0 +1,144 @@
+"""Reward functions for GRPO/RLOO: the reward model's value of the *shown* copy plus guards.
+
+Every reward follows TRL's signature ``(prompts, completions, **kwargs) -> list[float]``;
+``kwargs`` carries the dataset columns (``item_id``, ``segment``, ``placement``). Completions may be
+plain strings or conversational (``[{"role": "assistant", "content": ...}]``). Parameterized rewards
+are picklable callable classes with a stable ``__name__`` so TRL's metric keys
+(``rewards/<name>/mean``) stay stable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from rlopt.generation.postprocess import clean_copy, first_line, is_misleading
+
+RewardFunc = Callable[..., list[float | None]]
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion (a string, or the last message of a conversational one)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        return str(completion[-1].get("content", ""))
+    return str(completion)
+
+
+def _column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
+    values = kwargs.get(name)
+    if values is None or len(values) != n:
+        raise ValueError(f"reward needs the dataset column '{name}' with one value per completion")
+    return list(values)
+
+
+class ShownCopyReward:
+    """Score the copy as it would be shown (cleaned and capped) with an inner reward function.
+
+    Parameters
+    ----------
+    inner : RewardFunc
+        E.g. ``reward_models.RewardFunction`` — scores strings given ``item_id, segment, placement``.
+    placements : mapping name -> Placement
+        Character limits for the cleanup.
+    """
+
+    __name__ = "rlopt_reward"
+
+    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any]):
+        self.inner = inner
+        self.limits = {name: int(p.max_chars) for name, p in placements.items()}
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        places = _column(kwargs, "placement", len(completions))
+        shown = [clean_copy(completion_text(c), self.limits[p]) for c, p in zip(completions, places, strict=True)]
+        return [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
+
+
+class DiscountHonestyPenalty:
+    """``-1`` for copy that claims a discount the item does not have, else ``0``.
+
+    Uses :func:`rlopt.generation.postprocess.is_misleading` on the first line of the completion.
+    """
+
+    __name__ = "discount_honesty"
+
+    def __init__(self, catalog: pd.DataFrame):
+        self.discounts = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float),
+                                  strict=True))
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        items = _column(kwargs, "item_id", len(completions))
+        return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)]) else 0.0
+                for c, i in zip(completions, items, strict=True)]
+
+
+class LengthLimitPenalty:
+    """Penalty for exceeding the placement's character limit, and for an empty first line.
+
+    ``r = -min(1, (len - max_chars) / max_chars)`` when over the limit (len of the first line, before
+    capping: the cap would cut the copy mid-thought), ``-1`` when empty, else ``0``.
+    """
+
+    __name__ = "length_limit"
+
+    def __init__(self, placements: Mapping[str, Any]):
+        self.limits = {name: int(p.max_chars) for name, p in placements.items()}
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        places = _column(kwargs, "placement", len(completions))
+        out = []
+        for c, p in zip(completions, places, strict=True):
+            text = first_line(completion_text(c)).strip()
+            limit = self.limits[p]
+            if not text:
+                out.append(-1.0)
+            elif len(text) > limit:
+                out.append(-min(1.0, (len(text) - limit) / limit))
+            else:
+                out.append(0.0)
+        return out
+
+
+class RepetitionPenalty:
+    """Minus the fraction of repeated word n-grams: ``-(1 - unique_ngrams / total_ngrams)``.
+
+    As TRL's ``get_repetition_penalty_reward`` (Yeo et al. 2025), as a picklable class.
+
+    >>> RepetitionPenalty(ngram_size=2)(None, ["buy now buy now buy now", "fresh shoes today"])
+    [-0.6, 0.0]
+    """
+
+    __name__ = "repetition"
+
+    def __init__(self, ngram_size: int = 2):
+        self.ngram_size = ngram_size
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        out = []
+        for c in completions:
+            words = re.findall(r"\w+", completion_text(c).lower())
+            grams = [tuple(words[i: i + self.ngram_size]) for i in range(len(words) - self.ngram_size + 1)]
+            out.append(0.0 if not grams else -(1.0 - len(set(grams)) / len(grams)))
+        return out
+
+
+def build_reward_funcs(reward_model: RewardFunc | None, catalog: pd.DataFrame, placements: Mapping[str, Any],
+                       cfg) -> tuple[list[RewardFunc], list[float]]:
+    """The reward functions and their weights for an online config (``reward_model`` may be None)."""
+    funcs: list[RewardFunc] = []
+    weights: list[float] = []
+    if reward_model is not None and cfg.reward_model_weight > 0:
+        funcs.append(ShownCopyReward(reward_model, placements))
+        weights.append(cfg.reward_model_weight)
+    for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
+                    (LengthLimitPenalty(placements), cfg.length_penalty),
+                    (RepetitionPenalty(), cfg.repetition_penalty_weight)):
+        if w > 0:
+            funcs.append(func)
+            weights.append(w)
+    return funcs, weights
