@@ -13,6 +13,8 @@ from rlopt.ope.dr import (
     SwitchDoublyRobust,
 )
 from rlopt.ope.ipw import InverseProbabilityWeighting, SelfNormalizedInverseProbabilityWeighting
+from rlopt.ope.meta import OffPolicyEvaluation
+from rlopt.ope.regression import RegressionModel
 
 __all__ = [
     "BaseOffPolicyEstimator",
@@ -21,6 +23,8 @@ __all__ = [
     "DoublyRobust",
     "DoublyRobustWithShrinkage",
     "InverseProbabilityWeighting",
+    "OffPolicyEvaluation",
+    "RegressionModel",
     "SelfNormalizedDoublyRobust",
     "SelfNormalizedInverseProbabilityWeighting",
     "SwitchDoublyRobust",
