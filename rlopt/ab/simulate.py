@@ -1,0 +1,286 @@
+"""Simulated A/B tests: two or more arms on the simulated marketplace, users randomized.
+
+One run:
+
+1. **Pre-period.** ``pre_impressions`` impressions under the logging policy give each user a
+   pre-period covariate (clicks, revenue) for CUPED, and the baseline CTR that scales the mSPRT prior.
+2. **Assignment.** Each user goes to an arm by ``hash(seed, user_id)`` against the planned split, so
+   a user always sees the same arm and the split is reproducible.
+3. **Exposure.** ``market.sample_impressions`` draws the traffic; every arm chooses copy for *all*
+   impressions (so the oracle gives each arm's counterfactual truth on the same traffic), and each
+   impression shows the copy of its user's arm. ``oracle.respond`` samples clicks and purchases.
+4. **Analysis** per user, each arm against the first (control): delta method on CTR, purchase rate and
+   revenue per impression; CUPED on clicks and revenue per user; impression-level z-tests and Welch
+   for reference; SRM on users per arm; mSPRT on CTR at ``looks`` interim looks; MDE at this traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from rlopt.ab.arms import Arm, make_chooser
+from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
+from rlopt.ab.power import mde_proportions
+from rlopt.ab.results import TestResult
+from rlopt.ab.sequential import sequential_test
+from rlopt.ab.tests import (
+    _ratio_and_var,
+    cuped,
+    ratio_delta_method,
+    srm_check,
+    two_proportion_ztest,
+    welch_ttest,
+)
+from rlopt.errors import InputError
+
+__all__ = ["ABPowerWarning", "ABSRMWarning", "assign_users", "simulate_ab"]
+
+_CTX = ["item_id", "segment", "placement", "position"]
+
+
+class ABPowerWarning(UserWarning):
+    """The traffic is too small to detect effects of a plausible size (see ``ABResult.mde``)."""
+
+
+class ABSRMWarning(UserWarning):
+    """Users per arm do not match the planned split: the assignment or logging is broken."""
+
+
+def assign_users(user_ids, split, seed: int) -> np.ndarray:
+    """Arm index per user: ``blake2b(seed, user_id)`` as a uniform number in [0, 1) vs the split.
+
+    Parameters
+    ----------
+    user_ids : array_like of str, shape (n,)
+    split : array_like of float, shape (k,)
+        Traffic weights per arm (normalized here).
+    seed : int
+        Salt: another seed reshuffles users; the same seed always gives the same assignment.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> assign_users(["u1", "u2", "u1"], [0.5, 0.5], seed=0).tolist()
+    [1, 0, 1]
+    """
+    users = pd.Series(np.asarray(user_ids, dtype=object)).astype(str)
+    uniq, inverse = np.unique(users.to_numpy(), return_inverse=True)
+    salt = str(int(seed)).encode()
+    u = np.array([int.from_bytes(hashlib.blake2b(salt + b"\x1f" + s.encode(), digest_size=8).digest(), "big")
+                  for s in uniq], dtype=np.float64) / 2.0**64
+    edges = np.cumsum(np.asarray(split, dtype=float) / np.sum(split))[:-1]
+    return np.searchsorted(edges, u, side="right")[inverse]
+
+
+def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha):
+    if isinstance(arms, Mapping):
+        parsed = {str(name): Arm.parse(spec) for name, spec in arms.items()}
+    else:
+        parsed = {chr(ord("A") + i): Arm.parse(spec) for i, spec in enumerate(arms)}
+    if len(parsed) < 2:
+        raise InputError(f"an A/B test needs at least 2 arms; got {len(parsed)}.", column="arms", rule=">= 2 arms")
+    if int(n_impressions) != n_impressions or n_impressions < 2:
+        raise InputError(f"n_impressions must be an integer >= 2; got {n_impressions!r}.",
+                         column="impressions", rule="impressions >= 2")
+    split = np.full(len(parsed), 1.0 / len(parsed)) if split is None else np.asarray(split, dtype=float)
+    if split.shape != (len(parsed),) or np.any(~np.isfinite(split)) or np.any(split <= 0):
+        raise InputError(f"split needs {len(parsed)} positive weights (one per arm); got {split.tolist()}.",
+                         column="split", rule="one positive weight per arm")
+    pre = int(n_impressions) // 2 if pre_impressions is None else int(pre_impressions)
+    if pre < 0 or int(looks) < 1 or not 0 < alpha < 1:
+        raise InputError("pre_impressions must be >= 0, looks >= 1 and alpha in (0, 1).", column="pre_impressions")
+    return parsed, int(n_impressions), tuple(float(w) for w in split / split.sum()), pre, int(looks), float(alpha)
+
+
+def _with_copy(imps: pd.DataFrame, texts: np.ndarray) -> pd.DataFrame:
+    out = imps.copy()
+    out["copy_text"] = texts
+    return out
+
+
+def _pre_period(market, oracle, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, float]:
+    """Per-user pre-period clicks and revenue under the logging policy, and the pre-period CTR."""
+    if n == 0:
+        return pd.DataFrame(columns=["pre_clicks", "pre_revenue"], dtype=float), math.nan
+    imps = market.sample_impressions(n, rng)
+    texts = make_chooser(Arm.parse("logging"), market, oracle)(imps, rng)
+    out = oracle.respond(_with_copy(imps, texts), rng)
+    per_user = out.groupby("user_id").agg(pre_clicks=("clicked", "sum"), pre_revenue=("revenue", "sum"))
+    return per_user.astype(float), float(out["clicked"].mean())
+
+
+def _per_user(df: pd.DataFrame, pre: pd.DataFrame) -> pd.DataFrame:
+    g = df.groupby("user_id", sort=False).agg(impressions=("clicked", "size"), clicks=("clicked", "sum"),
+                                              conversions=("converted", "sum"), revenue=("revenue", "sum"))
+    g = g.join(pre, how="left")
+    return g.fillna({"pre_clicks": 0.0, "pre_revenue": 0.0})
+
+
+def _compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[dict, dict]:
+    """Primary (verdict) and secondary tests of per-user frames ``a`` (control) and ``b``."""
+    col = {k: (a[k].to_numpy(float), b[k].to_numpy(float)) for k in
+           ("impressions", "clicks", "conversions", "revenue", "pre_clicks", "pre_revenue")}
+    (ia, ib), (ca, cb), (va, vb), (ra, rb) = (col[k] for k in ("impressions", "clicks", "conversions", "revenue"))
+    primary = {
+        "ctr": ratio_delta_method(ca, ia, cb, ib),
+        "purchase_rate": ratio_delta_method(va, ia, vb, ib),
+        "revenue_per_impression": ratio_delta_method(ra, ia, rb, ib),
+        "clicks_per_user": cuped(ca, col["pre_clicks"][0], cb, col["pre_clicks"][1]),
+        "revenue_per_user": cuped(ra, col["pre_revenue"][0], rb, col["pre_revenue"][1]),
+    }
+    secondary = {
+        "ctr_ztest": two_proportion_ztest(int(ca.sum()), int(ia.sum()), int(cb.sum()), int(ib.sum())),
+        "purchase_rate_ztest": two_proportion_ztest(int(va.sum()), int(ia.sum()), int(vb.sum()), int(ib.sum())),
+        "clicks_per_user_welch": welch_ttest(ca, cb),
+        "revenue_per_user_welch": welch_ttest(ra, rb),
+    }
+    return primary, secondary
+
+
+def _sequential(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
+                min_users: int = 50):
+    """mSPRT on the CTR difference (delta method) at ``looks`` evenly spaced points in time."""
+    df = df[df["arm"].isin([control, treatment])].sort_values("timestamp", kind="stable")
+    cuts = np.ceil(np.arange(1, looks + 1) / looks * len(df)).astype(int)
+    d, v, na, nb = (np.full(looks, np.nan) for _ in range(4))
+    for k, cut in enumerate(cuts):
+        g = df.iloc[:cut].groupby(["arm", "user_id"], sort=False).agg(n=("clicked", "size"), c=("clicked", "sum"))
+        parts = [g.loc[arm] if arm in g.index.get_level_values(0) else g.iloc[:0] for arm in (control, treatment)]
+        na[k], nb[k] = len(parts[0]), len(parts[1])
+        if min(na[k], nb[k]) < min_users or parts[0]["n"].sum() == 0 or parts[1]["n"].sum() == 0:
+            continue
+        (r_a, v_a), (r_b, v_b) = (_ratio_and_var(p["c"].to_numpy(float), p["n"].to_numpy(float)) for p in parts)
+        d[k], v[k] = r_b - r_a, v_a + v_b
+    if not np.isfinite(tau) or tau <= 0:
+        return None
+    return sequential_test(np.nan_to_num(d), v, na.astype(int), nb.astype(int), tau=tau, alpha=alpha)
+
+
+def _mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dict[str, float]:
+    """CTR MDE (80% power) at the control/treatment sizes, inflated by the clustering design effect."""
+    ctr = primary["ctr"]
+    n_a, n_b = naive.n
+    deff = (ctr.std_error / naive.std_error) ** 2 if naive.std_error > 0 else 1.0
+    deff = max(deff, 1.0) if np.isfinite(deff) else 1.0
+    p = ctr.mean_a
+    if not 0 < p < 1:
+        return {"absolute": math.nan, "relative": math.nan, "baseline_ctr": p, "design_effect": deff,
+                "impressions_control": n_a}
+    # Clustering inflates the variance by deff, i.e. it acts like n / deff independent impressions.
+    mde = mde_proportions(p, n_a / deff, ratio=n_b / n_a, alpha=alpha)
+    return {"absolute": mde, "relative": mde / p, "baseline_ctr": p, "design_effect": deff,
+            "impressions_control": n_a}
+
+
+def _truth(scored: pd.DataFrame) -> dict[str, float]:
+    return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
+            "revenue_per_impression": float(np.mean(scored["expected_revenue"]))}
+
+
+def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, oracle=None,
+                pre_impressions: int | None = None, alpha: float = 0.05, looks: int = 20,
+                tau_relative: float = 0.1, mde_warn_relative: float = 0.25) -> ABResult:
+    """Run a simulated A/B(/n) test of ``arms`` on ``market`` with users as the randomization unit.
+
+    Parameters
+    ----------
+    market : rlopt.market.Marketplace
+        The simulator (``sample_impressions``, ``logging_policy``, ``copy_pool``, ``pool_size``).
+    arms : dict of str to (Arm or str), or list of specs
+        Arm name -> spec (see :mod:`rlopt.ab.arms`); the first arm is the control. A list gets
+        the names ``A, B, C, ...``.
+    n_impressions : int
+        Experiment impressions across all arms.
+    seed : int
+        Seeds the traffic, the copy choices, the responses and the user hash.
+    split : sequence of float, optional
+        Planned traffic weights per arm (equal by default).
+    oracle : rlopt.market.oracle.Oracle, optional
+        Ground truth for responses and the per-arm true values (built from ``market`` if omitted).
+    pre_impressions : int, optional
+        Pre-period impressions under the logging policy (default ``n_impressions // 2``).
+    alpha : float
+        Significance level of verdicts, intervals (``1 - alpha``) and the sequential test.
+    looks : int
+        Interim looks of the mSPRT on CTR.
+    tau_relative : float
+        mSPRT mixing-prior sd as a fraction of the pre-period CTR (the size of lifts it is tuned for).
+    mde_warn_relative : float
+        Warn (:class:`ABPowerWarning`) when the relative CTR MDE at this traffic exceeds it.
+
+    Returns
+    -------
+    ABResult
+    """
+    parsed, n, split, n_pre, looks, alpha = _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha)
+    if oracle is None:
+        from rlopt.market.oracle import Oracle  # evaluation code may use the oracle
+
+        oracle = Oracle(market)
+    names = list(parsed)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + len(names))]
+    pre, pre_ctr = _pre_period(market, oracle, n_pre, streams[0])
+
+    imps = market.sample_impressions(n, streams[1]).reset_index(drop=True)
+    assigned = assign_users(imps["user_id"], split, seed)
+    parts, truths = [], {}
+    for k, name in enumerate(names):
+        arm, mine = parsed[name], assigned == k
+        if arm.learns_online:
+            from rlopt.ab.policy_arm import run_policy_arm
+
+            out = run_policy_arm(arm, market, oracle, imps[mine], streams[3 + k])
+            truths[name] = _truth(oracle.evaluate(out.drop(columns=["clicked", "converted", "revenue"])))
+            parts.append(out.assign(arm=name))
+            continue
+        texts = make_chooser(arm, market, oracle)(imps, streams[3 + k])  # counterfactual: every impression
+        truths[name] = _truth(oracle.evaluate(_with_copy(imps, texts)))
+        parts.append(_with_copy(imps[mine], texts[mine]).assign(arm=name))
+    static = [p for name, p in zip(names, parts, strict=True) if not parsed[name].learns_online]
+    responded = oracle.respond(pd.concat(static), streams[2]) if static else None
+    df = pd.concat([responded] + [p for name, p in zip(names, parts, strict=True) if parsed[name].learns_online])
+
+    users = {name: _per_user(df[df["arm"] == name], pre) for name in names}
+    for name, u in users.items():
+        if len(u) < 2:
+            raise InputError(f"arm {name!r} got {len(u)} user(s); raise n_impressions or its split weight.",
+                             column="impressions", rule=">= 2 users per arm")
+    summaries = tuple(
+        ArmSummary(name=name, spec=parsed[name].spec, label=parsed[name].label, users=len(users[name]),
+                   impressions=int(users[name]["impressions"].sum()), clicks=int(users[name]["clicks"].sum()),
+                   conversions=int(users[name]["conversions"].sum()), revenue=float(users[name]["revenue"].sum()),
+                   true=truths[name])
+        for name in names)
+    comps, mdes = [], []
+    tau = tau_relative * pre_ctr if np.isfinite(pre_ctr) and pre_ctr > 0 else math.nan
+    for name in names[1:]:
+        primary, secondary = _compare(users[names[0]], users[name])
+        seq = _sequential(df, names[0], name, looks, tau, alpha)
+        true_lift = {m: truths[name][m] - truths[names[0]][m] for m in truths[name]}
+        comps.append(Comparison(names[0], name, primary, secondary, seq, true_lift))
+        mdes.append(_mde(primary, secondary["ctr_ztest"], alpha))
+    # Report the weakest comparison (an undefined MDE, e.g. no clicks at all, counts as the weakest).
+    mde = max(mdes, key=lambda m: math.inf if math.isnan(m["relative"]) else m["relative"])
+
+    srm = srm_check([s.users for s in summaries], split)
+    notes = []
+    if not mde["relative"] <= mde_warn_relative:
+        notes.append(f"traffic too small: the minimum detectable CTR effect at {n} impressions is "
+                     f"{mde['relative']:.1%} relative ({mde['absolute']:.4g} absolute, 80% power, alpha={alpha}); "
+                     f"smaller real differences will likely read as 'no significant difference'.")
+        warnings.warn(notes[-1], ABPowerWarning, stacklevel=2)
+    if srm.mismatch:
+        notes.append(f"sample-ratio mismatch: users per arm {srm.observed} vs planned split {split} "
+                     f"(p = {srm.pvalue:.2g}); do not trust this run's comparisons.")
+        warnings.warn(notes[-1], ABSRMWarning, stacklevel=2)
+    return ABResult(arms=summaries, comparisons=tuple(comps), srm=srm, mde=mde, n_impressions=n,
+                    pre_impressions=n_pre, seed=int(seed), split=split, alpha=alpha, warnings=tuple(notes))
