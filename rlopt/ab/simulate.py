@@ -69,8 +69,8 @@ def assign_users(user_ids, split, seed: int) -> np.ndarray:
 
     Examples
     --------
-    >>> assign_users(["u1", "u2", "u1"], [0.5, 0.5], seed=0).tolist()
-    [1, 0, 1]
+    >>> assign_users(["alice", "bob", "carol", "dave", "alice"], [0.5, 0.5], seed=1).tolist()
+    [0, 1, 1, 1, 0]
     """
     users = pd.Series(np.asarray(user_ids, dtype=object)).astype(str)
     uniq, inverse = np.unique(users.to_numpy(), return_inverse=True)
