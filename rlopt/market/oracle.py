@@ -1,0 +1,123 @@
+"""EVALUATION ONLY — the oracle: the simulated market's true response to any copy.
+
+    +--------------------------------------------------------------------------------------+
+    |  Training code must NEVER import this module (or rlopt.market.truth):                 |
+    |  reward_models/, rlopt/tuning/ trainers and rlopt/policies/ learn from logs only.     |
+    |  Evaluators may: reward eval, rlopt.tuning.evaluate, A/B simulation, envs, OPE truth. |
+    |  tests/market/test_oracle_boundary.py scans the source tree and fails otherwise.      |
+    +--------------------------------------------------------------------------------------+
+
+The oracle wraps :class:`rlopt.market.truth.GroundTruth` with the names evaluators use. All inputs
+are equal-length arrays (or scalars, broadcast); ``user_features`` may be None (segment means), one
+dict, a sequence of dicts / JSON strings, or an ``(n, len(user_feature_names))`` array.
+
+Examples
+--------
+>>> from rlopt.market import DEFAULT_MARKET, Marketplace
+>>> oracle = Oracle(Marketplace.from_toml(DEFAULT_MARKET))
+>>> item = oracle.market.catalog.iloc[0]
+>>> good = f"{item.title}: {item.attributes['key_attribute']}. Shop now"
+>>> p = oracle.click_prob([good, "xqzv blorp"], item.item_id, "bargain_hunters", "push", 0)
+>>> bool(p[0] > p[1])
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlopt.errors import InputError
+from rlopt.seeding import RNGLike, as_rng
+
+
+def _broadcast(*values):
+    arrays = [np.asarray(v, dtype=object) if not isinstance(v, np.ndarray) else v for v in values]
+    n = max((a.size if a.ndim else 1) for a in arrays)
+    out = []
+    for a in arrays:
+        if a.ndim == 0:
+            out.append(np.full(n, a.item(), dtype=object if a.dtype == object else a.dtype))
+        elif a.size == n:
+            out.append(a.reshape(-1))
+        else:
+            raise InputError(f"inputs must have equal lengths (got {a.size} and {n})", rule="equal lengths")
+    return out
+
+
+class Oracle:
+    """True P(click) and P(purchase) of a market — for evaluation only (see the module docstring).
+
+    Parameters
+    ----------
+    market : Marketplace
+    """
+
+    def __init__(self, market) -> None:
+        self.market = market
+        self.truth = market.truth
+
+    @classmethod
+    def from_dir(cls, sim_dir: str | Path) -> Oracle:
+        """Rebuild the oracle of a simulation output directory (reads its ``market.toml``)."""
+        from rlopt.market.marketplace import Marketplace
+
+        path = Path(sim_dir) / "market.toml"
+        if not path.is_file():
+            raise InputError("no market.toml here; pass the output directory of `rlopt simulate`",
+                             file=str(path), rule="simulation directory")
+        return cls(Marketplace.from_toml(path))
+
+    def attractiveness(self, copy_text, item_id, segment, placement, user_features=None) -> np.ndarray:
+        """P(click | examined), shape (n,)."""
+        t, i, s, p = _broadcast(copy_text, item_id, segment, placement)
+        return self.truth.attractiveness(t, i, s, p, user_features)
+
+    def click_prob(self, copy_text, item_id, segment, placement, position=0, user_features=None) -> np.ndarray:
+        """P(click) = examination[placement][position] * attractiveness, shape (n,)."""
+        t, i, s, p, pos = _broadcast(copy_text, item_id, segment, placement, position)
+        return self.truth.probabilities(t, i, s, p, user_features, pos.astype(np.int64))["p_click"]
+
+    def purchase_prob(self, copy_text, item_id, segment, placement, user_features=None) -> np.ndarray:
+        """P(purchase | click), shape (n,)."""
+        t, i, s, p = _broadcast(copy_text, item_id, segment, placement)
+        return self.truth.probabilities(t, i, s, p, user_features)["p_purchase_given_click"]
+
+    def evaluate(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Add ``p_click, p_purchase_given_click, p_purchase, expected_revenue`` to a copy of ``df``.
+
+        ``df`` needs ``copy_text, item_id, segment, placement``; ``position`` defaults to 0 and
+        ``user_features`` to the segment means. ``expected_revenue = p_purchase * net price``.
+        """
+        missing = [c for c in ("copy_text", "item_id", "segment", "placement") if c not in df.columns]
+        if missing:
+            raise InputError(f"missing column '{missing[0]}' (need copy_text, item_id, segment, placement)",
+                             column=missing[0], rule="required column")
+        position = df["position"].to_numpy(np.int64) if "position" in df.columns else np.zeros(len(df), np.int64)
+        feats = df["user_features"].tolist() if "user_features" in df.columns else None
+        probs = self.truth.probabilities(df["copy_text"].to_numpy(object), df["item_id"].to_numpy(object),
+                                         df["segment"].to_numpy(object), df["placement"].to_numpy(object),
+                                         feats, position)
+        cat = self.market.catalog.set_index("item_id")
+        net = (cat["price"] * (1.0 - cat["discount_pct"] / 100.0)).reindex(df["item_id"]).to_numpy()
+        out = df.copy()
+        out["p_click"] = probs["p_click"]
+        out["p_purchase_given_click"] = probs["p_purchase_given_click"]
+        out["p_purchase"] = out["p_click"] * out["p_purchase_given_click"]
+        out["expected_revenue"] = out["p_purchase"] * net
+        return out
+
+    def respond(self, df: pd.DataFrame, rng: RNGLike = None) -> pd.DataFrame:
+        """:meth:`evaluate` plus sampled ``clicked, converted, revenue`` (converted only if clicked)."""
+        rng = as_rng(rng)
+        out = self.evaluate(df)
+        clicked = rng.random(len(out)) < out["p_click"].to_numpy()
+        converted = clicked & (rng.random(len(out)) < out["p_purchase_given_click"].to_numpy())
+        cat = self.market.catalog.set_index("item_id")
+        net = (cat["price"] * (1.0 - cat["discount_pct"] / 100.0)).round(2).reindex(out["item_id"]).to_numpy()
+        out["clicked"] = clicked.astype(np.int64)
+        out["converted"] = converted.astype(np.int64)
+        out["revenue"] = np.where(converted, net, 0.0)
+        return out

@@ -1,0 +1,141 @@
+"""``simulate``: logged impressions with clicks and purchases drawn from the ground truth.
+
+The copy is logged as written (``copy_text`` may be longer than the placement allows); the truth
+applies the cut-off when it scores it, as a real placement would truncate the display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from rlopt.data import copy_id_for, write_jsonl, write_placements, write_table
+from rlopt.io_utils import write_json_atomic, write_text_atomic
+from rlopt.market.config import USER_FEATURE_NAMES
+from rlopt.seeding import as_rng
+
+if TYPE_CHECKING:
+    from rlopt.market.marketplace import Marketplace
+
+LOG_COLUMNS = ("event_id", "timestamp", "user_id", "segment", "user_features", "item_id", "placement",
+               "position", "copy_id", "copy_text", "propensity", "clicked", "converted", "revenue")
+
+
+@dataclass
+class Simulation:
+    """The result of :func:`simulate`.
+
+    Attributes
+    ----------
+    catalog : DataFrame          contract catalog
+    logs : DataFrame             all impressions (contract columns, time-ordered)
+    train, holdout : DataFrame   split by time: the last ``holdout_fraction`` of impressions is holdout
+    contexts : DataFrame         held-out generation contexts ``item_id, segment, placement, user_features``
+    placements : dict[str, Placement]
+    oracle_summary : dict        what ``oracle.json`` holds (see :func:`rlopt.market.summary.oracle_summary`)
+    market_toml : str            the market config used (so evaluators can rebuild the oracle)
+    """
+
+    catalog: pd.DataFrame
+    logs: pd.DataFrame
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    contexts: pd.DataFrame
+    placements: dict
+    oracle_summary: dict[str, Any] = field(default_factory=dict)
+    market_toml: str = ""
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write every output atomically into ``out_dir``; returns name -> path.
+
+        Files: ``catalog.parquet, train.parquet, holdout.parquet, logs.parquet, placements.json,
+        contexts.jsonl, oracle.json, market.toml``.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {name: out / name for name in (
+            "catalog.parquet", "train.parquet", "holdout.parquet", "logs.parquet", "placements.json",
+            "contexts.jsonl", "oracle.json", "market.toml")}
+        for name, frame in (("catalog.parquet", self.catalog), ("logs.parquet", self.logs),
+                            ("train.parquet", self.train), ("holdout.parquet", self.holdout)):
+            write_table(frame, paths[name])
+        write_placements(self.placements, paths["placements.json"])
+        write_jsonl(self.contexts, paths["contexts.jsonl"])
+        write_json_atomic(paths["oracle.json"], self.oracle_summary)
+        write_text_atomic(paths["market.toml"], self.market_toml)
+        return paths
+
+
+def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=None) -> Simulation:
+    """Simulate logged impressions from ``market``.
+
+    Steps (all vectorized): sample shoppers in slots (:meth:`Marketplace.sample_impressions`), let
+    the logging policy pick a pool copy (propensity logged), score it with the ground truth
+    (copy cut at the placement's ``max_chars``), draw ``clicked ~ Bernoulli(examination[position] *
+    attractiveness)``, ``converted ~ Bernoulli(P(purchase | click))`` if clicked, and
+    ``revenue = price * (1 - discount_pct / 100)`` if converted.
+
+    Parameters
+    ----------
+    market : Marketplace
+    n_impressions : int, > 0
+    seed : int
+        Seeds everything random in this call; the same seed gives identical outputs.
+    progress : callable(str) or None
+        Called with a stage name as work proceeds (the CLI drives a progress bar with it).
+
+    Returns
+    -------
+    Simulation
+    """
+    from rlopt.errors import InputError
+    from rlopt.market.summary import oracle_summary, sample_contexts
+
+    if int(n_impressions) < 10:
+        raise InputError("--impressions must be at least 10", column="impressions", rule="n >= 10",
+                         value=n_impressions)
+    step = progress or (lambda stage: None)
+    rng = as_rng(seed)
+    step("sampling shoppers")
+    imp = market.sample_impressions(int(n_impressions), rng, with_user_index=True)
+    step("choosing copy")
+    pool_index, propensity = market.logging_policy.choose(imp, rng)
+    rows = market.logging_policy.rows(imp["item_id"], imp["placement"])
+    keys = list(market.logging_policy.context_index)
+    pool_texts = np.array([market.copy_pool(*key) for key in keys], dtype=object)
+    copy_text = pool_texts[rows, pool_index]
+    step("scoring with the ground truth")
+    users = market.users[list(USER_FEATURE_NAMES)].to_numpy()[imp["user_index"].to_numpy()]
+    probs = market.truth.probabilities(copy_text, imp["item_id"], imp["segment"], imp["placement"],
+                                       users, imp["position"])
+    step("drawing responses")
+    clicked = rng.random(len(imp)) < probs["p_click"]
+    converted = clicked & (rng.random(len(imp)) < probs["p_purchase_given_click"])
+    cat = market.catalog.set_index("item_id")
+    net_price = (cat["price"] * (1.0 - cat["discount_pct"] / 100.0)).round(2)
+    revenue = np.where(converted, net_price.reindex(imp["item_id"]).to_numpy(), 0.0)
+    codes, uniques = pd.factorize(pd.Series(copy_text))
+    ids = np.array([copy_id_for(t) for t in uniques], dtype=object)
+    logs = imp.drop(columns=["user_index"]).assign(
+        copy_id=ids[codes], copy_text=copy_text, propensity=propensity,
+        clicked=clicked.astype(np.int64), converted=converted.astype(np.int64), revenue=revenue,
+    )[list(LOG_COLUMNS)]
+    n_holdout = max(1, int(round(len(logs) * market.config.simulation.holdout_fraction)))
+    train = logs.iloc[: len(logs) - n_holdout].reset_index(drop=True)
+    holdout = logs.iloc[len(logs) - n_holdout:].reset_index(drop=True)
+    step("sampling generation contexts")
+    contexts = sample_contexts(market, holdout, rng)
+    step("summarizing the truth")
+    summary = oracle_summary(market, holdout, contexts, probs_holdout={
+        k: v[len(logs) - n_holdout:] for k, v in probs.items()})
+    summary.update(seed=int(seed), n_impressions=len(logs), n_train=len(train), n_holdout=len(holdout),
+                   n_contexts=len(contexts), market=market.config.name,
+                   observed_ctr=float(clicked.mean()), observed_purchase_rate=float(converted.mean()),
+                   observed_conversion_given_click=float(converted.sum() / max(clicked.sum(), 1)))
+    return Simulation(catalog=market.catalog, logs=logs, train=train, holdout=holdout, contexts=contexts,
+                      placements=market.placements, oracle_summary=summary,
+                      market_toml=market.config.to_toml())

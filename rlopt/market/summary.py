@@ -1,0 +1,112 @@
+"""Generation contexts and ``oracle.json``: what the truth says about a simulation.
+
+``oracle.json`` lets later parts say how close they get to the truth:
+
+- ``holdout_click_auc`` / ``holdout_purchase_auc``: ROC AUC of the true P(click) (examination x
+  attractiveness at the logged position) and true P(purchase) against the sampled outcomes on the
+  holdout rows. No learned model can beat these on average: they are the ceiling for reward models.
+- ``logging_policy``: the logging policy's true CTR, purchase rate and revenue per impression on the
+  holdout rows, in expectation over its own pool choice (sum_k pi_k * p_k), not the sampled outcomes.
+- ``contexts`` / ``best_pool``: per held-out generation context (segment-mean user features,
+  top slot, position 0), the best pool copy's true CTR, the logging policy's expected CTR and the
+  worst pool copy's, and their means (generators should beat ``mean_logging_ctr`` and approach or
+  beat ``mean_best_ctr``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from rlopt.market.config import USER_FEATURE_NAMES
+
+if TYPE_CHECKING:
+    from rlopt.market.marketplace import Marketplace
+
+
+def sample_contexts(market: Marketplace, holdout: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """A seeded sample of ``simulation.n_contexts`` distinct held-out (item, segment, placement).
+
+    Returns
+    -------
+    DataFrame ``item_id, segment, placement, user_features`` (segment-mean features, dicts)
+    """
+    distinct = (holdout[["item_id", "segment", "placement"]].drop_duplicates()
+                .sort_values(["item_id", "segment", "placement"]).reset_index(drop=True))
+    k = min(market.config.simulation.n_contexts, len(distinct))
+    pick = np.sort(rng.choice(len(distinct), size=k, replace=False))
+    contexts = distinct.iloc[pick].reset_index(drop=True)
+    contexts["user_features"] = [market.segment_mean_features(s) for s in contexts["segment"]]
+    return contexts
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else None
+
+
+def _user_matrix(frame: pd.DataFrame) -> np.ndarray:
+    return pd.DataFrame.from_records(list(frame["user_features"]))[list(USER_FEATURE_NAMES)].to_numpy(float)
+
+
+def oracle_summary(market: Marketplace, holdout: pd.DataFrame, contexts: pd.DataFrame,
+                   probs_holdout: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The contents of ``oracle.json`` (see the module docstring)."""
+    truth, policy, k = market.truth, market.logging_policy, market.pool_size
+    p_click = probs_holdout["p_click"]
+    p_buy = p_click * probs_holdout["p_purchase_given_click"]
+    out: dict[str, Any] = {
+        "holdout_click_auc": _auc(holdout["clicked"].to_numpy(), p_click),
+        "holdout_purchase_auc": _auc(holdout["converted"].to_numpy(), p_buy),
+    }
+    # The logging policy in expectation over its pool choice: every holdout row x every pool copy.
+    pi = policy.action_probs(holdout)  # (n, K)
+    rows = policy.rows(holdout["item_id"], holdout["placement"])
+    keys = list(policy.context_index)
+    pool_texts = np.array([market.copy_pool(*key) for key in keys], dtype=object)
+    rep = np.repeat(np.arange(len(holdout)), k)
+    texts = pool_texts[rows].reshape(-1)
+    probs = truth.probabilities(texts, holdout["item_id"].to_numpy()[rep], holdout["segment"].to_numpy()[rep],
+                                holdout["placement"].to_numpy()[rep], _user_matrix(holdout)[rep],
+                                holdout["position"].to_numpy()[rep])
+    pc = probs["p_click"].reshape(-1, k)
+    pb = pc * probs["p_purchase_given_click"].reshape(-1, k)
+    net = (market.catalog.set_index("item_id").pipe(lambda c: c["price"] * (1 - c["discount_pct"] / 100))
+           .reindex(holdout["item_id"]).to_numpy())
+    out["logging_policy"] = {
+        "true_ctr": float((pi * pc).sum(axis=1).mean()),
+        "true_purchase_rate": float((pi * pb).sum(axis=1).mean()),
+        "true_revenue_per_impression": float(((pi * pb).sum(axis=1) * net).mean()),
+        "true_ctr_of_logged_copy": float(p_click.mean()),
+    }
+    # Per generation context: every pool copy at position 0 with segment-mean features.
+    n_ctx = len(contexts)
+    crow = policy.rows(contexts["item_id"], contexts["placement"])
+    crep = np.repeat(np.arange(n_ctx), k)
+    cprobs = truth.probabilities(pool_texts[crow].reshape(-1), contexts["item_id"].to_numpy()[crep],
+                                 contexts["segment"].to_numpy()[crep], contexts["placement"].to_numpy()[crep],
+                                 _user_matrix(contexts)[crep], np.zeros(n_ctx * k, dtype=np.int64))
+    cc = cprobs["p_click"].reshape(n_ctx, k)
+    cpb = cc * cprobs["p_purchase_given_click"].reshape(n_ctx, k)
+    best = cc.argmax(axis=1)
+    logging_ctr = (policy.probs[crow] * cc).sum(axis=1)
+    records = []
+    for i, ctx in enumerate(contexts[["item_id", "segment", "placement"]].itertuples(index=False)):
+        records.append({
+            "item_id": ctx.item_id, "segment": ctx.segment, "placement": ctx.placement,
+            "best_pool_index": int(best[i]), "best_copy_text": str(pool_texts[crow[i], best[i]]),
+            "best_true_ctr": float(cc[i, best[i]]), "best_true_purchase_rate": float(cpb[i, best[i]]),
+            "logging_true_ctr": float(logging_ctr[i]), "worst_true_ctr": float(cc[i].min()),
+        })
+    out["best_pool"] = {
+        "mean_best_ctr": float(cc.max(axis=1).mean()) if n_ctx else None,
+        "mean_logging_ctr": float(logging_ctr.mean()) if n_ctx else None,
+        "mean_worst_ctr": float(cc.min(axis=1).mean()) if n_ctx else None,
+        "mean_best_purchase_rate": float(cpb[np.arange(n_ctx), best].mean()) if n_ctx else None,
+        "position": 0,
+        "user_features": "segment mean",
+    }
+    out["contexts"] = records
+    return out

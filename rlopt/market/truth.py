@@ -1,0 +1,258 @@
+"""The ground-truth response model: how simulated shoppers react to a piece of copy.
+
+This is the world of the simulator. The simulator uses it to draw clicks and purchases; evaluators
+reach it only through :mod:`rlopt.market.oracle`. Training code (reward_models/, rlopt/tuning
+trainers, rlopt/policies) must never import this module or the oracle (``tests/market/
+test_oracle_boundary.py`` enforces it).
+
+Model
+-----
+With ``f`` the text features of the visible copy (see :mod:`rlopt.market.text_features`; copy longer
+than the placement's ``max_chars`` is cut first) and ``t`` the shopper's effective taste
+(``t_k = segment.taste[k] + user_gain * (u_j - segment.user_means[j])`` for the user feature ``j``
+tied to lexicon ``k``)::
+
+    click logit  = base[placement] + cat_aff[seg, category] + tier_aff[seg, tier]
+                 + w_rel * relevance - w_off * off_topic + w_benefit * benefit + w_cta * cta
+                 + w_claim * t_discount * min(claim, 70) / 100
+                 + w_lex * (sum_k t_k * lex_k + t_brand * brand_hit)
+                 - w_trunc * truncated - w_rep * repetition - w_gib * gibberish - w_short * too_short
+                 - w_stuff * stuffing - w_shout * shouting            (empty copy: logit = truth.empty)
+    P(click | examined)   = sigmoid(click logit)
+    purchase logit = purchase_base + seg.purchase_propensity + 0.5 * cat_aff
+                   - seg.price_weight * (0.5 + u_price) * log(price / 50)
+                   + w_real * (0.5 + u_price) * discount_pct / 100 + w_prel * relevance - 0.5 * off_topic
+                   + w_acc * accurate_claim - w_over_flat * [claim > discount + 2]
+                   - w_over * max(0, claim - discount) / 100 - gibberish
+    P(purchase | click)   = sigmoid(purchase logit)
+
+A claimed discount is what the shopper sees, so any claim raises clicks; but the product page shows
+the real price, so an over-claim (including any claim on an undiscounted item) sharply cuts purchases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from rlopt.errors import InputError
+from rlopt.market.config import USER_FEATURE_NAMES, MarketConfig
+from rlopt.market.lexicon import base_vocabulary
+from rlopt.market.text_features import (
+    ITEM_FEATURES,
+    LEXICON_NAMES,
+    TEXT_FEATURES,
+    catalog_words,
+    cut_to_limit,
+    item_features,
+    item_word_sets,
+    text_feature_matrix,
+)
+
+#: Which user feature moves which taste (user_gain * (u - segment mean)); quality moves against price.
+_TASTE_USER_FEATURE = {"discount": "price_sensitivity", "urgency": "urgency", "eco": "eco_affinity",
+                       "brand": "brand_loyalty"}
+_F = {name: i for i, name in enumerate(TEXT_FEATURES)}
+_I = {name: i for i, name in enumerate(ITEM_FEATURES)}
+
+
+class GroundTruth:
+    """Vectorized P(click | examined) and P(purchase | click) for a market.
+
+    Parameters
+    ----------
+    config : MarketConfig
+    catalog : pandas.DataFrame
+        The market's catalog (``attributes`` dicts with ``key_attribute``, ``benefit``, ``noun``, ``tier``).
+    """
+
+    def __init__(self, config: MarketConfig, catalog: pd.DataFrame) -> None:
+        self.config = config
+        self.catalog = catalog.reset_index(drop=True)
+        self.item_index = {item: i for i, item in enumerate(self.catalog["item_id"])}
+        self.segment_names = list(config.segments)
+        self.segment_index = {s: i for i, s in enumerate(self.segment_names)}
+        self.placement_names = list(config.placements)
+        self.placement_index = {p: i for i, p in enumerate(self.placement_names)}
+        self.max_chars = np.array([config.placements[p].max_chars for p in self.placement_names])
+        self.examination = [np.asarray(config.placements[p].examination) for p in self.placement_names]
+        self.vocab = base_vocabulary() | catalog_words(
+            list(self.catalog["title"]) + [a["key_attribute"] + " " + a["benefit"]
+                                           for a in self.catalog["attributes"]])
+        attrs = list(self.catalog["attributes"])
+        self._item_sets = [
+            item_word_sets(r.title, r.brand, r.category, a["noun"], a["key_attribute"], a["benefit"])
+            for r, a in zip(self.catalog.itertuples(index=False), attrs, strict=True)
+        ]
+        segs = [config.segments[s] for s in self.segment_names]
+        categories = list(config.catalog.categories)
+        cat_idx = self.catalog["category"].map({c: i for i, c in enumerate(categories)}).to_numpy()
+        tiers = ("budget", "mid", "premium")
+        tier_idx = np.array([tiers.index(a["tier"]) for a in attrs])
+        cat_aff = np.array([[s.category_affinity.get(c, 0.0) for c in categories] for s in segs])
+        tier_aff = np.array([[s.tier_affinity.get(t, 0.0) for t in tiers] for s in segs])
+        self.seg_item_click = cat_aff[:, cat_idx] + tier_aff[:, tier_idx]  # (n_segments, n_items)
+        self.seg_item_purchase = 0.5 * cat_aff[:, cat_idx]
+        self.taste = np.array([[s.taste.get(k, 0.0) for k in (*LEXICON_NAMES, "brand")] for s in segs])
+        self.user_means = np.array([[s.user_means.get(f, 0.5) for f in USER_FEATURE_NAMES] for s in segs])
+        self.purchase_propensity = np.array([s.purchase_propensity for s in segs])
+        self.price_weight = np.array([s.price_weight for s in segs])
+        self.base = np.array([config.truth.placement_base.get(p, -3.0) for p in self.placement_names])
+        self.price = self.catalog["price"].to_numpy(dtype=float)
+        self.discount = self.catalog["discount_pct"].to_numpy(dtype=float)
+        self._text_cache: dict[str, tuple[float, ...]] = {}
+        self._item_cache: dict[tuple[str, int], tuple[float, ...]] = {}
+
+    # ------------------------------------------------------------------ input normalization
+    def _codes(self, values, index: dict[str, int], column: str) -> np.ndarray:
+        codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)), use_na_sentinel=False)
+        mapping = np.empty(len(uniques), dtype=np.int64)
+        for j, u in enumerate(uniques):
+            if u not in index:
+                row = int(np.flatnonzero(codes == j)[0]) + 1
+                raise InputError(f"unknown {column} '{u}'; known: {', '.join(map(str, list(index)[:12]))}"
+                                 f"{' ...' if len(index) > 12 else ''}", row=row, column=column,
+                                 rule=f"{column} known to the market", value=u)
+            mapping[j] = index[u]
+        return mapping[codes]
+
+    def user_matrix(self, user_features, seg: np.ndarray) -> np.ndarray:
+        """Numeric user features as an ``(n, len(USER_FEATURE_NAMES))`` array.
+
+        ``None`` (or a missing entry / key) means the segment's mean; accepts an array, one dict,
+        or a sequence of dicts (or JSON strings of dicts).
+        """
+        n = len(seg)
+        means = self.user_means[seg]
+        if user_features is None:
+            return means
+        if isinstance(user_features, np.ndarray) and user_features.dtype != object:
+            arr = np.asarray(user_features, dtype=float)
+            if arr.shape != (n, len(USER_FEATURE_NAMES)):
+                raise InputError(f"user_features array must have shape ({n}, {len(USER_FEATURE_NAMES)})",
+                                 column="user_features", rule="shape", value=arr.shape)
+            return arr
+        if isinstance(user_features, dict):
+            user_features = [user_features] * n
+        out = means.copy()
+        import json
+
+        for i, feats in enumerate(user_features):
+            if isinstance(feats, str):
+                feats = json.loads(feats)
+            if not feats:
+                continue
+            for j, name in enumerate(USER_FEATURE_NAMES):
+                value = feats.get(name)
+                if value is not None:
+                    out[i, j] = float(value)
+        return out
+
+    # ------------------------------------------------------------------ the model
+    def logits(self, copy_text, item_id, segment, placement, user_features=None,
+               position=None) -> dict[str, np.ndarray]:
+        """Click and purchase logits (and examination) for equal-length inputs.
+
+        Returns
+        -------
+        dict with ``click_logit, purchase_logit, examination`` arrays of shape (n,)
+        """
+        texts = pd.Series(np.asarray(copy_text, dtype=object))
+        n = len(texts)
+        if texts.isna().any():
+            row = int(np.flatnonzero(texts.isna().to_numpy())[0]) + 1
+            raise InputError("copy_text is missing", row=row, column="copy_text", rule="non-empty text")
+        item = self._codes(item_id, self.item_index, "item_id")
+        seg = self._codes(segment, self.segment_index, "segment")
+        plc = self._codes(placement, self.placement_index, "placement")
+        if not (len(item) == len(seg) == len(plc) == n):
+            raise InputError("copy_text, item_id, segment and placement must have equal lengths",
+                             rule="equal lengths")
+        # distinct (text, placement) -> visible text -> features, computed once per distinct text
+        t_codes, t_uniques = pd.factorize(texts)
+        combo, combo_uniques = pd.factorize(t_codes.astype(np.int64) * len(self.placement_names) + plc)
+        visible, cut = [], []
+        for key in combo_uniques:
+            text = t_uniques[key // len(self.placement_names)]
+            v, c = cut_to_limit(str(text), int(self.max_chars[key % len(self.placement_names)]))
+            visible.append(v)
+            cut.append(c)
+        v_codes, v_uniques = pd.factorize(pd.Series(visible, dtype=object))
+        tf = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)[v_codes][combo]
+        truncated = np.asarray(cut, dtype=float)[combo]
+        # distinct (visible text, item) -> relevance features
+        vis_row = v_codes[combo]
+        pair, pair_uniques = pd.factorize(vis_row.astype(np.int64) * len(self.item_index) + item)
+        itf = np.empty((len(pair_uniques), len(ITEM_FEATURES)))
+        for j, key in enumerate(pair_uniques):
+            text, it = v_uniques[key // len(self.item_index)], int(key % len(self.item_index))
+            row = self._item_cache.get((text, it))
+            if row is None:
+                row = self._item_cache[(text, it)] = item_features(text, self._item_sets[it])
+            itf[j] = row
+        itf = itf[pair]
+
+        tw = self.config.truth
+        users = self.user_matrix(user_features, seg)
+        delta = users - self.user_means[seg]
+        taste = self.taste[seg].copy()
+        names = (*LEXICON_NAMES, "brand")
+        for k, feat in _TASTE_USER_FEATURE.items():
+            taste[:, names.index(k)] += tw.user_gain * delta[:, USER_FEATURE_NAMES.index(feat)]
+        taste[:, names.index("quality")] -= 0.5 * tw.user_gain * delta[:, 0]
+        lex = tf[:, [_F[f"lex_{k}"] for k in LEXICON_NAMES]]
+        claim = tf[:, _F["claim"]]
+        rel, off = itf[:, _I["relevance"]], itf[:, _I["off_topic"]]
+        benefit = np.maximum(tf[:, _F["benefit"]], itf[:, _I["item_benefit"]])
+        click = (
+            self.base[plc] + self.seg_item_click[seg, item]
+            + tw.relevance * rel - tw.off_topic * off + tw.benefit * benefit + tw.cta * tf[:, _F["cta"]]
+            + tw.claim * taste[:, 0] * np.minimum(claim, 70.0) / 100.0
+            + tw.lexicon * ((taste[:, : len(LEXICON_NAMES)] * lex).sum(axis=1)
+                            + taste[:, -1] * itf[:, _I["brand_hit"]])
+            - tw.truncated * truncated - tw.repetition * np.maximum(tf[:, _F["repetition"]] - 0.1, 0.0)
+            - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
+            - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
+        )
+        click = np.where(tf[:, _F["empty"]] > 0, tw.empty, click)
+        disc = self.discount[item]
+        u_price = users[:, 0]
+        over = np.where(claim > 0, np.maximum(claim - disc, 0.0), 0.0)
+        accurate = (claim > 0) & (np.abs(claim - disc) <= 2.0)
+        purchase = (
+            tw.purchase_base + self.purchase_propensity[seg] + self.seg_item_purchase[seg, item]
+            - self.price_weight[seg] * (0.5 + u_price) * np.log(self.price[item] / 50.0)
+            + tw.real_discount * (0.5 + u_price) * disc / 100.0
+            + tw.purchase_relevance * rel - 0.5 * off
+            + tw.accurate_claim * accurate - tw.overclaim_flat * (over > 2.0) - tw.overclaim * over / 100.0
+            - tf[:, _F["gibberish"]]
+        )
+        if position is None:
+            exam = np.array([e[0] for e in self.examination])[plc]
+        else:
+            pos = np.asarray(position, dtype=np.int64)
+            slots = np.array([len(e) for e in self.examination])[plc]
+            bad = (pos < 0) | (pos >= slots)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(f"position {pos[row]} is outside placement "
+                                 f"'{self.placement_names[plc[row]]}' (slots 0..{slots[row] - 1})",
+                                 row=row + 1, column="position", rule="0 <= position < slots")
+            table = np.zeros((len(self.examination), max(len(e) for e in self.examination)))
+            for i, e in enumerate(self.examination):
+                table[i, : len(e)] = e
+            exam = table[plc, pos]
+        return {"click_logit": click, "purchase_logit": purchase, "examination": exam}
+
+    def attractiveness(self, *args, **kwargs) -> np.ndarray:
+        """P(click | examined) = sigmoid(click logit)."""
+        return expit(self.logits(*args, **kwargs)["click_logit"])
+
+    def probabilities(self, copy_text, item_id, segment, placement, user_features=None,
+                      position=None) -> dict[str, np.ndarray]:
+        """``attractiveness, p_click`` (x examination) and ``p_purchase_given_click`` arrays."""
+        z = self.logits(copy_text, item_id, segment, placement, user_features, position)
+        attr = expit(z["click_logit"])
+        return {"attractiveness": attr, "p_click": attr * z["examination"],
+                "p_purchase_given_click": expit(z["purchase_logit"])}
