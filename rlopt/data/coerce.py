@@ -61,7 +61,7 @@ def parse_str(s: pd.Series) -> Parsed:
         unparsed = ~missing
     elif s.dtype == object and pdt.infer_dtype(s, skipna=True) not in ("string", "empty", "integer"):
         unparsed = s.map(lambda v: isinstance(v, (dict, list, tuple, bool, np.bool_))).to_numpy(dtype=bool)
-        unparsed &= ~missing
+        unparsed = unparsed & ~missing
     bad = missing | unparsed
     if pdt.is_float_dtype(s.dtype):  # ids written by tools that turned int columns with nulls to float
         arr = s.to_numpy(dtype="float64", na_value=np.nan)

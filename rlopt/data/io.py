@@ -260,7 +260,7 @@ def write_jsonl(records_or_df: pd.DataFrame | Iterable[Mapping[str, Any]], path:
         if not cols:
             rows = ({} for _ in range(len(df)))
     else:
-        rows = records_or_df
+        rows = ({str(k): _py(v) for k, v in rec.items()} for rec in records_or_df)
     with atomic_path(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=_json_default_nan))
@@ -280,6 +280,13 @@ def _column_to_python(s: pd.Series) -> list[Any]:
         for i in np.flatnonzero(mask):
             values[i] = None
     return values
+
+
+def _py(v: Any) -> Any:
+    """A top-level record value as JSON-ready Python: missing -> None, NumPy scalar -> Python."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return None if _is_missing(v) else v
 
 
 def _is_missing(v: Any) -> bool:
