@@ -73,7 +73,7 @@ class Comparison:
     def verdict(self, metric: str, alpha: float = 0.05) -> str:
         res = self.primary[metric]
         if not res.pvalue < alpha:
-            return "no significant difference"
+            return "not significant"
         return f"{self.treatment} better" if res.estimate > 0 else f"{self.treatment} worse"
 
     def to_dict(self, alpha: float = 0.05) -> dict:

@@ -276,7 +276,7 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
     if not mde["relative"] <= mde_warn_relative:
         notes.append(f"traffic too small: the minimum detectable CTR effect at {n} impressions is "
                      f"{mde['relative']:.1%} relative ({mde['absolute']:.4g} absolute, 80% power, alpha={alpha}); "
-                     f"smaller real differences will likely read as 'no significant difference'.")
+                     f"smaller real differences will likely read as 'not significant'.")
         warnings.warn(notes[-1], ABPowerWarning, stacklevel=2)
     if srm.mismatch:
         notes.append(f"sample-ratio mismatch: users per arm {srm.observed} vs planned split {split} "
