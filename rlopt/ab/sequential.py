@@ -32,7 +32,7 @@ import numpy as np
 from rlopt.ab.results import ConfidenceInterval, check_confidence_level
 from rlopt.errors import InputError
 
-__all__ = ["SequentialResult", "msprt", "msprt_pvalues", "sequential_test"]
+__all__ = ["SequentialResult", "msprt", "msprt_pvalues", "ratio_looks", "sequential_test"]
 
 
 def msprt_pvalues(estimates, variances, tau: float) -> np.ndarray:
@@ -197,6 +197,52 @@ def _running_mean_var(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
         mean = c1 / counts
         var = (c2 - counts * mean**2) / (counts - 1)
     return mean, np.maximum(var, 0.0) / counts
+
+
+def ratio_looks(unit, look, num, den, n_units: int, n_looks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative ratio metric and its delta-method variance at every look, for one arm.
+
+    Events (impressions) become visible at their look; at look ``k`` unit ``i`` has totals
+    ``Y_ik = sum num``, ``X_ik = sum den`` over its events with ``look <= k``. Over the ``n_k``
+    units with ``X_ik > 0``: ``R_k = sum_i Y_ik / sum_i X_ik`` and
+    ``Var(R_k) = (s_Y^2 - 2 R_k s_XY + R_k^2 s_X^2) / (n_k mean(X)^2)`` (see
+    :func:`rlopt.ab.tests.ratio_delta_method`), all looks at once via one ``bincount``.
+
+    Parameters
+    ----------
+    unit, look : array_like of int, shape (n_events,)
+        Unit index in ``[0, n_units)`` and look index in ``[0, n_looks)`` of each event.
+    num, den : array_like of float, shape (n_events,)
+        Per-event numerator (e.g. clicked) and denominator (e.g. 1).
+    n_units, n_looks : int
+
+    Returns
+    -------
+    ratio, variance : ndarray, shape (n_looks,)
+        ``nan`` where fewer than 2 units are active.
+    n_active : ndarray of int, shape (n_looks,)
+
+    Examples
+    --------
+    >>> r, v, n = ratio_looks([0, 1, 0, 2], [0, 0, 1, 1], [1, 0, 0, 1], [1, 1, 1, 1], 3, 2)
+    >>> r.tolist(), n.tolist()
+    ([0.5, 0.5], [2, 3])
+    """
+    flat = np.asarray(look, dtype=np.int64) * n_units + np.asarray(unit, dtype=np.int64)
+    size = n_looks * n_units
+    y = np.bincount(flat, weights=np.asarray(num, float), minlength=size).reshape(n_looks, n_units).cumsum(0)
+    x = np.bincount(flat, weights=np.asarray(den, float), minlength=size).reshape(n_looks, n_units).cumsum(0)
+    n = (x > 0).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sy, sx = y.sum(1), x.sum(1)
+        ratio = sy / sx
+        my, mx = sy / n, sx / n
+        var_y = ((y * y).sum(1) - n * my**2) / (n - 1)
+        var_x = ((x * x).sum(1) - n * mx**2) / (n - 1)
+        cov = ((x * y).sum(1) - n * mx * my) / (n - 1)
+        var = np.maximum(var_y - 2 * ratio * cov + ratio**2 * var_x, 0.0) / (n * mx**2)
+    bad = n < 2
+    return np.where(bad, np.nan, ratio), np.where(bad, np.nan, var), n
 
 
 def _msprt_iv(a, b, looks, min_samples):

@@ -28,9 +28,8 @@ from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
 from rlopt.ab.power import mde_proportions
 from rlopt.ab.results import TestResult
-from rlopt.ab.sequential import sequential_test
+from rlopt.ab.sequential import ratio_looks, sequential_test
 from rlopt.ab.tests import (
-    _ratio_and_var,
     cuped,
     ratio_delta_method,
     srm_check,
@@ -148,21 +147,20 @@ def _compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[dict, dict]:
 
 def _sequential(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
                 min_users: int = 50):
-    """mSPRT on the CTR difference (delta method) at ``looks`` evenly spaced points in time."""
-    df = df[df["arm"].isin([control, treatment])].sort_values("timestamp", kind="stable")
-    cuts = np.ceil(np.arange(1, looks + 1) / looks * len(df)).astype(int)
-    d, v, na, nb = (np.full(looks, np.nan) for _ in range(4))
-    for k, cut in enumerate(cuts):
-        g = df.iloc[:cut].groupby(["arm", "user_id"], sort=False).agg(n=("clicked", "size"), c=("clicked", "sum"))
-        parts = [g.loc[arm] if arm in g.index.get_level_values(0) else g.iloc[:0] for arm in (control, treatment)]
-        na[k], nb[k] = len(parts[0]), len(parts[1])
-        if min(na[k], nb[k]) < min_users or parts[0]["n"].sum() == 0 or parts[1]["n"].sum() == 0:
-            continue
-        (r_a, v_a), (r_b, v_b) = (_ratio_and_var(p["c"].to_numpy(float), p["n"].to_numpy(float)) for p in parts)
-        d[k], v[k] = r_b - r_a, v_a + v_b
+    """mSPRT on the CTR difference (delta method over users) at ``looks`` evenly spaced points in time."""
     if not np.isfinite(tau) or tau <= 0:
         return None
-    return sequential_test(np.nan_to_num(d), v, na.astype(int), nb.astype(int), tau=tau, alpha=alpha)
+    df = df[df["arm"].isin([control, treatment])].sort_values("timestamp", kind="stable")
+    look = (np.arange(len(df)) * looks) // len(df)  # impressions split into `looks` equal batches
+    stats_ = []
+    for arm in (control, treatment):
+        mine = (df["arm"] == arm).to_numpy()
+        codes, _ = pd.factorize(df["user_id"].to_numpy()[mine])
+        stats_.append(ratio_looks(codes, look[mine], df["clicked"].to_numpy(float)[mine], np.ones(mine.sum()),
+                                  int(codes.max()) + 1 if codes.size else 0, looks))
+    (r_a, v_a, n_a), (r_b, v_b, n_b) = stats_
+    var = np.where((n_a >= min_users) & (n_b >= min_users), v_a + v_b, np.nan)
+    return sequential_test(np.nan_to_num(r_b - r_a), var, n_a, n_b, tau=tau, alpha=alpha)
 
 
 def _mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dict[str, float]:

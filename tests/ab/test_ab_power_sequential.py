@@ -120,3 +120,24 @@ def test_sequential_test_errors():
         sequential_test([0.1, 0.2], [0.01], [10], [10], tau=0.1)
     with pytest.raises(InputError, match="`looks` must be a positive integer"):
         msprt([1, 2, 3], [1, 2, 3], tau=0.1, looks=0)
+
+
+def test_ratio_looks_matches_delta_method_at_every_look():
+    from rlopt.ab.sequential import ratio_looks
+    from rlopt.ab.tests import ratio_delta_method
+
+    rng = np.random.default_rng(4)
+    n_events, n_units, n_looks = 3000, 400, 6
+    unit = rng.integers(0, n_units, n_events)
+    look = np.sort(rng.integers(0, n_looks, n_events))
+    clicked = rng.binomial(1, 0.1, n_events).astype(float)
+    ratio, var, n = ratio_looks(unit, look, clicked, np.ones(n_events), n_units, n_looks)
+    for k in (0, 3, 5):
+        seen = look <= k
+        users = np.unique(unit[seen])
+        num = np.bincount(unit[seen], weights=clicked[seen], minlength=n_units)[users]
+        den = np.bincount(unit[seen], minlength=n_units)[users].astype(float)
+        ref = ratio_delta_method(num, den, num, den)  # same arm twice: mean_a and the per-arm variance
+        assert n[k] == users.size
+        assert ratio[k] == pytest.approx(ref.mean_a)
+        assert var[k] == pytest.approx(ref.std_error**2 / 2)
