@@ -1,0 +1,29 @@
+"""Smoke runs of the A/B experiment scripts with a tiny budget (the full runs are in docs/readme/ab.md)."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_aa_fpr_script_runs(tmp_path):
+    from experiments.ab import aa_fpr
+
+    out = tmp_path / "aa.json"
+    res = aa_fpr.main(["--reps", "12", "--impressions", "3000", "--pre-impressions", "3000", "--looks", "10",
+                       "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["rows"] == json.loads(json.dumps(res["rows"]))
+    names = [r["test"] for r in saved["rows"]]
+    assert {"ctr_delta", "clicks_per_user_cuped", "msprt_reject", "peeking_reject"} <= set(names)
+    assert all(0.0 <= r["fpr"] <= 1.0 and r["rejections"] <= 12 for r in saved["rows"])
+
+
+def test_sequential_power_script_runs(tmp_path):
+    from experiments.ab import sequential_power
+
+    out = tmp_path / "sp.json"
+    res = sequential_power.main(["--reps", "6", "--impressions", "3000", "--looks", "10", "--lifts", "0.5",
+                                 "--out", str(out)])
+    row = res["rows"][0]
+    assert row["lift"] == 0.5 and 0.0 <= row["msprt_power"] <= 1.0 and 0.0 < row["msprt_mean_sample_fraction"] <= 1.0
+    assert out.is_file()
