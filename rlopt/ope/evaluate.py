@@ -1,0 +1,167 @@
+"""End-to-end OPE of one policy spec on one log file: what ``rlopt ope`` runs.
+
+Contract logs use the logged pool of each ``(item_id, placement)`` as its candidates and a
+cross-fitted reward model: logistic regression on context, hashed copy words and slot
+(``q_model="text"``) or the smoothed empirical CTR of each copy (``"ctr"``); OBD logs use the 80 items and the cross-fitted
+logistic :class:`~rlopt.ope.regression.RegressionModel` on user and item features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rlopt.errors import InputError
+from rlopt.ope.contract import contract_feedback, copy_text_features, empirical_ctr
+from rlopt.ope.meta import OffPolicyEvaluation
+from rlopt.ope.specs import greedy_dist, parse_spec, reward_model_scores
+from rlopt.seeding import as_rng
+
+__all__ = ["ESTIMATORS", "OPEConfig", "make_estimators", "run_ope"]
+
+ESTIMATORS = ("ipw", "snipw", "dm", "dr", "sndr", "switch-dr", "dr-os")
+
+
+def make_estimators(names: tuple[str, ...] | list[str] = ESTIMATORS, lambda_: float = 100.0) -> list:
+    """Estimator instances by ``estimator_name``; ``lambda_`` for switch-DR and DR-shrinkage."""
+    from rlopt import ope
+
+    factories = {
+        "ipw": ope.InverseProbabilityWeighting,
+        "snipw": ope.SelfNormalizedInverseProbabilityWeighting,
+        "dm": ope.DirectMethod,
+        "dr": ope.DoublyRobust,
+        "sndr": ope.SelfNormalizedDoublyRobust,
+        "switch-dr": lambda: ope.SwitchDoublyRobust(lambda_=lambda_),
+        "dr-os": lambda: ope.DoublyRobustWithShrinkage(lambda_=lambda_),
+    }
+    unknown = [n for n in names if n not in factories]
+    if unknown or not names:
+        raise InputError(f"unknown estimator(s) {unknown}; valid: {', '.join(ESTIMATORS)}", rule="--estimators")
+    return [factories[n]() for n in dict.fromkeys(names)]
+
+
+@dataclass
+class OPEConfig:
+    """Settings of one ``rlopt ope`` run (the CLI's options, one to one)."""
+
+    logs: Path
+    policy: str
+    format: Literal["contract", "obd"] = "contract"
+    catalog: Path | None = None
+    estimators: tuple[str, ...] = ESTIMATORS
+    lambda_: float = 100.0
+    reward: str = "clicked"
+    alpha: float = 0.05
+    n_bootstrap_samples: int = 1000
+    n_folds: int = 5
+    q_model: Literal["text", "ctr"] = "text"
+    seed: int = 0
+    fallback_dm: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.format not in ("contract", "obd"):
+            raise InputError(f"`--format` must be 'contract' or 'obd', got {self.format!r}")
+        if self.q_model not in ("text", "ctr"):
+            raise InputError(f"`--q-model` must be 'text' or 'ctr', got {self.q_model!r}")
+
+
+def _obd_inputs(cfg: OPEConfig, rng: np.random.Generator):
+    from rlopt.data.obd import load_obd
+    from rlopt.ope.obd_policies import bts_action_dist, uniform_action_dist
+    from rlopt.ope.regression import RegressionModel
+
+    spec = parse_spec(cfg.policy)
+    fb = load_obd(cfg.logs)
+    n, k, slots = fb.n_rounds, fb.n_actions, fb.len_list
+    if spec.name in ("uniform", "random"):
+        dist = uniform_action_dist(n, k, slots)
+    elif spec.name == "bts":
+        target = load_obd(spec.arg, user_categories=fb.user_categories)
+        if target.n_actions != k or target.len_list != slots:
+            raise InputError(f"the BTS log at {spec.arg} has {target.n_actions} items x {target.len_list} slots, "
+                             f"the evaluated log {k} x {slots}", file=str(spec.arg))
+        opts = {o: spec.options[o] for o in ("method", "n_sim", "prior_strength") if o in spec.options}
+        dist = bts_action_dist(target, n, rng=rng, **opts)
+        cfg.notes.append(f"BTS action_dist from {target.source} ({opts.get('method', 'posterior')}); "
+                         f"its on-policy CTR is {target.on_policy_value():.6g}")
+    elif spec.name == "logged-best":
+        ctr = empirical_ctr(fb.position, fb.action, fb.reward, k, n_folds=cfg.n_folds, rng=rng)
+        one = greedy_dist(ctr, np.ones((n, k), dtype=bool), spec.epsilon)
+        dist = np.repeat(one[:, :, None], slots, axis=2)
+    else:
+        raise InputError(f"policy spec {spec.name!r} is not available for OBD logs; use uniform, bts:PATH or "
+                         "logged-best", rule="--policy SPEC")
+    q = RegressionModel(n_actions=k, len_list=slots).fit_predict(
+        fb.context, fb.action, fb.reward, fb.position, n_folds=cfg.n_folds, rng=rng)
+    feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
+    return feedback, dist, q, {"n_rounds": n, "n_actions": k, "len_list": slots}
+
+
+def _contract_inputs(cfg: OPEConfig, rng: np.random.Generator):
+    from rlopt.data import read_catalog, read_logs
+
+    catalog_path = cfg.catalog or Path(cfg.logs).parent / "catalog.parquet"
+    if not Path(catalog_path).exists():
+        raise InputError("contract logs are validated against a catalog: pass --catalog F (no catalog.parquet "
+                         f"next to {cfg.logs})", file=str(catalog_path))
+    catalog = read_catalog(catalog_path)
+    fb = contract_feedback(read_logs(cfg.logs, catalog), reward=cfg.reward)
+    spec = parse_spec(cfg.policy)
+    n, k, slots = fb.n_rounds, fb.n_actions, fb.len_list
+    ctr = empirical_ctr(fb.group, fb.action, fb.reward, k, n_folds=cfg.n_folds, rng=rng)
+    if spec.name in ("uniform", "random"):
+        one = fb.valid / fb.valid.sum(axis=1, keepdims=True)
+    elif spec.name == "logged-best":
+        one = greedy_dist(ctr, fb.valid, spec.epsilon)
+    elif spec.name == "reward-model":
+        one = greedy_dist(reward_model_scores(spec.arg, fb, catalog), fb.valid, spec.epsilon)
+    else:
+        raise InputError(f"policy spec {spec.name!r} is for OBD logs (--format obd)", rule="--policy SPEC")
+    dist = np.repeat(one[:, :, None], slots, axis=2)
+    if cfg.q_model == "ctr":
+        q = np.repeat(ctr[:, :, None], slots, axis=2)
+    else:
+        from rlopt.ope.regression import RegressionModel
+
+        q = RegressionModel(n_actions=k, len_list=slots, action_context=copy_text_features(fb)).fit_predict(
+            fb.context, fb.action, fb.reward, fb.position, n_folds=cfg.n_folds, rng=rng)
+    feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
+    return feedback, dist, q, {"n_rounds": n, "n_actions": k, "len_list": slots, "n_pools": len(fb.pool_copies)}
+
+
+def run_ope(cfg: OPEConfig) -> dict[str, Any]:
+    """Estimate ``cfg.policy``'s value on ``cfg.logs`` with every requested estimator.
+
+    Returns
+    -------
+    dict
+        ``logs, format, policy, reward, n_rounds, n_actions, len_list, on_policy_value,
+        confidence_level, estimates`` (list of ``estimator, estimate, low, high,
+        relative_to_logged``) and ``notes``.
+    """
+    if not Path(cfg.logs).exists():
+        raise InputError("log file not found", file=str(cfg.logs))
+    estimators = make_estimators(cfg.estimators, cfg.lambda_)
+    rng = as_rng(cfg.seed)
+    model_rng, boot_rng = rng.spawn(2)
+    build = _obd_inputs if cfg.format == "obd" else _contract_inputs
+    feedback, dist, q, shape = build(cfg, model_rng)
+    ope = OffPolicyEvaluation(feedback, estimators, fallback_to_dm=cfg.fallback_dm)
+    table = ope.summarize_off_policy_estimates(dist, q, alpha=cfg.alpha, n_bootstrap_samples=cfg.n_bootstrap_samples,
+                                               rng=boot_rng)
+    estimates = [
+        {"estimator": name, "estimate": row.estimate, "low": row.low, "high": row.high,
+         "relative_to_logged": row.relative_estimate}
+        for name, row in table.iterrows()
+    ]
+    return {
+        "logs": str(cfg.logs), "format": cfg.format, "policy": cfg.policy,
+        "reward": "click" if cfg.format == "obd" else cfg.reward, **shape,
+        "on_policy_value": ope.on_policy_value, "confidence_level": 1 - cfg.alpha,
+        "estimates": estimates, "notes": cfg.notes + ope.notes,
+    }
