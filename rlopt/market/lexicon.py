@@ -21,7 +21,7 @@ LEXICONS: dict[str, frozenset[str]] = {
         "prices priced clearance markdown half budget value affordable lowest coupon code promo".split()
     ),
     "urgency": frozenset(
-        "now today tonight hurry limited last chance ends ending soon before gone final fast quick "
+        "tonight hurry limited chance ends ending soon before gone final quick "
         "countdown hours left only while stocks immediately rush don't miss".split()
     ),
     "quality": frozenset(
@@ -51,7 +51,8 @@ LEXICONS: dict[str, frozenset[str]] = {
 
 #: Calls to action (regex over lowercased text).
 CTA_PATTERN = re.compile(
-    r"\b(shop(ping)? now|shop|buy|order|get yours|get it|get one|grab (yours|it|one)|add to (cart|bag)"
+    r"\b(shop(ping)? now|shop|buy|order|get yours|get it|get one|grab (yours|it|one|a pair)|add to (cart|bag)"
+    r"|snag (yours|one|it|a pair)|find yours|book now|don't miss out|start (shopping|today)"
     r"|learn more|explore|discover|claim|check (it )?out|see (more|it|why|how)|tap|try (it|one|now)"
     r"|treat yourself|upgrade|reserve|pick (yours|one|it) up)\b"
 )

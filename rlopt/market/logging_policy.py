@@ -53,9 +53,13 @@ class LoggingPolicy:
     def __init__(self, pools: dict[tuple[str, str], list[str]], config: LoggingPolicyConfig, seed: int):
         self.config = config
         keys = list(pools)
+        self.items = list(dict.fromkeys(item for item, _ in keys))
+        self.placements = list(dict.fromkeys(plc for _, plc in keys))
+        if keys != [(i, p) for i in self.items for p in self.placements]:
+            raise ValueError("pools must be keyed item-major over every (item, placement)")
         self.context_index = {key: i for i, key in enumerate(keys)}
-        self.items = {item for item, _ in keys}
-        self.placements = {plc for _, plc in keys}
+        self._item_pos = {item: i for i, item in enumerate(self.items)}
+        self._plc_pos = {plc: i for i, plc in enumerate(self.placements)}
         size = len(next(iter(pools.values())))
         prior = np.array([[prior_score(t) for t in pools[key]] for key in keys])
         noise = np.random.default_rng([seed, 3]).normal(0.0, config.prior_noise, size=prior.shape)
@@ -65,20 +69,23 @@ class LoggingPolicy:
         self._cum[:, -1] = 1.0
         self.pool_size = size
 
+    def rows_from_index(self, item_index: np.ndarray, placement_index: np.ndarray) -> np.ndarray:
+        """Row of :attr:`probs` from catalog-order item and placement indices, shape (n,)."""
+        return np.asarray(item_index, dtype=np.int64) * len(self.placements) + np.asarray(placement_index)
+
     def rows(self, item_id, placement) -> np.ndarray:
         """Row of :attr:`probs` for each (item_id, placement) pair, shape (n,)."""
         from rlopt.errors import InputError
 
-        keys = pd.MultiIndex.from_arrays([np.asarray(item_id, dtype=object),
-                                          np.asarray(placement, dtype=object)])
-        codes, uniques = pd.factorize(keys)
-        mapping = np.empty(len(uniques), dtype=np.int64)
-        for j, key in enumerate(uniques):
-            if key not in self.context_index:
-                raise InputError(f"no copy pool for item '{key[0]}' in placement '{key[1]}'",
-                                 column="item_id", rule="item and placement known to the market")
-            mapping[j] = self.context_index[key]
-        return mapping[codes]
+        idx = []
+        for values, pos, column in ((item_id, self._item_pos, "item_id"), (placement, self._plc_pos, "placement")):
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+            unknown = [u for u in uniques if u not in pos]
+            if unknown:
+                raise InputError(f"no copy pool for {column} '{unknown[0]}'", column=column,
+                                 rule=f"{column} known to the market", value=unknown[0])
+            idx.append(np.array([pos[u] for u in uniques], dtype=np.int64)[codes])
+        return self.rows_from_index(*idx)
 
     def action_probs(self, impressions: pd.DataFrame) -> np.ndarray:
         """pi(. | context) for each impression, shape (n, K)."""
@@ -97,7 +104,10 @@ class LoggingPolicy:
         pool_index : ndarray of int, shape (n,)
         propensity : ndarray of float, shape (n,) — pi(pool_index | item, placement)
         """
-        rows = self.rows(impressions["item_id"], impressions["placement"])
+        return self.choose_rows(self.rows(impressions["item_id"], impressions["placement"]), rng)
+
+    def choose_rows(self, rows: np.ndarray, rng: RNGLike = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`choose` for precomputed context rows (see :meth:`rows_from_index`)."""
         u = as_rng(rng).random(len(rows))
         cum = self._cum[rows]
         index = (cum < u[:, None]).sum(axis=1)

@@ -97,6 +97,11 @@ class Marketplace:
         return [kind for kind, _ in self.pools[(item_id, placement)]]
 
     @cached_property
+    def pool_text_array(self) -> np.ndarray:
+        """All pool texts, shape (n_items * n_placements, pool_size), item-major like the policy's rows."""
+        return np.array([[t for _, t in pool] for pool in self.pools.values()], dtype=object)
+
+    @cached_property
     def logging_policy(self) -> LoggingPolicy:
         """The stochastic logging policy over the pools (``.choose(impressions, rng)``)."""
         pools = {key: [t for _, t in pool] for key, pool in self.pools.items()}
@@ -136,8 +141,7 @@ class Marketplace:
         return {f: float(means.get(f, 0.5)) for f in USER_FEATURE_NAMES}
 
     # ------------------------------------------------------------------ traffic
-    def sample_impressions(self, n: int, rng: RNGLike = None, *, start_index: int = 0,
-                           with_user_index: bool = False) -> pd.DataFrame:
+    def sample_impressions(self, n: int, rng: RNGLike = None, *, start_index: int = 0) -> pd.DataFrame:
         """Draw ``n`` shoppers-in-slots (no copy yet).
 
         Users are drawn uniformly from :attr:`users`; items with probability proportional to
@@ -148,16 +152,26 @@ class Marketplace:
         Returns
         -------
         DataFrame, n rows: ``event_id, timestamp, user_id, segment, user_features (dict), item_id,
-        placement, position`` (plus ``user_index`` when ``with_user_index``)
+        placement, position``
+        """
+        return self.impressions_frame(self.sample_codes(n, rng), start_index)
+
+    def sample_codes(self, n: int, rng: RNGLike = None) -> dict[str, np.ndarray]:
+        """:meth:`sample_impressions` as integer codes (the simulator's fast path).
+
+        Returns
+        -------
+        dict of arrays, shape (n,): ``user`` (row of :attr:`users`), ``segment`` (index into
+        ``list(segments)``), ``item`` (catalog row), ``placement`` (index into ``list(placements)``),
+        ``position``, ``timestamp`` (epoch ms)
         """
         from rlopt.market._time import parse_timestamp
 
         rng = as_rng(rng)
         sim = self.config.simulation
-        users = self.users
-        user = rng.integers(0, len(users), size=n)
         seg_names = list(self.segments)
-        seg_code = pd.Categorical(users["segment"], categories=seg_names).codes[user]
+        user = rng.integers(0, len(self.users), size=n)
+        seg_code = self._user_segment_codes[user]
         categories = list(self.config.catalog.categories)
         cat_idx = self.catalog["category"].map({c: i for i, c in enumerate(categories)}).to_numpy()
         item = np.empty(n, dtype=np.int64)
@@ -175,22 +189,37 @@ class Marketplace:
         position = np.floor(rng.random(n) * slots).astype(np.int64)
         gaps = np.maximum(np.ceil(rng.exponential(sim.mean_gap_ms, size=n)), 1).astype(np.int64)
         timestamp = parse_timestamp(sim.start_timestamp) + np.cumsum(gaps)
-        feats = users[list(USER_FEATURE_NAMES)].to_numpy()
-        feature_dicts = np.empty(len(users), dtype=object)
-        feature_dicts[:] = [dict(zip(USER_FEATURE_NAMES, map(float, row), strict=True)) for row in feats]
-        frame = pd.DataFrame({
+        return {"user": user, "segment": seg_code, "item": item, "placement": plc, "position": position,
+                "timestamp": timestamp}
+
+    @cached_property
+    def _user_segment_codes(self) -> np.ndarray:
+        return pd.Categorical(self.users["segment"], categories=list(self.segments)).codes.astype(np.int64)
+
+    @cached_property
+    def user_feature_matrix(self) -> np.ndarray:
+        """User features of :attr:`users` as an array, shape (n_users, len(user_feature_names))."""
+        return self.users[list(USER_FEATURE_NAMES)].to_numpy(dtype=float)
+
+    @cached_property
+    def _user_feature_dicts(self) -> np.ndarray:
+        out = np.empty(len(self.users), dtype=object)
+        out[:] = [dict(zip(USER_FEATURE_NAMES, map(float, row), strict=True)) for row in self.user_feature_matrix]
+        return out
+
+    def impressions_frame(self, codes: dict[str, np.ndarray], start_index: int = 0) -> pd.DataFrame:
+        """The contract columns of impressions drawn by :meth:`sample_codes`."""
+        n = len(codes["user"])
+        return pd.DataFrame({
             "event_id": [f"ev{i:09d}" for i in range(start_index, start_index + n)],
-            "timestamp": timestamp,
-            "user_id": users["user_id"].to_numpy()[user],
-            "segment": np.array(seg_names, dtype=object)[seg_code],
-            "user_features": feature_dicts[user],
-            "item_id": self.catalog["item_id"].to_numpy()[item],
-            "placement": np.array(plc_names, dtype=object)[plc],
-            "position": position,
+            "timestamp": codes["timestamp"],
+            "user_id": self.users["user_id"].to_numpy(dtype=object)[codes["user"]],
+            "segment": np.array(list(self.segments), dtype=object)[codes["segment"]],
+            "user_features": self._user_feature_dicts[codes["user"]],
+            "item_id": self.catalog["item_id"].to_numpy(dtype=object)[codes["item"]],
+            "placement": np.array(list(self.config.placements), dtype=object)[codes["placement"]],
+            "position": codes["position"],
         })
-        if with_user_index:
-            frame["user_index"] = user
-        return frame
 
     def simulate(self, n_impressions: int, seed: int = 0, progress=None):
         """Simulate ``n_impressions`` logged impressions; see :func:`rlopt.market.simulation.simulate`."""

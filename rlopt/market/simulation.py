@@ -6,16 +6,17 @@ applies the cut-off when it scores it, as a real placement would truncate the di
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from rlopt.data import copy_id_for, write_jsonl, write_placements, write_table
 from rlopt.io_utils import write_json_atomic, write_text_atomic
-from rlopt.market.config import USER_FEATURE_NAMES
 from rlopt.seeding import as_rng
 
 if TYPE_CHECKING:
@@ -60,14 +61,32 @@ class Simulation:
         paths = {name: out / name for name in (
             "catalog.parquet", "train.parquet", "holdout.parquet", "logs.parquet", "placements.json",
             "contexts.jsonl", "oracle.json", "market.toml")}
-        for name, frame in (("catalog.parquet", self.catalog), ("logs.parquet", self.logs),
-                            ("train.parquet", self.train), ("holdout.parquet", self.holdout)):
-            write_table(frame, paths[name])
+        write_table(self.catalog, paths["catalog.parquet"])
+        for name, frame in (("logs.parquet", self.logs), ("train.parquet", self.train),
+                            ("holdout.parquet", self.holdout)):
+            write_table(_encode_shared_dicts(frame, "user_features"), paths[name])
         write_placements(self.placements, paths["placements.json"])
         write_jsonl(self.contexts, paths["contexts.jsonl"])
         write_json_atomic(paths["oracle.json"], self.oracle_summary)
         write_text_atomic(paths["market.toml"], self.market_toml)
         return paths
+
+
+def _encode_shared_dicts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``column`` as JSON strings, encoding each distinct dict object once.
+
+    Simulated logs share one dict per user, so this turns a million ``json.dumps`` calls (most of
+    the write time) into a few thousand; the strings are what ``write_table`` would write.
+    """
+    if column not in frame.columns:
+        return frame
+    values = frame[column].to_numpy(dtype=object)
+    codes, uniques = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+    first = np.zeros(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(values))[::-1]
+    encoded = np.array([None if values[i] is None else json.dumps(values[i], ensure_ascii=False)
+                        for i in first], dtype=object)
+    return frame.assign(**{column: encoded[codes]})
 
 
 def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=None) -> Simulation:
@@ -100,39 +119,43 @@ def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=No
                          value=n_impressions)
     step = progress or (lambda stage: None)
     rng = as_rng(seed)
+    n = int(n_impressions)
     step("sampling shoppers")
-    imp = market.sample_impressions(int(n_impressions), rng, with_user_index=True)
+    codes = market.sample_codes(n, rng)
     step("choosing copy")
-    pool_index, propensity = market.logging_policy.choose(imp, rng)
-    rows = market.logging_policy.rows(imp["item_id"], imp["placement"])
-    keys = list(market.logging_policy.context_index)
-    pool_texts = np.array([market.copy_pool(*key) for key in keys], dtype=object)
-    copy_text = pool_texts[rows, pool_index]
+    policy = market.logging_policy
+    rows = policy.rows_from_index(codes["item"], codes["placement"])
+    pool_index, propensity = policy.choose_rows(rows, rng)
+    pool_texts = market.pool_text_array  # (n_contexts, K), distinct texts per context
+    text_code = rows * market.pool_size + pool_index
     step("scoring with the ground truth")
-    users = market.users[list(USER_FEATURE_NAMES)].to_numpy()[imp["user_index"].to_numpy()]
-    probs = market.truth.probabilities(copy_text, imp["item_id"], imp["segment"], imp["placement"],
-                                       users, imp["position"])
+    users = market.user_feature_matrix[codes["user"]]
+    z = market.truth.logits_coded(text_code, pool_texts.reshape(-1), codes["item"], codes["segment"],
+                                  codes["placement"], users, codes["position"])
+    p_click = expit(z["click_logit"]) * z["examination"]
+    p_buy = expit(z["purchase_logit"])
     step("drawing responses")
-    clicked = rng.random(len(imp)) < probs["p_click"]
-    converted = clicked & (rng.random(len(imp)) < probs["p_purchase_given_click"])
-    cat = market.catalog.set_index("item_id")
-    net_price = (cat["price"] * (1.0 - cat["discount_pct"] / 100.0)).round(2)
-    revenue = np.where(converted, net_price.reindex(imp["item_id"]).to_numpy(), 0.0)
-    codes, uniques = pd.factorize(pd.Series(copy_text))
-    ids = np.array([copy_id_for(t) for t in uniques], dtype=object)
-    logs = imp.drop(columns=["user_index"]).assign(
-        copy_id=ids[codes], copy_text=copy_text, propensity=propensity,
+    clicked = rng.random(n) < p_click
+    converted = clicked & (rng.random(n) < p_buy)
+    cat = market.catalog
+    net_price = (cat["price"] * (1.0 - cat["discount_pct"] / 100.0)).round(2).to_numpy()
+    revenue = np.where(converted, net_price[codes["item"]], 0.0)
+    flat = pool_texts.reshape(-1)
+    ids = np.array([copy_id_for(t) for t in flat], dtype=object)
+    logs = market.impressions_frame(codes).assign(
+        copy_id=ids[text_code], copy_text=flat[text_code], propensity=propensity,
         clicked=clicked.astype(np.int64), converted=converted.astype(np.int64), revenue=revenue,
     )[list(LOG_COLUMNS)]
-    n_holdout = max(1, int(round(len(logs) * market.config.simulation.holdout_fraction)))
-    train = logs.iloc[: len(logs) - n_holdout].reset_index(drop=True)
-    holdout = logs.iloc[len(logs) - n_holdout:].reset_index(drop=True)
+    n_holdout = max(1, int(round(n * market.config.simulation.holdout_fraction)))
+    cut = n - n_holdout
+    train = logs.iloc[:cut].reset_index(drop=True)
+    holdout = logs.iloc[cut:].reset_index(drop=True)
     step("sampling generation contexts")
     contexts = sample_contexts(market, holdout, rng)
     step("summarizing the truth")
-    summary = oracle_summary(market, holdout, contexts, probs_holdout={
-        k: v[len(logs) - n_holdout:] for k, v in probs.items()})
-    summary.update(seed=int(seed), n_impressions=len(logs), n_train=len(train), n_holdout=len(holdout),
+    hold_codes = {k: v[cut:] for k, v in codes.items()}
+    summary = oracle_summary(market, holdout, hold_codes, contexts, p_click[cut:], p_buy[cut:])
+    summary.update(seed=int(seed), n_impressions=n, n_train=len(train), n_holdout=len(holdout),
                    n_contexts=len(contexts), market=market.config.name,
                    observed_ctr=float(clicked.mean()), observed_purchase_rate=float(converted.mean()),
                    observed_conversion_given_click=float(converted.sum() / max(clicked.sum(), 1)))

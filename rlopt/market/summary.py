@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from rlopt.market.config import USER_FEATURE_NAMES
@@ -47,34 +48,37 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else None
 
 
-def _user_matrix(frame: pd.DataFrame) -> np.ndarray:
-    return pd.DataFrame.from_records(list(frame["user_features"]))[list(USER_FEATURE_NAMES)].to_numpy(float)
+def oracle_summary(market: Marketplace, holdout: pd.DataFrame, codes: dict[str, np.ndarray],
+                   contexts: pd.DataFrame, p_click: np.ndarray, p_buy_given_click: np.ndarray) -> dict[str, Any]:
+    """The contents of ``oracle.json`` (see the module docstring).
 
-
-def oracle_summary(market: Marketplace, holdout: pd.DataFrame, contexts: pd.DataFrame,
-                   probs_holdout: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The contents of ``oracle.json`` (see the module docstring)."""
+    Parameters
+    ----------
+    market : Marketplace
+    holdout : DataFrame, n rows (the held-out impressions)
+    codes : dict of int arrays (n,) from :meth:`Marketplace.sample_codes` for the holdout rows
+    contexts : DataFrame from :func:`sample_contexts`
+    p_click, p_buy_given_click : arrays (n,), the truth for the logged copy
+    """
     truth, policy, k = market.truth, market.logging_policy, market.pool_size
-    p_click = probs_holdout["p_click"]
-    p_buy = p_click * probs_holdout["p_purchase_given_click"]
+    p_buy = p_click * p_buy_given_click
     out: dict[str, Any] = {
         "holdout_click_auc": _auc(holdout["clicked"].to_numpy(), p_click),
         "holdout_purchase_auc": _auc(holdout["converted"].to_numpy(), p_buy),
     }
     # The logging policy in expectation over its pool choice: every holdout row x every pool copy.
-    pi = policy.action_probs(holdout)  # (n, K)
-    rows = policy.rows(holdout["item_id"], holdout["placement"])
-    keys = list(policy.context_index)
-    pool_texts = np.array([market.copy_pool(*key) for key in keys], dtype=object)
-    rep = np.repeat(np.arange(len(holdout)), k)
-    texts = pool_texts[rows].reshape(-1)
-    probs = truth.probabilities(texts, holdout["item_id"].to_numpy()[rep], holdout["segment"].to_numpy()[rep],
-                                holdout["placement"].to_numpy()[rep], _user_matrix(holdout)[rep],
-                                holdout["position"].to_numpy()[rep])
-    pc = probs["p_click"].reshape(-1, k)
-    pb = pc * probs["p_purchase_given_click"].reshape(-1, k)
-    net = (market.catalog.set_index("item_id").pipe(lambda c: c["price"] * (1 - c["discount_pct"] / 100))
-           .reindex(holdout["item_id"]).to_numpy())
+    rows = policy.rows_from_index(codes["item"], codes["placement"])
+    pi = policy.probs[rows]  # (n, K)
+    pool_texts = market.pool_text_array
+    rep = np.repeat(np.arange(len(rows)), k)
+    text_code = (rows[:, None] * k + np.arange(k)[None, :]).reshape(-1)
+    z = truth.logits_coded(text_code, pool_texts.reshape(-1), codes["item"][rep], codes["segment"][rep],
+                           codes["placement"][rep], market.user_feature_matrix[codes["user"]][rep],
+                           codes["position"][rep])
+    pc = (expit(z["click_logit"]) * z["examination"]).reshape(-1, k)
+    pb = pc * expit(z["purchase_logit"]).reshape(-1, k)
+    cat = market.catalog
+    net = (cat["price"] * (1 - cat["discount_pct"] / 100)).to_numpy()[codes["item"]]
     out["logging_policy"] = {
         "true_ctr": float((pi * pc).sum(axis=1).mean()),
         "true_purchase_rate": float((pi * pb).sum(axis=1).mean()),
@@ -87,7 +91,9 @@ def oracle_summary(market: Marketplace, holdout: pd.DataFrame, contexts: pd.Data
     crep = np.repeat(np.arange(n_ctx), k)
     cprobs = truth.probabilities(pool_texts[crow].reshape(-1), contexts["item_id"].to_numpy()[crep],
                                  contexts["segment"].to_numpy()[crep], contexts["placement"].to_numpy()[crep],
-                                 _user_matrix(contexts)[crep], np.zeros(n_ctx * k, dtype=np.int64))
+                                 np.array([[f[n] for n in USER_FEATURE_NAMES] for f in contexts["user_features"]],
+                                          dtype=float).reshape(n_ctx, -1)[crep],
+                                 np.zeros(n_ctx * k, dtype=np.int64))
     cc = cprobs["p_click"].reshape(n_ctx, k)
     cpb = cc * cprobs["p_purchase_given_click"].reshape(n_ctx, k)
     best = cc.argmax(axis=1)

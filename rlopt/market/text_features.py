@@ -70,7 +70,9 @@ def cut_to_limit(text: str, max_chars: int) -> tuple[str, bool]:
 
 
 def stem(token: str) -> str:
-    """Crude plural folding so 'jackets' matches 'jacket' (both sides use it)."""
+    """Crude plural/possessive folding so "jackets" and "jacket's" match "jacket" (both sides use it)."""
+    if token.endswith("'s"):
+        token = token[:-2]
     if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
         return token[:-1]
     return token

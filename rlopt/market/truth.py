@@ -158,35 +158,49 @@ class GroundTruth:
         -------
         dict with ``click_logit, purchase_logit, examination`` arrays of shape (n,)
         """
-        texts = pd.Series(np.asarray(copy_text, dtype=object))
-        n = len(texts)
-        if texts.isna().any():
-            row = int(np.flatnonzero(texts.isna().to_numpy())[0]) + 1
+        texts = np.asarray(copy_text, dtype=object)
+        missing = pd.isna(texts)
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0]) + 1
             raise InputError("copy_text is missing", row=row, column="copy_text", rule="non-empty text")
         item = self._codes(item_id, self.item_index, "item_id")
         seg = self._codes(segment, self.segment_index, "segment")
         plc = self._codes(placement, self.placement_index, "placement")
-        if not (len(item) == len(seg) == len(plc) == n):
+        if not (len(item) == len(seg) == len(plc) == len(texts)):
             raise InputError("copy_text, item_id, segment and placement must have equal lengths",
                              rule="equal lengths")
-        # distinct (text, placement) -> visible text -> features, computed once per distinct text
         t_codes, t_uniques = pd.factorize(texts)
-        combo, combo_uniques = pd.factorize(t_codes.astype(np.int64) * len(self.placement_names) + plc)
+        users = self.user_matrix(user_features, seg)
+        return self.logits_coded(t_codes, np.asarray(t_uniques, dtype=object), item, seg, plc, users, position)
+
+    def logits_coded(self, text_code: np.ndarray, texts: np.ndarray, item: np.ndarray, seg: np.ndarray,
+                     plc: np.ndarray, users: np.ndarray, position=None) -> dict[str, np.ndarray]:
+        """:meth:`logits` on integer codes (the simulator's fast path).
+
+        Parameters
+        ----------
+        text_code : int array (n,), index into ``texts`` (distinct copy texts)
+        item, seg, plc : int arrays (n,), catalog / segment / placement order of this model
+        users : float array (n, len(USER_FEATURE_NAMES))
+        position : int array (n,) or None (top slot)
+        """
+        n_plc, n_items = len(self.placement_names), len(self.item_index)
+        # distinct (text, placement) -> visible text -> features, computed once per distinct text
+        combo, combo_uniques = pd.factorize(np.asarray(text_code, dtype=np.int64) * n_plc + plc)
         visible, cut = [], []
         for key in combo_uniques:
-            text = t_uniques[key // len(self.placement_names)]
-            v, c = cut_to_limit(str(text), int(self.max_chars[key % len(self.placement_names)]))
+            v, c = cut_to_limit(str(texts[key // n_plc]), int(self.max_chars[key % n_plc]))
             visible.append(v)
             cut.append(c)
-        v_codes, v_uniques = pd.factorize(pd.Series(visible, dtype=object))
-        tf = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)[v_codes][combo]
+        v_codes, v_uniques = pd.factorize(np.asarray(visible, dtype=object))
+        vis_row = v_codes[combo]
+        tf = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)[vis_row]
         truncated = np.asarray(cut, dtype=float)[combo]
         # distinct (visible text, item) -> relevance features
-        vis_row = v_codes[combo]
-        pair, pair_uniques = pd.factorize(vis_row.astype(np.int64) * len(self.item_index) + item)
+        pair, pair_uniques = pd.factorize(vis_row.astype(np.int64) * n_items + item)
         itf = np.empty((len(pair_uniques), len(ITEM_FEATURES)))
         for j, key in enumerate(pair_uniques):
-            text, it = v_uniques[key // len(self.item_index)], int(key % len(self.item_index))
+            text, it = v_uniques[key // n_items], int(key % n_items)
             row = self._item_cache.get((text, it))
             if row is None:
                 row = self._item_cache[(text, it)] = item_features(text, self._item_sets[it])
@@ -194,7 +208,6 @@ class GroundTruth:
         itf = itf[pair]
 
         tw = self.config.truth
-        users = self.user_matrix(user_features, seg)
         delta = users - self.user_means[seg]
         taste = self.taste[seg].copy()
         names = (*LEXICON_NAMES, "brand")

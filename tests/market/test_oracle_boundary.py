@@ -1,4 +1,9 @@
-"""Training code must never see the truth: an AST scan of every training module's imports."""
+"""Training code must never see the truth: an AST scan of every training module.
+
+Forbidden in reward_models/, rlopt/tuning/ and rlopt/policies/: importing ``rlopt.market.oracle`` or
+``rlopt.market.truth`` (statically, or by naming them in a string for importlib), and importing the
+allow-listed evaluation modules (which may use the oracle), so the truth cannot leak in through them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("rlopt.market.oracle", "rlopt.market.truth")
 TRAINING_DIRS = ("reward_models", "rlopt/tuning", "rlopt/policies")
-ALLOWED = {"rlopt/tuning/evaluate.py"}
+#: Evaluation modules inside the training folders: they may use the oracle; training code may not use them.
+ALLOWED = {"rlopt/tuning/evaluate.py": "rlopt.tuning.evaluate",
+           "reward_models/oracle_compare.py": "reward_models.oracle_compare"}
+FORBIDDEN = ("rlopt.market.oracle", "rlopt.market.truth", *ALLOWED.values())
 
 
-def _imports(path: Path) -> set[str]:
+def _hits(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -19,7 +26,9 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and " " not in node.value:
+            names.add(node.value)  # importlib.import_module("rlopt.market.oracle") and friends
+    return {n for n in names if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)}
 
 
 def _violations(root: Path) -> list[str]:
@@ -29,7 +38,7 @@ def _violations(root: Path) -> list[str]:
             rel = path.relative_to(root).as_posix()
             if rel in ALLOWED:
                 continue
-            hits = [n for n in _imports(path) if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)]
+            hits = _hits(path)
             if hits:
                 bad.append(f"{rel} imports {', '.join(sorted(hits))}")
     return bad
@@ -39,12 +48,21 @@ def test_training_code_never_imports_the_oracle():
     assert _violations(ROOT) == [], "training code must learn from logs only (see rlopt/market/oracle.py)"
 
 
-def test_the_scan_catches_a_violation(tmp_path):
-    (tmp_path / "rlopt" / "policies").mkdir(parents=True)
-    (tmp_path / "rlopt" / "policies" / "cheat.py").write_text("from rlopt.market import oracle\n")
-    (tmp_path / "reward_models").mkdir()
-    (tmp_path / "reward_models" / "peek.py").write_text("import rlopt.market.truth as t\n")
-    (tmp_path / "rlopt" / "tuning").mkdir(parents=True)
-    (tmp_path / "rlopt" / "tuning" / "evaluate.py").write_text("from rlopt.market.oracle import Oracle\n")
-    bad = _violations(tmp_path)
-    assert len(bad) == 2 and "cheat.py" in bad[0] + bad[1] and "peek.py" in bad[0] + bad[1]
+def test_the_scan_catches_violations(tmp_path):
+    files = {
+        "rlopt/policies/cheat.py": "from rlopt.market import oracle\n",
+        "reward_models/peek.py": "import rlopt.market.truth as t\n",
+        "reward_models/sneak.py": "import importlib\nm = importlib.import_module('rlopt.market.oracle')\n",
+        "rlopt/tuning/trainer.py": "from rlopt.tuning.evaluate import evaluate_copies\n",
+        "rlopt/tuning/evaluate.py": "from rlopt.market.oracle import Oracle\n",           # allowed
+        "reward_models/oracle_compare.py": "from rlopt.market.oracle import Oracle\n",     # allowed
+        "rlopt/tuning/clean.py": '"""Never imports rlopt.market.oracle."""\nimport numpy\n',  # prose is fine
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    bad = " ".join(_violations(tmp_path))
+    for name in ("cheat.py", "peek.py", "sneak.py", "trainer.py"):
+        assert name in bad
+    for name in ("evaluate.py", "oracle_compare.py", "clean.py"):
+        assert name not in bad
