@@ -14,7 +14,13 @@ columns                meaning                                    min      max
 ``log_price``          ``(log price - lo) / (hi - lo)`` over the  0        1
                        catalog's price range
 ``discount``           ``discount_pct / 100``                     0        0.95
+``pool=<item>|<plc>``  one-hot of the copy pool (item x            0        1
+                       placement); only when ``pools`` is given
 =====================  =========================================  =======  =======
+
+Why the pool one-hot: each item x placement pool lists its variants in its own order, so
+action ``k`` means a different copy in every pool; a per-arm linear model can only learn which
+index is good for which pool when it sees the pool.
 
 Unknown segments, placements or categories are errors naming the value (never a silent zero row).
 """
@@ -51,6 +57,7 @@ class ContextEncoder:
     user_features: tuple[str, ...]
     placements: Mapping[str, Placement]
     catalog: pd.DataFrame
+    pools: tuple[tuple[str, str], ...] = ()
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -66,6 +73,7 @@ class ContextEncoder:
             *(f"category={c}" for c in self.categories),
             "log_price",
             "discount",
+            *(f"pool={i}|{p}" for i, p in self.pools),
         )
 
     @property
@@ -121,6 +129,10 @@ class ContextEncoder:
             ((np.log(price) - lo) / max(hi - lo, 1e-12))[:, None],
             (disc / 100.0)[:, None],
         ]
+        if self.pools:
+            keys = items.reset_index(drop=True) + "|" + frame["placement"].astype(str).reset_index(drop=True)
+            idx = _index_of(keys, tuple(f"{i}|{p}" for i, p in self.pools), "pool", source)
+            blocks.append(_one_hot(idx, len(self.pools)))
         return np.clip(np.concatenate(blocks, axis=1), 0.0, 1.0).astype(np.float32)
 
     def _user_block(self, frame: pd.DataFrame, source: str) -> np.ndarray:

@@ -63,7 +63,18 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
     | next 1              | examination prob. of the shopper's slot   | 0   | 1    |
     | next C              | item category one-hot (C categories)      | 0   | 1    |
     | next 1              | log price, min-max scaled over catalog    | 0   | 1    |
-    | last                | discount_pct / 100                        | 0   | 0.95 |
+    | next 1              | discount_pct / 100                        | 0   | 0.95 |
+    | (optional) I x P'   | copy pool (item x placement) one-hot,     | 0   | 1    |
+    |                     | only with ``pool_features=True``          |     |      |
+    | last K              | kind code of each variant 0..K-1 (index   | 0   | T-1  |
+    |                     | into ``env.unwrapped.type_names``), only  |     |      |
+    |                     | with ``variant_kinds=True`` (default)     |     |      |
+
+    Each item x placement pool lists its variants in its own order, so action ``k`` shows a
+    different kind of copy in every pool. The kind codes (the template family a variant was
+    written from: discount, urgency, eco, ..., market metadata, not the response model) let a
+    learner share across pools: linear policies built with ``n_types=T`` keep one model per kind.
+    ``pool_features`` is the alternative that keeps per-index models (d grows by I x P').
 
     User features enter exactly: the oracle scores each drawn shopper with their own features.
     ``env.unwrapped.feature_names`` lists the columns.
@@ -86,7 +97,8 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
 
     ## Arguments
     ``gym.make("rlopt/PlacementBandit-v0", market=None, reward="click", reward_source="truth",
-    placement=None, logging_policy=False, n_shoppers=20_000, table_seed=0, table=None)``;
+    placement=None, logging_policy=False, n_shoppers=20_000, table_seed=0, table=None,
+    pool_features=False, variant_kinds=True)``;
     ``market`` is a config path, a simulation directory or a Marketplace; ``placement`` limits
     traffic to one placement; ``table`` passes a prebuilt :class:`envs.tables.ShopperTable`.
 
@@ -102,16 +114,20 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
 
     def __init__(self, market: Any = None, reward: str = "click", reward_source: str = "truth",
                  placement: str | None = None, logging_policy: bool = False, n_shoppers: int = 20_000,
-                 table_seed: int = 0, table: ShopperTable | None = None) -> None:
+                 table_seed: int = 0, table: ShopperTable | None = None, pool_features: bool = False,
+                 variant_kinds: bool = True) -> None:
         self.reward = check_reward(reward)
         self.logging_policy = bool(logging_policy)
         if table is None:
             table = cached_market_table(market, reward_source=reward_source, placement=placement,
-                                        n_shoppers=n_shoppers, seed=table_seed, logging_policy=logging_policy)
+                                        n_shoppers=n_shoppers, seed=table_seed, logging_policy=logging_policy,
+                                        pool_features=pool_features, variant_kinds=variant_kinds)
         if self.logging_policy and table.logging_probs is None:
             raise InputError("logging_policy=True needs a table with logging_probs", rule="logging probs present")
         self.table = table
         self.feature_names = table.feature_names
+        self.type_names = table.type_names
+        self.n_types = len(table.type_names)
         self._expected = np.ascontiguousarray(table.expected(reward))
         self._best = self._expected.max(axis=1)
         self._optimal = self._expected.argmax(axis=1)
@@ -142,9 +158,9 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
     def step(self, action: int):
         assert self._idx is not None, "Call reset before using step method."
         if not self.action_space.contains(action):
-            raise InputError(f"action {action!r} is outside the action space {self.action_space} "
+            raise InputError(f"action {_show(action)} is outside the action space {self.action_space} "
                              f"(valid: integers 0..{self.action_space.n - 1})", column="action",
-                             rule=f"action in {self.action_space}", value=action)
+                             rule=f"action in {self.action_space}", value=_show(action))
         i, a = self._idx, int(action)
         u_click, u_buy = self.np_random.random(2)
         clicked = bool(u_click < self.table.p_click[i, a])
@@ -161,3 +177,8 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
         obs, info = self._draw()
         info.update(served)
         return obs, reward, False, False, info
+
+
+def _show(action: object) -> str:
+    """An action for an error message: ``3`` for any integer type, the repr otherwise."""
+    return str(int(action)) if isinstance(action, (int, np.integer)) and not isinstance(action, bool) else repr(action)

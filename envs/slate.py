@@ -33,7 +33,8 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
 
     ## Observation Space
     ``Box(0, 1, (d,), float32)``: the same columns as ``PlacementBandit-v0`` (see
-    :mod:`envs.features`); placement and examination columns are constant here.
+    :mod:`envs.features`, pool one-hot included); placement and examination columns are
+    constant here.
 
     ## Rewards
     Sum over slots: clicks (``reward="click"``), purchases (``"purchase"``) or revenue
@@ -51,7 +52,8 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
 
     ## Arguments
     ``gym.make("rlopt/PlacementSlate-v0", market=None, placement=None, reward="click",
-    reward_source="truth", n_shoppers=20_000, table_seed=0, table=None, examination=None)``;
+    reward_source="truth", n_shoppers=20_000, table_seed=0, table=None, examination=None,
+    pool_features=False, variant_kinds=True)``;
     ``placement=None`` takes the market placement with the most slots; ``table`` and
     ``examination`` (length S) pass a prebuilt table instead of the market.
 
@@ -66,7 +68,9 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
 
     def __init__(self, market: Any = None, placement: str | None = None, reward: str = "click",
                  reward_source: str = "truth", n_shoppers: int = 20_000, table_seed: int = 0,
-                 table: ShopperTable | None = None, examination: tuple[float, ...] | None = None) -> None:
+                 table: ShopperTable | None = None, examination: tuple[float, ...] | None = None,
+                 pool_features: bool = False,
+                 variant_kinds: bool = True) -> None:
         self.reward = check_reward(reward)
         if table is None:
             mk = resolve_market(market)
@@ -78,13 +82,16 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
             examination = tuple(mk.placements[placement].examination)
             table = cached_market_table(market if market is None or isinstance(market, str) else mk,
                                         reward_source=reward_source, placement=placement,
-                                        n_shoppers=n_shoppers, seed=table_seed, position=0)
+                                        n_shoppers=n_shoppers, seed=table_seed, position=0,
+                                        pool_features=pool_features, variant_kinds=variant_kinds)
         if examination is None:
             raise InputError("a prebuilt table needs examination=(per-slot probabilities)",
                              rule="examination given with table")
         self.table = table
         self.placement = placement
         self.feature_names = table.feature_names
+        self.type_names = table.type_names
+        self.n_types = len(table.type_names)
         self.examination = np.asarray(examination, dtype=np.float64)
         exam0 = table.examination if table.examination is not None else np.ones(table.n_shoppers)
         # P(click | examined) per shopper and variant: the table scored every shopper at slot 0.

@@ -43,6 +43,9 @@ class ShopperTable:
         P(examined) of each shopper's slot (``p_click / examination`` is the attractiveness).
     meta : DataFrame, optional
         ``segment, item_id, placement, position`` of each shopper (for debugging and reports).
+    type_names : tuple of str
+        When not empty, the last ``K`` columns of ``obs`` are each action's type code (the
+        copy's template kind) indexing this tuple; linear policies share a model per type.
     """
 
     obs: np.ndarray
@@ -54,6 +57,7 @@ class ShopperTable:
     examination: np.ndarray | None = None
     meta: pd.DataFrame | None = field(default=None, repr=False)
     source: str = "table"
+    type_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         m, k = self.p_click.shape
@@ -135,7 +139,8 @@ def resolve_market(market: object = None):
 
 def build_market_table(market: object = None, *, reward_source: str = "truth", placement: str | None = None,
                        n_shoppers: int = 20_000, seed: int = 0, logging_policy: bool = False,
-                       position: int | None = None) -> ShopperTable:
+                       position: int | None = None, pool_features: bool = False,
+                       variant_kinds: bool = True) -> ShopperTable:
     """Draw ``n_shoppers`` shoppers from the market and score every copy variant for each.
 
     Parameters
@@ -156,6 +161,12 @@ def build_market_table(market: object = None, *, reward_source: str = "truth", p
         Also compute the market logging policy's probabilities of every action.
     position : int or None
         Force every shopper onto this slot (the slate env scores at slot 0).
+    pool_features : bool
+        Append the one-hot of the shopper's copy pool (item x placement) to the observation.
+    variant_kinds : bool
+        Append, per action, the code of the copy's template kind (``market.copy_kinds``: the
+        family the variant was written from, e.g. discount, urgency, eco; metadata of the pool,
+        not of the response model), so learners can share what they learn across pools.
     """
     from envs.features import ContextEncoder
 
@@ -176,13 +187,23 @@ def build_market_table(market: object = None, *, reward_source: str = "truth", p
     rows["copy_text"] = [pools[(i, p)][a] for i, p, a in zip(rows["item_id"], rows["placement"], rows["action"], strict=True)]
     p_click, p_pgc, value = _score(market, rows, reward_source)
     shape = (len(shoppers), k)
-    encoder = ContextEncoder(tuple(market.segments), tuple(_user_feature_names()), placements, market.catalog)
+    encoder = ContextEncoder(tuple(market.segments), tuple(_user_feature_names()), placements, market.catalog,
+                             pools=tuple(sorted(market.pools)) if pool_features else ())
     exam = np.array([placements[p].examination[int(s)] for p, s in zip(shoppers["placement"], shoppers["position"], strict=True)])
     log_probs = _logging_probs(market, shoppers, k) if logging_policy else None
+    obs, names, type_names = encoder.encode(shoppers, source="market"), encoder.feature_names, ()
+    if variant_kinds:
+        kinds = {key: market.copy_kinds(*key) for key in pools}
+        type_names = tuple(sorted({kind for ks in kinds.values() for kind in ks}))
+        code = {kind: j for j, kind in enumerate(type_names)}
+        types = np.array([[code[c] for c in kinds[key]] for key in zip(shoppers["item_id"], shoppers["placement"],
+                                                                       strict=True)], dtype=np.float32)
+        obs = np.concatenate([obs, types], axis=1)
+        names = (*names, *(f"kind[{a}]" for a in range(k)))
     return ShopperTable(
-        obs=encoder.encode(shoppers, source="market"),
+        obs=obs, type_names=type_names,
         p_click=p_click.reshape(shape), p_purchase_given_click=p_pgc.reshape(shape),
-        value_per_purchase=value.reshape(shape), feature_names=encoder.feature_names,
+        value_per_purchase=value.reshape(shape), feature_names=names,
         logging_probs=log_probs, examination=exam,
         meta=shoppers[["segment", "item_id", "placement", "position"]].reset_index(drop=True),
         source=str(reward_source),

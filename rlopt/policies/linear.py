@@ -5,6 +5,13 @@ Per arm ``a`` with the contexts ``X_a`` (rows where ``a`` was played) and reward
     A_a = λ I + X_a^T X_a,    b_a = X_a^T r_a,    θ_a = A_a^{-1} b_a
 
 A constant 1 is appended to every context when ``fit_intercept`` is True (so ``d = dim + 1``).
+
+**Typed arms** (``n_types = T > 0``): when an action's identity differs per context (action
+``k`` shows a different copy in every item's pool) but each action has a known *type* (the
+copy's template kind), the last ``n_actions`` context columns hold the type code of every
+action (``0 .. T-1``) and the policy keeps one ridge model per type, shared by all actions
+of that type: ``score(x, k) = f(x, model[type_k])`` with ``x`` the other ``dim - n_actions``
+columns. This is the disjoint model of Li et al. (2010) over types instead of indices.
 Single updates use the Sherman-Morrison rank-one formula on ``A_a^{-1}``; batch updates add
 ``X_a^T X_a`` and re-invert only the arms that changed (``d`` is small, so the inverse is cheap
 and keeps the numerics from drifting).
@@ -29,25 +36,51 @@ class _RidgeArms(Policy):
     contextual = True
 
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, lambda_: float = 1.0,
-                 fit_intercept: bool = True) -> None:
+                 fit_intercept: bool = True, n_types: int = 0) -> None:
         super().__init__(n_actions, dim, rng)
         if not np.isfinite(lambda_) or lambda_ <= 0:
             raise InputError(f"lambda_ must be > 0, got {lambda_}", column="lambda_", rule="lambda_ > 0")
+        if n_types < 0 or (n_types > 0 and self.dim < self.n_actions):
+            raise InputError(f"n_types={n_types} needs dim >= n_actions (the last n_actions columns are "
+                             f"type codes); got dim={self.dim}", column="n_types", rule="0 <= n_types")
         self.lambda_ = float(lambda_)
         self.fit_intercept = bool(fit_intercept)
-        d = self.dim + int(self.fit_intercept)
-        self.A = np.broadcast_to(self.lambda_ * np.eye(d), (self.n_actions, d, d)).copy()
-        self.A_inv = np.broadcast_to(np.eye(d) / self.lambda_, (self.n_actions, d, d)).copy()
-        self.b = np.zeros((self.n_actions, d))
-        self.theta = np.zeros((self.n_actions, d))
+        self.n_types = int(n_types)
+        n_models = self.n_types or self.n_actions
+        d = self.dim - (self.n_actions if self.n_types else 0) + int(self.fit_intercept)
+        self.A = np.broadcast_to(self.lambda_ * np.eye(d), (n_models, d, d)).copy()
+        self.A_inv = np.broadcast_to(np.eye(d) / self.lambda_, (n_models, d, d)).copy()
+        self.b = np.zeros((n_models, d))
+        self.theta = np.zeros((n_models, d))
+
+    def _split(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Features (with intercept) ``(n, d)`` and, for typed arms, type codes ``(n, K)``."""
+        types = None
+        if self.n_types:
+            types = contexts[:, -self.n_actions:].astype(np.int64)
+            if types.size and (types.min() < 0 or types.max() >= self.n_types):
+                raise InputError(f"type codes in the last {self.n_actions} context columns must be in "
+                                 f"0..{self.n_types - 1}", column="contexts", rule="0 <= type < n_types")
+            contexts = contexts[:, :-self.n_actions]
+        if self.fit_intercept:
+            contexts = np.concatenate([contexts, np.ones((contexts.shape[0], 1))], axis=1)
+        return contexts, types
 
     def _design(self, contexts: np.ndarray) -> np.ndarray:
-        if not self.fit_intercept:
-            return contexts
-        return np.concatenate([contexts, np.ones((contexts.shape[0], 1))], axis=1)
+        return self._split(contexts)[0]
+
+    def _per_action(self, values: np.ndarray, types: np.ndarray | None) -> np.ndarray:
+        """Map per-model values ``(n, n_models)`` to per-action ``(n, K)``."""
+        return values if types is None else np.take_along_axis(values, types, axis=1)
+
+    def _greedy_scores(self, contexts: np.ndarray) -> np.ndarray:
+        X, types = self._split(contexts)
+        return self._per_action(X @ self.theta.T, types)
 
     def _update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        X = self._design(contexts)
+        X, types = self._split(contexts)
+        if types is not None:  # learn into the model of the played action's type
+            actions = types[np.arange(len(actions)), actions]
         if X.shape[0] == 1:  # Sherman-Morrison: A^{-1} - (A^{-1} x x^T A^{-1}) / (1 + x^T A^{-1} x)
             a, x = int(actions[0]), X[0]
             Ax = self.A_inv[a] @ x
@@ -67,13 +100,13 @@ class _RidgeArms(Policy):
 
     def _mean_and_width(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted means ``x·θ_a`` and widths ``sqrt(x^T A_a^{-1} x)``, each ``(n, K)``."""
-        X = self._design(contexts)
+        X, types = self._split(contexts)
         mean = X @ self.theta.T
-        quad = np.einsum("knd,nd->nk", X[None] @ self.A_inv, X)  # (K,n,d) -> (n,K)
-        return mean, np.sqrt(np.maximum(quad, 0.0))
+        quad = np.stack([np.einsum("nd,nd->n", X @ A_inv, X) for A_inv in self.A_inv], axis=1)
+        return self._per_action(mean, types), self._per_action(np.sqrt(np.maximum(quad, 0.0)), types)
 
     def params(self) -> dict[str, Any]:
-        return {"lambda_": self.lambda_, "fit_intercept": self.fit_intercept}
+        return {"lambda_": self.lambda_, "fit_intercept": self.fit_intercept, "n_types": self.n_types}
 
 
 class LinUCB(_RidgeArms):
@@ -89,13 +122,16 @@ class LinUCB(_RidgeArms):
         Ridge penalty (prior precision).
     fit_intercept : bool
         Append a constant feature.
+    n_types : int
+        0: one model per action; T > 0: typed arms (see the module docstring).
     """
 
     name = "linucb"
 
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, alpha: float = 0.5,
-                 lambda_: float = 1.0, fit_intercept: bool = True) -> None:
-        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept)
+                 lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0) -> None:
+        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
+                         n_types=n_types)
         if not np.isfinite(alpha) or alpha < 0:
             raise InputError(f"alpha must be >= 0, got {alpha}", column="alpha", rule="alpha >= 0")
         self.alpha = float(alpha)
@@ -133,6 +169,8 @@ class LinearTS(_RidgeArms):
         Ridge penalty (prior precision).
     fit_intercept : bool
         Append a constant feature.
+    n_types : int
+        0: one model per action; T > 0: typed arms (see the module docstring).
     n_nodes : int
         Quadrature nodes for ``action_probs``.
     """
@@ -141,8 +179,9 @@ class LinearTS(_RidgeArms):
     exact_probs = False
 
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, v: float = 0.2,
-                 lambda_: float = 1.0, fit_intercept: bool = True, n_nodes: int = 48) -> None:
-        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept)
+                 lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0, n_nodes: int = 48) -> None:
+        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
+                         n_types=n_types)
         if not np.isfinite(v) or v <= 0:
             raise InputError(f"v must be > 0, got {v}", column="v", rule="v > 0")
         self.v = float(v)
@@ -180,20 +219,23 @@ class LinearEpsilonGreedy(_RidgeArms):
         Ridge penalty.
     fit_intercept : bool
         Append a constant feature.
+    n_types : int
+        0: one model per action; T > 0: typed arms (see the module docstring).
     """
 
     name = "linear-epsilon-greedy"
 
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, epsilon: float = 0.1,
-                 lambda_: float = 1.0, fit_intercept: bool = True) -> None:
-        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept)
+                 lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0) -> None:
+        super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
+                         n_types=n_types)
         self.epsilon = _check_unit("epsilon", epsilon)
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
-        return _epsilon_mix(self, self._argmax(self._design(contexts) @ self.theta.T))
+        return _epsilon_mix(self, self._argmax(self._greedy_scores(contexts)))
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
-        greedy = greedy_probs(self._design(contexts) @ self.theta.T)
+        greedy = greedy_probs(self._greedy_scores(contexts))
         return self.epsilon / self.n_actions + (1 - self.epsilon) * greedy
 
     def params(self) -> dict[str, Any]:

@@ -143,7 +143,35 @@ def test_spec_parameters_and_aliases():
     policy = make_policy("egreedy:epsilon=0.3", K, D, rng=0)
     assert policy.name == "epsilon-greedy" and policy.epsilon == 0.3
     assert make_policy("linucb:alpha=2,fit_intercept=false", K, D).params() == {
-        "alpha": 2.0, "lambda_": 1.0, "fit_intercept": False}
+        "alpha": 2.0, "lambda_": 1.0, "fit_intercept": False, "n_types": 0}
+
+
+@pytest.mark.parametrize("name", ["linucb", "linear-ts", "linear-epsilon-greedy"])
+def test_typed_arms_share_one_model_per_type(name):
+    """Action k shows a different type in every context; a typed policy must follow the type."""
+    rng = np.random.default_rng(0)
+    n_types, k = 5, 3
+    w = rng.normal(size=(n_types, D))
+
+    def draw(n):
+        x = rng.normal(size=(n, D))
+        types = np.stack([rng.choice(n_types, k, replace=False) for _ in range(n)])
+        p = 1 / (1 + np.exp(-np.einsum("nd,nkd->nk", x, w[types])))
+        return np.c_[x, types], p
+
+    policy = make_policy(f"{name}:n_types={n_types}", k, D + k, rng=0)
+    assert policy.theta.shape == (n_types, D + 1)
+    for _ in range(30):
+        ctx, p = draw(200)
+        a = policy.select_batch(ctx)
+        policy.update_batch(ctx, a, (rng.random(200) < p[np.arange(200), a]).astype(float))
+    ctx, p = draw(2000)
+    chosen = p[np.arange(2000), policy.select_batch(ctx)].mean()
+    best, uniform = p.max(axis=1).mean(), p.mean()
+    assert chosen > uniform + 0.8 * (best - uniform), (chosen, uniform, best)
+    np.testing.assert_allclose(policy.action_probs(ctx[:5]).sum(axis=1), 1.0)
+    with pytest.raises(InputError, match=r"type codes .* must be in 0..4"):
+        policy.select_batch(np.c_[ctx[:1, :D], [[0, 1, 7]]])
 
 
 @pytest.mark.parametrize(
