@@ -47,7 +47,7 @@ def validate(
         table_format(out)  # fail on an unsupported suffix before doing any work
     placement_map = read_placements(placements) if placements is not None else None
     cat = read_catalog(catalog, on_error=on_error)  # type: ignore[arg-type]
-    raw = read_table(logs)
+    raw = read_table(logs, decode_json=False)
     quarantine = quarantine_path_for(out if out is not None else logs)
     clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
                                    quarantine_path=quarantine, catalog_ids=cat["item_id"],

@@ -130,40 +130,65 @@ def _datetime_to_ms(dt: pd.Series) -> np.ndarray:
     return ms
 
 
-def parse_json_object(s: pd.Series, value_types: tuple[type, ...]) -> Parsed:
-    """JSON objects (dicts, or JSON strings of one) whose values are instances of ``value_types``.
+def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
+    """JSON objects (dicts, or JSON strings of one) with str keys and values of ``value_types``.
 
-    Missing cells become ``None`` here; callers decide the default (``{}``).
+    ``value_types`` is matched on the exact type (``bool`` is not an ``int`` here). Each distinct
+    JSON string is decoded and checked once. Missing cells become ``None``; callers decide the
+    default (``{}``).
     """
-    missing = _blank(s)
-    raw = s.to_numpy(dtype=object)
+    from rlopt.data.io import loads_exact
+
+    raw = s.to_numpy(dtype=object, na_value=None)
+    if pdt.is_string_dtype(s.dtype) and s.dtype != object:  # Parquet/CSV: all strings, Arrow hashing
+        missing = s.isna().to_numpy(dtype=bool).copy()
+        is_str = ~missing
+    else:
+        is_str = np.fromiter((type(v) is str for v in raw), dtype=bool, count=len(raw))
+        missing = np.fromiter((v is None or (type(v) is float and v != v) for v in raw), dtype=bool,
+                              count=len(raw))
     values = np.empty(len(raw), dtype=object)
     unparsed = np.zeros(len(raw), dtype=bool)
-    for i in np.flatnonzero(~missing):  # JSON objects can only be checked value by value
-        v = raw[i]
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except json.JSONDecodeError:
-                unparsed[i] = True
+    str_idx = np.flatnonzero(is_str)
+    if len(str_idx):
+        codes, uniques = pd.factorize(s.iloc[str_idx] if s.dtype != object else raw[str_idx])
+        uniques = np.asarray(uniques, dtype=object)
+        decoded = np.empty(len(uniques), dtype=object)
+        ok = np.zeros(len(uniques), dtype=bool)
+        blank = np.zeros(len(uniques), dtype=bool)
+        for k, text in enumerate(uniques):  # JSON can only be checked value by value
+            if not text.strip():
+                blank[k] = True
                 continue
-        if isinstance(v, dict) and all(isinstance(k, str) and _ok(x, value_types) for k, x in v.items()):
+            try:
+                v = loads_exact(text)
+            except json.JSONDecodeError:
+                continue
+            if type(v) is dict and all(type(x) in value_types for x in v.values()):
+                decoded[k], ok[k] = v, True
+        values[str_idx] = decoded[codes]
+        missing[str_idx] = blank[codes]
+        unparsed[str_idx] = ~ok[codes] & ~blank[codes]
+    for i in np.flatnonzero(~is_str & ~missing):
+        v = raw[i]
+        if isinstance(v, dict) and all(type(k) is str and _scalar_ok(x, value_types) for k, x in v.items()):
             values[i] = v
         else:
             unparsed[i] = True
     return Parsed(pd.Series(values, index=s.index, name=s.name, dtype=object), missing, unparsed)
 
 
-def _ok(x: Any, value_types: tuple[type, ...]) -> bool:
-    if isinstance(x, (bool, np.bool_)):
-        return bool in value_types
-    return isinstance(x, value_types)
+def _scalar_ok(x: Any, value_types: frozenset[type]) -> bool:
+    """Exact type match; NumPy scalars (from in-memory frames) count as their Python type."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    return type(x) in value_types
 
 
 PARSERS = {
     "str": parse_str,
     "number": parse_number,
     "timestamp": parse_timestamp,
-    "features": lambda s: parse_json_object(s, (str, int, float, bool)),
-    "attributes": lambda s: parse_json_object(s, (str,)),
+    "features": lambda s: parse_json_object(s, frozenset({str, int, float, bool})),
+    "attributes": lambda s: parse_json_object(s, frozenset({str})),
 }

@@ -30,6 +30,7 @@ PathLike = str | os.PathLike[str]
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
            ".csv": "csv"}
 _META_KEY = b"rlopt.json_columns"
+_ATTRS_KEY = "rlopt.json_columns"
 
 
 def table_format(path: PathLike) -> str:
@@ -43,7 +44,7 @@ def table_format(path: PathLike) -> str:
 
 
 # --------------------------------------------------------------------------- reading
-def read_table(path: PathLike, *, allow_empty: bool = False) -> pd.DataFrame:
+def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool = True) -> pd.DataFrame:
     """Read a Parquet (file or directory of shards), JSONL or CSV table into a DataFrame.
 
     CSV cells are read as strings (blank = missing) so the validators, not the parser, decide
@@ -58,6 +59,9 @@ def read_table(path: PathLike, *, allow_empty: bool = False) -> pd.DataFrame:
         object per line; a single JSON array of objects is accepted too) or ``.csv`` (UTF-8).
     allow_empty : bool
         Accept a table with a header but no rows (default: raise).
+    decode_json : bool
+        Decode JSON-string cells of JSON columns (default). The validators pass False: they
+        parse and check those strings themselves, faster than checking decoded dicts.
 
     Returns
     -------
@@ -87,6 +91,11 @@ def read_table(path: PathLike, *, allow_empty: bool = False) -> pd.DataFrame:
             df = _read_jsonl(p, text) if fmt == "jsonl" else _read_csv(p, text)
     if len(df) == 0 and not allow_empty:
         raise InputError("file has a header but no data rows", file=str(p), rule="file not empty")
+    encoded = df.attrs.pop(_ATTRS_KEY, [])
+    if decode_json:
+        for col in dict.fromkeys([*encoded, *JSON_COLUMNS]):
+            if col in df.columns:
+                df[col] = decode_json_column(df[col])
     return df.reset_index(drop=True)
 
 
@@ -118,11 +127,8 @@ def _read_parquet_dir(p: Path) -> pd.DataFrame:
 
 def _decode_parquet(table: Any) -> pd.DataFrame:
     meta = table.schema.metadata or {}
-    encoded = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
     df = table.to_pandas()
-    for col in dict.fromkeys([*encoded, *JSON_COLUMNS]):
-        if col in df.columns:
-            df[col] = decode_json_column(df[col])
+    df.attrs[_ATTRS_KEY] = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
     return df
 
 
@@ -145,14 +151,11 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
         except json.JSONDecodeError as err:
             raise InputError(f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
                              file=str(p), rule="file format") from None
-        lines = None
     else:
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        try:  # one C-level parse of the whole file; on failure find the offending line
-            records = json.loads("[" + ",".join(lines) + "]")
+        lines = [ln for ln in text.split("\n") if ln.strip()]  # not splitlines: U+2028 is valid in JSON
+        try:  # line by line: a record can never silently span or share a line
+            records = [loads_exact(ln) for ln in lines]
         except json.JSONDecodeError:
-            records = None
-        if records is None or len(records) != len(lines):
             _raise_bad_json_line(p, text)
     not_obj = [i for i, r in enumerate(records) if type(r) is not dict]
     if not_obj:
@@ -166,7 +169,7 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
 
 
 def _raise_bad_json_line(p: Path, text: str) -> None:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -190,28 +193,47 @@ def _read_csv(p: Path, text: str) -> pd.DataFrame:
     if unnamed:
         raise InputError(f"CSV header has {len(unnamed)} blank column name(s) (columns: {list(df.columns)})",
                          file=str(p), rule="file format")
-    for col in JSON_COLUMNS:
-        if col in df.columns:
-            df[col] = decode_json_column(df[col])
     return df
+
+
+_scan_once = json.JSONDecoder().scan_once
+
+
+def loads_exact(text: str) -> Any:
+    """``json.loads`` for one cell or line, via the C scanner (no regex pass); same errors."""
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:  # leading whitespace or invalid JSON: let json.loads decide and explain
+        return json.loads(text)
+    if end != len(text) and not text[end:].isspace():
+        return json.loads(text)  # raises "Extra data" at the right place
+    return value
 
 
 def decode_json_column(s: pd.Series) -> pd.Series:
     """Decode JSON strings in ``s`` to Python objects where they parse; keep everything else.
 
-    Arrow map values (lists of ``(key, value)`` pairs) become dicts. Missing values stay missing.
+    Each distinct string is decoded once (logs repeat a user's features on every impression),
+    so rows with equal text share one decoded object. Arrow map values (lists of
+    ``(key, value)`` pairs) become dicts. Missing values stay missing.
     """
     values = s.to_numpy(dtype=object, na_value=None)
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):  # per-value JSON parsing is inherently per element
-        if isinstance(v, str):
+    is_str = np.fromiter((type(v) is str for v in values), dtype=bool, count=len(values))
+    out = values.copy()
+    idx = np.flatnonzero(is_str)
+    if len(idx):
+        codes, uniques = pd.factorize(values[idx])
+        decoded = np.empty(len(uniques), dtype=object)
+        for k, text in enumerate(uniques):
             try:
-                v = json.loads(v)
+                decoded[k] = loads_exact(text)
             except json.JSONDecodeError:
-                pass
-        elif isinstance(v, list) and v and all(isinstance(t, tuple) and len(t) == 2 for t in v):
-            v = dict(v)
-        out[i] = v
+                decoded[k] = text
+        out[idx] = decoded[codes]
+    for i in np.flatnonzero(~is_str):
+        v = values[i]
+        if isinstance(v, list) and v and all(isinstance(t, tuple) and len(t) == 2 for t in v):
+            out[i] = dict(v)
     return pd.Series(out, index=s.index, name=s.name, dtype=object)
 
 

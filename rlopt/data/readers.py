@@ -27,7 +27,7 @@ CATALOG_JOIN_COLUMNS = ("title", "category", "brand", "price", "discount_pct", "
 def _load(source: TableLike) -> tuple[pd.DataFrame, str | None]:
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True), None
-    return read_table(source), str(source)
+    return read_table(source, decode_json=False), str(source)
 
 
 def _attach(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:

@@ -245,16 +245,20 @@ def normalize(df: pd.DataFrame, frame: Frame, keep: np.ndarray, table: str) -> p
 def _with_copy_id(out: dict[str, Any], n: int) -> dict[str, Any]:
     """Fill blank/absent ``copy_id`` from ``copy_text`` (hashing each distinct text once)."""
     texts = out["copy_text"]
-    ids = out.get("copy_id", pd.Series([None] * n, dtype=object)).astype(object)
-    need = ids.isna().to_numpy()
+    if "copy_id" in out:
+        ids = out["copy_id"].to_numpy(dtype=object, na_value=None)
+    else:
+        ids = np.full(n, None, dtype=object)
+    need = np.fromiter((v is None for v in ids), dtype=bool, count=n)
     if need.any():
         codes, uniques = pd.factorize(texts[need])
         hashed = np.array([copy_id_for(t) for t in uniques], dtype=object)
         ids[need] = hashed[codes]
+    ids = pd.Series(ids, dtype=STR_DTYPE)
     ordered: dict[str, Any] = {}
     for col, values in out.items():
         if col == "copy_text":
-            ordered["copy_id"] = ids.astype(STR_DTYPE)
+            ordered["copy_id"] = ids
         if col != "copy_id":
             ordered[col] = values
     return ordered
