@@ -254,9 +254,10 @@ def _msprt_iv(a, b, looks, min_samples):
         raise InputError("outcomes must be finite.", column="a", rule="finite values")
     if int(looks) != looks or looks < 1:
         raise InputError(f"`looks` must be a positive integer; got {looks!r}.", column="looks")
-    frac = np.arange(1, int(looks) + 1) / int(looks)
-    na = np.maximum(np.ceil(frac * a.size).astype(np.int64), 1)
-    nb = np.maximum(np.ceil(frac * b.size).astype(np.int64), 1)
+    k = np.arange(1, int(looks) + 1, dtype=np.int64)
+    # ceil(k * n / looks) in integers (floats give ceil(7 / 50 * 5000) = 701)
+    na = np.maximum((k * a.size + looks - 1) // looks, 1)
+    nb = np.maximum((k * b.size + looks - 1) // looks, 1)
     return a, b, na, nb, max(int(min_samples), 2)
 
 
