@@ -1,0 +1,215 @@
+"""``RewardModel``: encoder + heads + feature space + calibration, saved as safetensors + JSON.
+
+A checkpoint directory holds exactly two files:
+
+- ``model.safetensors``: the heads and slot bias (``net.*``) and, after LoRA (merged) or full
+  fine-tuning, the encoder weights (``encoder.*``);
+- ``reward_config.json``: the encoder spec, training mode, feature vocabularies and scalers,
+  calibration parameters, revenue scale, default reward weights, metrics and seed.
+
+No pickle anywhere. The frozen default stores only the heads (~1 MB); the encoder is rebuilt from
+its spec (``default`` = the packaged MiniLM).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from reward_models.calibration import Calibrator
+from reward_models.encoder import TextEncoder
+from reward_models.features import FeatureSpace, item_text, surface_features
+from reward_models.inputs import check_columns, check_copy_text, join_items
+from reward_models.net import RewardNet
+from reward_models.scoring import RewardWeights
+from rlopt.errors import InputError
+from rlopt.io_utils import atomic_path, write_json_atomic
+
+CONFIG_NAME = "reward_config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Prepared:
+    """A frame turned into model inputs: per-row indices into distinct copy / item texts."""
+
+    joined: pd.DataFrame
+    copy_texts: list[str]
+    copy_index: np.ndarray  # (n,) into copy_texts
+    item_texts: list[str]
+    item_index: np.ndarray  # (n,) into item_texts
+    ctx: Any  # features.ContextFeatures
+    surface: np.ndarray  # (n, 8)
+
+
+def _codes(values: pd.Series) -> tuple[list[str], np.ndarray]:
+    codes, uniques = pd.factorize(values.astype(str), sort=False)
+    return list(uniques), codes.astype(np.int64)
+
+
+class RewardModel:
+    """Click / purchase reward model over marketing copy in context.
+
+    Use :func:`reward_models.train.train_reward_model` to build one and
+    :meth:`from_pretrained` to load one. :meth:`score` returns ``p_click, p_purchase,
+    expected_revenue, reward`` per row, without slot bias.
+    """
+
+    def __init__(self, net: RewardNet, encoder: TextEncoder, features: FeatureSpace, calibrator: Calibrator,
+                 config: dict[str, Any]):
+        self.net = net
+        self.encoder = encoder
+        self.features = features
+        self.calibrator = calibrator
+        self.config = config
+        self.net.eval()
+
+    @property
+    def weights(self) -> RewardWeights:
+        return RewardWeights(**self.config.get("weights", {}))
+
+    # ---------------------------------------------------------------- inputs
+    def prepare(self, frame: pd.DataFrame, catalog: pd.DataFrame, source: str | None = None) -> Prepared:
+        """Validate and featurize a frame with ``copy_text, item_id, placement`` (+ segment...)."""
+        check_columns(frame, ("copy_text", "item_id", "placement"), source, "the frame")
+        check_copy_text(frame, source)
+        joined = join_items(frame, catalog, source)
+        copy_texts, copy_index = _codes(joined["copy_text"])
+        items = [item_text(r) for r in joined[["title", "attributes"]].to_dict("records")]
+        item_texts, item_index = _codes(pd.Series(items))
+        surface = surface_features(joined["copy_text"], joined["title"], joined["brand"], joined["category"])
+        return Prepared(joined, copy_texts, copy_index, item_texts, item_index,
+                        self.features.transform(joined), surface)
+
+    def tensors(self, prep: Prepared, rows: np.ndarray, copy_emb: torch.Tensor | None,
+                item_emb: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+        """Network inputs for ``rows`` given embeddings of the distinct texts (None = leave out)."""
+        ctx = prep.ctx
+        idx = torch.as_tensor(rows)
+        return dict(
+            copy_emb=None if copy_emb is None else copy_emb[torch.as_tensor(prep.copy_index[rows])],
+            item_emb=None if item_emb is None else item_emb[torch.as_tensor(prep.item_index[rows])],
+            segment=torch.as_tensor(ctx.segment)[idx],
+            placement=torch.as_tensor(ctx.placement)[idx],
+            category=torch.as_tensor(ctx.category)[idx],
+            numeric=torch.as_tensor(ctx.numeric)[idx],
+            surface=torch.as_tensor(prep.surface)[idx],
+        )
+
+    def raw_outputs(self, prep: Prepared, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Uncalibrated ``(z_click, z_cvr, slot_log_ratio)``, each (n,), with no gradients."""
+        copy_emb = torch.from_numpy(self.encoder.encode(prep.copy_texts))
+        item_emb = torch.from_numpy(self.encoder.encode(prep.item_texts)) if self.net.use_item_text else None
+        n = len(prep.joined)
+        zc, zv = np.empty(n, np.float64), np.empty(n, np.float64)
+        self.net.eval()
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                rows = np.arange(start, min(start + batch_size, n))
+                a, b = self.net(**self.tensors(prep, rows, copy_emb, item_emb))
+                zc[rows], zv[rows] = a.double().numpy(), b.double().numpy()
+            slot_b = self.net.slot_log_ratio(torch.as_tensor(prep.ctx.slot)).double().numpy()
+        return zc, zv, slot_b
+
+    # ---------------------------------------------------------------- predictions
+    def predict(self, frame: pd.DataFrame, catalog: pd.DataFrame, *, with_slot: bool = False,
+                source: str | None = None) -> tuple[np.ndarray, np.ndarray, Prepared]:
+        """Calibrated ``(p_click, p_purchase_given_click, prepared)``.
+
+        ``with_slot=True`` includes the slot term of each row's ``(placement, position)``: use it
+        for evaluation on logged rows, which happened in a slot. Scoring uses ``False``.
+        """
+        prep = self.prepare(frame, catalog, source)
+        zc, zv, slot_b = self.raw_outputs(prep)
+        p_click, p_cvr = self.calibrator.transform(zc, slot_b if with_slot else 0.0, zv)
+        return p_click, p_cvr, prep
+
+    def score(self, frame: pd.DataFrame, catalog: pd.DataFrame, weights: RewardWeights | None = None,
+              source: str | None = None) -> pd.DataFrame:
+        """Score copy in context, without slot bias (``position`` is ignored if present).
+
+        Parameters
+        ----------
+        frame : DataFrame, n rows
+            ``copy_text, item_id, placement`` and optionally ``segment, user_features``.
+        catalog : DataFrame
+            The contract catalog (``item_id, title, category, brand, price, discount_pct``).
+        weights : RewardWeights, optional
+            Defaults to the weights saved with the model.
+
+        Returns
+        -------
+        DataFrame, n rows, same index as ``frame``
+            ``p_click`` = P(click | first slot of the placement), ``p_purchase`` = p_click *
+            P(purchase | click) (so ``p_purchase <= p_click``), ``expected_revenue`` = p_purchase
+            * price * (1 - discount_pct/100) * revenue_factor, and
+            ``reward = w_click p_click + w_purchase p_purchase + w_revenue expected_revenue / price_scale``.
+        """
+        weights = weights or self.weights
+        p_click, p_cvr, prep = self.predict(frame.drop(columns=["position"], errors="ignore"), catalog,
+                                            source=source)
+        p_purchase = p_click * p_cvr
+        eff_price = prep.joined["price"].to_numpy(float) * (1 - prep.joined["discount_pct"].to_numpy(float) / 100)
+        revenue = p_purchase * eff_price * float(self.config.get("revenue_factor", 1.0))
+        reward = weights.combine(p_click, p_purchase, revenue, float(self.config.get("price_scale", 1.0)))
+        return pd.DataFrame({"p_click": p_click, "p_purchase": p_purchase, "expected_revenue": revenue,
+                             "reward": reward}, index=frame.index)
+
+    # ---------------------------------------------------------------- persistence
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """Write ``model.safetensors`` and ``reward_config.json`` (atomically) to ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        if self.config.get("mode", "frozen") != "frozen":
+            enc = self.encoder.model.state_dict()
+            tensors.update({f"encoder.{k}": v.detach().cpu().contiguous().clone() for k, v in enc.items()})
+        with atomic_path(out / WEIGHTS_NAME) as tmp:
+            save_file(tensors, str(tmp))
+        config = dict(self.config, format_version=FORMAT_VERSION, features=self.features.to_dict(),
+                      calibration=self.calibrator.to_dict())
+        write_json_atomic(out / CONFIG_NAME, config)
+        return out
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path) -> RewardModel:
+        """Load a directory written by :meth:`save_pretrained`; a missing file is an InputError."""
+        root = Path(model_dir)
+        if not root.is_dir():
+            raise InputError(f"the reward model directory {root} does not exist", file=str(root))
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            if not (root / name).is_file():
+                raise InputError(f"the reward model directory is missing {name}", file=str(root / name),
+                                 rule=f"a reward model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+        try:
+            config = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise InputError(f"{CONFIG_NAME} is not valid JSON: {err}", file=str(root / CONFIG_NAME)) from err
+        features = FeatureSpace.from_dict(config.pop("features"))
+        calibrator = Calibrator.from_dict(config.pop("calibration"))
+        state = load_file(str(root / WEIGHTS_NAME))
+        encoder = TextEncoder(config["encoder"], max_length=config.get("max_length", 64))
+        enc_state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+        if enc_state:
+            encoder.model.load_state_dict(enc_state, strict=True)
+        net = build_net(config, features, encoder.dim)
+        net.load_state_dict({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}, strict=True)
+        return cls(net, encoder, features, calibrator, config)
+
+
+def build_net(config: dict[str, Any], features: FeatureSpace, text_dim: int) -> RewardNet:
+    """The network described by a config and fitted feature space."""
+    return RewardNet(
+        text_dim, len(features.segments), len(features.placements), len(features.categories),
+        len(features.slots), features.n_numeric, int(config.get("n_surface", 8)),
+        use_item_text=bool(config.get("use_item_text", True)), hidden=int(config.get("hidden", 256)),
+        emb_dim=int(config.get("emb_dim", 16)), dropout=float(config.get("dropout", 0.1)),
+    )
