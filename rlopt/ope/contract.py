@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rlopt.data.schema import copy_id_for
 from rlopt.errors import InputError
 from rlopt.seeding import RNGLike, as_rng
 
@@ -77,7 +78,8 @@ def _user_feature_matrix(col: pd.Series) -> np.ndarray:
     return numeric[sorted(keep)].fillna(0.0).to_numpy(dtype=float)
 
 
-def contract_feedback(logs: pd.DataFrame, reward: str = "clicked") -> ContractFeedback:
+def contract_feedback(logs: pd.DataFrame, reward: str = "clicked",
+                      pools: dict[tuple[str, str], list[str]] | None = None) -> ContractFeedback:
     """Build :class:`ContractFeedback` from a validated log (``rlopt.data.read_logs``).
 
     Parameters
@@ -86,6 +88,11 @@ def contract_feedback(logs: pd.DataFrame, reward: str = "clicked") -> ContractFe
         Contract columns ``item_id, placement, position, copy_id, copy_text, clicked`` (+ optional
         ``segment, user_features, propensity, converted, revenue``).
     reward : {"clicked", "converted", "revenue"}
+    pools : dict, optional
+        ``(item_id, placement) -> candidate copy texts`` when the logging policy's full pools are
+        known (e.g. ``Marketplace.copy_pool``). Without it the candidates are the copies that
+        happen to be logged, which makes rarely logged copies enter the action set only when they
+        were drawn: IPW over such data-dependent sets is biased for small logs (see the README).
 
     Returns
     -------
@@ -103,11 +110,22 @@ def contract_feedback(logs: pd.DataFrame, reward: str = "clicked") -> ContractFe
     action = np.empty(len(logs), dtype=np.int64)
     for g in range(len(group_keys)):
         rows = np.flatnonzero(group == g)
-        pool = logs.iloc[rows].drop_duplicates("copy_id").sort_values("copy_id")
-        pool_copies.append(pool["copy_id"].astype(str).tolist())
-        pool_texts.append(pool["copy_text"].astype(str).tolist())
+        if pools is None:
+            pool = logs.iloc[rows].drop_duplicates("copy_id").sort_values("copy_id")
+            pool_copies.append(pool["copy_id"].astype(str).tolist())
+            pool_texts.append(pool["copy_text"].astype(str).tolist())
+        else:
+            item, placement = group_keys[g].split("\x1f")
+            texts = list(pools.get((item, placement), []))
+            pool_texts.append(texts)
+            pool_copies.append([copy_id_for(t) for t in texts])
         index = {c: j for j, c in enumerate(pool_copies[-1])}
-        action[rows] = logs["copy_id"].iloc[rows].astype(str).map(index).to_numpy()
+        mapped = logs["copy_id"].iloc[rows].astype(str).map(index)
+        if mapped.isna().any():
+            bad = int(rows[np.flatnonzero(mapped.isna().to_numpy())[0]])
+            raise InputError("logged copy is not in the given pool of its (item_id, placement)", row=bad + 1,
+                             column="copy_id", rule="copy in pool", value=logs["copy_id"].iloc[bad])
+        action[rows] = mapped.to_numpy(dtype=np.int64)
     n_actions = max(len(p) for p in pool_copies)
     sizes = np.array([len(p) for p in pool_copies])
     valid = np.arange(n_actions)[None, :] < sizes[group][:, None]

@@ -17,7 +17,7 @@ from rlopt.ope.base import BaseOffPolicyEstimator
 from rlopt.ope.meta import OffPolicyEvaluation
 from rlopt.ope.regression import RegressionModel
 
-__all__ = ["CoverageResult", "coverage_study", "default_estimators"]
+__all__ = ["CoverageResult", "coverage_study", "default_estimators", "summarize_runs"]
 
 
 def default_estimators(lambda_: float = 50.0) -> list[BaseOffPolicyEstimator]:
@@ -100,10 +100,16 @@ def coverage_study(
             rows.append({"rep": rep, "estimator": name, "estimate": ci.estimate, "low": ci.low,
                          "high": ci.high, "truth": value, "covers": ci.covers(value)})
     runs = pd.DataFrame(rows)
+    return CoverageResult(runs=runs, summary=summarize_runs(runs))
+
+
+def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per estimator: ``coverage, mean_width, bias, truth, rmse, relative_rmse`` from per-run rows
+    (``estimator, estimate, low, high, truth, covers``)."""
     err = runs["estimate"] - runs["truth"]
     summary = runs.assign(width=runs["high"] - runs["low"], err=err, sq=err**2).groupby("estimator", sort=False).agg(
         coverage=("covers", "mean"), mean_width=("width", "mean"), bias=("err", "mean"), mse=("sq", "mean"),
         truth=("truth", "mean"))
     summary["rmse"] = np.sqrt(summary.pop("mse"))
     summary["relative_rmse"] = summary["rmse"] / summary["truth"].abs()
-    return CoverageResult(runs=runs, summary=summary)
+    return summary

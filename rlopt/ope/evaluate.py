@@ -20,7 +20,7 @@ from rlopt.ope.meta import OffPolicyEvaluation
 from rlopt.ope.specs import greedy_dist, parse_spec, reward_model_scores
 from rlopt.seeding import as_rng
 
-__all__ = ["ESTIMATORS", "OPEConfig", "make_estimators", "run_ope"]
+__all__ = ["ESTIMATORS", "OPEConfig", "contract_inputs", "make_estimators", "run_ope"]
 
 ESTIMATORS = ("ipw", "snipw", "dm", "dr", "sndr", "switch-dr", "dr-os")
 
@@ -102,6 +102,36 @@ def _obd_inputs(cfg: OPEConfig, rng: np.random.Generator):
     return feedback, dist, q, {"n_rounds": n, "n_actions": k, "len_list": slots}
 
 
+def contract_inputs(fb, policy: str, *, catalog=None, n_folds: int = 5, q_model: str = "text",
+                    epsilon_default: float = 0.0, rng=None):
+    """``(action_dist, estimated_rewards_by_reg_model)`` for ``policy`` on a :class:`ContractFeedback`.
+
+    Both of shape (n_rounds, n_actions, len_list); the policy does not depend on the slot.
+    """
+    rng = as_rng(rng)
+    spec = parse_spec(policy)
+    k, slots = fb.n_actions, fb.len_list
+    ctr = empirical_ctr(fb.group, fb.action, fb.reward, k, n_folds=n_folds, rng=rng)
+    eps = spec.options.get("epsilon", epsilon_default)
+    if spec.name in ("uniform", "random"):
+        one = fb.valid / fb.valid.sum(axis=1, keepdims=True)
+    elif spec.name == "logged-best":
+        one = greedy_dist(ctr, fb.valid, eps)
+    elif spec.name == "reward-model":
+        one = greedy_dist(reward_model_scores(spec.arg, fb, catalog), fb.valid, eps)
+    else:
+        raise InputError(f"policy spec {spec.name!r} is for OBD logs (--format obd)", rule="--policy SPEC")
+    dist = np.repeat(one[:, :, None], slots, axis=2)
+    if q_model == "ctr":
+        q = np.repeat(ctr[:, :, None], slots, axis=2)
+    else:
+        from rlopt.ope.regression import RegressionModel
+
+        q = RegressionModel(n_actions=k, len_list=slots, action_context=copy_text_features(fb)).fit_predict(
+            fb.context, fb.action, fb.reward, fb.position, n_folds=n_folds, rng=rng)
+    return dist, q
+
+
 def _contract_inputs(cfg: OPEConfig, rng: np.random.Generator):
     from rlopt.data import read_catalog, read_logs
 
@@ -111,27 +141,10 @@ def _contract_inputs(cfg: OPEConfig, rng: np.random.Generator):
                          f"next to {cfg.logs})", file=str(catalog_path))
     catalog = read_catalog(catalog_path)
     fb = contract_feedback(read_logs(cfg.logs, catalog), reward=cfg.reward)
-    spec = parse_spec(cfg.policy)
-    n, k, slots = fb.n_rounds, fb.n_actions, fb.len_list
-    ctr = empirical_ctr(fb.group, fb.action, fb.reward, k, n_folds=cfg.n_folds, rng=rng)
-    if spec.name in ("uniform", "random"):
-        one = fb.valid / fb.valid.sum(axis=1, keepdims=True)
-    elif spec.name == "logged-best":
-        one = greedy_dist(ctr, fb.valid, spec.epsilon)
-    elif spec.name == "reward-model":
-        one = greedy_dist(reward_model_scores(spec.arg, fb, catalog), fb.valid, spec.epsilon)
-    else:
-        raise InputError(f"policy spec {spec.name!r} is for OBD logs (--format obd)", rule="--policy SPEC")
-    dist = np.repeat(one[:, :, None], slots, axis=2)
-    if cfg.q_model == "ctr":
-        q = np.repeat(ctr[:, :, None], slots, axis=2)
-    else:
-        from rlopt.ope.regression import RegressionModel
-
-        q = RegressionModel(n_actions=k, len_list=slots, action_context=copy_text_features(fb)).fit_predict(
-            fb.context, fb.action, fb.reward, fb.position, n_folds=cfg.n_folds, rng=rng)
+    dist, q = contract_inputs(fb, cfg.policy, catalog=catalog, n_folds=cfg.n_folds, q_model=cfg.q_model, rng=rng)
     feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
-    return feedback, dist, q, {"n_rounds": n, "n_actions": k, "len_list": slots, "n_pools": len(fb.pool_copies)}
+    return feedback, dist, q, {"n_rounds": fb.n_rounds, "n_actions": fb.n_actions, "len_list": fb.len_list,
+                               "n_pools": len(fb.pool_copies)}
 
 
 def run_ope(cfg: OPEConfig) -> dict[str, Any]:

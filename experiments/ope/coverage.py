@@ -1,0 +1,135 @@
+"""Do the OPE intervals cover the true value at their nominal 95%? 100 seeded repetitions each.
+
+Two simulations:
+
+- ``synthetic``: :class:`rlopt.ope.synthetic.SyntheticBandit` (10 items, 3 slots, 5-dim context,
+  logging softmax beta=1, evaluation softmax beta=3); truth from 200k fresh contexts. The reward
+  model has no context-action interactions, so DM is misspecified, as on real data.
+- ``market``: the built-in marketplace (``rlopt.market``): each repetition simulates a fresh log
+  with ``Marketplace.simulate(n, seed=rep)`` and evaluates ``uniform`` and
+  ``logged-best:epsilon=0.1`` over each (item, placement)'s logged copy pool; the truth is the
+  oracle's expected CTR of that policy on the logged impressions (``Oracle.click_prob``, which only
+  evaluators may use).
+
+    python -m experiments.ope.coverage [--reps 100] [--which synthetic market]
+
+Writes ``experiments/ope/coverage_results.json`` and prints a table per study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlopt.io_utils import write_json_atomic
+from rlopt.ope import OffPolicyEvaluation
+from rlopt.ope.coverage import coverage_study, summarize_runs
+from rlopt.ope.evaluate import contract_inputs, make_estimators
+from rlopt.ope.synthetic import SyntheticBandit
+from rlopt.seeding import seed_everything
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--which", nargs="+", default=["synthetic", "market"], choices=["synthetic", "market"])
+    p.add_argument("--n-rounds", type=int, default=2000, help="synthetic log size")
+    p.add_argument("--n-impressions", type=int, default=5000, help="market log size")
+    p.add_argument("--n-bootstrap", type=int, default=500)
+    p.add_argument("--lambda", dest="lambda_", type=float, default=20.0, help="switch-dr / dr-os lambda_")
+    p.add_argument("--logged-pools", action="store_true",
+                   help="candidates = logged copies only (as `rlopt ope` on a bare log) instead of the market's pools")
+    p.add_argument("--out", type=Path, default=HERE / "coverage_results.json")
+    return p.parse_args()
+
+
+def synthetic_study(args) -> dict:
+    bandit = SyntheticBandit(n_actions=10, dim_context=5, len_list=3, beta=1.0, seed=args.seed)
+    beta_e = 3.0
+    truth = bandit.true_value(beta_e)
+    result = coverage_study(
+        lambda rng: bandit.obtain_batch_bandit_feedback(args.n_rounds, rng),
+        lambda fb: bandit.softmax_policy(fb["context"], beta_e),
+        truth, n_actions=10, len_list=3, estimators=make_estimators(lambda_=args.lambda_),
+        n_repetitions=args.reps, n_bootstrap_samples=args.n_bootstrap, seed=args.seed,
+    )
+    return {"setup": {"n_rounds": args.n_rounds, "n_actions": 10, "len_list": 3, "dim_context": 5,
+                      "logging_beta": 1.0, "evaluation_beta": beta_e, "truth": truth,
+                      "logged_value": bandit.true_value(1.0)},
+            "summary": result.summary}
+
+
+def market_study(args) -> dict:
+    from rlopt.market import Marketplace
+    from rlopt.market.oracle import Oracle
+    from rlopt.ope.contract import contract_feedback
+
+    market = Marketplace.from_toml()
+    oracle = Oracle(market)
+    policies = ("uniform", "logged-best:epsilon=0.1")
+    pools = {key: market.copy_pool(*key) for key in market.pools}
+    rows = []
+    for rep, child in enumerate(np.random.default_rng(args.seed).spawn(args.reps)):
+        sim = market.simulate(args.n_impressions, seed=args.seed * 100_003 + rep)
+        fb = contract_feedback(sim.logs, pools=None if args.logged_pools else pools)
+        cand_rows, cand_acts = np.nonzero(fb.valid)
+        texts = np.array([fb.pool_texts[g][a] for g, a in zip(fb.group[cand_rows], cand_acts, strict=True)])
+        frame = fb.frame.iloc[cand_rows]
+        p_click = np.zeros(fb.valid.shape)
+        p_click[cand_rows, cand_acts] = oracle.click_prob(
+            texts, frame["item_id"].to_numpy(), frame["segment"].to_numpy(), frame["placement"].to_numpy(),
+            frame["position"].to_numpy(), list(frame["user_features"]))
+        feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
+        for policy, prng in zip(policies, child.spawn(len(policies)), strict=True):
+            model_rng, boot_rng = prng.spawn(2)
+            dist, q = contract_inputs(fb, policy, n_folds=3, rng=model_rng)
+            truth = float((dist[:, :, 0] * p_click).sum(axis=1).mean())
+            ope = OffPolicyEvaluation(feedback, make_estimators(lambda_=args.lambda_))
+            for name, ci in ope.estimate_intervals(dist, q, n_bootstrap_samples=args.n_bootstrap,
+                                                   rng=boot_rng).items():
+                rows.append({"policy": policy, "rep": rep, "estimator": name, "estimate": ci.estimate,
+                             "low": ci.low, "high": ci.high, "truth": truth, "covers": ci.covers(truth),
+                             "logged_value": fb.on_policy_value()})
+        if (rep + 1) % 10 == 0:
+            print(f"  market rep {rep + 1}/{args.reps}", flush=True)
+    runs = pd.DataFrame(rows)
+    return {"setup": {"n_impressions": args.n_impressions, "market": "default", "policies": list(policies),
+                      "candidates": "logged copies" if args.logged_pools else "market copy pools",
+                      "reward_model": "cross-fitted logistic on context + hashed copy words (3 folds)"},
+            "summary": {p: summarize_runs(runs[runs["policy"] == p]) for p in policies}}
+
+
+def _table(summary: pd.DataFrame) -> str:
+    return summary[["coverage", "mean_width", "bias", "rmse", "relative_rmse"]].to_string(float_format="{:.4f}".format)
+
+
+def main() -> None:
+    args = parse_args()
+    seed_everything(args.seed)
+    out = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    if "synthetic" in args.which:
+        start = time.perf_counter()
+        res = synthetic_study(args)
+        res["seconds"] = time.perf_counter() - start
+        print(f"\nsynthetic ({args.reps} reps, truth {res['setup']['truth']:.4f}):\n{_table(res['summary'])}")
+        out["synthetic"] = {**res, "summary": res["summary"].to_dict(orient="index")}
+    if "market" in args.which:
+        start = time.perf_counter()
+        res = market_study(args)
+        res["seconds"] = time.perf_counter() - start
+        for policy, summary in res["summary"].items():
+            print(f"\nmarket, {policy} ({args.reps} reps):\n{_table(summary)}")
+        out["market"] = {**res, "summary": {p: s.to_dict(orient="index") for p, s in res["summary"].items()}}
+    write_json_atomic(args.out, out)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
