@@ -1,4 +1,11 @@
-"""An arm that learns while it runs: a bandit policy choosing pool copy, updated on its own clicks."""
+"""An arm that learns while it runs: a bandit policy choosing pool copy, updated on its own clicks.
+
+Action ``k`` is pool entry ``k``, which is a different kind of copy in every item's pool. When the
+market names the kinds (``market.copy_kinds``), the last ``pool_size`` context columns hold the kind
+code of every entry and linear policies get ``n_types`` = number of kinds, so they learn one model
+per kind of copy shared across pools (the "typed arms" of :mod:`rlopt.policies.linear`, as in the
+placement environment). Context-free policies learn per index and are weak here by construction.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,17 @@ def context_matrix(imps: pd.DataFrame, segments: list[str], placements: list[str
     return np.hstack(parts)
 
 
+def kind_codes(market, imps: pd.DataFrame) -> tuple[np.ndarray | None, int]:
+    """Kind code of every pool entry per impression, shape ``(n, pool_size)``, and the number of kinds."""
+    if not hasattr(market, "copy_kinds"):
+        return None, 0
+    keys = list(zip(imps["item_id"], imps["placement"], strict=True))
+    per_pool = {k: market.copy_kinds(*k) for k in dict.fromkeys(keys)}
+    vocab = {kind: i for i, kind in enumerate(sorted({k for kinds in per_pool.values() for k in kinds}))}
+    coded = {k: [vocab[kind] for kind in kinds] for k, kinds in per_pool.items()}
+    return np.array([coded[k] for k in keys], dtype=float).reshape(len(keys), -1), len(vocab)
+
+
 def run_policy_arm(arm: Arm, market, oracle, imps: pd.DataFrame, rng: np.random.Generator,
                    batch_size: int = 500) -> pd.DataFrame:
     """Play ``arm`` (``policy:NAME``) on ``imps`` in time order, in batches, learning from clicks.
@@ -39,19 +57,21 @@ def run_policy_arm(arm: Arm, market, oracle, imps: pd.DataFrame, rng: np.random.
     DataFrame
         ``imps`` (same order) plus ``copy_text, clicked, converted, revenue``.
     """
+    from rlopt.policies import POLICIES, parse_policy_spec, policy_params
+
     try:
-        from rlopt.policies import make_policy
-    except ImportError as err:  # pragma: no cover - policies ship with rlopt
-        raise InputError(f"arm {arm.spec!r} needs rlopt.policies ({err})", column="arm") from None
-    segments = sorted(market.segments)
-    placements = sorted(market.placements)
-    order = np.argsort(imps["timestamp"].to_numpy(), kind="stable")
-    ctx = context_matrix(imps, segments, placements)
-    try:
-        policy = make_policy(arm.target, n_actions=int(market.pool_size), dim=ctx.shape[1], rng=rng)
-    except (KeyError, ValueError) as err:
-        raise InputError(f"arm {arm.spec!r} does not resolve to a policy: {err}", column="arm",
+        name, kwargs = parse_policy_spec(arm.target)
+    except InputError as err:
+        raise InputError(f"arm {arm.spec!r} does not resolve to a policy: {err.message}", column="arm",
                          rule="policy:NAME with NAME in rlopt.policies.POLICY_NAMES") from None
+    order = np.argsort(imps["timestamp"].to_numpy(), kind="stable")
+    ctx = context_matrix(imps, sorted(market.segments), sorted(market.placements))
+    kinds, n_kinds = kind_codes(market, imps)
+    if kinds is not None:
+        ctx = np.hstack([ctx, kinds])
+        if "n_types" in policy_params(name):
+            kwargs.setdefault("n_types", n_kinds)
+    policy = POLICIES[name](int(market.pool_size), ctx.shape[1], rng, **kwargs)
     outs = []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]

@@ -143,3 +143,13 @@ def test_copies_fall_back_to_item_placement(fake_market, tmp_path):
 def test_arm_parse():
     assert Arm.parse("pool-best").label == "pool-best (oracle upper reference)"
     assert Arm.parse("policy:linucb:alpha=1.0").target == "linucb:alpha=1.0"
+
+
+def test_linear_policy_arm_learns_copy_kinds_on_real_market():
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+
+    market = Marketplace.from_toml(DEFAULT_MARKET)
+    res = simulate_ab(market, {"rand": "pool-random", "lin": "policy:linucb"}, 20000, seed=0)
+    # Typed arms (one model per copy kind) find the strong kinds; per-index learning could not.
+    assert res.arm("lin").true["ctr"] > 1.3 * res.arm("rand").true["ctr"]
+    assert res.comparisons[0].verdict("ctr") == "lin better"
