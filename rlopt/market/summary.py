@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.metrics import roc_auc_score
 
 from rlopt.market.config import USER_FEATURE_NAMES
 
@@ -45,6 +44,8 @@ def sample_contexts(market: Marketplace, holdout: pd.DataFrame, rng: np.random.G
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score  # imported here: sklearn takes a second to import
+
     return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else None
 
 

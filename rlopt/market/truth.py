@@ -32,6 +32,8 @@ the real price, so an over-claim (including any claim on an undiscounted item) s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -53,6 +55,7 @@ from rlopt.market.text_features import (
 #: Which user feature moves which taste (user_gain * (u - segment mean)); quality moves against price.
 _TASTE_USER_FEATURE = {"discount": "price_sensitivity", "urgency": "urgency", "eco": "eco_affinity",
                        "brand": "brand_loyalty"}
+_CACHE_LIMIT = 500_000
 _F = {name: i for i, name in enumerate(TEXT_FEATURES)}
 _I = {name: i for i, name in enumerate(ITEM_FEATURES)}
 
@@ -101,6 +104,7 @@ class GroundTruth:
         self.base = np.array([config.truth.placement_base.get(p, -3.0) for p in self.placement_names])
         self.price = self.catalog["price"].to_numpy(dtype=float)
         self.discount = self.catalog["discount_pct"].to_numpy(dtype=float)
+        # caches keyed by text; cleared when they pass _CACHE_LIMIT entries (novel generated copy)
         self._text_cache: dict[str, tuple[float, ...]] = {}
         self._item_cache: dict[tuple[str, int], tuple[float, ...]] = {}
 
@@ -135,19 +139,33 @@ class GroundTruth:
             return arr
         if isinstance(user_features, dict):
             user_features = [user_features] * n
+        listed = list(user_features)
+        if len(listed) != n:
+            raise InputError(f"user_features has {len(listed)} entries, expected {n}", column="user_features",
+                             rule="equal lengths")
+        values = np.empty(n, dtype=object)
+        values[:] = listed
         out = means.copy()
-        import json
-
-        for i, feats in enumerate(user_features):
+        # logs share one dict per user: parse each distinct object once
+        codes, uniques = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=n))
+        first = np.zeros(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(n)[::-1]
+        parsed = np.full((len(uniques), len(USER_FEATURE_NAMES)), np.nan)
+        for u, i in enumerate(first):
+            feats = values[i]
             if isinstance(feats, str):
-                feats = json.loads(feats)
-            if not feats:
-                continue
-            for j, name in enumerate(USER_FEATURE_NAMES):
-                value = feats.get(name)
-                if value is not None:
-                    out[i, j] = float(value)
-        return out
+                try:
+                    feats = json.loads(feats)
+                except json.JSONDecodeError:
+                    raise InputError("user_features is not a JSON object", row=int(i) + 1,
+                                     column="user_features", rule="JSON object", value=feats) from None
+            if isinstance(feats, dict):
+                for j, name in enumerate(USER_FEATURE_NAMES):
+                    value = feats.get(name)
+                    if value is not None:
+                        parsed[u, j] = float(value)
+        rows = parsed[codes]
+        return np.where(np.isnan(rows), out, rows)
 
     # ------------------------------------------------------------------ the model
     def logits(self, copy_text, item_id, segment, placement, user_features=None,
@@ -185,6 +203,9 @@ class GroundTruth:
         position : int array (n,) or None (top slot)
         """
         n_plc, n_items = len(self.placement_names), len(self.item_index)
+        if len(self._text_cache) > _CACHE_LIMIT or len(self._item_cache) > _CACHE_LIMIT:
+            self._text_cache.clear()
+            self._item_cache.clear()
         # distinct (text, placement) -> visible text -> features, computed once per distinct text
         combo, combo_uniques = pd.factorize(np.asarray(text_code, dtype=np.int64) * n_plc + plc)
         visible, cut = [], []
