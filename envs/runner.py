@@ -7,7 +7,9 @@ env's expected rewards ``μ``, so the curve is free of reward sampling noise.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -67,11 +69,14 @@ class BanditRun:
 
 
 def run_policy(env_id: str, policy_spec: str, steps: int, seed: int = 0, batch_size: int = 100,
-               max_points: int = 500, **env_kwargs: Any) -> BanditRun:
+               max_points: int = 500, progress: Callable[[int], None] | None = None,
+               **env_kwargs: Any) -> BanditRun:
     """Play ``policy_spec`` on ``env_id`` for ``steps`` shoppers.
 
     ``batch_size`` shoppers are served per policy call (the policy learns after each batch;
-    ``1`` is fully online). ``env_kwargs`` go to the env (``market, reward, reward_source ...``).
+    ``1`` is fully online). ``progress(n)`` is called with the steps done after each batch.
+    ``env_kwargs`` go to the env (``market, reward, reward_source, n_shoppers ...``).
+    The env and the policy get independent streams spawned from ``seed``.
     """
     env_id = ENV_ALIASES.get(env_id, env_id)
     if env_id not in ENV_ALIASES.values():
@@ -82,8 +87,8 @@ def run_policy(env_id: str, policy_spec: str, steps: int, seed: int = 0, batch_s
         raise InputError(f"steps and batch size must be >= 1 (got {steps}, {batch_size})", rule="steps >= 1")
     seeds = np.random.SeedSequence(seed).spawn(2)
     if env_id == ENV_ALIASES["bandit"]:
-        return _run_bandit(env_id, policy_spec, steps, seed, batch_size, max_points, seeds, env_kwargs)
-    return _run_slate(env_id, policy_spec, steps, seed, batch_size, max_points, seeds, env_kwargs)
+        return _run_bandit(env_id, policy_spec, steps, seed, batch_size, max_points, seeds, progress, env_kwargs)
+    return _run_slate(env_id, policy_spec, steps, seed, batch_size, max_points, seeds, progress, env_kwargs)
 
 
 def build_policy(spec: str, n_actions: int, dim: int, n_types: int, rng) -> Policy:
@@ -101,7 +106,7 @@ def _thin(points: list[tuple[int, float, float]], max_points: int) -> tuple[np.n
     return arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]
 
 
-def _run_bandit(env_id, spec, steps, seed, batch_size, max_points, seeds, env_kwargs) -> BanditRun:
+def _run_bandit(env_id, spec, steps, seed, batch_size, max_points, seeds, progress, env_kwargs) -> BanditRun:
     venv = PlacementBanditVector(num_envs=min(batch_size, steps), **env_kwargs)
     policy = build_policy(spec, venv.single_action_space.n, venv.single_observation_space.shape[0],
                           venv.single.n_types, rng=as_rng(seeds[0]))
@@ -121,12 +126,14 @@ def _run_bandit(env_id, spec, steps, seed, batch_size, max_points, seeds, env_kw
         done += n
         obs = nxt
         points.append((done, reward, regret))
+        if progress is not None:
+            progress(done)
     seconds = time.perf_counter() - start
     return BanditRun(env_id, policy.name, policy.params(), steps, seed, venv.num_envs, reward, regret, oracle,
                      seconds, *_thin(points, max_points))
 
 
-def _run_slate(env_id, spec, steps, seed, batch_size, max_points, seeds, env_kwargs) -> BanditRun:
+def _run_slate(env_id, spec, steps, seed, batch_size, max_points, seeds, progress, env_kwargs) -> BanditRun:
     """Slate: rank variants by the policy's ``action_probs`` (random tie-break), fill slots in order.
 
     The policy learns from every shown slot as one (context, variant, click) observation.
@@ -155,6 +162,38 @@ def _run_slate(env_id, spec, steps, seed, batch_size, max_points, seeds, env_kwa
             policy.update_batch(np.asarray(buf_x), np.asarray(buf_a), np.asarray(buf_r))
             buf_x, buf_a, buf_r = [], [], []
             points.append((done, reward, regret))
+            if progress is not None:
+                progress(done)
     seconds = time.perf_counter() - start
     return BanditRun(env_id, policy.name, policy.params(), steps, seed, batch_size, reward, regret, oracle,
                      seconds, *_thin(points, max_points))
+
+
+def save_regret_plot(runs: Sequence[BanditRun], path: str | Path, title: str = "") -> Path:
+    """Cumulative (pseudo-)regret against steps, one line per run; written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlopt.io_utils import atomic_path
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for run in runs:
+        ax.plot(run.curve_steps, run.curve_regret, label=f"{run.policy} (seed {run.seed})")
+    ax.set_xlabel("steps (shoppers served)")
+    ax.set_ylabel("cumulative regret vs the oracle")
+    ax.set_title(title or (runs[0].env_id if runs else ""))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def curves_dict(run: BanditRun) -> dict[str, Any]:
+    """A run's summary plus its curves (lists), for JSON."""
+    return {**run.summary(), "curve_steps": run.curve_steps.tolist(),
+            "curve_reward": run.curve_reward.tolist(), "curve_regret": run.curve_regret.tolist()}

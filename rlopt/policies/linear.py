@@ -128,7 +128,7 @@ class LinUCB(_RidgeArms):
 
     name = "linucb"
 
-    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, alpha: float = 0.5,
+    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, alpha: float = 0.25,
                  lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0) -> None:
         super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
                          n_types=n_types)
@@ -178,7 +178,7 @@ class LinearTS(_RidgeArms):
     name = "linear-ts"
     exact_probs = False
 
-    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, v: float = 0.2,
+    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, v: float = 0.1,
                  lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0, n_nodes: int = 48) -> None:
         super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
                          n_types=n_types)

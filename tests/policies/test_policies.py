@@ -127,7 +127,7 @@ def test_epsilon_greedy_probs_are_exact():
     ("spec", "pattern"),
     [
         ("bogus", r"unknown policy 'bogus'; valid policies: uniform, epsilon-greedy, ucb1"),
-        ("linucb:beta=1", r"no parameter 'beta=1'; valid parameters .*alpha=0.5"),
+        ("linucb:beta=1", r"no parameter 'beta=1'; valid parameters .*alpha=0.25"),
         ("linucb:alpha", r"no parameter 'alpha'"),
         ("epsilon-greedy:epsilon=lots", r"'epsilon' expects float, got 'lots'"),
         ("epsilon-greedy:epsilon=1.5", r"epsilon must be in \[0, 1\]"),
