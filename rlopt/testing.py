@@ -7,61 +7,57 @@ code path — chat templates, padding, special tokens — is exercised, but the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+
+def _build_tiny(out_dir: str | Path, tokenizer_dir: Path, make_model: Callable[[Any], Any], seed: int) -> Path:
+    """Save ``make_model(tokenizer)`` (random weights, seeded) and the tokenizer to ``out_dir``."""
+    import torch
+    from transformers import AutoTokenizer
+
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return out
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    torch.manual_seed(seed)
+    make_model(tokenizer).save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    return out
 
 
 def build_tiny_causal_lm(out_dir: str | Path, seed: int = 0) -> Path:
     """Write a 2-layer random Llama with the SmolLM2 tokenizer to ``out_dir`` (safetensors)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     from rlopt.resources import smollm2_tokenizer_dir
 
-    out = Path(out_dir)
-    if (out / "config.json").is_file():
-        return out
-    tokenizer = AutoTokenizer.from_pretrained(str(smollm2_tokenizer_dir()))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    return out
+    def make(tokenizer):
+        config = LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        )
+        model = LlamaForCausalLM(config)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        return model
+
+    return _build_tiny(out_dir, smollm2_tokenizer_dir(), make, seed)
 
 
 def build_tiny_encoder(out_dir: str | Path, seed: int = 0) -> Path:
     """Write a 2-layer random BERT with the MiniLM tokenizer to ``out_dir`` (safetensors)."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import BertConfig, BertModel
 
     from rlopt.resources import minilm_dir
 
-    out = Path(out_dir)
-    if (out / "config.json").is_file():
-        return out
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()))
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(seed)
-    BertModel(config).save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    return out
+    def make(tokenizer):
+        config = BertConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=128,
+        )
+        return BertModel(config)
+
+    return _build_tiny(out_dir, minilm_dir(), make, seed)
