@@ -86,6 +86,8 @@ def parse_number(s: pd.Series) -> Parsed:
         values = s.astype("float64")
     elif pdt.is_numeric_dtype(s.dtype):
         values = s.astype("float64")
+    elif (fast := _arrow_to_float(s, missing)) is not None:  # all-string column (CSV): Arrow cast
+        values = fast
     else:
         obj = s.astype(object)
         if s.dtype == object:  # dicts/lists would make to_numeric raise on some versions
@@ -96,6 +98,21 @@ def parse_number(s: pd.Series) -> Parsed:
     unparsed = ~missing & ~np.isfinite(arr)
     arr = np.where(missing | unparsed, np.nan, arr)
     return Parsed(pd.Series(arr, index=s.index, name=s.name), missing, unparsed)
+
+
+def _arrow_to_float(s: pd.Series, missing: np.ndarray) -> pd.Series | None:
+    """Cast a string column to float64 with Arrow; None if any cell is not a plain number."""
+    if s.dtype == object or not pdt.is_string_dtype(s.dtype):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(pa.array(s)))
+        floats = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        return None
+    return pd.Series(floats.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
 
 
 def parse_timestamp(s: pd.Series) -> Parsed:

@@ -89,6 +89,10 @@ def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool =
             if not text.strip():
                 raise InputError("file contains only whitespace", file=str(p), rule="file not empty")
             df = _read_jsonl(p, text) if fmt == "jsonl" else _read_csv(p, text)
+    if df.columns.duplicated().any():
+        dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise InputError(f"column name(s) {dups} appear more than once", file=str(p), column=dups[0],
+                         rule="unique column names")
     if len(df) == 0 and not allow_empty:
         raise InputError("file has a header but no data rows", file=str(p), rule="file not empty")
     encoded = df.attrs.pop(_ATTRS_KEY, [])
@@ -153,9 +157,8 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
                              file=str(p), rule="file format") from None
     else:
         lines = [ln for ln in text.split("\n") if ln.strip()]  # not splitlines: U+2028 is valid in JSON
-        try:  # line by line: a record can never silently span or share a line
-            records = [loads_exact(ln) for ln in lines]
-        except json.JSONDecodeError:
+        records = _parse_lines(lines)
+        if records is None:
             _raise_bad_json_line(p, text)
     not_obj = [i for i, r in enumerate(records) if type(r) is not dict]
     if not_obj:
@@ -166,6 +169,24 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
     if not records:
         return pd.DataFrame()
     return pd.DataFrame.from_records(records)
+
+
+def _parse_lines(lines: list[str]) -> list[Any] | None:
+    """Parse each line as exactly one JSON value (a record never spans or shares a line); None on error."""
+    scan, records = _scan_once, []
+    append = records.append
+    try:
+        for line in lines:  # the C scanner directly: this loop is the JSONL reader's hot path
+            value, end = scan(line, 0)
+            if end != len(line) and not line[end:].isspace():
+                return None
+            append(value)
+    except StopIteration:  # leading whitespace, or invalid JSON
+        try:
+            return [loads_exact(line) for line in lines]
+        except json.JSONDecodeError:
+            return None
+    return records
 
 
 def _raise_bad_json_line(p: Path, text: str) -> None:
@@ -182,18 +203,46 @@ def _raise_bad_json_line(p: Path, text: str) -> None:
 
 
 def _read_csv(p: Path, text: str) -> pd.DataFrame:
+    """Every cell as a string (blank = missing), parsed by Arrow's multi-threaded CSV reader."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise InputError("file has no header or rows", file=str(p), rule="file not empty") from None
-    except (pd.errors.ParserError, ValueError) as err:
-        raise InputError(f"not a well-formed CSV file ({_short(err)})", file=str(p),
-                         rule="file format") from None
-    unnamed = [c for c in df.columns if str(c).startswith("Unnamed: ")]
-    if unnamed:
-        raise InputError(f"CSV header has {len(unnamed)} blank column name(s) (columns: {list(df.columns)})",
+        header = next(csv.reader(io.StringIO(text)))
+    except (csv.Error, StopIteration) as err:
+        raise InputError(f"not a well-formed CSV header ({_short(err)})", file=str(p), rule="file format") from None
+    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        raise InputError(f"CSV header has a blank column name at position(s) {blank} (columns: {header})",
                          file=str(p), rule="file format")
-    return df
+    dups = sorted({name for name in header if header.count(name) > 1})
+    if dups:
+        raise InputError(f"CSV header repeats column name(s) {dups}", file=str(p), column=dups[0],
+                         rule="unique column names")
+    if text.count('"') % 2:  # odd quote count: maybe a quoted cell that never closes (Arrow would
+        _check_csv_quotes(p, text)  # silently swallow the rest of the file into it)
+    convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    parse = pacsv.ParseOptions(newlines_in_values=True)  # quoted cells may hold line breaks
+    try:
+        table = pacsv.read_csv(io.BytesIO(text.encode("utf-8")), parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowException) as err:
+        raise InputError(f"not a well-formed CSV file ({_short(err)})", file=str(p), rule="file format") from None
+    return table.to_pandas()
+
+
+def _check_csv_quotes(p: Path, text: str) -> None:
+    import csv
+
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as err:
+        raise InputError(f"not a well-formed CSV file ({err} at line {reader.line_num}; a quoted cell is "
+                         "probably never closed)", file=str(p), rule="file format") from None
 
 
 _scan_once = json.JSONDecoder().scan_once

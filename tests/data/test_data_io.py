@@ -168,3 +168,39 @@ def test_bad_placements(text, message, tmp_path):
     with pytest.raises(InputError, match=message) as info:
         read_placements(path)
     assert info.value.file == str(path)
+
+
+def test_csv_quoted_line_breaks_stray_quotes_and_leading_zeros(tmp_path):
+    path = tmp_path / "catalog.csv"
+    path.write_text(
+        'item_id,title,category,brand,price,discount_pct\n'
+        '007,"Rain jacket\nwith hood",outerwear,"Nimbus, Inc.",120.5,20\n'
+        '008,27" monitor,screens,Acme,199,0\n', encoding="utf-8")
+    cat = read_catalog(path)
+    assert cat["item_id"].tolist() == ["007", "008"]  # ids stay text: no leading zeros lost
+    assert cat["title"].tolist() == ["Rain jacket\nwith hood", '27" monitor']
+    assert cat["brand"].iloc[0] == "Nimbus, Inc."
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'a,b\n1,"2\n', "quoted cell is probably never closed"),
+    (b"a,b,a\n1,2,3\n", r"repeats column name\(s\) \['a'\]"),
+    (b"a,b\n1,2,3\n", "Expected 2 columns, got 3"),
+])
+def test_malformed_csv(content, message, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_table(path)
+
+
+def test_jsonl_line_with_two_records_is_rejected(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2} {"a": 3}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="line 2 is not valid JSON"):
+        read_table(path)
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    path = write_jsonl([{"copy_text": "one\u2028two", "n": 1}], tmp_path / "t.jsonl")
+    assert read_table(path)["copy_text"].iloc[0] == "one\u2028two"
