@@ -139,6 +139,8 @@ class TruthConfig:
     too_short: float = 0.8
     stuffing: float = 3.0
     shouting: float = 1.5
+    underfill: float = 0.6
+    other_brand: float = 0.8
     empty: float = -9.0
     user_gain: float = 2.0
     purchase_base: float = -2.6

@@ -60,7 +60,7 @@ CTA_PATTERN = re.compile(
 #: Concrete benefits (regex over lowercased text); numbers with units count too (see truth).
 BENEFIT_PATTERN = re.compile(
     r"\b(free (shipping|delivery|returns?)|warranty|guarantee[d]?|lasts?|lifetime|waterproof"
-    r"|all[- ]day|hour|hours|battery|lightweight|machine[- ]washable|money[- ]back"
+    r"|all[- ]day|hour|hours|battery|lightweight|machine[- ]washable|money[- ]back|miles?"
     r"|next[- ]day|fast delivery|in stock|ships)\b"
 )
 #: A number with a unit (not a percent): "30-hour", "2 year", "500 ml", "1.2 kg".
@@ -76,6 +76,8 @@ CLAIM_PATTERN = re.compile(
     r"|(?:(\d{1,2})\s*(?:%|percent)\s*(?:off|discount|savings|cheaper|less))"
 )
 HALF_PRICE_PATTERN = re.compile(r"\bhalf[- ]price\b|\bhalf off\b")
+#: Money amounts: "$20 off" / "save $20" are amounts off; any other "$29.99" is a claimed price.
+MONEY_PATTERN = re.compile(r"(save\s+(?:up\s+to\s+)?)?\$\s?(\d{1,5}(?:[.,]\d{1,2})?)(\s*off\b)?")
 
 #: Function words (fluency); also part of the vocabulary.
 STOPWORDS: frozenset[str] = frozenset(

@@ -11,6 +11,8 @@ lex_<k>    1 - exp(-hits) over taste lexicon ``k`` (saturating: repeating a word
 cta        1 if a call to action appears ("shop now", "get yours", "order", ...)
 benefit    min(1, 0.6 [benefit phrase: free shipping, warranty...] + 0.6 [number with unit])
 claim      largest discount claimed ("30% off", "save 30%", "-30%", "half price" = 50), else 0
+dollars_off largest amount claimed off ("$20 off", "save $20"), else 0 (the truth turns it into percent)
+price_claim lowest price claimed ("only $29.99"), else 0 (the truth compares it with the real price)
 repetition max(1 - unique/total content tokens, 1 - unique/total content bigrams)
 gibberish  min(1, share of out-of-vocabulary tokens + 2 x share of junk characters)
 shouting   max(0, ALL-CAPS letter share - 0.3) / 0.7 + 0.3 x extra exclamation marks
@@ -34,6 +36,7 @@ from rlopt.market.lexicon import (
     CTA_PATTERN,
     HALF_PRICE_PATTERN,
     LEXICONS,
+    MONEY_PATTERN,
     NUMBER_UNIT_PATTERN,
     STOPWORDS,
     in_vocabulary,
@@ -42,12 +45,14 @@ from rlopt.market.lexicon import (
 
 LEXICON_NAMES: tuple[str, ...] = tuple(LEXICONS)
 TEXT_FEATURES: tuple[str, ...] = (
-    "n_tokens", *(f"lex_{k}" for k in LEXICON_NAMES), "cta", "benefit", "claim", "repetition",
+    "n_tokens", *(f"lex_{k}" for k in LEXICON_NAMES), "cta", "benefit", "claim", "dollars_off",
+    "price_claim", "repetition",
     "gibberish", "shouting", "stuffing", "too_short", "empty",
 )
-ITEM_FEATURES: tuple[str, ...] = ("relevance", "off_topic", "brand_hit", "item_benefit")
+ITEM_FEATURES: tuple[str, ...] = ("relevance", "off_topic", "brand_hit", "item_benefit", "other_brand")
 
 _JUNK = re.compile(r"[^\w\s.,!?'\"\-:;%&$€£()/+]|_")
+_CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z]+")
 _ALL_LEXICON = frozenset().union(*LEXICONS.values())
 
 
@@ -92,6 +97,14 @@ def text_features(text: str, vocab: frozenset[str]) -> tuple[float, ...]:
     if HALF_PRICE_PATTERN.search(lower):
         claims.append(50)
     claim = float(max(claims)) if claims else 0.0
+    dollars_off, prices = 0.0, []
+    for m in MONEY_PATTERN.finditer(lower):
+        amount = float(m.group(2).replace(",", "."))
+        if m.group(1) or m.group(3):
+            dollars_off = max(dollars_off, amount)
+        else:
+            prices.append(amount)
+    price_claim = min(prices) if prices else 0.0
     content = [t for t in tokens if t not in STOPWORDS]
     repetition = 0.0
     if len(content) >= 4:
@@ -109,7 +122,7 @@ def text_features(text: str, vocab: frozenset[str]) -> tuple[float, ...]:
     stuffing = 0.0
     if n >= 5:
         stuffing = max(0.0, sum(t in _ALL_LEXICON for t in tokens) / n - 0.45) / 0.55
-    return (float(n), *lex, cta, benefit, claim, repetition, gibberish, min(shouting, 2.0), stuffing,
+    return (float(n), *lex, cta, benefit, claim, dollars_off, price_claim, repetition, gibberish, min(shouting, 2.0), stuffing,
             1.0 if n < 3 else 0.0, 0.0)
 
 
@@ -126,8 +139,8 @@ def text_feature_matrix(texts: Sequence[str], vocab: frozenset[str], cache: dict
 
 
 def item_word_sets(title: str, brand: str, category: str, noun: str, key_attribute: str,
-                   benefit: str) -> dict[str, frozenset[str]]:
-    """Stemmed word sets of one item that copy about it is expected to mention."""
+                   benefit: str, all_brands: frozenset[str] = frozenset()) -> dict[str, frozenset[str]]:
+    """Stemmed word sets of one item that copy about it is expected to mention (and other brands)."""
 
     def words(text: str) -> frozenset[str]:
         return frozenset(stem(t) for t in tokenize(text) if t not in STOPWORDS)
@@ -139,6 +152,7 @@ def item_word_sets(title: str, brand: str, category: str, noun: str, key_attribu
         "category": words(category.replace("_", " ")),
         "attribute": words(key_attribute),
         "benefit": words(benefit),
+        "other_brands": frozenset(stem(b.lower()) for b in all_brands) - words(brand),
     }
 
 
@@ -146,7 +160,8 @@ def item_features(text: str, sets: dict[str, frozenset[str]]) -> tuple[float, ..
     """Relevance of one visible text to one item, in the order of ``ITEM_FEATURES``.
 
     relevance = min(1, 0.3 noun + 0.2 brand + 0.15 model name + 0.35 x share of key-attribute words
-    + 0.1 category word); off_topic = 1 when none of these words appears.
+    + 0.1 category word); off_topic = 1 when none of these words appears; other_brand = 1 when
+    the copy names another brand of the catalog (a wrong or confusing claim).
     """
     toks = {stem(t) for t in tokenize(text)}
     noun = bool(toks & sets["noun"])
@@ -157,7 +172,10 @@ def item_features(text: str, sets: dict[str, frozenset[str]]) -> tuple[float, ..
     benefit = len(toks & sets["benefit"]) / max(len(sets["benefit"]), 1)
     relevance = min(1.0, 0.3 * noun + 0.2 * brand + 0.15 * title + 0.35 * attr + 0.1 * category)
     off_topic = 0.0 if (noun or brand or title or category or attr > 0) else 1.0
-    return relevance, off_topic, float(brand), 1.0 if benefit >= 0.5 else 0.0
+    # only capitalized mentions: several brand names are also plain words ("basics", "stride")
+    named = {stem(w.lower()) for w in _CAPITALIZED.findall(text)}
+    other_brand = 1.0 if named & sets["other_brands"] else 0.0
+    return relevance, off_topic, float(brand), 1.0 if benefit >= 0.5 else 0.0, other_brand
 
 
 def catalog_words(titles: Iterable[str]) -> frozenset[str]:

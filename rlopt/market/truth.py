@@ -17,13 +17,18 @@ tied to lexicon ``k``)::
                  + w_claim * t_discount * min(claim, 70) / 100
                  + w_lex * (sum_k t_k * lex_k + t_brand * brand_hit)
                  - w_trunc * truncated - w_rep * repetition - w_gib * gibberish - w_short * too_short
-                 - w_stuff * stuffing - w_shout * shouting            (empty copy: logit = truth.empty)
+                 - w_stuff * stuffing - w_shout * shouting - w_fill * underfill
+                 - w_other * other_brand                              (empty copy: logit = truth.empty)
     P(click | examined)   = sigmoid(click logit)
     purchase logit = purchase_base + seg.purchase_propensity + 0.5 * cat_aff
                    - seg.price_weight * (0.5 + u_price) * log(price / 50)
                    + w_real * (0.5 + u_price) * discount_pct / 100 + w_prel * relevance - 0.5 * off_topic
                    + w_acc * accurate_claim - w_over_flat * [claim > discount + 2]
-                   - w_over * max(0, claim - discount) / 100 - gibberish
+                   - w_over * max(0, claim - discount) / 100 - gibberish - w_other / 2 * other_brand
+
+``claim`` is the largest discount the copy claims, in percent of the list price: "30% off", "$20 off"
+(20 / price), or a claimed price ("only $29.99" -> 1 - 29.99 / price). ``underfill`` =
+max(0, 0.2 - visible length / max_chars) / 0.2 (a few words lost in a big slot).
     P(purchase | click)   = sigmoid(purchase logit)
 
 A claimed discount is what the shopper sees, so any claim raises clicks; but the product page shows
@@ -84,8 +89,10 @@ class GroundTruth:
             list(self.catalog["title"]) + [a["key_attribute"] + " " + a["benefit"]
                                            for a in self.catalog["attributes"]])
         attrs = list(self.catalog["attributes"])
+        brands = frozenset(config.catalog.brands) | frozenset(self.catalog["brand"])
         self._item_sets = [
-            item_word_sets(r.title, r.brand, r.category, a["noun"], a["key_attribute"], a["benefit"])
+            item_word_sets(r.title, r.brand, r.category, a["noun"], a["key_attribute"], a["benefit"],
+                           brands)
             for r, a in zip(self.catalog.itertuples(index=False), attrs, strict=True)
         ]
         segs = [config.segments[s] for s in self.segment_names]
@@ -208,15 +215,18 @@ class GroundTruth:
             self._item_cache.clear()
         # distinct (text, placement) -> visible text -> features, computed once per distinct text
         combo, combo_uniques = pd.factorize(np.asarray(text_code, dtype=np.int64) * n_plc + plc)
-        visible, cut = [], []
+        visible, cut, fill = [], [], []
         for key in combo_uniques:
-            v, c = cut_to_limit(str(texts[key // n_plc]), int(self.max_chars[key % n_plc]))
+            limit = int(self.max_chars[key % n_plc])
+            v, c = cut_to_limit(str(texts[key // n_plc]), limit)
             visible.append(v)
             cut.append(c)
+            fill.append(len(v) / limit)
         v_codes, v_uniques = pd.factorize(np.asarray(visible, dtype=object))
         vis_row = v_codes[combo]
         tf = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)[vis_row]
         truncated = np.asarray(cut, dtype=float)[combo]
+        underfill = np.maximum(0.2 - np.asarray(fill, dtype=float), 0.0)[combo] / 0.2
         # distinct (visible text, item) -> relevance features
         pair, pair_uniques = pd.factorize(vis_row.astype(np.int64) * n_items + item)
         itf = np.empty((len(pair_uniques), len(ITEM_FEATURES)))
@@ -236,7 +246,13 @@ class GroundTruth:
             taste[:, names.index(k)] += tw.user_gain * delta[:, USER_FEATURE_NAMES.index(feat)]
         taste[:, names.index("quality")] -= 0.5 * tw.user_gain * delta[:, 0]
         lex = tf[:, [_F[f"lex_{k}"] for k in LEXICON_NAMES]]
-        claim = tf[:, _F["claim"]]
+        price = self.price[item]
+        claimed_price = tf[:, _F["price_claim"]]
+        claim = np.clip(np.maximum.reduce([
+            tf[:, _F["claim"]],
+            100.0 * tf[:, _F["dollars_off"]] / price,
+            np.where(claimed_price > 0, 100.0 * (1.0 - claimed_price / price), 0.0),
+        ]), 0.0, 95.0)
         rel, off = itf[:, _I["relevance"]], itf[:, _I["off_topic"]]
         benefit = np.maximum(tf[:, _F["benefit"]], itf[:, _I["item_benefit"]])
         click = (
@@ -248,6 +264,7 @@ class GroundTruth:
             - tw.truncated * truncated - tw.repetition * np.maximum(tf[:, _F["repetition"]] - 0.1, 0.0)
             - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
             - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
+            - tw.underfill * underfill - tw.other_brand * itf[:, _I["other_brand"]]
         )
         click = np.where(tf[:, _F["empty"]] > 0, tw.empty, click)
         disc = self.discount[item]
@@ -256,11 +273,11 @@ class GroundTruth:
         accurate = (claim > 0) & (np.abs(claim - disc) <= 2.0)
         purchase = (
             tw.purchase_base + self.purchase_propensity[seg] + self.seg_item_purchase[seg, item]
-            - self.price_weight[seg] * (0.5 + u_price) * np.log(self.price[item] / 50.0)
+            - self.price_weight[seg] * (0.5 + u_price) * np.log(price / 50.0)
             + tw.real_discount * (0.5 + u_price) * disc / 100.0
             + tw.purchase_relevance * rel - 0.5 * off
             + tw.accurate_claim * accurate - tw.overclaim_flat * (over > 2.0) - tw.overclaim * over / 100.0
-            - tf[:, _F["gibberish"]]
+            - tf[:, _F["gibberish"]] - 0.5 * tw.other_brand * itf[:, _I["other_brand"]]
         )
         if position is None:
             exam = np.array([e[0] for e in self.examination])[plc]

@@ -152,3 +152,34 @@ def test_free_form_copy_scores_like_good_templates(market, oracle):
             pool_p = oracle.click_prob(pool, item_id, segment, "product_page", 0)
             mine = oracle.click_prob([text], item_id, segment, "product_page", 0)[0]
             assert mine >= np.quantile(pool_p, 0.4), (item_id, segment, mine, np.sort(pool_p))
+
+
+def test_money_claims_are_checked_against_the_real_price(market, oracle):
+    item = _item(market, True)
+    net = item.price * (1 - item.discount_pct / 100)
+    off = item.price - net
+    base = f"{item.title}, {item.attributes['key_attribute']}."
+    texts = [f"{base} Now only ${net:.2f}. Shop now",          # the real price
+             f"{base} Now only ${net * 0.5:.2f}. Shop now",    # a price it does not have
+             f"${off:.0f} off the {base} Shop now",            # the real amount off
+             f"${off * 2 + 10:.0f} off the {base} Shop now"]   # an inflated amount off
+    click, buy = _p(oracle, texts, item)
+    assert buy[1] < 0.5 * buy[0] and click[1] > click[0]
+    assert buy[3] < 0.5 * buy[2] and click[3] > click[2]
+
+
+def test_naming_another_brand_loses(market, oracle):
+    item = _item(market, False)
+    other = next(b for b in market.config.catalog.brands if b != item.brand)
+    good = f"{item.title}: {item.attributes['key_attribute']}. Shop now"
+    click, buy = _p(oracle, [good, good.replace(". Shop now", f", better than {other}. Shop now")], item)
+    assert click[1] < click[0] and buy[1] < buy[0]
+
+
+def test_a_few_words_in_a_big_slot_lose_to_a_full_message(market, oracle):
+    item = _item(market, False)
+    noun = item.attributes["noun"].lower()
+    full = (f"{item.title}: {item.attributes['key_attribute']}, {item.attributes['benefit']}. "
+            f"A {noun} you can rely on every day. Shop now")
+    click, _ = _p(oracle, [full, f"{item.brand} {noun}"], item)
+    assert click[0] > 2 * click[1]
