@@ -134,21 +134,21 @@ def _run_bandit(env_id, spec, steps, seed, batch_size, max_points, seeds, progre
 
 
 def _run_slate(env_id, spec, steps, seed, batch_size, max_points, seeds, progress, env_kwargs) -> BanditRun:
-    """Slate: rank variants by the policy's ``action_probs`` (random tie-break), fill slots in order.
+    """Slate: rank variants with the policy's ``rank_batch``, fill the slots best-first.
 
     The policy learns from every shown slot as one (context, variant, click) observation.
     """
     env: PlacementSlate = gym.make(env_id, max_episode_steps=None, **env_kwargs).unwrapped
     n_slots, k = env.action_space.shape[0], env.table.n_actions
+    slot_order = np.argsort(-env.examination, kind="stable")
     policy = build_policy(spec, k, env.observation_space.shape[0], env.n_types, rng=as_rng(seeds[0]))
-    rng = as_rng(seeds[0].spawn(1)[0])
     obs, info = env.reset(seed=int(seeds[1].generate_state(1)[0]))
     done, reward, regret, oracle, points = 0, 0.0, 0.0, 0.0, []
     buf_x, buf_a, buf_r = [], [], []
     start = time.perf_counter()
     while done < steps:
-        probs = policy.action_probs(obs[None])[0]
-        order = np.lexsort((rng.random(k), -probs))[:n_slots]
+        order = np.empty(n_slots, dtype=np.int64)
+        order[slot_order] = policy.rank_batch(obs[None])[0, :n_slots]  # best variant, most examined slot
         oracle += info["optimal_value"]
         obs_next, r, _, _, info = env.step(order)
         reward += r

@@ -109,9 +109,23 @@ class Policy:
         probs = self._action_probs(ctx)
         return probs / probs.sum(axis=1, keepdims=True)
 
+    def rank_batch(self, contexts: np.ndarray) -> np.ndarray:
+        """All actions ordered best-first per row, shape ``(n, n_actions)`` (for slates).
+
+        The policy's own ranking rule: UCB scores for UCB policies, one posterior draw for
+        Thompson sampling, the greedy order (or, with probability ε, a random order) for
+        ε-greedy; other policies rank by ``action_probs``. Ties are broken at random.
+        """
+        ctx = self._check_contexts(contexts)
+        scores = self._rank_scores(ctx)
+        return np.lexsort((self.rng.random(scores.shape), -scores), axis=-1)
+
     def params(self) -> dict[str, Any]:
         """Hyperparameters (for reports and JSON)."""
         return {}
+
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return self._action_probs(contexts)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -43,6 +43,9 @@ class UniformPolicy(_ArmStats):
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         return np.full((contexts.shape[0], self.n_actions), 1.0 / self.n_actions)
 
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return self.rng.random((contexts.shape[0], self.n_actions))
+
 
 class EpsilonGreedy(_ArmStats):
     """ε-greedy on empirical arm means.
@@ -76,6 +79,9 @@ class EpsilonGreedy(_ArmStats):
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         return self.epsilon / self.n_actions + (1 - self.epsilon) * greedy_probs(self._scores(contexts))
+
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return _epsilon_scores(self, np.asarray(self._scores(contexts), dtype=np.float64))
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "initial": self.initial}
@@ -113,6 +119,9 @@ class UCB1(_ArmStats):
         scores = np.nan_to_num(self._scores(contexts), posinf=np.finfo(np.float64).max)
         return greedy_probs(scores)
 
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return np.nan_to_num(self._scores(contexts), posinf=np.finfo(np.float64).max)
+
     def params(self) -> dict[str, Any]:
         return {"c": self.c}
 
@@ -148,8 +157,11 @@ class BernoulliTS(_ArmStats):
         return self.alpha0 + self.sums, self.beta0 + self.counts - self.sums
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
+        return self._argmax(self._rank_scores(contexts))
+
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
         a, b = self._posterior()
-        return self._argmax(self.rng.beta(a, b, size=(contexts.shape[0], self.n_actions)))
+        return self.rng.beta(a, b, size=(contexts.shape[0], self.n_actions))
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         # Context-free: one probability vector, estimated once and repeated per row.
@@ -175,3 +187,9 @@ def _epsilon_mix(policy: Policy, greedy: np.ndarray) -> np.ndarray:
     explore = policy.rng.random(n) < policy.epsilon
     random_actions = policy.rng.integers(0, policy.n_actions, size=n)
     return np.where(explore, random_actions, greedy)
+
+
+def _epsilon_scores(policy: Policy, scores: np.ndarray) -> np.ndarray:
+    """Greedy scores, replaced by random ones on the rows that explore (probability ε)."""
+    explore = policy.rng.random(scores.shape[0]) < policy.epsilon
+    return np.where(explore[:, None], policy.rng.random(scores.shape), scores)

@@ -26,7 +26,7 @@ from scipy.special import log_ndtr
 
 from rlopt.errors import InputError
 from rlopt.policies.base import Policy, greedy_probs
-from rlopt.policies.context_free import _check_unit, _epsilon_mix
+from rlopt.policies.context_free import _check_unit, _epsilon_mix, _epsilon_scores
 from rlopt.seeding import RNGLike
 
 
@@ -146,6 +146,9 @@ class LinUCB(_RidgeArms):
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         return greedy_probs(self._scores(contexts))
 
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return self._scores(contexts)
+
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, **super().params()}
 
@@ -188,8 +191,11 @@ class LinearTS(_RidgeArms):
         self.n_nodes = int(n_nodes)
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
+        return self._argmax(self._rank_scores(contexts))
+
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
         mean, width = self._mean_and_width(contexts)
-        return self._argmax(mean + self.v * width * self.rng.standard_normal(mean.shape))
+        return mean + self.v * width * self.rng.standard_normal(mean.shape)
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         mean, width = self._mean_and_width(contexts)
@@ -233,6 +239,9 @@ class LinearEpsilonGreedy(_RidgeArms):
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
         return _epsilon_mix(self, self._argmax(self._greedy_scores(contexts)))
+
+    def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
+        return _epsilon_scores(self, self._greedy_scores(contexts))
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         greedy = greedy_probs(self._greedy_scores(contexts))

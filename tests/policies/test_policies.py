@@ -193,3 +193,21 @@ def test_bad_inputs_name_the_problem(call, pattern):
 def test_bernoulli_ts_rejects_rewards_outside_unit_interval():
     with pytest.raises(InputError, match=r"rewards in \[0, 1\]"):
         make_policy("bernoulli-ts", K, D).update(np.zeros(D), 0, 3.5)
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_rank_batch_orders_every_action(name):
+    policy = make_policy(name, K, D, rng=0)
+    draw = _train(policy, rounds=3)
+    x, _ = draw(20)
+    ranks = policy.rank_batch(x)
+    assert ranks.shape == (20, K)
+    np.testing.assert_array_equal(np.sort(ranks, axis=1), np.tile(np.arange(K), (20, 1)))
+
+
+def test_rank_batch_follows_deterministic_scores():
+    policy = make_policy("linucb", K, D, rng=0)
+    draw = _train(policy, rounds=3)
+    x, _ = draw(20)
+    np.testing.assert_array_equal(policy.rank_batch(x), np.argsort(-policy._scores(x), axis=1))
+    np.testing.assert_array_equal(policy.rank_batch(x)[:, 0], policy.select_batch(x))
