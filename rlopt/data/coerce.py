@@ -150,9 +150,10 @@ def _datetime_to_ms(dt: pd.Series) -> np.ndarray:
 def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
     """JSON objects (dicts, or JSON strings of one) with str keys and values of ``value_types``.
 
-    ``value_types`` is matched on the exact type (``bool`` is not an ``int`` here). Each distinct
-    JSON string is decoded and checked once. Missing cells become ``None``; callers decide the
-    default (``{}``).
+    ``value_types`` is matched on the exact type (``bool`` is not an ``int`` here). Null (or NaN)
+    entries are dropped, as unknown values, so Arrow struct columns (which fill absent keys with
+    None) read back as the dicts they were. Each distinct JSON string is
+    decoded and checked once. Missing cells become ``None``; callers decide the default (``{}``).
     """
     from rlopt.data.io import loads_exact
 
@@ -181,18 +182,29 @@ def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
                 v = loads_exact(text)
             except json.JSONDecodeError:
                 continue
-            if type(v) is dict and all(type(x) in value_types for x in v.values()):
-                decoded[k], ok[k] = v, True
+            if type(v) is dict:
+                v = _drop_nulls(v)
+                if all(type(x) in value_types for x in v.values()):
+                    decoded[k], ok[k] = v, True
         values[str_idx] = decoded[codes]
         missing[str_idx] = blank[codes]
         unparsed[str_idx] = ~ok[codes] & ~blank[codes]
     for i in np.flatnonzero(~is_str & ~missing):
         v = raw[i]
+        if isinstance(v, dict):
+            v = _drop_nulls(v)
         if isinstance(v, dict) and all(type(k) is str and _scalar_ok(x, value_types) for k, x in v.items()):
             values[i] = v
         else:
             unparsed[i] = True
     return Parsed(pd.Series(values, index=s.index, name=s.name, dtype=object), missing, unparsed)
+
+
+def _drop_nulls(d: dict) -> dict:
+    """Null entries mean "not known": drop them (Arrow structs fill absent keys with None)."""
+    if any(x is None or (type(x) is float and x != x) for x in d.values()):
+        return {k: x for k, x in d.items() if not (x is None or (type(x) is float and x != x))}
+    return d
 
 
 def _scalar_ok(x: Any, value_types: frozenset[type]) -> bool:

@@ -130,14 +130,22 @@ def _read_parquet_dir(p: Path) -> pd.DataFrame:
 
 
 def _decode_parquet(table: Any) -> pd.DataFrame:
+    import pyarrow as pa
+
     meta = table.schema.metadata or {}
     df = table.to_pandas()
+    for field in table.schema:  # Arrow maps arrive as lists of (key, value) pairs: make them dicts
+        if pa.types.is_map(field.type):
+            df[field.name] = pd.Series([None if v is None else dict(v) for v in df[field.name]],
+                                       index=df.index, dtype=object)
     df.attrs[_ATTRS_KEY] = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
     return df
 
 
 def _read_text(p: Path) -> str:
     data = p.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError("the file is UTF-16 encoded; re-save it as UTF-8", file=str(p), rule="UTF-8 encoding")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -263,8 +271,7 @@ def decode_json_column(s: pd.Series) -> pd.Series:
     """Decode JSON strings in ``s`` to Python objects where they parse; keep everything else.
 
     Each distinct string is decoded once (logs repeat a user's features on every impression),
-    so rows with equal text share one decoded object. Arrow map values (lists of
-    ``(key, value)`` pairs) become dicts. Missing values stay missing.
+    so rows with equal text share one decoded object. Missing values stay missing.
     """
     values = s.to_numpy(dtype=object, na_value=None)
     is_str = np.fromiter((type(v) is str for v in values), dtype=bool, count=len(values))
@@ -279,10 +286,6 @@ def decode_json_column(s: pd.Series) -> pd.Series:
             except json.JSONDecodeError:
                 decoded[k] = text
         out[idx] = decoded[codes]
-    for i in np.flatnonzero(~is_str):
-        v = values[i]
-        if isinstance(v, list) and v and all(isinstance(t, tuple) and len(t) == 2 for t in v):
-            out[i] = dict(v)
     return pd.Series(out, index=s.index, name=s.name, dtype=object)
 
 

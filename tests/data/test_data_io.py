@@ -204,3 +204,28 @@ def test_jsonl_line_with_two_records_is_rejected(tmp_path):
 def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
     path = write_jsonl([{"copy_text": "one\u2028two", "n": 1}], tmp_path / "t.jsonl")
     assert read_table(path)["copy_text"].iloc[0] == "one\u2028two"
+
+
+def test_struct_and_map_json_columns_from_other_writers(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = make_logs()
+    table = pa.Table.from_pandas(df.drop(columns="user_features"), preserve_index=False)
+    struct = pa.array([{"age": 31, "tier": "gold"}, {"age": 22}, {}, {"tier": "std"}, {"vip": True}, None])
+    pq.write_table(table.append_column("user_features", struct), tmp_path / "struct.parquet")
+    out = read_logs(tmp_path / "struct.parquet", make_catalog())  # absent keys came back as None
+    assert out["user_features"].tolist() == [{"age": 31, "tier": "gold"}, {"age": 22}, {}, {"tier": "std"},
+                                             {"vip": True}, {}]
+    cat = make_catalog()
+    mapped = pa.array([[("color", "red")], [], [("size", "1l")]], type=pa.map_(pa.string(), pa.string()))
+    cat_table = pa.Table.from_pandas(cat.drop(columns="attributes"), preserve_index=False)
+    pq.write_table(cat_table.append_column("attributes", mapped), tmp_path / "cat.parquet")
+    assert read_catalog(tmp_path / "cat.parquet")["attributes"].tolist() == [{"color": "red"}, {}, {"size": "1l"}]
+
+
+def test_utf16_file_is_named(tmp_path):
+    path = tmp_path / "logs.csv"
+    path.write_bytes("event_id\ne1\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16 encoded; re-save it as UTF-8"):
+        read_table(path)
