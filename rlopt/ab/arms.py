@@ -115,6 +115,11 @@ class CopiesChooser:
         self.by_item = {k: g["copy_text"].astype(str).tolist()
                         for k, g in df.groupby(["item_id", "placement"], sort=False)}
 
+    def covers(self, imps: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of impressions whose context (or item and placement) has copies."""
+        return np.array([(i, s, p) in self.by_context or (i, p) in self.by_item for i, s, p in
+                         zip(imps["item_id"], imps["segment"], imps["placement"], strict=True)], dtype=bool)
+
     def __call__(self, imps: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         out = np.empty(len(imps), dtype=object)
         u = rng.random(len(imps))
@@ -123,7 +128,9 @@ class CopiesChooser:
             texts = self.by_context.get((item, seg, plc)) or self.by_item.get((item, plc))
             if texts is None:
                 raise InputError(f"no copy for context item_id={item!r}, segment={seg!r}, placement={plc!r} "
-                                 "(nor for that item and placement in any segment)", file=str(self.path),
+                                 "(nor for that item and placement in any segment); generate copies for every "
+                                 "(item, placement) or run with traffic='covered' (--traffic covered)",
+                                 file=str(self.path),
                                  column="item_id", rule="copies cover every (item, placement) the market shows")
             out[i] = texts[int(u[i] * len(texts))]
         return out

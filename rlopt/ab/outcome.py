@@ -103,6 +103,8 @@ class ABResult:
         ``relative`` and the ``design_effect`` of user clustering it includes.
     warnings : tuple of str
         Everything the run warned about (underpowered traffic, sample-ratio mismatch).
+    traffic : str
+        ``"all"`` or ``"covered"`` (only impressions every ``copies:`` arm covers).
     """
 
     arms: tuple[ArmSummary, ...]
@@ -115,6 +117,7 @@ class ABResult:
     split: tuple[float, ...]
     alpha: float = 0.05
     warnings: tuple[str, ...] = ()
+    traffic: str = "all"
 
     def arm(self, name: str) -> ArmSummary:
         for a in self.arms:
@@ -145,7 +148,7 @@ class ABResult:
     def to_dict(self) -> dict:
         return {
             "n_impressions": self.n_impressions, "pre_impressions": self.pre_impressions, "seed": self.seed,
-            "split": list(self.split), "alpha": self.alpha,
+            "split": list(self.split), "alpha": self.alpha, "traffic": self.traffic,
             "arms": [a.to_dict() for a in self.arms],
             "comparisons": [c.to_dict(self.alpha) for c in self.comparisons],
             "srm": self.srm.to_dict(), "mde": dict(self.mde), "warnings": list(self.warnings),

@@ -64,7 +64,7 @@ def run_policy_arm(arm: Arm, market, oracle, imps: pd.DataFrame, rng: np.random.
     except InputError as err:
         raise InputError(f"arm {arm.spec!r} does not resolve to a policy: {err.message}", column="arm",
                          rule="policy:NAME with NAME in rlopt.policies.POLICY_NAMES") from None
-    order = np.argsort(imps["timestamp"].to_numpy(), kind="stable")
+    order = np.argsort(imps["_arrival" if "_arrival" in imps.columns else "timestamp"].to_numpy(), kind="stable")
     ctx = context_matrix(imps, sorted(market.segments), sorted(market.placements))
     kinds, n_kinds = kind_codes(market, imps)
     if kinds is not None:

@@ -80,7 +80,7 @@ def assign_users(user_ids, split, seed: int) -> np.ndarray:
     return np.searchsorted(edges, u, side="right")[inverse]
 
 
-def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha):
+def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha, traffic):
     if isinstance(arms, Mapping):
         parsed = {str(name): Arm.parse(spec) for name, spec in arms.items()}
     else:
@@ -95,6 +95,8 @@ def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha):
         raise InputError(f"split needs {len(parsed)} positive weights (one per arm); got {split.tolist()}.",
                          column="split", rule="one positive weight per arm")
     pre = int(n_impressions) // 2 if pre_impressions is None else int(pre_impressions)
+    if traffic not in ("all", "covered"):
+        raise InputError(f"traffic must be 'all' or 'covered'; got {traffic!r}.", column="traffic")
     if pre < 0 or int(looks) < 1 or not 0 < alpha < 1:
         raise InputError("pre_impressions must be >= 0, looks >= 1 and alpha in (0, 1).", column="pre_impressions")
     return parsed, int(n_impressions), tuple(float(w) for w in split / split.sum()), pre, int(looks), float(alpha)
@@ -150,7 +152,7 @@ def _sequential(df: pd.DataFrame, control: str, treatment: str, looks: int, tau:
     """mSPRT on the CTR difference (delta method over users) at ``looks`` evenly spaced points in time."""
     if not np.isfinite(tau) or tau <= 0:
         return None
-    df = df[df["arm"].isin([control, treatment])].sort_values("timestamp", kind="stable")
+    df = df[df["arm"].isin([control, treatment])].sort_values("_arrival", kind="stable")
     look = (np.arange(len(df)) * looks) // len(df)  # impressions split into `looks` equal batches
     stats_ = []
     for arm in (control, treatment):
@@ -179,6 +181,35 @@ def _mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dic
             "impressions_control": n_a}
 
 
+def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFrame:
+    """``n`` impressions in arrival order; with ``covers`` (a mask function) only covered ones.
+
+    Uncovered impressions are dropped and more are drawn (timestamps shifted to keep increasing),
+    i.e. the experiment targets the traffic every arm can serve.
+    """
+    if covers is None:
+        imps = market.sample_impressions(n, rng).reset_index(drop=True)
+        return imps.assign(_arrival=np.arange(len(imps)))
+    parts, have, drawn, last_ts = [], 0, 0, None
+    while have < n:
+        rate = have / drawn if drawn else 1.0
+        m = n if not drawn else int(math.ceil((n - have) / max(rate, 1e-3) * 1.2)) + 16
+        if drawn + m > 50 * n:
+            raise InputError(f"the copies cover only {rate:.2%} of the market's traffic ({have} of {drawn} sampled "
+                             "impressions); generate copies for more (item, placement) pairs.",
+                             column="copies", rule="traffic='covered' needs >= 2% coverage")
+        imps = market.sample_impressions(m, rng)
+        drawn += m
+        if last_ts is not None:
+            imps["timestamp"] = imps["timestamp"] - imps["timestamp"].min() + last_ts + 1
+        last_ts = int(imps["timestamp"].max())
+        keep = imps[covers(imps)]
+        parts.append(keep)
+        have += len(keep)
+    imps = pd.concat(parts).iloc[:n].reset_index(drop=True)
+    return imps.assign(_arrival=np.arange(len(imps)))
+
+
 def _truth(scored: pd.DataFrame) -> dict[str, float]:
     return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
             "revenue_per_impression": float(np.mean(scored["expected_revenue"]))}
@@ -186,7 +217,7 @@ def _truth(scored: pd.DataFrame) -> dict[str, float]:
 
 def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, oracle=None,
                 pre_impressions: int | None = None, alpha: float = 0.05, looks: int = 20,
-                tau_relative: float = 0.1, mde_warn_relative: float = 0.25) -> ABResult:
+                tau_relative: float = 0.1, mde_warn_relative: float = 0.25, traffic: str = "all") -> ABResult:
     """Run a simulated A/B(/n) test of ``arms`` on ``market`` with users as the randomization unit.
 
     Parameters
@@ -214,12 +245,17 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
         mSPRT mixing-prior sd as a fraction of the pre-period CTR (the size of lifts it is tuned for).
     mde_warn_relative : float
         Warn (:class:`ABPowerWarning`) when the relative CTR MDE at this traffic exceeds it.
+    traffic : {"all", "covered"}
+        ``"all"``: every impression the market draws (a ``copies:`` arm must cover all of them).
+        ``"covered"``: only impressions whose context every ``copies:`` arm covers (more are drawn
+        to reach ``n_impressions``); the result then speaks for that traffic only.
 
     Returns
     -------
     ABResult
     """
-    parsed, n, split, n_pre, looks, alpha = _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha)
+    parsed, n, split, n_pre, looks, alpha = _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha,
+                                                           traffic)
     if oracle is None:
         from rlopt.market.oracle import Oracle  # evaluation code may use the oracle
 
@@ -228,7 +264,11 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + len(names))]
     pre, pre_ctr = _pre_period(market, oracle, n_pre, streams[0])
 
-    imps = market.sample_impressions(n, streams[1]).reset_index(drop=True)
+    choosers = {name: make_chooser(arm, market, oracle) for name, arm in parsed.items() if not arm.learns_online}
+    copies = [c for c in choosers.values() if hasattr(c, "covers")]
+    covers = (lambda imps: np.logical_and.reduce([c.covers(imps) for c in copies])) \
+        if traffic == "covered" and copies else None
+    imps = _draw_traffic(market, n, streams[1], covers)
     assigned = assign_users(imps["user_id"], split, seed)
     parts, truths = [], {}
     for k, name in enumerate(names):
@@ -240,7 +280,7 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
             truths[name] = _truth(oracle.evaluate(out.drop(columns=["clicked", "converted", "revenue"])))
             parts.append(out.assign(arm=name))
             continue
-        texts = make_chooser(arm, market, oracle)(imps, streams[3 + k])  # counterfactual: every impression
+        texts = choosers[name](imps, streams[3 + k])  # counterfactual: every impression
         truths[name] = _truth(oracle.evaluate(_with_copy(imps, texts)))
         parts.append(_with_copy(imps[mine], texts[mine]).assign(arm=name))
     static = [p for name, p in zip(names, parts, strict=True) if not parsed[name].learns_online]
@@ -281,4 +321,5 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
                      f"(p = {srm.pvalue:.2g}); do not trust this run's comparisons.")
         warnings.warn(notes[-1], ABSRMWarning, stacklevel=2)
     return ABResult(arms=summaries, comparisons=tuple(comps), srm=srm, mde=mde, n_impressions=n,
-                    pre_impressions=n_pre, seed=int(seed), split=split, alpha=alpha, warnings=tuple(notes))
+                    pre_impressions=n_pre, seed=int(seed), split=split, alpha=alpha, warnings=tuple(notes),
+                    traffic=traffic)

@@ -32,7 +32,8 @@ def _print_tables(result, show_sequential: bool) -> None:
 
     level = f"{1 - result.alpha:.0%}"
     legend = "; ".join(f"{a.name} = {a.label}" + (" (control)" if i == 0 else "") for i, a in enumerate(result.arms))
-    console.print(f"arms: {legend}; {result.n_impressions} impressions, seed {result.seed}", highlight=False)
+    scope = "" if result.traffic == "all" else " (only traffic the copies cover)"
+    console.print(f"arms: {legend}; {result.n_impressions} impressions{scope}, seed {result.seed}", highlight=False)
     rows = result.rows()
     for metric in dict.fromkeys(r["metric"] for r in rows):
         table = Table(title=metric, title_justify="left")
@@ -82,6 +83,9 @@ def ab_command(
                                                         "CUPED (default: impressions / 2).")] = None,
     looks: Annotated[int, typer.Option("--looks", help="Interim looks of the sequential test.")] = 20,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    traffic: Annotated[str, typer.Option("--traffic", help="all: every impression (copies must cover every "
+                                         "item and placement); covered: only impressions the copies cover.")]
+    = "all",
     sequential: Annotated[bool, typer.Option("--sequential", help="Also print the mSPRT (always-valid) "
                                              "sequential decision with early stopping.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the full result as JSON here.")] = None,
@@ -117,7 +121,7 @@ def ab_command(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same notes come back in result.warnings, printed below
             result = simulate_ab(mkt, arms, impressions, seed, split=weights, pre_impressions=pre_impressions,
-                                 alpha=alpha, looks=looks)
+                                 alpha=alpha, looks=looks, traffic=traffic)
     payload = _clean({"market": str(market or DEFAULT_MARKET), **result.to_dict()})
     if out is not None:
         write_json_atomic(out, payload)

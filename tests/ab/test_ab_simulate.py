@@ -153,3 +153,27 @@ def test_linear_policy_arm_learns_copy_kinds_on_real_market():
     # Typed arms (one model per copy kind) find the strong kinds; per-index learning could not.
     assert res.arm("lin").true["ctr"] > 1.3 * res.arm("rand").true["ctr"]
     assert res.comparisons[0].verdict("ctr") == "lin better"
+
+
+def test_covered_traffic_restricts_to_contexts_with_copies(fake_market, tmp_path):
+    market, oracle = fake_market
+    path = tmp_path / "two_items.jsonl"
+    pd.DataFrame([{"item_id": it, "segment": "deal", "placement": "push", "copy_text": f"{it} SALE"}
+                  for it in ("item0", "item1")]).to_json(path, orient="records", lines=True)
+    with pytest.raises(InputError, match="--traffic covered"):
+        simulate_ab(market, ["logging", f"copies:{path}"], 3000, seed=0, oracle=oracle)
+    res = simulate_ab(market, ["logging", f"copies:{path}"], 3000, seed=0, oracle=oracle, traffic="covered")
+    assert res.traffic == "covered" and res.n_impressions == 3000
+    assert res.arm("A").impressions + res.arm("B").impressions == 3000
+    assert res.arm("B").true["ctr"] > 1.4 * res.arm("A").true["ctr"]  # SALE copy on every covered impression
+
+
+def test_covered_traffic_fails_when_coverage_is_tiny(fake_market, tmp_path):
+    market, oracle = fake_market
+    # Copies only for an item in the catalog that the market never shows.
+    market.catalog = pd.concat([market.catalog, market.catalog.iloc[:1].assign(item_id="rare")], ignore_index=True)
+    path = tmp_path / "none.jsonl"
+    pd.DataFrame([{"item_id": "rare", "segment": "deal", "placement": "push", "copy_text": "x SALE"}]).to_json(
+        path, orient="records", lines=True)
+    with pytest.raises(InputError, match=r"cover only 0\.00% of the market's traffic"):
+        simulate_ab(market, ["logging", f"copies:{path}"], 500, seed=0, oracle=oracle, traffic="covered")
