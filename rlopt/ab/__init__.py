@@ -3,11 +3,14 @@
 - :mod:`rlopt.ab.tests` — two-proportion z-test, Welch's t-test, delta-method ratio test, CUPED, SRM.
 - :mod:`rlopt.ab.sequential` — mSPRT with always-valid p-values and early stopping.
 - :mod:`rlopt.ab.power` — power, sample size and minimum detectable effect.
-- :mod:`rlopt.ab.simulate` — arms (copy generators or policies) on the simulated marketplace.
+- :mod:`rlopt.ab.simulate` — :func:`simulate_ab`: arms (:mod:`rlopt.ab.arms`, copy generators or
+  policies) on the simulated marketplace, returning an :class:`ABResult`.
 
 Differences are always arm B (treatment) minus arm A (control).
 """
 
+from rlopt.ab.arms import ARM_SPECS, Arm
+from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
 from rlopt.ab.power import (
     mde_means,
     mde_proportions,
@@ -18,9 +21,12 @@ from rlopt.ab.power import (
 )
 from rlopt.ab.results import ConfidenceInterval, CupedResult, SRMResult, TestResult
 from rlopt.ab.sequential import SequentialResult, msprt, sequential_test
+from rlopt.ab.simulate import ABPowerWarning, ABSRMWarning, assign_users, simulate_ab
 from rlopt.ab.tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
 
 __all__ = [
+    "ARM_SPECS", "ABPowerWarning", "ABResult", "ABSRMWarning", "Arm", "ArmSummary", "Comparison",
+    "assign_users", "simulate_ab",
     "ConfidenceInterval", "CupedResult", "SRMResult", "SequentialResult", "TestResult",
     "cuped", "mde_means", "mde_proportions", "msprt", "power_means", "power_proportions",
     "ratio_delta_method", "sample_size_means", "sample_size_proportions", "sequential_test",

@@ -61,6 +61,9 @@ class Comparison:
         mSPRT on CTR (delta method) monitored at every look.
     true_lift : dict
         metric -> oracle-expected ``treatment - control`` for the ratio metrics.
+    adjusted_pvalues : dict
+        metric -> Holm-adjusted p-value over all treatment arms (A/B/n tests compare several arms
+        with one control; with a single treatment it equals the raw p-value). Verdicts use it.
     """
 
     control: str
@@ -69,10 +72,15 @@ class Comparison:
     secondary: dict[str, TestResult]
     sequential: SequentialResult | None
     true_lift: dict[str, float]
+    adjusted_pvalues: dict[str, float] = field(default_factory=dict)
+
+    def pvalue(self, metric: str) -> float:
+        """The p-value behind the verdict (Holm-adjusted when there are several treatment arms)."""
+        return self.adjusted_pvalues.get(metric, self.primary[metric].pvalue)
 
     def verdict(self, metric: str, alpha: float = 0.05) -> str:
         res = self.primary[metric]
-        if not res.pvalue < alpha:
+        if not self.pvalue(metric) < alpha:
             return "not significant"
         return f"{self.treatment} better" if res.estimate > 0 else f"{self.treatment} worse"
 
@@ -81,6 +89,7 @@ class Comparison:
             "control": self.control, "treatment": self.treatment,
             "primary": {m: r.to_dict(1 - alpha) for m, r in self.primary.items()},
             "verdict": {m: self.verdict(m, alpha) for m in self.primary},
+            "adjusted_pvalues": {m: self.pvalue(m) for m in self.primary},
             "secondary": {k: r.to_dict(1 - alpha) for k, r in self.secondary.items()},
             "sequential": None if self.sequential is None else self.sequential.to_dict(1 - alpha),
             "true_lift": dict(self.true_lift),
@@ -141,6 +150,7 @@ class ABResult:
                     "true": arm.true.get(metric, math.nan), "lift": res.estimate,
                     "ci": tuple(res.confidence_interval(level)), "relative": res.relative,
                     "relative_ci": tuple(res.relative_interval(level)), "pvalue": res.pvalue,
+                    "pvalue_adjusted": comp.pvalue(metric),
                     "test": res.test, "verdict": comp.verdict(metric, self.alpha),
                 })
         return rows

@@ -210,6 +210,20 @@ def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFr
     return imps.assign(_arrival=np.arange(len(imps)))
 
 
+def _holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, float]]:
+    """Holm-adjusted p-values per metric across the treatment arms (family = one metric)."""
+    from statsmodels.stats.multitest import multipletests
+
+    names = list(primaries)
+    out: dict[str, dict[str, float]] = {name: {} for name in names}
+    for metric in next(iter(primaries.values())):
+        raw = np.array([primaries[name][metric].pvalue for name in names])
+        adj = multipletests(raw, method="holm")[1] if len(raw) > 1 else raw
+        for name, p in zip(names, adj, strict=True):
+            out[name][metric] = float(p)
+    return out
+
+
 def _truth(scored: pd.DataFrame) -> dict[str, float]:
     return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
             "revenue_per_impression": float(np.mean(scored["expected_revenue"]))}
@@ -298,13 +312,14 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
                    conversions=int(users[name]["conversions"].sum()), revenue=float(users[name]["revenue"].sum()),
                    true=truths[name])
         for name in names)
-    comps, mdes = [], []
     tau = tau_relative * pre_ctr if np.isfinite(pre_ctr) and pre_ctr > 0 else math.nan
-    for name in names[1:]:
-        primary, secondary = _compare(users[names[0]], users[name])
+    tested = {name: _compare(users[names[0]], users[name]) for name in names[1:]}
+    adjusted = _holm({name: primary for name, (primary, _) in tested.items()})
+    comps, mdes = [], []
+    for name, (primary, secondary) in tested.items():
         seq = _sequential(df, names[0], name, looks, tau, alpha)
         true_lift = {m: truths[name][m] - truths[names[0]][m] for m in truths[name]}
-        comps.append(Comparison(names[0], name, primary, secondary, seq, true_lift))
+        comps.append(Comparison(names[0], name, primary, secondary, seq, true_lift, adjusted[name]))
         mdes.append(_mde(primary, secondary["ctr_ztest"], alpha))
     # Report the weakest comparison (an undefined MDE, e.g. no clicks at all, counts as the weakest).
     mde = max(mdes, key=lambda m: math.inf if math.isnan(m["relative"]) else m["relative"])

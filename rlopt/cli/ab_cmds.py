@@ -37,14 +37,15 @@ def _print_tables(result, show_sequential: bool) -> None:
     rows = result.rows()
     for metric in dict.fromkeys(r["metric"] for r in rows):
         table = Table(title=metric, title_justify="left")
-        for col in ("arm", "estimate", "true", f"lift [{level} CI]", f"relative [{level} CI]", "p", "verdict"):
+        p_head = "p (Holm)" if len(result.comparisons) > 1 else "p"
+        for col in ("arm", "estimate", "true", f"lift [{level} CI]", f"relative [{level} CI]", p_head, "verdict"):
             table.add_column(col, justify="left" if col in ("arm", "verdict") else "right")
         for r in (r for r in rows if r["metric"] == metric):
             if r["lift"] is None:
                 table.add_row(r["arm"], _fmt(r["estimate"]), _fmt(r["true"]), "", "", "", "control")
                 continue
             table.add_row(r["arm"], _fmt(r["estimate"]), _fmt(r["true"]), _with_ci(r["lift"], r["ci"]),
-                          _with_ci(r["relative"], r["relative_ci"], True), f"{r['pvalue']:.2g}", r["verdict"])
+                          _with_ci(r["relative"], r["relative_ci"], True), f"{r['pvalue_adjusted']:.2g}", r["verdict"])
         console.print(table)
     srm = result.srm
     console.print(f"SRM check: users per arm {list(srm.observed)}, p = {srm.pvalue:.3g} -> "

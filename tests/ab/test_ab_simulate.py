@@ -32,6 +32,7 @@ def test_known_effect_is_detected_with_right_sign(fake_market, sale_copies):
     assert res.arm("tuned").true["ctr"] > res.arm("base").true["ctr"]
     assert comp.sequential is not None and comp.sequential.stopped and comp.sequential.decision == "B > A"
     assert not res.srm.mismatch and not res.warnings
+    assert comp.pvalue("ctr") == ctr.pvalue  # one treatment arm: no adjustment
 
 
 def test_same_seed_same_result_and_json(fake_market, sale_copies):
@@ -43,6 +44,10 @@ def test_same_seed_same_result_and_json(fake_market, sale_copies):
     c = simulate_ab(market, arms, 4000, seed=8, oracle=oracle).to_dict()
     assert c["arms"][0]["clicks"] != a["arms"][0]["clicks"] or c["arms"][1]["clicks"] != a["arms"][1]["clicks"]
     assert [arm["name"] for arm in a["arms"]] == ["A", "B", "C"]
+    # Two treatment arms: verdicts use Holm-adjusted p-values (never below the raw ones).
+    for comp in a["comparisons"]:
+        for metric, p_adj in comp["adjusted_pvalues"].items():
+            assert p_adj >= comp["primary"][metric]["pvalue"] - 1e-15
     assert a["arms"][2]["label"].endswith("(oracle upper reference)")
     assert len(a["comparisons"]) == 2
 
