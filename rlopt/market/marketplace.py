@@ -10,6 +10,7 @@ import pandas as pd
 
 from rlopt.data.schema import Placement
 from rlopt.errors import InputError
+from rlopt.market._columns import numbered_strings, take_strings
 from rlopt.market.catalog import generate_catalog
 from rlopt.market.config import USER_FEATURE_NAMES, MarketConfig, Segment
 from rlopt.market.copy_pool import build_pool
@@ -211,13 +212,13 @@ class Marketplace:
         """The contract columns of impressions drawn by :meth:`sample_codes`."""
         n = len(codes["user"])
         return pd.DataFrame({
-            "event_id": [f"ev{i:09d}" for i in range(start_index, start_index + n)],
+            "event_id": numbered_strings("ev", start_index, n),
             "timestamp": codes["timestamp"],
-            "user_id": self.users["user_id"].to_numpy(dtype=object)[codes["user"]],
-            "segment": np.array(list(self.segments), dtype=object)[codes["segment"]],
+            "user_id": take_strings(self.users["user_id"], codes["user"]),
+            "segment": take_strings(list(self.segments), codes["segment"]),
             "user_features": self._user_feature_dicts[codes["user"]],
-            "item_id": self.catalog["item_id"].to_numpy(dtype=object)[codes["item"]],
-            "placement": np.array(list(self.config.placements), dtype=object)[codes["placement"]],
+            "item_id": take_strings(self.catalog["item_id"], codes["item"]),
+            "placement": take_strings(list(self.config.placements), codes["placement"]),
             "position": codes["position"],
         })
 

@@ -17,6 +17,7 @@ from scipy.special import expit
 
 from rlopt.data import copy_id_for, write_jsonl, write_placements, write_table
 from rlopt.io_utils import write_json_atomic, write_text_atomic
+from rlopt.market._columns import take_strings
 from rlopt.seeding import as_rng
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=No
     flat = pool_texts.reshape(-1)
     ids = np.array([copy_id_for(t) for t in flat], dtype=object)
     logs = market.impressions_frame(codes).assign(
-        copy_id=ids[text_code], copy_text=flat[text_code], propensity=propensity,
+        copy_id=take_strings(ids, text_code), copy_text=take_strings(flat, text_code), propensity=propensity,
         clicked=clicked.astype(np.int64), converted=converted.astype(np.int64), revenue=revenue,
     )[list(LOG_COLUMNS)]
     n_holdout = max(1, int(round(n * market.config.simulation.holdout_fraction)))

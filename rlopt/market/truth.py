@@ -110,6 +110,9 @@ class GroundTruth:
         self.price_weight = np.array([s.price_weight for s in segs])
         self.base = np.array([config.truth.placement_base.get(p, -3.0) for p in self.placement_names])
         self.price = self.catalog["price"].to_numpy(dtype=float)
+        self._exam_table = np.zeros((len(self.examination), max(len(e) for e in self.examination)))
+        for i, e in enumerate(self.examination):
+            self._exam_table[i, : len(e)] = e
         self.discount = self.catalog["discount_pct"].to_numpy(dtype=float)
         # caches keyed by text; cleared when they pass _CACHE_LIMIT entries (novel generated copy)
         self._text_cache: dict[str, tuple[float, ...]] = {}
@@ -202,6 +205,10 @@ class GroundTruth:
                      plc: np.ndarray, users: np.ndarray, position=None) -> dict[str, np.ndarray]:
         """:meth:`logits` on integer codes (the simulator's fast path).
 
+        Everything that depends only on (text, placement, item) is computed once per distinct
+        triple; taste terms are a ``(n_pairs, n_segments)`` product; per row only a few scalars
+        are gathered, so a million rows over a few thousand copies cost a few array passes.
+
         Parameters
         ----------
         text_code : int array (n,), index into ``texts`` (distinct copy texts)
@@ -213,7 +220,7 @@ class GroundTruth:
         if len(self._text_cache) > _CACHE_LIMIT or len(self._item_cache) > _CACHE_LIMIT:
             self._text_cache.clear()
             self._item_cache.clear()
-        # distinct (text, placement) -> visible text -> features, computed once per distinct text
+        # distinct (text, placement) -> the visible text (cut at max_chars)
         combo, combo_uniques = pd.factorize(np.asarray(text_code, dtype=np.int64) * n_plc + plc)
         visible, cut, fill = [], [], []
         for key in combo_uniques:
@@ -223,30 +230,24 @@ class GroundTruth:
             cut.append(c)
             fill.append(len(v) / limit)
         v_codes, v_uniques = pd.factorize(np.asarray(visible, dtype=object))
-        vis_row = v_codes[combo]
-        tf = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)[vis_row]
-        truncated = np.asarray(cut, dtype=float)[combo]
-        underfill = np.maximum(0.2 - np.asarray(fill, dtype=float), 0.0)[combo] / 0.2
-        # distinct (visible text, item) -> relevance features
-        pair, pair_uniques = pd.factorize(vis_row.astype(np.int64) * n_items + item)
+        tf_vis = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)
+        # distinct (text, placement, item) "pairs": every static part of the model
+        pair, pair_uniques = pd.factorize(combo.astype(np.int64) * n_items + item)
+        p_combo, p_item = pair_uniques // n_items, pair_uniques % n_items
+        p_vis, p_plc = v_codes[p_combo], combo_uniques[p_combo] % n_plc
+        tf = tf_vis[p_vis]
         itf = np.empty((len(pair_uniques), len(ITEM_FEATURES)))
-        for j, key in enumerate(pair_uniques):
-            text, it = v_uniques[key // n_items], int(key % n_items)
-            row = self._item_cache.get((text, it))
+        for j, (vis, it) in enumerate(zip(p_vis, p_item, strict=True)):
+            key = (v_uniques[vis], int(it))
+            row = self._item_cache.get(key)
             if row is None:
-                row = self._item_cache[(text, it)] = item_features(text, self._item_sets[it])
+                row = self._item_cache[key] = item_features(key[0], self._item_sets[key[1]])
             itf[j] = row
-        itf = itf[pair]
+        truncated = np.asarray(cut, dtype=float)[p_combo]
+        underfill = np.maximum(0.2 - np.asarray(fill, dtype=float), 0.0)[p_combo] / 0.2
 
         tw = self.config.truth
-        delta = users - self.user_means[seg]
-        taste = self.taste[seg].copy()
-        names = (*LEXICON_NAMES, "brand")
-        for k, feat in _TASTE_USER_FEATURE.items():
-            taste[:, names.index(k)] += tw.user_gain * delta[:, USER_FEATURE_NAMES.index(feat)]
-        taste[:, names.index("quality")] -= 0.5 * tw.user_gain * delta[:, 0]
-        lex = tf[:, [_F[f"lex_{k}"] for k in LEXICON_NAMES]]
-        price = self.price[item]
+        price, disc = self.price[p_item], self.discount[p_item]
         claimed_price = tf[:, _F["price_claim"]]
         claim = np.clip(np.maximum.reduce([
             tf[:, _F["claim"]],
@@ -254,30 +255,41 @@ class GroundTruth:
             np.where(claimed_price > 0, 100.0 * (1.0 - claimed_price / price), 0.0),
         ]), 0.0, 95.0)
         rel, off = itf[:, _I["relevance"]], itf[:, _I["off_topic"]]
+        other = itf[:, _I["other_brand"]]
         benefit = np.maximum(tf[:, _F["benefit"]], itf[:, _I["item_benefit"]])
-        click = (
-            self.base[plc] + self.seg_item_click[seg, item]
-            + tw.relevance * rel - tw.off_topic * off + tw.benefit * benefit + tw.cta * tf[:, _F["cta"]]
-            + tw.claim * taste[:, 0] * np.minimum(claim, 70.0) / 100.0
-            + tw.lexicon * ((taste[:, : len(LEXICON_NAMES)] * lex).sum(axis=1)
-                            + taste[:, -1] * itf[:, _I["brand_hit"]])
+        static_click = (
+            self.base[p_plc] + tw.relevance * rel - tw.off_topic * off + tw.benefit * benefit
+            + tw.cta * tf[:, _F["cta"]]
             - tw.truncated * truncated - tw.repetition * np.maximum(tf[:, _F["repetition"]] - 0.1, 0.0)
             - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
             - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
-            - tw.underfill * underfill - tw.other_brand * itf[:, _I["other_brand"]]
+            - tw.underfill * underfill - tw.other_brand * other
         )
-        click = np.where(tf[:, _F["empty"]] > 0, tw.empty, click)
-        disc = self.discount[item]
-        u_price = users[:, 0]
+        # taste-weighted terms: W[:, k] multiplies the shopper's effective taste for key k
+        names = (*LEXICON_NAMES, "brand")
+        weights = tw.lexicon * np.column_stack([tf[:, [_F[f"lex_{k}"] for k in LEXICON_NAMES]],
+                                                itf[:, _I["brand_hit"]]])
+        weights[:, 0] += tw.claim * np.minimum(claim, 70.0) / 100.0
+        by_segment = weights @ self.taste.T  # (n_pairs, n_segments)
+        click = static_click[pair] + by_segment[pair, seg] + self.seg_item_click[seg, item]
+        delta = users - self.user_means[seg]
+        for k, feat in _TASTE_USER_FEATURE.items():
+            click += tw.user_gain * delta[:, USER_FEATURE_NAMES.index(feat)] * weights[pair, names.index(k)]
+        click -= 0.5 * tw.user_gain * delta[:, 0] * weights[pair, names.index("quality")]
+        click = np.where(tf[:, _F["empty"]][pair] > 0, tw.empty, click)
+
         over = np.where(claim > 0, np.maximum(claim - disc, 0.0), 0.0)
         accurate = (claim > 0) & (np.abs(claim - disc) <= 2.0)
-        purchase = (
-            tw.purchase_base + self.purchase_propensity[seg] + self.seg_item_purchase[seg, item]
-            - self.price_weight[seg] * (0.5 + u_price) * np.log(price / 50.0)
-            + tw.real_discount * (0.5 + u_price) * disc / 100.0
-            + tw.purchase_relevance * rel - 0.5 * off
+        static_purchase = (
+            tw.purchase_base + tw.purchase_relevance * rel - 0.5 * off
             + tw.accurate_claim * accurate - tw.overclaim_flat * (over > 2.0) - tw.overclaim * over / 100.0
-            - tf[:, _F["gibberish"]] - 0.5 * tw.other_brand * itf[:, _I["other_brand"]]
+            - tf[:, _F["gibberish"]] - 0.5 * tw.other_brand * other
+        )
+        price_term = np.log(self.price / 50.0)[item]
+        purchase = (
+            static_purchase[pair] + self.purchase_propensity[seg] + self.seg_item_purchase[seg, item]
+            + (0.5 + users[:, 0]) * (tw.real_discount * self.discount[item] / 100.0
+                                     - self.price_weight[seg] * price_term)
         )
         if position is None:
             exam = np.array([e[0] for e in self.examination])[plc]
@@ -290,10 +302,7 @@ class GroundTruth:
                 raise InputError(f"position {pos[row]} is outside placement "
                                  f"'{self.placement_names[plc[row]]}' (slots 0..{slots[row] - 1})",
                                  row=row + 1, column="position", rule="0 <= position < slots")
-            table = np.zeros((len(self.examination), max(len(e) for e in self.examination)))
-            for i, e in enumerate(self.examination):
-                table[i, : len(e)] = e
-            exam = table[plc, pos]
+            exam = self._exam_table[plc, pos]
         return {"click_logit": click, "purchase_logit": purchase, "examination": exam}
 
     def attractiveness(self, *args, **kwargs) -> np.ndarray:
