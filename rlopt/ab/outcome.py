@@ -17,8 +17,9 @@ METRICS = ("ctr", "purchase_rate", "revenue_per_impression", "clicks_per_user", 
 class ArmSummary:
     """Observed and oracle-expected metrics of one arm.
 
-    ``true`` holds the oracle's expected CTR, purchase rate and revenue per impression of this arm's
-    copy choice over *all* experiment impressions (the counterfactual truth, free of traffic noise).
+    ``true`` holds the oracle's expected value of every metric for this arm's copy choice over *all*
+    experiment impressions and their users (the counterfactual truth, free of assignment noise;
+    a ``policy:`` arm, which learns on its own traffic, is measured on that traffic).
     """
 
     name: str
@@ -60,7 +61,7 @@ class Comparison:
     sequential : SequentialResult or None
         mSPRT on CTR (delta method) monitored at every look.
     true_lift : dict
-        metric -> oracle-expected ``treatment - control`` for the ratio metrics.
+        metric -> oracle-expected ``treatment - control``.
     adjusted_pvalues : dict
         metric -> Holm-adjusted p-value over all treatment arms (A/B/n tests compare several arms
         with one control; with a single treatment it equals the raw p-value). Verdicts use it.

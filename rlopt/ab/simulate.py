@@ -225,8 +225,12 @@ def _holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, fl
 
 
 def _truth(scored: pd.DataFrame) -> dict[str, float]:
+    """Oracle-expected metrics of a frame of impressions with their copy (``oracle.evaluate`` columns)."""
+    users = max(scored["user_id"].nunique(), 1)
     return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
-            "revenue_per_impression": float(np.mean(scored["expected_revenue"]))}
+            "revenue_per_impression": float(np.mean(scored["expected_revenue"])),
+            "clicks_per_user": float(scored["p_click"].sum() / users),
+            "revenue_per_user": float(scored["expected_revenue"].sum() / users)}
 
 
 def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, oracle=None,
@@ -275,6 +279,7 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
 
         oracle = Oracle(market)
     names = list(parsed)
+    # Independent streams: 0 pre-period, 1 traffic, 2 unused (kept so seeds keep their meaning), 3+k arm k.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + len(names))]
     pre, pre_ctr = _pre_period(market, oracle, n_pre, streams[0])
 
@@ -287,19 +292,19 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
     parts, truths = [], {}
     for k, name in enumerate(names):
         arm, mine = parsed[name], assigned == k
-        if arm.learns_online:
+        if arm.learns_online:  # learns from its own traffic as it goes; truth on that traffic
             from rlopt.ab.policy_arm import run_policy_arm
 
             out = run_policy_arm(arm, market, oracle, imps[mine], streams[3 + k])
-            truths[name] = _truth(oracle.evaluate(out.drop(columns=["clicked", "converted", "revenue"])))
+            truths[name] = _truth(out)
             parts.append(out.assign(arm=name))
             continue
-        texts = choosers[name](imps, streams[3 + k])  # counterfactual: every impression
-        truths[name] = _truth(oracle.evaluate(_with_copy(imps, texts)))
-        parts.append(_with_copy(imps[mine], texts[mine]).assign(arm=name))
-    static = [p for name, p in zip(names, parts, strict=True) if not parsed[name].learns_online]
-    responded = oracle.respond(pd.concat(static), streams[2]) if static else None
-    df = pd.concat([responded] + [p for name, p in zip(names, parts, strict=True) if parsed[name].learns_online])
+        # Every impression gets this arm's copy and a response: the oracle's probabilities over all of
+        # them are the arm's counterfactual truth, the responses of the arm's own users are its data.
+        out = oracle.respond(_with_copy(imps, choosers[name](imps, streams[3 + k])), streams[3 + k])
+        truths[name] = _truth(out)
+        parts.append(out[mine].assign(arm=name))
+    df = pd.concat(parts)
 
     users = {name: _per_user(df[df["arm"] == name], pre) for name in names}
     for name, u in users.items():
