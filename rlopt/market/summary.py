@@ -8,9 +8,11 @@
 - ``logging_policy``: the logging policy's true CTR, purchase rate and revenue per impression on the
   holdout rows, in expectation over its own pool choice (sum_k pi_k * p_k), not the sampled outcomes.
 - ``contexts`` / ``best_pool``: per held-out generation context (segment-mean user features,
-  top slot, position 0), the best pool copy's true CTR, the logging policy's expected CTR and the
-  worst pool copy's, and their means (generators should beat ``mean_logging_ctr`` and approach or
-  beat ``mean_best_ctr``).
+  top slot, position 0), the best pool copy by true CTR (its CTR and purchase rate), the best pool
+  copy by true purchase rate, the logging policy's expected CTR and purchase rate, the worst pool
+  copy's CTR, and their means (generators should beat ``mean_logging_ctr`` and approach or beat
+  ``mean_best_ctr``; ``mean_best_purchase_rate`` is the purchase rate of the CTR-best copies, which
+  may be misleading ones, ``mean_max_purchase_rate`` the best any pool copy reaches).
 """
 
 from __future__ import annotations
@@ -98,20 +100,32 @@ def oracle_summary(market: Marketplace, holdout: pd.DataFrame, codes: dict[str, 
     cc = cprobs["p_click"].reshape(n_ctx, k)
     cpb = cc * cprobs["p_purchase_given_click"].reshape(n_ctx, k)
     best = cc.argmax(axis=1)
-    logging_ctr = (policy.probs[crow] * cc).sum(axis=1)
+    best_buy = cpb.argmax(axis=1)
+    pi_ctx = policy.probs[crow]
+    logging_ctr = (pi_ctx * cc).sum(axis=1)
+    logging_buy = (pi_ctx * cpb).sum(axis=1)
     records = []
     for i, ctx in enumerate(contexts[["item_id", "segment", "placement"]].itertuples(index=False)):
         records.append({
             "item_id": ctx.item_id, "segment": ctx.segment, "placement": ctx.placement,
             "best_pool_index": int(best[i]), "best_copy_text": str(pool_texts[crow[i], best[i]]),
             "best_true_ctr": float(cc[i, best[i]]), "best_true_purchase_rate": float(cpb[i, best[i]]),
-            "logging_true_ctr": float(logging_ctr[i]), "worst_true_ctr": float(cc[i].min()),
+            "best_purchase_pool_index": int(best_buy[i]),
+            "max_true_purchase_rate": float(cpb[i, best_buy[i]]),
+            "logging_true_ctr": float(logging_ctr[i]), "logging_true_purchase_rate": float(logging_buy[i]),
+            "worst_true_ctr": float(cc[i].min()),
         })
+
+    def mean(x: np.ndarray) -> float | None:
+        return float(x.mean()) if n_ctx else None
+
     out["best_pool"] = {
-        "mean_best_ctr": float(cc.max(axis=1).mean()) if n_ctx else None,
-        "mean_logging_ctr": float(logging_ctr.mean()) if n_ctx else None,
-        "mean_worst_ctr": float(cc.min(axis=1).mean()) if n_ctx else None,
-        "mean_best_purchase_rate": float(cpb[np.arange(n_ctx), best].mean()) if n_ctx else None,
+        "mean_best_ctr": mean(cc.max(axis=1)),
+        "mean_logging_ctr": mean(logging_ctr),
+        "mean_worst_ctr": mean(cc.min(axis=1)),
+        "mean_best_purchase_rate": mean(cpb[np.arange(n_ctx), best]),
+        "mean_max_purchase_rate": mean(cpb.max(axis=1)),
+        "mean_logging_purchase_rate": mean(logging_buy),
         "position": 0,
         "user_features": "segment mean",
     }
