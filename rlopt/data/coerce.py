@@ -20,6 +20,10 @@ from pandas.api import types as pdt
 STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
+# Integers beyond 2**53 cannot be told apart as float64 (and would overflow int64 casts).
+MAX_EXACT_INT = float(2**53)
+
+
 @dataclass
 class Parsed:
     """One column after parsing.
@@ -131,7 +135,8 @@ def parse_timestamp(s: pd.Series) -> Parsed:
             dt = pd.to_datetime(s.iloc[rest].astype(str).str.strip(), format="ISO8601", utc=True,
                                 errors="coerce")
             ms[rest] = _datetime_to_ms(dt)
-    integral = np.isfinite(ms) & (np.floor(ms) == ms)
+    with np.errstate(invalid="ignore"):  # beyond 2**53 ms (~285,000 years) is not a real time
+        integral = np.isfinite(ms) & (np.floor(ms) == ms) & (np.abs(ms) < MAX_EXACT_INT)
     unparsed = ~missing & ~integral
     ms = np.where(integral, ms, np.nan)
     return Parsed(pd.Series(ms, index=s.index, name=s.name), missing, unparsed)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rlopt.data.coerce import Parsed
+from rlopt.data.coerce import MAX_EXACT_INT, Parsed
 from rlopt.data.placements import DEFAULT_PLACEMENT
 from rlopt.data.schema import Placement
 
@@ -107,7 +107,7 @@ def _number(col: str, ok: Callable[[np.ndarray], np.ndarray], required: bool = T
 
 
 def _integer_at_least(lo: float) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda v: (v >= lo) & (np.floor(v) == v)
+    return lambda v: (v >= lo) & (np.floor(v) == v) & (v < MAX_EXACT_INT)
 
 
 def _in_catalog(f: Frame) -> np.ndarray | None:

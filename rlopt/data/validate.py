@@ -191,7 +191,7 @@ def _cell(df: pd.DataFrame, i: int, column: str) -> Any:
 
 
 def _show(value: Any, limit: int = 60) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return "(blank)"
     text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -70,6 +70,8 @@ CASES = [
     Case("position.range", "logs", 3, setv(3, "position", -1)),
     Case("position.range", "logs", 2, setv(2, "position", 1.5)),
     Case("position.range", "logs", 1, setv(1, "position", "first")),
+    Case("position.range", "logs", 6, setv(6, "position", 1e20)),
+    Case("timestamp.valid", "logs", 4, setv(4, "timestamp", 1e20)),
     Case("position.slots", "logs", 4, setv(4, "position", 1), placements=True),  # email_subject: 1 slot
     Case("copy_id.string", "logs", 2, both(setv(1, "copy_id", "c1"), setv(2, "copy_id", ["x"])),
          formats=("jsonl",)),
@@ -216,3 +218,12 @@ def test_contexts_and_copies_read_clean():
     assert ctx["user_features"].tolist() == [{"age": 3}, {}]
     cop = read_copies(make_copies(), make_catalog(), PLACEMENTS)
     assert cop["sample_idx"].dtype == "int64" and list(cop["copy_text"]) == ["Go run", "Stay dry"]
+
+
+def test_readme_rule_table_is_the_code_table():
+    from pathlib import Path
+
+    from rlopt.data.rules import rules_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "readme" / "data.md"
+    assert rules_markdown() in doc.read_text(encoding="utf-8")
