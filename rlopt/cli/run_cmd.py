@@ -1,7 +1,59 @@
-"""CLI commands (placeholder until the owning module lands)."""
+"""``rlopt run CONFIG.toml``: the whole loop with a stage cache, ending in the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from rlopt.cli._common import JsonOption, emit, err_console
+
+
+def run(
+    config: Annotated[Path, typer.Argument(help="Experiment TOML (see experiments/README.md).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides [run] out_dir.")] = None,
+    force: Annotated[list[str] | None, typer.Option(
+        "--force", help="Redo this stage (and everything downstream) even if cached; repeatable.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the whole loop: simulate or read logs -> validate -> reward model -> tune -> generate ->
+    A/B (base vs tuned) -> placement bandits -> OPE -> report.
+
+    Each stage caches its outputs under the run directory and is skipped when its inputs are
+    unchanged; a crashed run resumes where it stopped.
+
+    Example:
+
+        rlopt run experiments/quickstart.toml --out runs/quickstart
+    """
+    from rlopt.pipeline import load_config, run_pipeline
+
+    cfg = load_config(config, out_dir=out)
+
+    def log(line: str) -> None:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    result = run_pipeline(cfg, force=force or (), log=log)
+    report = result.results.get("report")
+    summary = {
+        "run_dir": str(result.run_dir),
+        "report": str(result.run_dir / "report" / "report.html") if report and report.ok else None,
+        "verdict": (report.summary.get("verdict") or {}).get("sentence") if report and report.ok else None,
+        "total_wall_s": result.manifest.get("total_wall_s"),
+        "stages": {name: {"status": r.status, "wall_s": round(r.wall_s, 2), "reason": r.reason}
+                   for name, r in result.results.items()},
+    }
+    if as_json:
+        emit(summary, True)
+        return
+    flat = {"run directory": summary["run_dir"], "report": summary["report"], "verdict": summary["verdict"],
+            "wall time (s)": summary["total_wall_s"]}
+    flat.update({f"stage {n}": s["status"] + (f" ({s['reason']})" if s["reason"] else "")
+                 + (f" {s['wall_s']}s" if s["status"] == "ran" else "") for n, s in summary["stages"].items()})
+    emit(flat, False, title="rlopt run")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add ``rlopt run`` to ``app``."""
+    app.command("run")(run)

@@ -73,9 +73,9 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def read_marker(stage_dir: Path) -> dict[str, Any] | None:
-    """The stage's ``stage.json`` if present and readable, else None (an incomplete stage)."""
-    marker = stage_dir / MARKER
+def read_marker(stage_dir: Path, name: str = MARKER) -> dict[str, Any] | None:
+    """The stage's ``stage.json`` (or another marker ``name``) if present and readable, else None."""
+    marker = stage_dir / name
     try:
         return json.loads(marker.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):

@@ -15,7 +15,7 @@ Examples
 >>> config_from_dict({"tuning": {"methd": "dpo"}})
 Traceback (most recent call last):
 ...
-rlopt.errors.InputError: <config>: unknown key 'methd' in section [tuning]; valid keys: method, preset, generator, max_steps, learning_rate, max_pairs, max_prompts (rule: keys are exactly the dataclass fields)
+rlopt.errors.InputError: <config>: unknown key 'methd' in section [tuning]; valid keys: method, preset, generator, max_steps, learning_rate, num_train_pairs, max_contexts (rule: keys are exactly the dataclass fields)
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class RunConfig:
     seed: int = _f(0, "Run seed; every stage derives its own seed from it and the stage name.")
     out_dir: str = _f("runs/experiment", "Run directory (stage outputs, manifest, report); relative to the config file.", path=True)
     name: str = _f("experiment", "Experiment name, shown in the report and the manifest.")
+    threads: int = _f(0, "torch CPU threads; 0 = torch's default. 1 is fastest on a busy shared machine.", minimum=0)
 
 
 @dataclass
@@ -65,29 +66,30 @@ class DataConfig:
 @dataclass
 class RewardConfig:
     encoder: str = _f("default", "Text encoder: 'default' (MiniLM), a local directory or a Hugging Face id.", path=True)
-    mode: str = _f("frozen", "'frozen' trains only the heads on cached embeddings; 'finetune' also updates the encoder.", choices=("frozen", "finetune"))
-    epochs: int = _f(3, "Training epochs.", minimum=1)
-    batch_size: int = _f(256, "Training batch size.", minimum=1)
-    learning_rate: float = _f(1e-3, "Learning rate.", minimum=0.0)
+    mode: str = _f("frozen", "'frozen' trains only the heads on cached embeddings; 'lora' / 'full' also tune the encoder.", choices=("frozen", "lora", "full"))
+    max_epochs: int = _f(10, "Most training epochs (early stopping on a validation slice may stop sooner).", minimum=1)
+    patience: int = _f(0, "Epochs without validation improvement before stopping; 0 = the trainer's default.", minimum=0)
+    batch_size: int = _f(0, "Training batch size; 0 = the trainer's default for the mode.", minimum=0)
+    lr: float = _f(0.0, "Learning rate of the heads; 0 = the trainer's default.", minimum=0.0)
     max_rows: int = _f(0, "Train on at most this many log rows (random subset); 0 = all.", minimum=0)
 
 
 @dataclass
 class TuningConfig:
     method: str = _f("dpo", "Tuning method: 'dpo' (offline pairs from logs), 'grpo' or 'rloo' (online, reward-model reward).", choices=("dpo", "grpo", "rloo"))
-    preset: str = _f("quick", "Hyper-parameter preset of the tuning method ('quick' fits a CPU budget).")
+    preset: str = _f("quick", "Hyper-parameter preset of the tuning method: 'quick' (CPU minutes) or 'full' (GPU).", choices=("quick", "full"))
     generator: str = _f("default", "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a Hugging Face id.", path=True)
     max_steps: int = _f(0, "Optimizer steps; 0 = the preset's.", minimum=0)
     learning_rate: float = _f(0.0, "Learning rate; 0 = the preset's.", minimum=0.0)
-    max_pairs: int = _f(0, "DPO: at most this many preference pairs mined from the logs; 0 = the preset's.", minimum=0)
-    max_prompts: int = _f(0, "GRPO/RLOO: at most this many training prompts; 0 = the preset's.", minimum=0)
+    num_train_pairs: int = _f(0, "DPO: training pairs drawn from the mined pairs; 0 = the preset's.", minimum=0)
+    max_contexts: int = _f(0, "GRPO/RLOO: training prompts drawn from the logs; 0 = the preset's.", minimum=0)
 
 
 @dataclass
 class GenerationConfig:
-    n_contexts: int = _f(60, "Held-out contexts (item, segment, placement) to write copy for.", minimum=1)
-    num_samples: int = _f(4, "Copies sampled per context and generator.", minimum=1)
-    max_new_tokens: int = _f(48, "Token budget per copy.", minimum=1)
+    num_samples: int = _f(2, "Copies sampled per (item, placement) context and generator (base and tuned).", minimum=1)
+    batch_size: int = _f(16, "Contexts per generation batch.", minimum=1)
+    temperature: float = _f(0.8, "Sampling temperature.", minimum=0.0)
 
 
 @dataclass
@@ -100,16 +102,22 @@ class ABConfig:
 
 @dataclass
 class BanditConfig:
-    env_id: str = _f("rlopt/PlacementBandit-v0", "Gymnasium id of the placement environment.")
-    policies: list[str] = _f(["random", "epsilon_greedy", "linucb", "thompson"], "Policy specs to compare (see `rlopt bandit --help`).")
-    steps: int = _f(20_000, "Environment steps per policy.", minimum=1)
+    env_id: str = _f("rlopt/PlacementBandit-v0", "Gymnasium id of the placement environment (discrete actions).")
+    policies: list[str] = _f(["uniform", "epsilon-greedy", "ucb1", "linucb", "linear-ts"], "Policy specs to compare, e.g. 'linucb:alpha=1.0' (see rlopt.policies.POLICY_NAMES).")
+    steps: int = _f(20_000, "Environment steps (shoppers) per policy.", minimum=1)
+    batch_size: int = _f(100, "Shoppers per vectorized step; policies update after each batch.", minimum=1)
+    reward: str = _f("click", "Bandit reward: 'click', 'purchase' or 'value' (revenue).", choices=("click", "purchase", "value"))
+    n_shoppers: int = _f(20_000, "Shopper population the environment draws from (scored once by the oracle).", minimum=1)
 
 
 @dataclass
 class OPEConfig:
-    policy: str = _f("linucb", "Policy spec learned on the training logs and evaluated off-policy on the held-out logs.")
-    estimators: list[str] = _f(["ipw", "snipw", "dm", "dr"], "Estimators to report (OBP names).")
+    policy: str = _f("reward-model", "Policy to evaluate off-policy: 'reward-model[:epsilon=E]' (greedy on this run's reward model), 'logged-best[:epsilon=E]', 'uniform', or 'reward-model:DIR'.")
+    estimators: list[str] = _f(["ipw", "snipw", "dm", "dr", "sndr"], "Estimators (OBP names: ipw, snipw, dm, dr, sndr, switch-dr, dr-os).")
     confidence_level: float = _f(0.95, "Level of the bootstrap confidence intervals.", minimum=0.0)
+    n_bootstrap: int = _f(500, "Bootstrap resamples per estimator.", minimum=10)
+    n_folds: int = _f(3, "Cross-fitting folds of the reward regression used by DM/DR.", minimum=2)
+    max_eval_rows: int = _f(30_000, "Held-out rows the estimators use (random subset); 0 = all.", minimum=0)
 
 
 @dataclass

@@ -50,6 +50,7 @@ FAULT_ENV = "RLOPT_INJECT_FAULT"
 committed (the resume tests use it; it simulates a kill mid-stage)."""
 
 OK_STATUSES = ("ran", "cached")
+ATTEMPT = ".attempt.json"  # in <stage>.tmp/: the fingerprint the attempt was started with
 
 
 class StageUnavailable(RuntimeError):
@@ -80,6 +81,9 @@ class Stage:
         ``inputs(config) -> list of paths`` of external files whose bytes enter the fingerprint.
     version : int
         Bump to invalidate caches when a library the stage calls changes behaviour.
+    resumable : bool
+        Keep a crashed attempt's ``<stage>.tmp/`` (same fingerprint) so the stage function can
+        pick up its own checkpoints (tuning does); otherwise every attempt starts empty.
     """
 
     name: str
@@ -89,6 +93,7 @@ class Stage:
     optional_deps: tuple[str, ...] = ()
     inputs: Callable[[ExperimentConfig], list[str]] | None = None
     version: int = 1
+    resumable: bool = False
 
 
 @dataclass
@@ -230,6 +235,10 @@ def run_stages(
     run_dir = Path(config.run.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.run.seed)
+    if config.run.threads:
+        import torch
+
+        torch.set_num_threads(config.run.threads)
     write_json_atomic(run_dir / "config.json", {"source": config.source, **config.to_dict()})
     manifest: dict[str, Any] = {
         "name": config.run.name,
@@ -279,8 +288,14 @@ def _run_one(
         log(f"[{stage.name}] cached (fingerprint {fp[:12]})")
         return StageResult(stage.name, "cached", final, marker.get("summary", {}), fp,
                            compute_wall_s=marker.get("wall_s", 0.0))
-    log(f"[{stage.name}] running")
-    tmp = fresh_tmp_dir(run_dir, stage.name)
+    tmp = run_dir / f"{stage.name}.tmp"
+    attempt = read_marker(tmp, ATTEMPT)
+    if stage.resumable and attempt is not None and attempt.get("fingerprint") == fp:
+        log(f"[{stage.name}] resuming a crashed attempt in {tmp.name}/")
+    else:
+        log(f"[{stage.name}] running")
+        tmp = fresh_tmp_dir(run_dir, stage.name)
+        write_json_atomic(tmp / ATTEMPT, {"fingerprint": fp})
     seed = derive_seed(config.run.seed, stage.name)
     seed_everything(seed)
     ctx = StageContext(stage.name, config, tmp, run_dir, seed, upstream, log)
@@ -309,6 +324,7 @@ def _run_one(
         "upstream": {d: r.fingerprint for d, r in upstream.items()},
         "summary": summary,
     }
+    (tmp / ATTEMPT).unlink(missing_ok=True)
     final = commit_stage(run_dir, stage.name, tmp, marker)
     log(f"[{stage.name}] done in {wall:.1f}s")
     return StageResult(stage.name, "ran", final, summary, fp, wall_s=wall, compute_wall_s=wall)

@@ -47,7 +47,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 .na{color:#8a6d3b;background:#fcf8e3;padding:.4em .6em;border-radius:4px}
@@ -99,7 +99,8 @@ def _table_rows(section: str, body: Mapping[str, Any]) -> tuple[list[str], list[
             primary = " (primary)" if name == body.get("primary_metric") else ""
             rel = m.get("relative_lift")
             rows.append([name + primary, m["control"], m["treatment"], m["diff"],
-                         f"[{m['ci_low']:+.4g}, {m['ci_high']:+.4g}]", "" if rel is None else f"{rel:+.2%}", m["pvalue"]])
+                         f"[{m['ci_low']:+.4g}, {m['ci_high']:+.4g}]",
+                         "" if rel is None or rel != rel else f"{rel:+.2%}", m["pvalue"]])
         return head, rows
     if section == "bandit":
         rows = body.get("final", [])

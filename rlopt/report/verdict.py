@@ -41,7 +41,7 @@ class Verdict:
 
 def _fmt_metric(name: str, m: dict[str, Any]) -> str:
     rel = m.get("relative_lift")
-    rel_text = f", {rel:+.1%} relative" if rel is not None else ""
+    rel_text = f", {rel:+.1%} relative" if rel is not None and rel == rel else ""  # rel != rel: NaN
     return (f"{name} {m['control']:.4g} -> {m['treatment']:.4g} (diff {m['diff']:+.3g}{rel_text}, "
             f"95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], p={m['pvalue']:.3g})")
 

@@ -30,8 +30,8 @@ def _stage_a(ctx):
 def _stage_b(ctx):
     CALLS["b"] += 1
     upstream = (ctx.dir("a") / "a.txt").read_text()
-    (ctx.work_dir / "b.txt").write_text(f"{upstream} epochs={ctx.config.reward.epochs}")
-    return {"epochs": ctx.config.reward.epochs, "n": ctx.summary("a")["n"]}
+    (ctx.work_dir / "b.txt").write_text(f"{upstream} epochs={ctx.config.reward.max_epochs}")
+    return {"epochs": ctx.config.reward.max_epochs, "n": ctx.summary("a")["n"]}
 
 
 def _stage_c(ctx):
@@ -114,11 +114,11 @@ def test_crash_mid_stage_resumes_without_redoing_finished_stages(tmp_path, monke
 def test_changing_one_section_reruns_that_stage_and_downstream_only(tmp_path):
     run_stages(_config(tmp_path), _stages(), log=lambda _: None)
     CALLS.clear()
-    changed = run_stages(_config(tmp_path, reward={"epochs": 7}), _stages(), log=lambda _: None)
+    changed = run_stages(_config(tmp_path, reward={"max_epochs": 7}), _stages(), log=lambda _: None)
     assert changed.statuses() == {"a": "cached", "b": "ran", "c": "ran", "side": "cached", "report": "ran"}
     assert "epochs=7" in (changed.run_dir / "c" / "c.txt").read_text()
     CALLS.clear()
-    side = run_stages(_config(tmp_path, reward={"epochs": 7}, bandit={"steps": 5}), _stages(), log=lambda _: None)
+    side = run_stages(_config(tmp_path, reward={"max_epochs": 7}, bandit={"steps": 5}), _stages(), log=lambda _: None)
     assert side.statuses() == {"a": "cached", "b": "cached", "c": "cached", "side": "ran", "report": "ran"}
 
 

@@ -1,0 +1,170 @@
+"""Stage ``report``: gather every stage's summary into the report's sections, decide, write.
+
+Sections whose stage did not finish say why ("not available: ..."); numbers come only from
+stage outputs. The verdict comes from :func:`rlopt.report.verdict.decide`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from rlopt.pipeline.runner import StageContext
+from rlopt.report import decide, write_report
+
+
+def _missing(ctx: StageContext, stage: str) -> dict[str, str]:
+    result = ctx.upstream.get(stage)
+    if result is None:
+        return {"unavailable": f"stage '{stage}' is not part of this pipeline"}
+    return {"unavailable": f"stage '{stage}' {result.status}" + (f": {result.reason}" if result.reason else "")}
+
+
+def _data_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("validate"):
+        return _missing(ctx, "validate")
+    d, v = ctx.summary("data"), ctx.summary("validate")
+    rows = {"source": d.get("source"), "train impressions": v["train"], "held-out impressions": v["holdout"],
+            "catalog items": v["items"], "placements": ", ".join(v["placements"]),
+            "rows quarantined by validation": v["quarantined"], "validation mode": v["on_error"]}
+    for rule, n in sorted(v.get("rule_counts", {}).items()):
+        rows[f"rows breaking '{rule}'"] = n
+    return {"rows": rows}
+
+
+def _reward_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("reward"):
+        return _missing(ctx, "reward")
+    s = ctx.summary("reward")
+    keep = ("click_auc", "click_logloss", "click_ece", "purchase_auc", "purchase_logloss", "purchase_ece", "n")
+    metrics = {f"held-out {k}": v for k, v in s["metrics"].items() if k in keep} or s["metrics"]
+    return {"metrics": {"training rows": s["train_rows"], **metrics}, "calibration": s["calibration_click"],
+            "notes": "Calibration on held-out impressions: equal-count bins of predicted P(click) vs the "
+                     "observed click rate (slot bias included)."}
+
+
+def _tuning_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("tuning"):
+        return _missing(ctx, "tuning")
+    s = ctx.summary("tuning")
+    facts = {"preset": s["preset"], "base generator": s["generator"], "optimizer steps": s["steps"],
+             "device": s.get("device"), "training wall time (s)": s.get("train_wall_s")}
+    facts.update({f"data: {k}": v for k, v in (s.get("data") or {}).items() if isinstance(v, (int, float, str))})
+    last = {k: v for k, v in (s.get("metrics") or {}).items() if k.startswith("last_")}
+    facts.update(dict(list(last.items())[:8]))
+    curves = s.get("curves") or {}
+    x = "step" if "step" in curves else next(iter(curves), None)
+    picked = {}
+    if x:
+        picked[x] = curves[x]
+        prefer = ("loss", "rewards/margins", "rewards/accuracies", "reward", "kl")
+        cols = [c for c in prefer if c in curves] + [c for c in curves if c not in prefer and c != x]
+        for c in cols[:4]:
+            picked[c] = curves[c]
+    return {"method": s["method"], "facts": facts, "curves": picked if x else None}
+
+
+def _overopt_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("generation"):
+        return _missing(ctx, "generation")
+    ev = ctx.summary("generation").get("evaluation")
+    if not ev:
+        return {"unavailable": ctx.summary("generation").get("evaluation_note", "no evaluation")}
+    rows = []
+    for gen, e in ev.items():
+        rows.append({"generator": gen, "proxy_reward": e["proxy_reward"]["mean"], "true_reward": e["revenue"]["mean"],
+                     "true_ctr": e["ctr"]["mean"], "true_purchase_rate": e["purchase_rate"]["mean"],
+                     "proxy_ctr": e.get("proxy_ctr", {}).get("mean"), "misleading_rate": e.get("misleading_rate"),
+                     "over_limit_rate": e.get("over_limit_rate"), "mean_chars": e.get("mean_chars")})
+    ratio = ctx.summary("generation").get("paired_ctr_ratio") or {}
+    notes = ("Means over (item, placement) contexts at slot 0. proxy_reward = the reward model's predicted value "
+             "(what tuning optimizes); true_reward = the oracle's expected revenue per impression. A proxy gain "
+             "without a true gain is over-optimization.")
+    if ratio:
+        notes += (f" Paired true-CTR ratio tuned/base: {ratio['ratio']:.3f} "
+                  f"(95% bootstrap CI {ratio['low']:.3f}-{ratio['high']:.3f}, {ratio['n_contexts']} contexts).")
+    return {"rows": rows, "notes": notes}
+
+
+def _ab_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("ab"):
+        return _missing(ctx, "ab")
+    s = ctx.summary("ab")
+    notes = (f"Users randomized by hash; delta-method tests on per-impression ratios at alpha={s['alpha']}. "
+             f"SRM p-value {s['srm_pvalue']:.3g}. ")
+    notes += " ".join(s.get("warnings", []))
+    return {"primary_metric": s["primary_metric"], "n": s["n"], "metrics": s["metrics"], "notes": notes}
+
+
+def _bandit_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("bandit"):
+        return _missing(ctx, "bandit")
+    s = ctx.summary("bandit")
+    cols = ("policy", "cumulative_regret", "regret_per_1k_steps", "mean_reward", "steps_per_second")
+    final = [{c: row.get(c) for c in cols} for row in s["final"]]
+    return {"final": final, "curves": s["curves"],
+            "notes": f"{s['env_id']}, reward={s['reward']}, {s['steps']:,} steps per policy; regret = expected "
+                     "reward of the best copy variant minus that of the chosen one (oracle), summed."}
+
+
+def _ope_section(ctx: StageContext) -> dict[str, Any]:
+    if not ctx.has("ope"):
+        return _missing(ctx, "ope")
+    s = ctx.summary("ope")
+    notes = (f"Reward: click. Evaluated on {s['n_eval']:,} held-out log rows ({s['n_actions']} candidate copies "
+             f"per row); logging policy's observed CTR {s['logging_value']:.4g} (true {s['logging_truth']:.4g}). "
+             f"Intervals: {s['confidence_level']:.0%} bootstrap. " + " ".join(s.get("notes", [])))
+    return {"policy": s["policy"], "truth": s["truth"], "estimates": s["estimates"], "notes": notes}
+
+
+def _samples_section(ctx: StageContext, per_cell: int) -> dict[str, Any]:
+    if not ctx.has("generation"):
+        return _missing(ctx, "generation")
+    gen = ctx.dir("generation")
+    base, tuned = (pd.read_json(gen / f"{n}.jsonl", lines=True, dtype=False) for n in ("base", "tuned"))
+    keys = ["item_id", "segment", "placement"]
+    merged = base.merge(tuned, on=[*keys, "sample_idx"], suffixes=("_base", "_tuned"))
+    titles = {}
+    if ctx.has("validate"):
+        cat = pd.read_parquet(ctx.dir("validate") / "catalog.parquet")
+        titles = dict(zip(cat["item_id"].astype(str), cat["title"].astype(str), strict=True))
+    rows = []
+    for (seg, plc), group in merged.sort_values(keys + ["sample_idx"]).groupby(["segment", "placement"], sort=True):
+        for _, r in group.head(per_cell).iterrows():
+            rows.append({"segment": seg, "placement": plc, "item": titles.get(str(r["item_id"]), r["item_id"]),
+                         "base": r["copy_text_base"], "tuned": r["copy_text_tuned"]})
+    return {"rows": rows}
+
+
+def _verdict(ctx: StageContext) -> dict[str, str]:
+    ab = ctx.summary("ab") if ctx.has("ab") else None
+    ev = (ctx.summary("generation").get("evaluation") or {}).get("tuned") if ctx.has("generation") else None
+    over = None
+    if ev and ev.get("over_limit_rate") is not None:
+        over = int(round(ev["over_limit_rate"] * ev["n_copies"]))
+    reason = "" if ab else _missing(ctx, "ab")["unavailable"]
+    cfg = ctx.config.ab
+    ab_in = None if ab is None else {"primary_metric": cfg.primary_metric, "metrics": ab["metrics"]}
+    verdict = decide(ab_in, misleading_rate=(ev or {}).get("misleading_rate"), over_limit=over, alpha=cfg.alpha,
+                     max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason)
+    return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence()}
+
+
+def stage_report(ctx: StageContext) -> dict[str, Any]:
+    """Write ``report.html`` (self-contained), ``report.md`` and ``figures/*.png``."""
+    cfg = ctx.config
+    stages = [{"name": name, "status": r.status, "wall_s": r.compute_wall_s, "reason": r.reason}
+              for name, r in ctx.upstream.items()]
+    data = {
+        "title": cfg.report.title, "run_name": cfg.run.name, "config": cfg.source, "seed": cfg.run.seed,
+        "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "stages": stages,
+        "data": _data_section(ctx), "reward": _reward_section(ctx), "tuning": _tuning_section(ctx),
+        "overopt": _overopt_section(ctx), "ab": _ab_section(ctx), "bandit": _bandit_section(ctx),
+        "ope": _ope_section(ctx), "samples": _samples_section(ctx, cfg.report.examples_per_cell),
+        "verdict": _verdict(ctx),
+    }
+    paths = write_report(data, ctx.work_dir)
+    return {"verdict": data["verdict"], "files": sorted(str(p.relative_to(ctx.work_dir)) for p in paths.values()),
+            "missing": sorted(k for k, v in data.items() if isinstance(v, dict) and "unavailable" in v)}

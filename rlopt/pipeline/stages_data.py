@@ -1,0 +1,170 @@
+"""Stages ``data``, ``validate`` and ``reward``: logs in, validated tables out, reward model trained.
+
+Each stage only calls the owning area's public functions (``rlopt.market``, ``rlopt.data``,
+``reward_models``); when an area is not installed the stage raises ``StageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlopt.pipeline.runner import StageContext, StageUnavailable
+
+
+def require(module: str, area: str) -> Any:
+    """Import ``module`` or raise :class:`StageUnavailable` naming the missing area."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise StageUnavailable(f"{area} ({module}) is not available in this installation: {err}") from err
+
+
+def market_path(spec: str) -> Path:
+    """The market TOML named by ``[data] market`` ('default' = the packaged market)."""
+    market = require("rlopt.market", "the marketplace simulator")
+    return Path(market.DEFAULT_MARKET) if spec == "default" else Path(spec)
+
+
+def data_inputs(config) -> list[str]:
+    """External files whose bytes enter the data stage's fingerprint."""
+    d = config.data
+    files = [d.logs, d.catalog, d.placements, d.contexts]
+    if not d.logs:
+        files.append(str(market_path(d.market)))
+    return [f for f in files if f]
+
+
+def stage_data(ctx: StageContext) -> dict[str, Any]:
+    """Simulate logs from the market, or copy the external files into the run directory.
+
+    Outputs (simulated): ``catalog.parquet, train.parquet, holdout.parquet, logs.parquet,
+    placements.json, contexts.jsonl, oracle.json, market.toml`` (``Simulation.write``).
+    Outputs (external): the given files, renamed ``logs.<ext>``, ``catalog.<ext>``, ... .
+    """
+    d = ctx.config.data
+    if d.logs:
+        for key in ("logs", "catalog", "placements", "contexts"):
+            src = Path(getattr(d, key))
+            if str(src) and src.is_file():
+                shutil.copyfile(src, ctx.work_dir / f"{key}{''.join(src.suffixes)}")
+        return {"source": "external", "logs_file": d.logs, "has_oracle": False}
+    market_mod = require("rlopt.market", "the marketplace simulator")
+    market = market_mod.Marketplace.from_toml(market_path(d.market))
+    ctx.log(f"[data] simulating {d.impressions:,} impressions")
+    sim = market.simulate(d.impressions, seed=ctx.seed)
+    sim.write(ctx.work_dir)
+    return {"source": "simulated", "market": str(market_path(d.market)), "impressions": int(len(sim.logs)),
+            "train": int(len(sim.train)), "holdout": int(len(sim.holdout)),
+            "contexts": int(len(sim.contexts)), "items": int(len(sim.catalog)), "has_oracle": True}
+
+
+def _one(directory: Path, key: str) -> Path | None:
+    found = sorted(directory.glob(f"{key}.*"))
+    return found[0] if found else None
+
+
+def stage_validate(ctx: StageContext) -> dict[str, Any]:
+    """Validate logs against the catalog and placements (``rlopt.data.read_logs``).
+
+    Bad rows are quarantined (``on_error="quarantine"``) into ``<table>.quarantine.jsonl`` and
+    counted, or stop the run (``"fail"``). Writes ``catalog.parquet, train.parquet,
+    holdout.parquet, placements.json, contexts.jsonl``: the only inputs later stages read.
+    """
+    data = require("rlopt.data", "the data contract")
+    cfg, src, out = ctx.config.data, ctx.dir("data"), ctx.work_dir
+    placements_file = _one(src, "placements") or (None if cfg.logs else src / "placements.json")
+    if placements_file is None:  # external logs without a placements file: the market's
+        market = require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(market_path(cfg.market))
+        placements = market.placements
+    else:
+        placements = data.read_placements(placements_file)
+    catalog = data.read_catalog(_one(src, "catalog"))
+    reports: dict[str, Any] = {}
+
+    def read(path: Path, name: str) -> pd.DataFrame:
+        frame = data.read_logs(path, catalog, placements, on_error=cfg.on_error,
+                               quarantine_path=out / f"{name}.quarantine.jsonl")
+        reports[name] = frame.attrs.get("validation", {})
+        return frame
+
+    if ctx.summary("data").get("source") == "external":
+        logs = read(_one(src, "logs"), "logs")
+        train, holdout = data.split_logs(logs, holdout_fraction=cfg.holdout_fraction, by="time", seed=ctx.seed)
+        contexts_file = _one(src, "contexts")
+        if contexts_file is not None:
+            contexts = data.read_contexts(contexts_file, catalog, placements)
+        else:
+            contexts = holdout[["item_id", "segment", "placement"]].drop_duplicates().reset_index(drop=True)
+    else:
+        train, holdout = read(src / "train.parquet", "train"), read(src / "holdout.parquet", "holdout")
+        contexts = data.read_contexts(src / "contexts.jsonl", catalog, placements)
+    data.write_table(catalog, out / "catalog.parquet")
+    data.write_table(train, out / "train.parquet")
+    data.write_table(holdout, out / "holdout.parquet")
+    data.write_placements(placements, out / "placements.json")
+    data.write_jsonl(contexts, out / "contexts.jsonl")
+    quarantined = sum(int(r.get("rows_quarantined", 0)) for r in reports.values())
+    rule_counts: dict[str, int] = {}
+    for r in reports.values():
+        for rule, n in (r.get("rule_counts") or {}).items():
+            rule_counts[rule] = rule_counts.get(rule, 0) + int(n)
+    return {"train": int(len(train)), "holdout": int(len(holdout)), "contexts": int(len(contexts)),
+            "items": int(len(catalog)), "placements": sorted(placements), "quarantined": quarantined,
+            "rule_counts": rule_counts, "on_error": cfg.on_error,
+            "rows_read": sum(int(r.get("rows_read", 0)) for r in reports.values())}
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
+    """Equal-count bins of predicted probability: mean prediction, observed rate and count per bin.
+
+    >>> bins = calibration_bins(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]), n_bins=2)
+    >>> [(round(b["mean_predicted"], 2), b["observed"], b["count"]) for b in bins]
+    [(0.15, 0.0, 2), (0.8, 1.0, 2)]
+    """
+    order = np.argsort(p, kind="stable")
+    out = []
+    for chunk in np.array_split(order, min(n_bins, len(order))):
+        if len(chunk):
+            out.append({"mean_predicted": float(p[chunk].mean()), "observed": float(y[chunk].mean()),
+                        "count": int(len(chunk))})
+    return out
+
+
+def stage_reward(ctx: StageContext) -> dict[str, Any]:
+    """Train the reward model on the training logs (``reward_models.train_reward_model``) and
+    evaluate it on the held-out logs (AUC, log-loss, ECE, calibration bins).
+
+    Outputs: ``model/`` (``RewardModel.save_pretrained``), ``holdout_predictions.parquet``.
+    """
+    rm = require("reward_models", "the reward model")
+    data = require("rlopt.data", "the data contract")
+    cfg, src = ctx.config.reward, ctx.dir("validate")
+    catalog = data.read_table(src / "catalog.parquet")
+    train = data.read_table(src / "train.parquet")
+    holdout = data.read_table(src / "holdout.parquet")
+    if cfg.max_rows and len(train) > cfg.max_rows:
+        keep = np.sort(ctx.rng().choice(len(train), size=cfg.max_rows, replace=False))
+        train = train.iloc[keep].reset_index(drop=True)
+    overrides: dict[str, Any] = {"encoder": cfg.encoder, "mode": cfg.mode, "max_epochs": cfg.max_epochs,
+                                 "seed": ctx.seed, "progress": False}
+    for key in ("batch_size", "lr", "patience"):
+        if getattr(cfg, key):
+            overrides[key] = getattr(cfg, key)
+    ctx.log(f"[reward] training on {len(train):,} impressions ({cfg.mode} encoder)")
+    model = rm.train_reward_model(train, catalog, config=rm.TrainConfig(**overrides), source="train.parquet")
+    model.save_pretrained(ctx.work_dir / "model")
+    metrics, preds = rm.evaluate_reward_model(model, holdout, catalog, source="holdout.parquet")
+    data.write_table(preds.reset_index(drop=True), ctx.work_dir / "holdout_predictions.parquet")
+    return {
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "train_rows": int(len(train)),
+        "calibration_click": calibration_bins(holdout["clicked"].to_numpy(float), preds["p_click"].to_numpy(float)),
+        "calibration_purchase": calibration_bins(holdout["converted"].to_numpy(float),
+                                                 preds["p_purchase"].to_numpy(float)),
+    }

@@ -1,0 +1,149 @@
+"""Stages ``tuning`` and ``generation``: tune the generator, then write copy with base and tuned.
+
+Both call ``rlopt.tuning`` / ``rlopt.generation`` public functions; the oracle enters only through
+``rlopt.tuning.evaluate.evaluate_copies`` (evaluation), never the tuning itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlopt.pipeline.runner import StageContext
+from rlopt.pipeline.stages_data import require
+
+
+def _market_or_none(ctx: StageContext):
+    """The simulated market (from ``data/market.toml``) or None for external logs."""
+    path = ctx.dir("data") / "market.toml"
+    if not path.is_file():
+        return None
+    return require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(path)
+
+
+def _validated(ctx: StageContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    data = require("rlopt.data", "the data contract")
+    src = ctx.dir("validate")
+    return (data.read_table(src / "catalog.parquet"), data.read_table(src / "train.parquet"),
+            data.read_table(src / "holdout.parquet"), data.read_placements(src / "placements.json"))
+
+
+def stage_tuning(ctx: StageContext) -> dict[str, Any]:
+    """Tune the generator with DPO (pairs mined from the logs) or GRPO/RLOO (reward-model reward).
+
+    Outputs ``adapter/`` (LoRA adapter + tokenizer + ``tuning.json`` + curves CSV). The stage is
+    resumable: a crashed attempt's checkpoints in ``adapter/checkpoint-*`` are picked up.
+    """
+    config = require("rlopt.tuning.config", "generator tuning")
+    cfg = ctx.config.tuning
+    catalog, train, _, placements = _validated(ctx)
+    market = _market_or_none(ctx)
+    segments = market.segments if market is not None else None
+    overrides = {"generator": cfg.generator, "seed": ctx.seed,
+                 "max_steps": cfg.max_steps or None, "learning_rate": cfg.learning_rate or None}
+    if cfg.method == "dpo":
+        overrides["num_train_pairs"] = cfg.num_train_pairs or None
+    else:
+        overrides["max_contexts"] = cfg.max_contexts or None
+    tcfg = config.make_config(cfg.method, cfg.preset, **overrides)
+    out = ctx.work_dir / "adapter"
+    ctx.log(f"[tuning] {cfg.method} ({cfg.preset} preset, {tcfg.max_steps} steps) on {cfg.generator}")
+    if cfg.method == "dpo":
+        summary = require("rlopt.tuning.dpo", "generator tuning").train_dpo(
+            train, catalog, placements, tcfg, out, segments=segments)
+    else:
+        reward_fn = require("reward_models", "the reward model").RewardFunction(
+            str(ctx.dir("reward") / "model"), catalog)
+        summary = require("rlopt.tuning.online", "generator tuning").train_online(
+            cfg.method, train, catalog, placements, tcfg, out, reward_fn, segments=segments)
+    for ckpt in out.glob("checkpoint-*"):  # finished: the adapter is saved; checkpoints are dead weight
+        import shutil
+
+        shutil.rmtree(ckpt)
+    curves = _read_curves(out)
+    return {"method": cfg.method, "preset": cfg.preset, "generator": cfg.generator,
+            "steps": summary.get("steps"), "metrics": summary.get("metrics", {}),
+            "data": summary.get("data", {}), "device": summary.get("device"),
+            "train_wall_s": summary.get("wall_seconds"), "curves": curves}
+
+
+def _read_curves(adapter: Path) -> dict[str, list[float]]:
+    """The training curves the tuning wrote (``*.csv`` next to the adapter) as columns, thinned
+    to at most 200 points (enough for a plot, small enough for ``stage.json``)."""
+    files = sorted(adapter.glob("*curve*.csv")) or sorted(adapter.glob("*.csv"))
+    if not files:
+        return {}
+    frame = pd.read_csv(files[0])
+    if len(frame) > 200:
+        frame = frame.iloc[np.linspace(0, len(frame) - 1, 200).astype(int)]
+    keep = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    return {c: [None if pd.isna(v) else float(v) for v in frame[c]] for c in keep}
+
+
+def generation_contexts(holdout_contexts: pd.DataFrame, catalog: pd.DataFrame, placements: dict,
+                        segments: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """One context per (item, placement) pair of the catalog: the held-out context's segment
+    when one exists for that pair, else a random segment.
+
+    Every pair is covered because the simulated A/B test shows copy for every item in every
+    placement; a pair without copy would have nothing to show.
+    """
+    seen = holdout_contexts.drop_duplicates(["item_id", "placement"]).set_index(["item_id", "placement"])["segment"]
+    rows = []
+    for item in catalog["item_id"].astype(str):
+        for placement in placements:
+            seg = seen.get((item, placement))
+            rows.append({"item_id": item, "segment": str(seg) if seg is not None else str(rng.choice(segments)),
+                         "placement": placement})
+    return pd.DataFrame(rows)
+
+
+def stage_generation(ctx: StageContext) -> dict[str, Any]:
+    """Generate copy with the base and the tuned generator for the same contexts, and evaluate
+    both: the oracle's truth (simulated data only) next to the reward model's proxy.
+
+    Outputs ``base.jsonl``, ``tuned.jsonl`` (generated copies contract), ``evaluated.parquet``
+    (per copy: truth, proxy, guard flags).
+    """
+    data = require("rlopt.data", "the data contract")
+    models = require("rlopt.generation.models", "copy generation")
+    sample = require("rlopt.generation.sample", "copy generation")
+    cfg = ctx.config.generation
+    catalog, _, holdout, placements = _validated(ctx)
+    market = _market_or_none(ctx)
+    held = data.read_table(ctx.dir("validate") / "contexts.jsonl")
+    segments = sorted(market.segments) if market is not None else sorted(holdout["segment"].astype(str).unique())
+    contexts = generation_contexts(held, catalog, placements, segments, ctx.rng())
+    frames = {}
+    for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
+        ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
+        model, tokenizer = models.resolve_generator(spec)
+        seg_desc = market.segments if market is not None else None
+        frames[name] = sample.generate_copies(
+            model, tokenizer, contexts, catalog, placements, seg_desc, num=cfg.num_samples, seed=ctx.seed,
+            batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name)
+        data.write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
+        del model
+    summary: dict[str, Any] = {"contexts": int(len(contexts)), "num_samples": cfg.num_samples,
+                               "copies": {k: int(len(v)) for k, v in frames.items()}}
+    if market is None:
+        summary["evaluation"] = None
+        summary["evaluation_note"] = "external logs: no simulator, so no true reward"
+        return summary
+    evaluate = require("rlopt.tuning.evaluate", "generator evaluation")
+    oracle = require("rlopt.market.oracle", "the marketplace oracle").Oracle(market)
+    reward_model = None
+    if ctx.has("reward"):  # the proxy; without it the report shows the truth only
+        reward_model = require("reward_models", "the reward model").RewardModel.from_pretrained(ctx.dir("reward") / "model")
+    evaluated, per_gen = [], {}
+    for name, frame in frames.items():
+        result = evaluate.evaluate_copies(frame, oracle, reward_model, catalog, placements)
+        evaluated.append(result.pop("frame").assign(generator=name))
+        per_gen[name] = result
+    data.write_table(pd.concat(evaluated, ignore_index=True), ctx.work_dir / "evaluated.parquet")
+    summary["evaluation"] = per_gen
+    summary["paired_ctr_ratio"] = evaluate.paired_ratio(evaluated[0], evaluated[1], "p_click", seed=ctx.seed)
+    return summary
