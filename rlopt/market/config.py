@@ -140,6 +140,7 @@ class TruthConfig:
     stuffing: float = 3.0
     shouting: float = 1.5
     underfill: float = 0.6
+    mixed_message: float = 1.5
     other_brand: float = 0.8
     empty: float = -9.0
     user_gain: float = 2.0

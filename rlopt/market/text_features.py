@@ -17,6 +17,7 @@ repetition max(1 - unique/total content tokens, 1 - unique/total content bigrams
 gibberish  min(1, share of out-of-vocabulary tokens + 2 x share of junk characters)
 shouting   max(0, ALL-CAPS letter share - 0.3) / 0.7 + 0.3 x extra exclamation marks
 stuffing   max(0, lexicon-token share - 0.45) / 0.55 (keyword lists, not sentences)
+mixed      max(0, taste lexicons used - 3) / 4 (a mixed message: bargain + luxury + eco + family ...)
 too_short  1 if fewer than 3 tokens
 empty      1 if no tokens at all
 ========== ==================================================================================
@@ -47,7 +48,7 @@ LEXICON_NAMES: tuple[str, ...] = tuple(LEXICONS)
 TEXT_FEATURES: tuple[str, ...] = (
     "n_tokens", *(f"lex_{k}" for k in LEXICON_NAMES), "cta", "benefit", "claim", "dollars_off",
     "price_claim", "repetition",
-    "gibberish", "shouting", "stuffing", "too_short", "empty",
+    "gibberish", "shouting", "stuffing", "mixed", "too_short", "empty",
 )
 ITEM_FEATURES: tuple[str, ...] = ("relevance", "off_topic", "brand_hit", "item_benefit", "other_brand")
 
@@ -122,8 +123,9 @@ def text_features(text: str, vocab: frozenset[str]) -> tuple[float, ...]:
     stuffing = 0.0
     if n >= 5:
         stuffing = max(0.0, sum(t in _ALL_LEXICON for t in tokens) / n - 0.45) / 0.55
-    return (float(n), *lex, cta, benefit, claim, dollars_off, price_claim, repetition, gibberish, min(shouting, 2.0), stuffing,
-            1.0 if n < 3 else 0.0, 0.0)
+    mixed = max(0, sum(v > 0 for v in lex) - 3) / 4.0
+    return (float(n), *lex, cta, benefit, claim, dollars_off, price_claim, repetition, gibberish, min(shouting, 2.0),
+            stuffing, mixed, 1.0 if n < 3 else 0.0, 0.0)
 
 
 def text_feature_matrix(texts: Sequence[str], vocab: frozenset[str], cache: dict | None = None) -> np.ndarray:

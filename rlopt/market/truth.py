@@ -17,7 +17,7 @@ tied to lexicon ``k``)::
                  + w_claim * t_discount * min(claim, 70) / 100
                  + w_lex * (sum_k t_k * lex_k + t_brand * brand_hit)
                  - w_trunc * truncated - w_rep * repetition - w_gib * gibberish - w_short * too_short
-                 - w_stuff * stuffing - w_shout * shouting - w_fill * underfill
+                 - w_stuff * stuffing - w_shout * shouting - w_fill * underfill - w_mixed * mixed
                  - w_other * other_brand                              (empty copy: logit = truth.empty)
     P(click | examined)   = sigmoid(click logit)
     purchase logit = purchase_base + seg.purchase_propensity + 0.5 * cat_aff
@@ -263,7 +263,7 @@ class GroundTruth:
             - tw.truncated * truncated - tw.repetition * np.maximum(tf[:, _F["repetition"]] - 0.1, 0.0)
             - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
             - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
-            - tw.underfill * underfill - tw.other_brand * other
+            - tw.underfill * underfill - tw.other_brand * other - tw.mixed_message * tf[:, _F["mixed"]]
         )
         # taste-weighted terms: W[:, k] multiplies the shopper's effective taste for key k
         names = (*LEXICON_NAMES, "brand")

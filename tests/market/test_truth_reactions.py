@@ -183,3 +183,20 @@ def test_a_few_words_in_a_big_slot_lose_to_a_full_message(market, oracle):
             f"A {noun} you can rely on every day. Shop now")
     click, _ = _p(oracle, [full, f"{item.brand} {noun}"], item)
     assert click[0] > 2 * click[1]
+
+
+def test_a_mixed_message_loses_to_a_focused_one(market, oracle):
+    """Piling every segment's hot words into one line must not beat a message with one voice."""
+    item = _item(market, True)
+    d = int(item.discount_pct)
+    head = f"{item.title}, {item.attributes['key_attribute']}"
+    focused = f"{d}% off the {head}. Hurry, sale ends tonight. Shop now"
+    salad = (f"{d}% off the {head}: premium, organic, easy for the whole family. Hey, discover the sale "
+             f"before it ends. Shop now")
+    for segment in market.segments:
+        click, _ = _p(oracle, [focused, salad], item, segment)
+        if segment == "bargain_hunters":
+            assert click[0] > click[1]
+    lex_all = oracle.click_prob([salad] * 5, item.item_id, list(market.segments), "product_page", 0)
+    lex_one = oracle.click_prob([focused] * 5, item.item_id, list(market.segments), "product_page", 0)
+    assert lex_all.max() < 1.5 * lex_one.max()
