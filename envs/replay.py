@@ -105,14 +105,15 @@ class ReplayData:
 
     @classmethod
     def from_logs(cls, logs: pd.DataFrame, catalog: pd.DataFrame, placements: dict, *, reward: str = "click",
-                  source: str = "logs", pool_features: bool = True) -> ReplayData:
+                  source: str = "logs", pool_features: bool = False) -> ReplayData:
         """Contract impression logs (validated, e.g. by ``rlopt.data.read_logs``).
 
         The action is the ``copy_id``'s index among the distinct copy ids logged for the same
         ``item_id`` x ``placement`` (sorted, so the index is stable); ``n_actions`` is the largest
         such pool. Contexts use :class:`envs.features.ContextEncoder` with the segments and the
         numeric user feature names found in the log (and the item x placement pool one-hot
-        when ``pool_features``). ``reward``: click | purchase | value.
+        when ``pool_features``: what lets a per-arm model tell pools apart, at ``d`` of a few
+        hundred, so slow). ``reward``: click | purchase | value.
         """
         from envs.features import ContextEncoder
 

@@ -28,8 +28,8 @@ def bandit(
     policy: Annotated[list[str], typer.Option("--policy", help="Policy spec; repeat to compare several.")],
     env: Annotated[str, typer.Option("--env", help="rlopt/PlacementBandit-v0 (bandit), rlopt/PlacementSlate-v0 "
                                      "(slate) or replay.")] = "rlopt/PlacementBandit-v0",
-    steps: Annotated[int, typer.Option("--steps", help="Shoppers to serve (replay: log rows to use, 0 = all).")]
-    = 10_000,
+    steps: Annotated[int | None, typer.Option("--steps", help="Shoppers to serve (default 10000; replay: log "
+                                              "rows to use, default all).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the env and policy streams.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Shoppers per policy call; it learns after "
                                             "each batch (1 = fully online).")] = 100,
@@ -58,9 +58,10 @@ def bandit(
     for spec in policy:  # fail on a bad spec before any expensive setup
         parse_policy_spec(spec)
     if env == "replay":
-        result = _replay(policy, steps, seed, batch_size, reward, obd, logs, catalog, placements, out)
+        result = _replay(policy, steps or 0, seed, batch_size, reward, obd, logs, catalog, placements, out)
         emit(result, as_json, title="rlopt bandit (replay)") if as_json else _table(result, replay=True)
         return
+    steps = 10_000 if steps is None else steps
     if steps < 1:
         raise InputError(f"--steps must be >= 1, got {steps}", column="--steps", rule="steps >= 1")
     from envs.runner import curves_dict, run_policy, save_regret_plot
