@@ -29,6 +29,14 @@ _PLACEMENT_WORDS = {
 }
 
 
+def max_chars_for(placements: Mapping[str, Any], name: str) -> int:
+    """Character limit of placement ``name``; a ``default`` entry covers unlisted names."""
+    place = placements.get(name) or placements.get("default")
+    if place is None:
+        raise KeyError(name)
+    return int(place.max_chars)
+
+
 def segment_description(segments: Mapping[str, Any] | None, segment: str) -> str:
     """Plain-English description of ``segment``: ``Segment.description``, a str value, or the name."""
     if segments and segment in segments:
@@ -106,7 +114,7 @@ def context_messages(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: 
     items = catalog_index(catalog)
     out = []
     for row in contexts.itertuples(index=False):
-        limit = placements[row.placement].max_chars
+        limit = max_chars_for(placements, row.placement)
         out.append(build_messages(items[str(row.item_id)], segment_description(segments, row.segment),
                                   row.placement, limit))
     return out
@@ -125,7 +133,7 @@ def check_contexts(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Ma
         if item not in known_items:
             raise InputError("item_id is not in the catalog", file=source, row=i, column="item_id",
                              rule="item_id present in the catalog", value=item)
-        if place not in placements:
+        if place not in placements and "default" not in placements:
             raise InputError(f"unknown placement; known: {', '.join(sorted(placements))} "
                              "(or pass --placements)", file=source, row=i, column="placement",
                              rule="placement defined in the market config or --placements", value=place)

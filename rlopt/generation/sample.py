@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.generation.postprocess import cap_length, clean_copy
-from rlopt.generation.prompts import catalog_index, context_messages
+from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 
 
 def max_new_tokens_for(max_chars: int) -> int:
@@ -60,7 +60,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     contexts = contexts.reset_index(drop=True)
     messages = context_messages(contexts, catalog, placements, segments, source=source)
     prompts = chat_prompts(tokenizer, messages)
-    limits = [int(placements[p].max_chars) for p in contexts["placement"]]
+    limits = [max_chars_for(placements, p) for p in contexts["placement"]]
     device = next(model.parameters()).device
     texts: list[str] = [""] * (len(contexts) * num)
     # Group by placement so each batch gets a token budget that fits its own limit.

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from rlopt.generation.prompts import build_messages, catalog_index, segment_description
+from rlopt.generation.prompts import build_messages, catalog_index, max_chars_for, segment_description
 from rlopt.io_utils import write_json_atomic
 
 
@@ -39,7 +39,7 @@ def prompt_messages(frame: pd.DataFrame, catalog: pd.DataFrame, placements: Mapp
     items = catalog_index(catalog)
     seg_col = frame["segment"] if "segment" in frame.columns else [""] * len(frame)
     return [build_messages(items[str(i)], segment_description(segments, s) if s else "all shoppers", p,
-                           placements[p].max_chars)
+                           max_chars_for(placements, p))
             for i, s, p in zip(frame["item_id"].astype(str), seg_col, frame["placement"], strict=True)]
 
 

@@ -182,17 +182,20 @@ CONFIG_CLASSES = {"dpo": RloptDPOConfig, "grpo": RloptGRPOConfig, "rloo": RloptR
 
 _COMMON = {"report_to": "none", "logging_steps": 1, "save_strategy": "steps", "save_total_limit": 2,
            "disable_tqdm": True}
-_ONLINE_QUICK = {"max_completion_length": 24, "num_generations": 4, "per_device_train_batch_size": 8,
-                 "temperature": 0.9, "max_steps": 30, "save_steps": 10, "learning_rate": 1e-4,
+_ONLINE_QUICK = {"max_completion_length": 32, "num_generations": 4, "per_device_train_batch_size": 8,
+                 "temperature": 0.9, "max_steps": 20, "save_steps": 5, "learning_rate": 2e-4,
                  "beta": 0.02, "epsilon": 0.2, "num_iterations": 1, "max_contexts": 240}
 _ONLINE_FULL = {"max_completion_length": 40, "num_generations": 8, "per_device_train_batch_size": 16,
                 "temperature": 0.9, "max_steps": 300, "save_steps": 50, "learning_rate": 5e-5,
                 "beta": 0.04, "epsilon": 0.2, "num_iterations": 2, "max_contexts": 4000}
+# DPO + an SFT term on the chosen copy (RPO, Pang et al. 2024): plain DPO can lower the likelihood of
+# both copies of a pair; the SFT term keeps the chosen (high-value) copy likely.
+_RPO = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
 PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
     "dpo": {
-        "quick": {**_COMMON, "max_length": 160, "per_device_train_batch_size": 8, "max_steps": 60,
-                  "save_steps": 20, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 480},
-        "full": {**_COMMON, "max_length": 256, "per_device_train_batch_size": 16, "max_steps": 600,
+        "quick": {**_COMMON, **_RPO, "max_length": 160, "per_device_train_batch_size": 4, "max_steps": 40,
+                  "save_steps": 10, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 160},
+        "full": {**_COMMON, **_RPO, "max_length": 256, "per_device_train_batch_size": 16, "max_steps": 600,
                  "save_steps": 100, "learning_rate": 1e-4, "beta": 0.1, "num_train_pairs": 9600,
                  "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                          "down_proj"]},

@@ -18,7 +18,8 @@ from rlopt.tuning.pairs import mine_pairs, sample_pairs
 def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg) -> pd.DataFrame:
     """Mine pairs with the config's thresholds, failing clearly when there are too few."""
     pairs = mine_pairs(logs, placements, min_confidence=cfg.min_confidence, value_metric=cfg.value_metric,
-                       purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group)
+                       purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group,
+                       seed=cfg.seed)
     if len(pairs) < cfg.min_pairs:
         n_groups = logs.groupby(["item_id", "placement"]).ngroups
         raise InputError(

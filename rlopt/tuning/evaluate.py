@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from rlopt.generation.postprocess import is_misleading
+from rlopt.generation.prompts import max_chars_for
 
 CONTEXT_KEYS = ["item_id", "segment", "placement"]
 
@@ -76,7 +77,7 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
                                                                            strict=True)]
         out["misleading_rate"] = float(df["misleading"].mean())
     if placements is not None:
-        df["over_limit"] = [len(t) > placements[p].max_chars for t, p in zip(df["copy_text"], df["placement"],
+        df["over_limit"] = [len(t) > max_chars_for(placements, p) for t, p in zip(df["copy_text"], df["placement"],
                                                                              strict=True)]
         out["over_limit_rate"] = float(df["over_limit"].mean())
     out["mean_chars"] = float(df["copy_text"].str.len().mean())

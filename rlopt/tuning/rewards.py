@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.generation.postprocess import clean_copy, first_line, is_misleading
+from rlopt.generation.prompts import max_chars_for
 
 RewardFunc = Callable[..., list[float | None]]
 
@@ -51,11 +52,11 @@ class ShownCopyReward:
 
     def __init__(self, inner: RewardFunc, placements: Mapping[str, Any]):
         self.inner = inner
-        self.limits = {name: int(p.max_chars) for name, p in placements.items()}
+        self.placements = dict(placements)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
-        shown = [clean_copy(completion_text(c), self.limits[p]) for c, p in zip(completions, places, strict=True)]
+        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p)) for c, p in zip(completions, places, strict=True)]
         return [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
 
 
@@ -87,14 +88,14 @@ class LengthLimitPenalty:
     __name__ = "length_limit"
 
     def __init__(self, placements: Mapping[str, Any]):
-        self.limits = {name: int(p.max_chars) for name, p in placements.items()}
+        self.placements = dict(placements)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
         out = []
         for c, p in zip(completions, places, strict=True):
             text = first_line(completion_text(c)).strip()
-            limit = self.limits[p]
+            limit = max_chars_for(self.placements, p)
             if not text:
                 out.append(-1.0)
             elif len(text) > limit:

@@ -1,0 +1,42 @@
+"""Prompts carry the context's facts; contexts naming unknown items or placements fail with the row."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tuning"))  # shared tuning_data
+from tuning_data import CATALOG, PLACEMENTS, SEGMENTS
+
+from rlopt.errors import InputError
+from rlopt.generation.prompts import context_messages
+
+
+def test_prompt_has_every_fact():
+    ctx = pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "push"}])
+    (msgs,) = context_messages(ctx, CATALOG, PLACEMENTS, SEGMENTS)
+    user = msgs[-1]["content"]
+    for fact in ("Trail Running Shoes", "Stride", "shoes", "$89.00", "20% off", "grippy outsole",
+                 "bargain hunters who love discounts", "push notification", "At most 40 characters"):
+        assert fact in user
+    assert msgs[0]["role"] == "system"
+
+
+def test_no_discount_item_says_so():
+    ctx = pd.DataFrame([{"item_id": "i2", "segment": "unknown_seg", "placement": "home_banner"}])
+    (msgs,) = context_messages(ctx, CATALOG, PLACEMENTS, SEGMENTS)
+    assert "no discount" in msgs[-1]["content"] and "unknown seg" in msgs[-1]["content"]
+
+
+@pytest.mark.parametrize("row, column", [
+    ({"item_id": "nope", "segment": "bargain", "placement": "push"}, "item_id"),
+    ({"item_id": "i1", "segment": "bargain", "placement": "billboard"}, "placement"),
+])
+def test_unknown_item_or_placement_names_the_row(row, column):
+    ctx = pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "push"}, row])
+    with pytest.raises(InputError) as err:
+        context_messages(ctx, CATALOG, PLACEMENTS, SEGMENTS, source="ctx.jsonl")
+    assert err.value.row == 2 and err.value.column == column and err.value.file == "ctx.jsonl"

@@ -1,0 +1,82 @@
+"""Config checks name the field and fix; guard rewards follow TRL's signature and pickle."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from tuning_data import CATALOG, PLACEMENTS
+
+from rlopt.errors import InputError
+from rlopt.tuning.config import make_config
+from rlopt.tuning.rewards import (
+    DiscountHonestyPenalty,
+    LengthLimitPenalty,
+    RepetitionPenalty,
+    ShownCopyReward,
+)
+
+
+@pytest.mark.parametrize("method, kwargs, pattern", [
+    ("ppo", {}, "valid methods: dpo, grpo, rloo"),
+    ("dpo", {"min_confidence": 0.3}, "min_confidence"),
+    ("dpo", {"value_metric": "revenue"}, "value_metric"),
+    ("dpo", {"nonsense_field": 1}, "unknown dpo config field 'nonsense_field'"),
+    ("grpo", {"max_contexts": 0}, "max_contexts"),
+    ("rloo", {"lora_target_modules": []}, "lora_target_modules"),
+])
+def test_config_errors(method, kwargs, pattern):
+    with pytest.raises(InputError, match=pattern):
+        make_config(method, "quick", **kwargs)
+
+
+def test_unknown_preset():
+    with pytest.raises(InputError, match="valid presets: quick, full"):
+        make_config("dpo", "huge")
+
+
+def test_presets_expose_ppo_knobs():
+    cfg = make_config("grpo", "quick", num_iterations=2, epsilon=0.1, beta=0.05)
+    assert (cfg.num_iterations, cfg.epsilon, cfg.beta) == (2, 0.1, 0.05)
+    assert make_config("dpo", "full").max_steps > make_config("dpo", "quick").max_steps
+
+
+KW = {"item_id": ["i1", "i1", "i2", "i2"], "placement": ["push", "push", "home_banner", "home_banner"],
+      "segment": ["bargain"] * 4}
+
+
+def test_discount_honesty():
+    completions = ["Now 20% off trail shoes", "Now 50% off trail shoes", "Fresh coffee set", "Coffee set on sale"]
+    assert DiscountHonestyPenalty(CATALOG)(None, completions, **KW) == [0.0, -1.0, 0.0, -1.0]
+
+
+def test_length_limit_on_conversational_completions():
+    completions = [[{"role": "assistant", "content": "x" * 40}], [{"role": "assistant", "content": "x" * 60}],
+                   [{"role": "assistant", "content": "ok"}], [{"role": "assistant", "content": "  "}]]
+    assert LengthLimitPenalty(PLACEMENTS)(None, completions, **KW) == [0.0, -0.5, 0.0, -1.0]
+
+
+def test_shown_copy_reward_scores_cleaned_capped_text():
+    seen = []
+
+    def inner(prompts, completions, **kwargs):
+        seen.extend(completions)
+        return [len(c) for c in completions]
+
+    reward = ShownCopyReward(inner, PLACEMENTS)
+    out = reward(None, ['"' + "word " * 20 + '"\nmore', "ok", "fine", "good"], **KW)
+    assert max(len(s) for s in seen[:2]) <= 40 and out[0] <= 40
+    assert reward.__name__ == "rlopt_reward"
+
+
+@pytest.mark.parametrize("func", [DiscountHonestyPenalty(CATALOG), LengthLimitPenalty(PLACEMENTS),
+                                  RepetitionPenalty(3)])
+def test_guards_pickle_with_stable_names(func):
+    clone = pickle.loads(pickle.dumps(func))
+    assert clone.__name__ == func.__name__
+    assert clone(None, ["Now 20% off", "a b", "c", "d"], **KW) == func(None, ["Now 20% off", "a b", "c", "d"], **KW)
+
+
+def test_missing_column_is_explicit():
+    with pytest.raises(ValueError, match="item_id"):
+        DiscountHonestyPenalty(CATALOG)(None, ["x"], placement=["push"])
