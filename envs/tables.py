@@ -247,7 +247,10 @@ def _score(market, rows: pd.DataFrame, reward_source: str) -> tuple[np.ndarray, 
         from reward_models import RewardModel
 
         scored = RewardModel.from_pretrained(path).score(rows, market.catalog)
-        p_click = scored["p_click"].to_numpy(dtype=np.float64)
+        # The model scores copy without slot bias: add the slot's examination probability.
+        exam = np.array([market.placements[p].examination[int(s)]
+                         for p, s in zip(rows["placement"], rows["position"], strict=True)])
+        p_click = scored["p_click"].to_numpy(dtype=np.float64) * exam
         p_buy = scored["p_purchase"].to_numpy(dtype=np.float64)
         p_pgc = np.divide(p_buy, p_click, out=np.zeros_like(p_buy), where=p_click > 0)
     revenue = scored["expected_revenue"].to_numpy(dtype=np.float64)

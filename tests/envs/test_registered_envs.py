@@ -66,6 +66,8 @@ def test_bad_env_arguments():
         gym.make("rlopt/PlacementBandit-v0", reward="likes", **SMALL)
     with pytest.raises(InputError, match="unknown placement 'billboard'"):
         gym.make("rlopt/PlacementSlate-v0", placement="billboard", **SMALL)
+    with pytest.raises(InputError, match="reward_source must be 'truth' or a reward model directory"):
+        gym.make("rlopt/PlacementBandit-v0", reward_source="/nonexistent/model", n_shoppers=50)
     with pytest.raises(InputError, match="unknown env"):
         run_policy("rlopt/Nope-v0", "uniform", 10)
 
