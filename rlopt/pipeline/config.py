@@ -15,7 +15,7 @@ Examples
 >>> config_from_dict({"tuning": {"methd": "dpo"}})
 Traceback (most recent call last):
 ...
-rlopt.errors.InputError: <config>: unknown key 'methd' in section [tuning]; valid keys: method, preset, generator, max_steps, learning_rate, num_train_pairs, max_contexts (rule: keys are exactly the dataclass fields)
+rlopt.errors.InputError: <config>: unknown key 'methd' in section 'tuning'; valid keys: method, preset, generator, max_steps, learning_rate, num_train_pairs, max_contexts (rule: keys are exactly the dataclass fields)
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _resolve_path(value: str, base: Path | None, section: str, key: str, source:
     if looks_like_hub_id:
         return value
     raise InputError(
-        f"the file named by [{section}] {key} does not exist: {path}",
+        f"the file named by {section}.{key} does not exist: {path}",
         file=source, column=f"{section}.{key}", rule="file exists", value=value,
     )
 
@@ -222,7 +222,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
     unknown = [name for name in data if name not in SECTIONS]
     if unknown:
         raise InputError(
-            f"unknown section [{unknown[0]}]; valid sections: {', '.join(SECTIONS)}",
+            f"unknown section '{unknown[0]}'; valid sections: {', '.join(SECTIONS)}",
             file=source, rule="sections are exactly the ExperimentConfig fields",
         )
     sections = {}
@@ -230,12 +230,12 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
         cls = _SECTION_TYPES[name]
         raw = data.get(name, {})
         if not isinstance(raw, dict):
-            raise InputError(f"[{name}] must be a table of keys", file=source, column=name, rule="type")
+            raise InputError(f"section '{name}' must be a table of keys", file=source, column=name, rule="type")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for key in raw:
             if key not in fields:
                 raise InputError(
-                    f"unknown key '{key}' in section [{name}]; valid keys: {', '.join(fields)}",
+                    f"unknown key '{key}' in section '{name}'; valid keys: {', '.join(fields)}",
                     file=source, rule="keys are exactly the dataclass fields",
                 )
         values = {}
@@ -256,11 +256,11 @@ def _check_consistency(cfg: ExperimentConfig) -> None:
     """Rules that span several keys (kept apart from the per-key checks)."""
     d = cfg.data
     if d.logs and not d.catalog:
-        raise InputError("[data] logs is set but catalog is not; external logs need their catalog",
+        raise InputError("data.logs is set but data.catalog is not; external logs need their catalog",
                          file=cfg.source, column="data.catalog", rule="logs requires catalog")
     if not d.logs and (d.catalog or d.contexts):
         key = "catalog" if d.catalog else "contexts"
-        raise InputError(f"[data] {key} is set without logs; set logs too, or remove {key} to simulate",
+        raise InputError(f"data.{key} is set without data.logs; set logs too, or remove {key} to simulate",
                          file=cfg.source, column=f"data.{key}", rule=f"{key} requires logs")
     if not 0.0 < d.holdout_fraction < 1.0:
         raise InputError("must be in (0, 1)", file=cfg.source, column="data.holdout_fraction",
