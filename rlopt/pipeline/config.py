@@ -166,7 +166,7 @@ def _check_value(value: Any, fld: dataclasses.Field, section: str, source: str) 
     else:  # list[str]
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     if not ok:
-        name = getattr(hint, "__name__", str(hint))
+        name = "list of str" if typing.get_origin(hint) is list else hint.__name__
         raise InputError(f"expected {name}, got {type(value).__name__}", rule="type", value=value, **where)
     choices, minimum = fld.metadata.get("choices"), fld.metadata.get("minimum")
     if choices and value not in choices:

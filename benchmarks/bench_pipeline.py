@@ -1,0 +1,148 @@
+"""Cost of the pipeline's cache: a cold run vs a fully cached rerun vs a one-stage change.
+
+Run: ``python -m benchmarks.bench_pipeline [--quickstart-manifest runs/quickstart/manifest.json]``.
+Writes ``benchmarks/results/pipeline.json`` and prints a table.
+
+Measurements, on a tiny experiment (2-layer random Llama and BERT with the real tokenizers, an
+8-item market, small budgets) so the benchmark takes a few minutes:
+
+1. **cold**: every stage runs (the baseline);
+2. **cached**: the same config again; every stage is skipped by fingerprint. ``ratio`` = cached /
+   cold is the cache's overhead (hashing inputs, reading ``stage.json``);
+3. **bandit changed**: ``[bandit] steps`` changed, so only ``bandit`` and ``report`` rerun;
+4. **file digest**: sha256 throughput of the external-input fingerprint (MB/s) on a 64 MB file,
+   against a plain read of the same file (the baseline).
+
+With ``--quickstart-manifest``, the per-stage wall times of a real quickstart run are copied into the
+results too (those are what the README's budget table quotes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from rlopt.io_utils import write_json_atomic
+
+RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
+
+
+def tiny_config(root: Path, bandit_steps: int) -> Path:
+    """Write an 8-item market and a tiny experiment config under ``root``."""
+    from rlopt.market import DEFAULT_MARKET
+    from rlopt.testing import build_tiny_causal_lm, build_tiny_encoder
+
+    llm = build_tiny_causal_lm(root / "tiny-llm")
+    enc = build_tiny_encoder(root / "tiny-enc")
+    market = re.sub(r"(?m)^n_items = \d+", "n_items = 8", Path(DEFAULT_MARKET).read_text())
+    (root / "market.toml").write_text(re.sub(r"(?m)^n_users = \d+", "n_users = 600", market))
+    cfg = root / "bench.toml"
+    cfg.write_text(f"""
+[run]
+out_dir = "run"
+threads = 1
+[data]
+market = "market.toml"
+impressions = 12000
+[reward]
+encoder = "{enc}"
+max_epochs = 1
+[tuning]
+generator = "{llm}"
+max_steps = 2
+num_train_pairs = 16
+[generation]
+num_samples = 1
+batch_size = 32
+[ab]
+impressions = 6000
+[bandit]
+policies = ["uniform", "linucb"]
+steps = {bandit_steps}
+n_shoppers = 500
+[ope]
+n_folds = 2
+n_bootstrap = 50
+max_eval_rows = 2000
+""")
+    return cfg
+
+
+def timed_run(cfg: Path) -> tuple[float, dict[str, str]]:
+    from rlopt.pipeline import load_config, run_pipeline
+
+    t = time.perf_counter()
+    result = run_pipeline(load_config(cfg), log=lambda _: None)
+    return time.perf_counter() - t, result.statuses()
+
+
+def digest_speed(root: Path, mb: int = 64) -> dict[str, float]:
+    from rlopt.pipeline.cache import _DIGEST_CACHE, file_digest
+
+    path = root / "blob.bin"
+    path.write_bytes(os.urandom(mb << 20))
+    t = time.perf_counter()
+    with open(path, "rb") as fh:
+        while fh.read(1 << 20):
+            pass
+    read_s = time.perf_counter() - t
+    _DIGEST_CACHE.clear()
+    t = time.perf_counter()
+    file_digest(path)
+    hash_s = time.perf_counter() - t
+    return {"mb": mb, "read_mb_s": mb / read_s, "sha256_mb_s": mb / hash_s, "ratio": hash_s / read_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quickstart-manifest", type=Path, default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory(prefix="rlopt-bench-pipeline-") as tmp:
+        root = Path(tmp)
+        cfg = tiny_config(root, bandit_steps=600)
+        cold, cold_status = timed_run(cfg)
+        cached, cached_status = timed_run(cfg)
+        cfg = tiny_config(root, bandit_steps=400)
+        changed, changed_status = timed_run(cfg)
+        manifest = json.loads((root / "run" / "manifest.json").read_text())
+        digest = digest_speed(root)
+    cold_stages = {k: v["compute_wall_s"] for k, v in manifest["stages"].items()}
+    results = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_avg_1m": os.getloadavg()[0]},
+        "tiny": {
+            "cold_s": cold, "cached_s": cached, "cached_ratio": cached / cold,
+            "bandit_changed_s": changed, "bandit_changed_ratio": changed / cold,
+            "statuses": {"cold": cold_status, "cached": cached_status, "bandit_changed": changed_status},
+            "stage_compute_s": cold_stages,
+        },
+        "file_digest": digest,
+    }
+    if args.quickstart_manifest and args.quickstart_manifest.is_file():
+        qs = json.loads(args.quickstart_manifest.read_text())
+        results["quickstart"] = {"total_wall_s": qs.get("total_wall_s"),
+                                 "stages": {k: v["compute_wall_s"] for k, v in qs["stages"].items()}}
+    write_json_atomic(RESULTS, results)
+    print(f"{'measurement':<34}{'seconds':>10}{'ratio vs baseline':>20}")
+    print(f"{'tiny run, cold (baseline)':<34}{cold:>10.1f}{1.0:>20.2f}")
+    print(f"{'tiny run, all cached':<34}{cached:>10.1f}{cached / cold:>20.3f}")
+    print(f"{'tiny run, [bandit] changed':<34}{changed:>10.1f}{changed / cold:>20.3f}")
+    print(f"{'sha256 of 64 MB input (MB/s)':<34}{digest['sha256_mb_s']:>10.0f}{digest['ratio']:>20.2f}  (vs plain read)")
+    for name, s in cold_stages.items():
+        print(f"  cold stage {name:<22}{s:>10.1f}")
+    if "quickstart" in results:
+        print(f"{'quickstart total':<34}{results['quickstart']['total_wall_s']:>10.1f}")
+        for name, s in results["quickstart"]["stages"].items():
+            print(f"  quickstart stage {name:<16}{s:>10.1f}")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
