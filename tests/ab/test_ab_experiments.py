@@ -27,3 +27,12 @@ def test_sequential_power_script_runs(tmp_path):
     row = res["rows"][0]
     assert row["lift"] == 0.5 and 0.0 <= row["msprt_power"] <= 1.0 and 0.0 < row["msprt_mean_sample_fraction"] <= 1.0
     assert out.is_file()
+
+
+def test_aa_full_sim_script_runs(tmp_path):
+    from experiments.ab import aa_full_sim
+
+    res = aa_full_sim.main(["--runs", "2", "--impressions", "2000", "--out", str(tmp_path / "full.json")])
+    names = {r["test"] for r in res["rows"]}
+    assert {"ctr", "revenue_per_user", "srm_mismatch (p < 0.001)", "msprt_ctr_20_looks"} <= names
+    assert all(0 <= r["rejections"] <= 2 for r in res["rows"])
