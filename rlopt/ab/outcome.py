@@ -85,6 +85,13 @@ class Comparison:
             return "not significant"
         return f"{self.treatment} better" if res.estimate > 0 else f"{self.treatment} worse"
 
+    def _sequential_dict(self, alpha: float) -> dict:
+        out = self.sequential.to_dict(1 - alpha)
+        if self.sequential.stopped:  # name the arms instead of "B > A"
+            sign = ">" if self.sequential.estimate > 0 else "<"
+            out["decision"] = f"{self.treatment} {sign} {self.control}"
+        return out
+
     def to_dict(self, alpha: float = 0.05) -> dict:
         return {
             "control": self.control, "treatment": self.treatment,
@@ -92,7 +99,7 @@ class Comparison:
             "verdict": {m: self.verdict(m, alpha) for m in self.primary},
             "adjusted_pvalues": {m: self.pvalue(m) for m in self.primary},
             "secondary": {k: r.to_dict(1 - alpha) for k, r in self.secondary.items()},
-            "sequential": None if self.sequential is None else self.sequential.to_dict(1 - alpha),
+            "sequential": None if self.sequential is None else self._sequential_dict(alpha),
             "true_lift": dict(self.true_lift),
         }
 

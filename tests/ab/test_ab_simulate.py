@@ -33,6 +33,7 @@ def test_known_effect_is_detected_with_right_sign(fake_market, sale_copies):
     assert comp.sequential is not None and comp.sequential.stopped and comp.sequential.decision == "B > A"
     assert not res.srm.mismatch and not res.warnings
     assert comp.pvalue("ctr") == ctr.pvalue  # one treatment arm: no adjustment
+    assert res.to_dict()["comparisons"][0]["sequential"]["decision"] == "tuned > base"
 
 
 def test_same_seed_same_result_and_json(fake_market, sale_copies):
