@@ -28,6 +28,8 @@ class PlacementBanditVector(VectorEnv):
     ----------
     num_envs : int
         Shoppers per call ``B``.
+    max_episode_steps, render_mode
+        Accepted for ``gym.make_vec``; ignored (no truncation, no rendering).
     **kwargs
         As for :class:`PlacementBandit` (``market, reward, reward_source, placement,
         logging_policy, n_shoppers, table_seed, table``).
@@ -35,7 +37,12 @@ class PlacementBanditVector(VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        # ``gym.make_vec`` passes the spec's ``max_episode_steps``; shoppers are i.i.d. and a
+        # bandit has no episodes, so the batched env never truncates (documented above).
+        self.max_episode_steps = max_episode_steps
+        self.render_mode = render_mode
         if int(num_envs) < 1:
             raise InputError(f"num_envs must be >= 1, got {num_envs}", rule="num_envs >= 1")
         self.single = PlacementBandit(**kwargs)  # builds (or reuses) the table, checks arguments

@@ -85,3 +85,15 @@ def test_slate_runs_and_records_regret():
     run = run_policy("slate", "linucb", 300, seed=0, batch_size=50, **SMALL)
     assert run.steps == 300 and run.cumulative_regret > 0
     assert np.all(np.diff(run.curve_regret) >= -1e-12)
+
+
+def test_make_vec_uses_the_native_vector_env():
+    from envs.vector import PlacementBanditVector
+
+    venv = gym.make_vec("rlopt/PlacementBandit-v0", num_envs=16, vectorization_mode="vector_entry_point", **SMALL)
+    assert isinstance(venv, PlacementBanditVector)
+    obs, info = venv.reset(seed=0)
+    assert obs.shape == (16, venv.single_observation_space.shape[0])
+    _, rewards, term, trunc, info = venv.step(info["optimal_action"])
+    assert rewards.shape == (16,) and not term.any() and not trunc.any()
+    np.testing.assert_array_equal(info["regret"], 0.0)
