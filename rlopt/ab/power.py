@@ -75,7 +75,11 @@ def _solve_d(n_a: float, power: float, ratio: float, alpha: float, alternative: 
     return -d if alternative == "less" else d
 
 
-def _common_iv(power, alpha, ratio, alternative):
+def _power_iv(power, alpha, ratio, alternative, positive=None, proportions=None):
+    """Validate the shared arguments plus named positive numbers and proportions (one place).
+
+    Returns ``(power, alpha, ratio, alternative, values)`` with ``values`` the cleaned named inputs.
+    """
     alternative = check_alternative(alternative)
     for name, val in (("alpha", alpha), ("power", power)):
         if val is not None and not 0 < val < 1:
@@ -85,20 +89,18 @@ def _common_iv(power, alpha, ratio, alternative):
                          rule="power > alpha")
     if not (math.isfinite(ratio) and ratio > 0):
         raise InputError(f"`ratio` (n_b / n_a) must be positive; got {ratio!r}.", column="ratio")
-    return float(power) if power is not None else None, float(alpha), float(ratio), alternative
-
-
-def _positive(name: str, value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"`{name}` must be a positive number; got {value!r}.", column=name, rule=f"{name} > 0")
-    return float(value)
-
-
-def _prop(name: str, value: float) -> float:
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise InputError(f"`{name}` must be a proportion in (0, 1); got {value!r}.", column=name,
-                         rule=f"0 < {name} < 1")
-    return float(value)
+    values = {}
+    for name, value in (positive or {}).items():
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"`{name}` must be a positive number; got {value!r}.", column=name,
+                             rule=f"{name} > 0")
+        values[name] = float(value)
+    for name, value in (proportions or {}).items():
+        if not (math.isfinite(value) and 0 < value < 1):
+            raise InputError(f"`{name}` must be a proportion in (0, 1); got {value!r}.", column=name,
+                             rule=f"0 < {name} < 1")
+        values[name] = float(value)
+    return (None if power is None else float(power)), float(alpha), float(ratio), alternative, values
 
 
 # --------------------------------------------------------------------------- means
@@ -109,8 +111,8 @@ def power_means(effect: float, sd: float, n_a: float, *, ratio: float = 1.0, alp
     >>> round(power_means(0.1, 1.0, 1571), 3)
     0.8
     """
-    _, alpha, ratio, alternative = _common_iv(None, alpha, ratio, alternative)
-    return _power_z(effect / _positive("sd", sd), _positive("n_a", n_a), ratio, alpha, alternative)
+    _, alpha, ratio, alternative, v = _power_iv(None, alpha, ratio, alternative, {"sd": sd, "n_a": n_a})
+    return _power_z(effect / v["sd"], v["n_a"], ratio, alpha, alternative)
 
 
 def sample_size_means(effect: float, sd: float, *, power: float = 0.8, alpha: float = 0.05,
@@ -122,8 +124,8 @@ def sample_size_means(effect: float, sd: float, *, power: float = 0.8, alpha: fl
     >>> sample_size_means(0.1, 1.0)
     1570
     """
-    power, alpha, ratio, alternative = _common_iv(power, alpha, ratio, alternative)
-    return _solve_n(effect / _positive("sd", sd), power, ratio, alpha, alternative)
+    power, alpha, ratio, alternative, v = _power_iv(power, alpha, ratio, alternative, {"sd": sd})
+    return _solve_n(effect / v["sd"], power, ratio, alpha, alternative)
 
 
 def mde_means(sd: float, n_a: float, *, power: float = 0.8, alpha: float = 0.05, ratio: float = 1.0,
@@ -133,8 +135,8 @@ def mde_means(sd: float, n_a: float, *, power: float = 0.8, alpha: float = 0.05,
     >>> round(mde_means(1.0, 1570), 4)
     0.1
     """
-    power, alpha, ratio, alternative = _common_iv(power, alpha, ratio, alternative)
-    return _positive("sd", sd) * _solve_d(_positive("n_a", n_a), power, ratio, alpha, alternative)
+    power, alpha, ratio, alternative, v = _power_iv(power, alpha, ratio, alternative, {"sd": sd, "n_a": n_a})
+    return v["sd"] * _solve_d(v["n_a"], power, ratio, alpha, alternative)
 
 
 # --------------------------------------------------------------------------- proportions
@@ -150,9 +152,9 @@ def power_proportions(p_a: float, p_b: float, n_a: float, *, ratio: float = 1.0,
     >>> round(power_proportions(0.05, 0.06, 8000), 3)
     0.793
     """
-    _, alpha, ratio, alternative = _common_iv(None, alpha, ratio, alternative)
-    h = cohens_h(_prop("p_a", p_a), _prop("p_b", p_b))
-    return _power_z(h, _positive("n_a", n_a), ratio, alpha, alternative)
+    _, alpha, ratio, alternative, v = _power_iv(None, alpha, ratio, alternative, {"n_a": n_a},
+                                                {"p_a": p_a, "p_b": p_b})
+    return _power_z(cohens_h(v["p_a"], v["p_b"]), v["n_a"], ratio, alpha, alternative)
 
 
 def sample_size_proportions(p_a: float, mde: float, *, relative: bool = False, power: float = 0.8,
@@ -171,10 +173,10 @@ def sample_size_proportions(p_a: float, mde: float, *, relative: bool = False, p
     >>> sample_size_proportions(0.05, 0.10, relative=True)
     31218
     """
-    power, alpha, ratio, alternative = _common_iv(power, alpha, ratio, alternative)
-    p_a = _prop("p_a", p_a)
-    p_b = _prop("p_a + mde", p_a * (1.0 + mde) if relative else p_a + mde)
-    return _solve_n(cohens_h(p_a, p_b), power, ratio, alpha, alternative)
+    target = p_a * (1.0 + mde) if relative else p_a + mde
+    power, alpha, ratio, alternative, v = _power_iv(power, alpha, ratio, alternative, None,
+                                                    {"p_a": p_a, "p_a + mde": target})
+    return _solve_n(cohens_h(v["p_a"], v["p_a + mde"]), power, ratio, alpha, alternative)
 
 
 def mde_proportions(p_a: float, n_a: float, *, power: float = 0.8, alpha: float = 0.05, ratio: float = 1.0,
@@ -189,10 +191,9 @@ def mde_proportions(p_a: float, n_a: float, *, power: float = 0.8, alpha: float 
     >>> round(mde_proportions(0.05, 31218) / 0.05, 3)
     0.1
     """
-    power, alpha, ratio, alternative = _common_iv(power, alpha, ratio, alternative)
-    p_a = _prop("p_a", p_a)
-    h = _solve_d(_positive("n_a", n_a), power, ratio, alpha, alternative)
-    angle = math.asin(math.sqrt(p_a)) + h / 2.0
+    power, alpha, ratio, alternative, v = _power_iv(power, alpha, ratio, alternative, {"n_a": n_a}, {"p_a": p_a})
+    h = _solve_d(v["n_a"], power, ratio, alpha, alternative)
+    angle = math.asin(math.sqrt(v["p_a"])) + h / 2.0
     if not 0.0 <= angle <= math.pi / 2:
         return math.nan
-    return math.sin(angle) ** 2 - p_a
+    return math.sin(angle) ** 2 - v["p_a"]
