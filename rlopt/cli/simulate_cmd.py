@@ -32,7 +32,12 @@ def simulate_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rlopt.errors import InputError
     from rlopt.market import DEFAULT_MARKET, Marketplace
+
+    if out.exists() and not out.is_dir():  # fail before simulating, not after
+        raise InputError("--out must be a directory, not an existing file", file=str(out),
+                         rule="output directory")
 
     stages = ["sampling shoppers", "choosing copy", "scoring with the ground truth", "drawing responses",
               "sampling generation contexts", "summarizing the truth", "writing files"]

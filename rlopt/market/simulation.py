@@ -58,6 +58,11 @@ class Simulation:
         contexts.jsonl, oracle.json, market.toml``.
         """
         out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            from rlopt.errors import InputError
+
+            raise InputError("--out must be a directory, not an existing file", file=str(out),
+                             rule="output directory")
         out.mkdir(parents=True, exist_ok=True)
         paths = {name: out / name for name in (
             "catalog.parquet", "train.parquet", "holdout.parquet", "logs.parquet", "placements.json",

@@ -38,3 +38,12 @@ def test_simulate_bad_config_exits_2(tmp_path):
 def test_simulate_help_has_example():
     res = _run("simulate", "--help")
     assert res.returncode == 0 and "rlopt simulate --market" in res.stdout
+
+
+def test_simulate_bad_arguments_exit_2(tmp_path):
+    res = _run("simulate", "--impressions", "5", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "at least 10" in res.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = _run("simulate", "--impressions", "100", "--out", str(blocker))
+    assert res.returncode == 2 and "must be a directory" in res.stderr
