@@ -33,6 +33,7 @@ from rlopt.ope.synthetic import SyntheticBandit
 from rlopt.seeding import seed_everything
 
 HERE = Path(__file__).resolve().parent
+METHODS = ("percentile", "bca")  # both intervals from the same bootstrap replicates
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,7 +59,7 @@ def synthetic_study(args) -> dict:
         lambda rng: bandit.obtain_batch_bandit_feedback(args.n_rounds, rng),
         lambda fb: bandit.softmax_policy(fb["context"], beta_e),
         truth, n_actions=10, len_list=3, estimators=make_estimators(lambda_=args.lambda_),
-        n_repetitions=args.reps, n_bootstrap_samples=args.n_bootstrap, seed=args.seed,
+        n_repetitions=args.reps, n_bootstrap_samples=args.n_bootstrap, seed=args.seed, methods=METHODS,
     )
     return {"setup": {"n_rounds": args.n_rounds, "n_actions": 10, "len_list": 3, "dim_context": 5,
                       "logging_beta": 1.0, "evaluation_beta": beta_e, "truth": truth,
@@ -92,11 +93,13 @@ def market_study(args) -> dict:
             dist, q = contract_inputs(fb, policy, n_folds=3, rng=model_rng)
             truth = float((dist[:, :, 0] * p_click).sum(axis=1).mean())
             ope = OffPolicyEvaluation(feedback, make_estimators(lambda_=args.lambda_))
-            for name, ci in ope.estimate_intervals(dist, q, n_bootstrap_samples=args.n_bootstrap,
-                                                   rng=boot_rng).items():
-                rows.append({"policy": policy, "rep": rep, "estimator": name, "estimate": ci.estimate,
-                             "low": ci.low, "high": ci.high, "truth": truth, "covers": ci.covers(truth),
-                             "logged_value": fb.on_policy_value()})
+            boot_seed = int(boot_rng.integers(0, 2**63 - 1))
+            for method in METHODS:
+                for name, ci in ope.estimate_intervals(dist, q, n_bootstrap_samples=args.n_bootstrap,
+                                                       rng=boot_seed, method=method).items():
+                    rows.append({"policy": policy, "rep": rep, "method": method, "estimator": name,
+                                 "estimate": ci.estimate, "low": ci.low, "high": ci.high, "truth": truth,
+                                 "covers": ci.covers(truth), "logged_value": fb.on_policy_value()})
         if (rep + 1) % 10 == 0:
             print(f"  market rep {rep + 1}/{args.reps}", flush=True)
     runs = pd.DataFrame(rows)
@@ -110,6 +113,11 @@ def _table(summary: pd.DataFrame) -> str:
     return summary[["coverage", "mean_width", "bias", "rmse", "relative_rmse"]].to_string(float_format="{:.4f}".format)
 
 
+def _records(summary: pd.DataFrame) -> dict:
+    """``{method: {estimator: {stat: value}}}`` for JSON."""
+    return {m: summary.loc[m].to_dict(orient="index") for m in summary.index.get_level_values(0).unique()}
+
+
 def main() -> None:
     args = parse_args()
     seed_everything(args.seed)
@@ -119,14 +127,14 @@ def main() -> None:
         res = synthetic_study(args)
         res["seconds"] = time.perf_counter() - start
         print(f"\nsynthetic ({args.reps} reps, truth {res['setup']['truth']:.4f}):\n{_table(res['summary'])}")
-        out["synthetic"] = {**res, "summary": res["summary"].to_dict(orient="index")}
+        out["synthetic"] = {**res, "summary": _records(res["summary"])}
     if "market" in args.which:
         start = time.perf_counter()
         res = market_study(args)
         res["seconds"] = time.perf_counter() - start
         for policy, summary in res["summary"].items():
             print(f"\nmarket, {policy} ({args.reps} reps):\n{_table(summary)}")
-        out["market"] = {**res, "summary": {p: s.to_dict(orient="index") for p, s in res["summary"].items()}}
+        out["market"] = {**res, "summary": {p: _records(s) for p, s in res["summary"].items()}}
     write_json_atomic(args.out, out)
     print(f"\nwrote {args.out}")
 

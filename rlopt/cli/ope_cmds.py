@@ -35,6 +35,7 @@ def ope(
     lambda_: Annotated[float, typer.Option("--lambda", help="lambda_ of switch-dr and dr-os.")] = 100.0,
     reward: Annotated[str, typer.Option("--reward", help="Contract logs: clicked, converted or revenue.")] = "clicked",
     alpha: Annotated[float, typer.Option("--alpha", help="1 - confidence level.")] = 0.05,
+    interval: Annotated[str, typer.Option("--interval", help="Bootstrap interval: percentile or bca (bias-corrected and accelerated; better with heavy weights).")] = "percentile",
     n_bootstrap: Annotated[int, typer.Option("--n-bootstrap", help="Bootstrap resamples.")] = 1000,
     n_folds: Annotated[int, typer.Option("--n-folds", help="Cross-fitting folds of the reward model.")] = 5,
     q_model: Annotated[str, typer.Option("--q-model", help="Contract logs' reward model for DM/DR: text (logistic on context + copy words) or ctr (empirical CTR per copy).")] = "text",
@@ -47,7 +48,7 @@ def ope(
     cfg = OPEConfig(
         logs=logs, policy=policy, format=fmt, catalog=catalog,
         estimators=tuple(e.strip() for e in estimators.split(",") if e.strip()), lambda_=lambda_,
-        reward=reward, alpha=alpha, n_bootstrap_samples=n_bootstrap, n_folds=n_folds, q_model=q_model, seed=seed,
+        reward=reward, alpha=alpha, interval=interval, n_bootstrap_samples=n_bootstrap, n_folds=n_folds, q_model=q_model, seed=seed,
         fallback_dm=fallback_dm,
     )
     result = run_ope(cfg)

@@ -22,7 +22,13 @@ import numpy as np
 
 from rlopt.errors import InputError
 from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs
-from rlopt.ope.bootstrap import bootstrap_statistics, percentile_interval, ratio_mean
+from rlopt.ope.bootstrap import (
+    bca_interval,
+    bootstrap_statistics,
+    influence_values,
+    percentile_interval,
+    ratio_mean,
+)
 from rlopt.seeding import RNGLike
 
 __all__ = ["BaseOffPolicyEstimator", "ConfidenceInterval", "importance_weight"]
@@ -157,20 +163,30 @@ class BaseOffPolicyEstimator(ABC):
         alpha: float = 0.05,
         n_bootstrap_samples: int = 1000,
         rng: RNGLike = None,
+        method: str = "percentile",
         **kwargs: object,
     ) -> ConfidenceInterval:
-        """Point estimate and percentile-bootstrap ``(1 - alpha)`` interval.
+        """Point estimate and bootstrap ``(1 - alpha)`` interval.
 
         Rows are resampled with replacement ``n_bootstrap_samples`` times; for self-normalized
         estimators the numerator and denominator are recomputed on the same resample.
+        ``method="percentile"`` takes the replicates' quantiles; ``"bca"`` corrects them for bias
+        and skew (Efron's BCa, acceleration from the empirical influence function). The same
+        ``rng`` gives the same replicates for both.
 
         Returns
         -------
         ConfidenceInterval
         """
         check_bootstrap_args(alpha, n_bootstrap_samples)
+        if method not in ("percentile", "bca"):
+            raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")
         data = self._prepare(action_dist, reward, action, pscore, position, estimated_rewards_by_reg_model)
         parts = self._ratio_parts(**data)
+        estimate = float(ratio_mean(*parts))
         reps = bootstrap_statistics(*parts, n_bootstrap_samples=n_bootstrap_samples, rng=rng)
-        low, high = percentile_interval(reps, alpha)
-        return ConfidenceInterval(float(ratio_mean(*parts)), low, high, 1.0 - alpha)
+        if method == "bca":
+            low, high = bca_interval(reps, estimate, influence_values(*parts), alpha)
+        else:
+            low, high = percentile_interval(reps, alpha)
+        return ConfidenceInterval(estimate, low, high, 1.0 - alpha)

@@ -64,6 +64,7 @@ def coverage_study(
     alpha: float = 0.05,
     n_bootstrap_samples: int = 500,
     seed: int = 0,
+    methods: Sequence[str] = ("percentile",),
 ) -> CoverageResult:
     """Run the study.
 
@@ -79,11 +80,13 @@ def coverage_study(
     estimators : sequence, optional
         Default :func:`default_estimators`.
     n_repetitions, n_folds, alpha, n_bootstrap_samples, seed
+    methods : sequence of {"percentile", "bca"}
+        Interval methods, computed from the same bootstrap replicates.
 
     Returns
     -------
     CoverageResult
-        ``summary`` indexed by estimator: ``coverage, mean_width, bias, rmse, relative_rmse``.
+        ``summary`` indexed by (method, estimator): ``coverage, mean_width, bias, rmse, relative_rmse``.
     """
     estimators = list(estimators) if estimators is not None else default_estimators()
     rows = []
@@ -94,20 +97,24 @@ def coverage_study(
         q = RegressionModel(n_actions=n_actions, len_list=len_list).fit_predict(
             fb["context"], fb["action"], fb["reward"], fb.get("position"), n_folds=n_folds, rng=fold_rng)
         ope = OffPolicyEvaluation(fb, estimators)
-        cis = ope.estimate_intervals(action_dist_fn(fb), q, alpha=alpha,
-                                     n_bootstrap_samples=n_bootstrap_samples, rng=boot_rng)
-        for name, ci in cis.items():
-            rows.append({"rep": rep, "estimator": name, "estimate": ci.estimate, "low": ci.low,
-                         "high": ci.high, "truth": value, "covers": ci.covers(value)})
+        dist = action_dist_fn(fb)
+        boot_seed = int(boot_rng.integers(0, 2**63 - 1))
+        for method in methods:
+            cis = ope.estimate_intervals(dist, q, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples,
+                                         rng=boot_seed, method=method)
+            for name, ci in cis.items():
+                rows.append({"rep": rep, "method": method, "estimator": name, "estimate": ci.estimate,
+                             "low": ci.low, "high": ci.high, "truth": value, "covers": ci.covers(value)})
     runs = pd.DataFrame(rows)
     return CoverageResult(runs=runs, summary=summarize_runs(runs))
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per estimator: ``coverage, mean_width, bias, truth, rmse, relative_rmse`` from per-run rows
-    (``estimator, estimate, low, high, truth, covers``)."""
+    """Per (method, estimator): ``coverage, mean_width, bias, truth, rmse, relative_rmse`` from
+    per-run rows (``method, estimator, estimate, low, high, truth, covers``)."""
     err = runs["estimate"] - runs["truth"]
-    summary = runs.assign(width=runs["high"] - runs["low"], err=err, sq=err**2).groupby("estimator", sort=False).agg(
+    keys = ["method", "estimator"] if "method" in runs else "estimator"
+    summary = runs.assign(width=runs["high"] - runs["low"], err=err, sq=err**2).groupby(keys, sort=False).agg(
         coverage=("covers", "mean"), mean_width=("width", "mean"), bias=("err", "mean"), mse=("sq", "mean"),
         truth=("truth", "mean"))
     summary["rmse"] = np.sqrt(summary.pop("mse"))

@@ -56,6 +56,7 @@ class OPEConfig:
     lambda_: float = 100.0
     reward: str = "clicked"
     alpha: float = 0.05
+    interval: Literal["percentile", "bca"] = "percentile"
     n_bootstrap_samples: int = 1000
     n_folds: int = 5
     q_model: Literal["text", "ctr"] = "text"
@@ -166,7 +167,7 @@ def run_ope(cfg: OPEConfig) -> dict[str, Any]:
     feedback, dist, q, shape = build(cfg, model_rng)
     ope = OffPolicyEvaluation(feedback, estimators, fallback_to_dm=cfg.fallback_dm)
     table = ope.summarize_off_policy_estimates(dist, q, alpha=cfg.alpha, n_bootstrap_samples=cfg.n_bootstrap_samples,
-                                               rng=boot_rng)
+                                               rng=boot_rng, method=cfg.interval)
     estimates = [
         {"estimator": name, "estimate": row.estimate, "low": row.low, "high": row.high,
          "relative_to_logged": row.relative_estimate}
@@ -175,6 +176,6 @@ def run_ope(cfg: OPEConfig) -> dict[str, Any]:
     return {
         "logs": str(cfg.logs), "format": cfg.format, "policy": cfg.policy,
         "reward": "click" if cfg.format == "obd" else cfg.reward, **shape,
-        "on_policy_value": ope.on_policy_value, "confidence_level": 1 - cfg.alpha,
+        "on_policy_value": ope.on_policy_value, "confidence_level": 1 - cfg.alpha, "interval": cfg.interval,
         "estimates": estimates, "notes": cfg.notes + ope.notes,
     }

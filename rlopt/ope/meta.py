@@ -117,12 +117,17 @@ class OffPolicyEvaluation:
         alpha: float = 0.05,
         n_bootstrap_samples: int = 1000,
         rng: RNGLike = None,
+        method: str = "percentile",
     ) -> dict[str, ConfidenceInterval]:
-        """``{estimator_name: ConfidenceInterval}``; each estimator gets its own child seed."""
+        """``{estimator_name: ConfidenceInterval}``; each estimator gets its own child seed.
+
+        ``method``: ``"percentile"`` or ``"bca"`` (see ``BaseOffPolicyEstimator.estimate_interval``).
+        """
         kw = self._kwargs(action_dist, estimated_rewards_by_reg_model)
         children = as_rng(rng).spawn(len(self.estimators))
         return {
-            name: est.estimate_interval(**kw, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples, rng=child)
+            name: est.estimate_interval(**kw, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples, rng=child,
+                                        method=method)
             for (name, est), child in zip(self.estimators.items(), children, strict=True)
         }
 
@@ -135,6 +140,7 @@ class OffPolicyEvaluation:
         alpha: float = 0.05,
         n_bootstrap_samples: int = 1000,
         rng: RNGLike = None,
+        method: str = "percentile",
     ) -> pd.DataFrame:
         """One row per estimator: ``estimate, low, high, confidence_level, relative_estimate``.
 
@@ -142,7 +148,7 @@ class OffPolicyEvaluation:
         ``ground_truth`` also ``relative_error = |estimate - truth| / truth`` and ``covers``.
         """
         cis = self.estimate_intervals(action_dist, estimated_rewards_by_reg_model, alpha=alpha,
-                                      n_bootstrap_samples=n_bootstrap_samples, rng=rng)
+                                      n_bootstrap_samples=n_bootstrap_samples, rng=rng, method=method)
         base = self.on_policy_value
         rows = []
         for name, ci in cis.items():

@@ -51,9 +51,10 @@ def contract_dir(tmp_path_factory) -> Path:
 def test_obd_json(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "ope", "--format", "obd", "--logs", str(DATA / "random"),
                            "--policy", f"bts:{DATA / 'bts'}:n_sim=2000", "--n-bootstrap", "100",
-                           "--n-folds", "2", "--json")
+                           "--n-folds", "2", "--interval", "bca", "--json")
     assert code == 0
     result = json.loads(out)
+    assert result["interval"] == "bca"
     assert [e["estimator"] for e in result["estimates"]] == ["ipw", "snipw", "dm", "dr", "sndr", "switch-dr", "dr-os"]
     assert result["n_rounds"] == 400 and result["n_actions"] == 80 and result["len_list"] == 3
     for e in result["estimates"]:

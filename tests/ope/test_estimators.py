@@ -141,3 +141,24 @@ def test_hyperparameters_checked_in_post_init(make, match):
 def test_interval_args_checked(kw, match):
     with pytest.raises(InputError, match=match):
         DirectMethod().estimate_interval(**LOG, **kw)
+
+
+def test_bca_interval_shares_replicates_and_corrects_skew():
+    pct = InverseProbabilityWeighting().estimate_interval(**LOG, n_bootstrap_samples=2000, rng=3)
+    bca = InverseProbabilityWeighting().estimate_interval(**LOG, n_bootstrap_samples=2000, rng=3, method="bca")
+    assert bca.estimate == pct.estimate and bca.low <= bca.estimate <= bca.high
+    assert (bca.low, bca.high) != (pct.low, pct.high)
+    with pytest.raises(InputError, match="`method` must be 'percentile' or 'bca'"):
+        DirectMethod().estimate_interval(**LOG, method="studentized")
+
+
+def test_bca_matches_scipy_on_a_mean():
+    from scipy.stats import bootstrap
+
+    from rlopt.ope.bootstrap import bca_interval, bootstrap_statistics, influence_values
+
+    x = np.random.default_rng(0).exponential(size=400)  # skewed, like importance-weighted rewards
+    reps = bootstrap_statistics(x, n_bootstrap_samples=20000, rng=1)
+    ours = bca_interval(reps, float(x.mean()), influence_values(x))
+    ref = bootstrap((x,), np.mean, n_resamples=20000, method="BCa", rng=np.random.default_rng(2)).confidence_interval
+    assert ours == pytest.approx((ref.low, ref.high), abs=0.02)
