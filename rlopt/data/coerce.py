@@ -64,7 +64,8 @@ def parse_str(s: pd.Series) -> Parsed:
     if pdt.is_bool_dtype(s.dtype):
         unparsed = ~missing
     elif s.dtype == object and pdt.infer_dtype(s, skipna=True) not in ("string", "empty", "integer"):
-        unparsed = s.map(lambda v: isinstance(v, (dict, list, tuple, bool, np.bool_))).to_numpy(dtype=bool)
+        unparsed = s.map(lambda v: isinstance(v, (dict, list, tuple, np.ndarray, bool, np.bool_))
+                         ).to_numpy(dtype=bool)
         unparsed = unparsed & ~missing
     bad = missing | unparsed
     if pdt.is_float_dtype(s.dtype):  # ids written by tools that turned int columns with nulls to float
@@ -196,6 +197,9 @@ def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
         unparsed[str_idx] = ~ok[codes] & ~blank[codes]
     for i in np.flatnonzero(~is_str & ~missing):
         v = raw[i]
+        if type(v) is dict and all(type(k) is str for k in v) and all(type(x) in value_types for x in v.values()):
+            values[i] = v
+            continue
         if isinstance(v, dict):
             v = _drop_nulls(v)
         if isinstance(v, dict) and all(type(k) is str and _scalar_ok(x, value_types) for k, x in v.items()):

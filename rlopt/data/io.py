@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,16 @@ def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool =
         if fmt == "parquet":
             df = _read_parquet(p)
         else:
-            text = _read_text(p)
+            data, text = _read_text(p)
             if not text.strip():
                 raise InputError("file contains only whitespace", file=str(p), rule="file not empty")
-            df = _read_jsonl(p, text) if fmt == "jsonl" else _read_csv(p, text)
+            if fmt == "csv":
+                df = _read_csv(p, text)
+            else:  # Arrow's JSON reader when it provably reads the same records; else line by line
+                df = _read_jsonl_arrow(data)
+                if df is None:
+                    df = _read_jsonl(p, text)
+            del data, text
     if df.columns.duplicated().any():
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise InputError(f"column name(s) {dups} appear more than once", file=str(p), column=dups[0],
@@ -142,17 +149,59 @@ def _decode_parquet(table: Any) -> pd.DataFrame:
     return df
 
 
-def _read_text(p: Path) -> str:
+def _read_text(p: Path) -> tuple[bytes, str]:
     data = p.read_bytes()
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise InputError("the file is UTF-16 encoded; re-save it as UTF-8", file=str(p), rule="UTF-8 encoding")
     try:
-        return data.decode("utf-8-sig")
+        return data, data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise InputError(
             f"not valid UTF-8 text: byte {data[err.start]:#04x} at offset {err.start} (line {line}); "
             "re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding") from None
+
+
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|$)")
+
+
+def _read_jsonl_arrow(data: bytes) -> pd.DataFrame | None:
+    """Parse JSONL with Arrow (multi-threaded C++), or return None when the result might differ.
+
+    Arrow would accept two objects on one line and silently infers ISO-looking strings as
+    timestamps, so it is used only when every non-blank line is one record (no blank lines,
+    row count = line count) and no column, or field of a nested object, came back as a date or
+    time. Anything else (including every invalid file) goes to the exact line-by-line reader.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    body = body.rstrip(b" \t\r\n")
+    if not body.startswith(b"{") or _BLANK_LINE.search(body):
+        return None
+    try:
+        table = pj.read_json(io.BytesIO(body))
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != body.count(b"\n") + 1 or any(_has_temporal(f.type) for f in table.schema):
+        return None
+    try:
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError):
+        return None
+
+
+def _has_temporal(t: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_temporal(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_temporal(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_temporal(t.value_type)
+    return False
 
 
 def _read_jsonl(p: Path, text: str) -> pd.DataFrame:

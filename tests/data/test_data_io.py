@@ -229,3 +229,36 @@ def test_utf16_file_is_named(tmp_path):
     path.write_bytes("event_id\ne1\n".encode("utf-16"))
     with pytest.raises(InputError, match="UTF-16 encoded; re-save it as UTF-8"):
         read_table(path)
+
+
+def test_arrow_and_line_by_line_jsonl_readers_agree(tmp_path):
+    from rlopt.data.io import _read_jsonl, _read_jsonl_arrow
+
+    path = write_table(make_logs(), tmp_path / "logs.jsonl")
+    data = path.read_bytes()
+    fast = _read_jsonl_arrow(data)
+    assert fast is not None  # a plain rlopt-written file takes the fast path
+    slow = _read_jsonl(path, data.decode("utf-8"))
+    cat = make_catalog()
+    pd.testing.assert_frame_equal(read_logs(fast, cat), read_logs(slow, cat))
+
+
+@pytest.mark.parametrize("content", [
+    '{"a": 1} {"a": 2}\n{"a": 3}\n',                         # two records on one line
+    '{"a": 1}\n\n{"a": 2}\n',                                 # a blank line
+    '{"t": "2024-01-01T00:00:00Z"}\n',                        # Arrow would infer a timestamp
+    '{"f": {"since": "2024-01-01"}}\n',                       # ... also inside an object
+])
+def test_arrow_jsonl_path_declines_when_it_could_differ(content):
+    from rlopt.data.io import _read_jsonl_arrow
+
+    assert _read_jsonl_arrow(content.encode()) is None
+
+
+def test_iso_timestamps_and_date_like_features_in_jsonl(tmp_path):
+    df = make_logs()
+    df["timestamp"] = ["2024-01-01T00:00:00.250Z"] * 6
+    df["user_features"] = [{"since": "2024-01-01"}] * 6
+    out = read_logs(write_table(df, tmp_path / "logs.jsonl"), make_catalog())
+    assert out["timestamp"].tolist() == [1704067200250] * 6
+    assert out["user_features"].iloc[0] == {"since": "2024-01-01"}
