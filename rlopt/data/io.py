@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -162,29 +161,28 @@ def _read_text(p: Path) -> tuple[bytes, str]:
             "re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding") from None
 
 
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|$)")
-
-
 def _read_jsonl_arrow(data: bytes) -> pd.DataFrame | None:
     """Parse JSONL with Arrow (multi-threaded C++), or return None when the result might differ.
 
     Arrow would accept two objects on one line and silently infers ISO-looking strings as
-    timestamps, so it is used only when every non-blank line is one record (no blank lines,
-    row count = line count) and no column, or field of a nested object, came back as a date or
-    time. Anything else (including every invalid file) goes to the exact line-by-line reader.
+    timestamps. So it is used only when every line starts with ``{``, the row count equals the
+    line count, and no column (or field of a nested object) came back as a date or time.
+    Everything else -- blank or indented lines, and every invalid file -- goes to the exact
+    line-by-line reader.
     """
     import pyarrow as pa
     import pyarrow.json as pj
 
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     body = body.rstrip(b" \t\r\n")
-    if not body.startswith(b"{") or _BLANK_LINE.search(body):
+    n_lines = body.count(b"\n") + 1
+    if not body.startswith(b"{") or body.count(b"\n{") + 1 != n_lines:  # every line starts a record
         return None
     try:
         table = pj.read_json(io.BytesIO(body))
     except (pa.ArrowException, ValueError):
         return None
-    if table.num_rows != body.count(b"\n") + 1 or any(_has_temporal(f.type) for f in table.schema):
+    if table.num_rows != n_lines or any(_has_temporal(f.type) for f in table.schema):
         return None
     try:
         return table.to_pandas()
