@@ -24,18 +24,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rlopt.ab.analysis import compare, ctr_mde, holm, per_user, sequential_ctr, truth
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
-from rlopt.ab.power import mde_proportions
-from rlopt.ab.results import TestResult
-from rlopt.ab.sequential import ratio_looks, sequential_test
-from rlopt.ab.tests import (
-    cuped,
-    ratio_delta_method,
-    srm_check,
-    two_proportion_ztest,
-    welch_ttest,
-)
+from rlopt.ab.tests import srm_check
 from rlopt.errors import InputError
 
 __all__ = ["ABPowerWarning", "ABSRMWarning", "assign_users", "simulate_ab"]
@@ -119,68 +111,6 @@ def _pre_period(market, oracle, n: int, rng: np.random.Generator) -> tuple[pd.Da
     return per_user.astype(float), float(out["clicked"].mean())
 
 
-def _per_user(df: pd.DataFrame, pre: pd.DataFrame) -> pd.DataFrame:
-    g = df.groupby("user_id", sort=False).agg(impressions=("clicked", "size"), clicks=("clicked", "sum"),
-                                              conversions=("converted", "sum"), revenue=("revenue", "sum"))
-    g = g.join(pre, how="left")
-    return g.fillna({"pre_clicks": 0.0, "pre_revenue": 0.0})
-
-
-def _compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[dict, dict]:
-    """Primary (verdict) and secondary tests of per-user frames ``a`` (control) and ``b``."""
-    col = {k: (a[k].to_numpy(float), b[k].to_numpy(float)) for k in
-           ("impressions", "clicks", "conversions", "revenue", "pre_clicks", "pre_revenue")}
-    (ia, ib), (ca, cb), (va, vb), (ra, rb) = (col[k] for k in ("impressions", "clicks", "conversions", "revenue"))
-    primary = {
-        "ctr": ratio_delta_method(ca, ia, cb, ib),
-        "purchase_rate": ratio_delta_method(va, ia, vb, ib),
-        "revenue_per_impression": ratio_delta_method(ra, ia, rb, ib),
-        "clicks_per_user": cuped(ca, col["pre_clicks"][0], cb, col["pre_clicks"][1]),
-        "revenue_per_user": cuped(ra, col["pre_revenue"][0], rb, col["pre_revenue"][1]),
-    }
-    secondary = {
-        "ctr_ztest": two_proportion_ztest(int(ca.sum()), int(ia.sum()), int(cb.sum()), int(ib.sum())),
-        "purchase_rate_ztest": two_proportion_ztest(int(va.sum()), int(ia.sum()), int(vb.sum()), int(ib.sum())),
-        "clicks_per_user_welch": welch_ttest(ca, cb),
-        "revenue_per_user_welch": welch_ttest(ra, rb),
-    }
-    return primary, secondary
-
-
-def _sequential(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
-                min_users: int = 50):
-    """mSPRT on the CTR difference (delta method over users) at ``looks`` evenly spaced points in time."""
-    if not np.isfinite(tau) or tau <= 0:
-        return None
-    df = df[df["arm"].isin([control, treatment])].sort_values("_arrival", kind="stable")
-    look = (np.arange(len(df)) * looks) // len(df)  # impressions split into `looks` equal batches
-    stats_ = []
-    for arm in (control, treatment):
-        mine = (df["arm"] == arm).to_numpy()
-        codes, _ = pd.factorize(df["user_id"].to_numpy()[mine])
-        stats_.append(ratio_looks(codes, look[mine], df["clicked"].to_numpy(float)[mine], np.ones(mine.sum()),
-                                  int(codes.max()) + 1 if codes.size else 0, looks))
-    (r_a, v_a, n_a), (r_b, v_b, n_b) = stats_
-    var = np.where((n_a >= min_users) & (n_b >= min_users), v_a + v_b, np.nan)
-    return sequential_test(np.nan_to_num(r_b - r_a), var, n_a, n_b, tau=tau, alpha=alpha)
-
-
-def _mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dict[str, float]:
-    """CTR MDE (80% power) at the control/treatment sizes, inflated by the clustering design effect."""
-    ctr = primary["ctr"]
-    n_a, n_b = naive.n
-    deff = (ctr.std_error / naive.std_error) ** 2 if naive.std_error > 0 else 1.0
-    deff = max(deff, 1.0) if np.isfinite(deff) else 1.0
-    p = ctr.mean_a
-    if not 0 < p < 1:
-        return {"absolute": math.nan, "relative": math.nan, "baseline_ctr": p, "design_effect": deff,
-                "impressions_control": n_a}
-    # Clustering inflates the variance by deff, i.e. it acts like n / deff independent impressions.
-    mde = mde_proportions(p, n_a / deff, ratio=n_b / n_a, alpha=alpha)
-    return {"absolute": mde, "relative": mde / p, "baseline_ctr": p, "design_effect": deff,
-            "impressions_control": n_a}
-
-
 def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFrame:
     """``n`` impressions in arrival order; with ``covers`` (a mask function) only covered ones.
 
@@ -208,29 +138,6 @@ def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFr
         have += len(keep)
     imps = pd.concat(parts).iloc[:n].reset_index(drop=True)
     return imps.assign(_arrival=np.arange(len(imps)))
-
-
-def _holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, float]]:
-    """Holm-adjusted p-values per metric across the treatment arms (family = one metric)."""
-    from statsmodels.stats.multitest import multipletests
-
-    names = list(primaries)
-    out: dict[str, dict[str, float]] = {name: {} for name in names}
-    for metric in next(iter(primaries.values())):
-        raw = np.array([primaries[name][metric].pvalue for name in names])
-        adj = multipletests(raw, method="holm")[1] if len(raw) > 1 else raw
-        for name, p in zip(names, adj, strict=True):
-            out[name][metric] = float(p)
-    return out
-
-
-def _truth(scored: pd.DataFrame) -> dict[str, float]:
-    """Oracle-expected metrics of a frame of impressions with their copy (``oracle.evaluate`` columns)."""
-    users = max(scored["user_id"].nunique(), 1)
-    return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
-            "revenue_per_impression": float(np.mean(scored["expected_revenue"])),
-            "clicks_per_user": float(scored["p_click"].sum() / users),
-            "revenue_per_user": float(scored["expected_revenue"].sum() / users)}
 
 
 def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, oracle=None,
@@ -296,17 +203,17 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
             from rlopt.ab.policy_arm import run_policy_arm
 
             out = run_policy_arm(arm, market, oracle, imps[mine], streams[3 + k])
-            truths[name] = _truth(out)
+            truths[name] = truth(out)
             parts.append(out.assign(arm=name))
             continue
         # Every impression gets this arm's copy and a response: the oracle's probabilities over all of
         # them are the arm's counterfactual truth, the responses of the arm's own users are its data.
         out = oracle.respond(_with_copy(imps, choosers[name](imps, streams[3 + k])), streams[3 + k])
-        truths[name] = _truth(out)
+        truths[name] = truth(out)
         parts.append(out[mine].assign(arm=name))
     df = pd.concat(parts)
 
-    users = {name: _per_user(df[df["arm"] == name], pre) for name in names}
+    users = {name: per_user(df[df["arm"] == name], pre) for name in names}
     for name, u in users.items():
         if len(u) < 2:
             raise InputError(f"arm {name!r} got {len(u)} user(s); raise n_impressions or its split weight.",
@@ -318,14 +225,14 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
                    true=truths[name])
         for name in names)
     tau = tau_relative * pre_ctr if np.isfinite(pre_ctr) and pre_ctr > 0 else math.nan
-    tested = {name: _compare(users[names[0]], users[name]) for name in names[1:]}
-    adjusted = _holm({name: primary for name, (primary, _) in tested.items()})
+    tested = {name: compare(users[names[0]], users[name]) for name in names[1:]}
+    adjusted = holm({name: primary for name, (primary, _) in tested.items()})
     comps, mdes = [], []
     for name, (primary, secondary) in tested.items():
-        seq = _sequential(df, names[0], name, looks, tau, alpha)
+        seq = sequential_ctr(df, names[0], name, looks, tau, alpha)
         true_lift = {m: truths[name][m] - truths[names[0]][m] for m in truths[name]}
         comps.append(Comparison(names[0], name, primary, secondary, seq, true_lift, adjusted[name]))
-        mdes.append(_mde(primary, secondary["ctr_ztest"], alpha))
+        mdes.append(ctr_mde(primary, secondary["ctr_ztest"], alpha))
     # Report the weakest comparison (an undefined MDE, e.g. no clicks at all, counts as the weakest).
     mde = max(mdes, key=lambda m: math.inf if math.isnan(m["relative"]) else m["relative"])
 

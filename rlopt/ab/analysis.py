@@ -1,0 +1,103 @@
+"""Per-user analysis of a simulated A/B test: the tests behind each verdict, the sequential look, the MDE.
+
+Everything here works on plain frames (one row per impression or per user) and returns
+:mod:`rlopt.ab.results` objects; :func:`rlopt.ab.simulate.simulate_ab` wires it to the market.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from rlopt.ab.power import mde_proportions
+from rlopt.ab.results import TestResult
+from rlopt.ab.sequential import ratio_looks, sequential_test
+from rlopt.ab.tests import cuped, ratio_delta_method, two_proportion_ztest, welch_ttest
+
+
+def per_user(df: pd.DataFrame, pre: pd.DataFrame) -> pd.DataFrame:
+    """Per-user impressions, clicks, conversions, revenue and pre-period covariates (0 if unseen before)."""
+    g = df.groupby("user_id", sort=False).agg(impressions=("clicked", "size"), clicks=("clicked", "sum"),
+                                              conversions=("converted", "sum"), revenue=("revenue", "sum"))
+    g = g.join(pre, how="left")
+    return g.fillna({"pre_clicks": 0.0, "pre_revenue": 0.0})
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[dict, dict]:
+    """Primary (verdict) and secondary tests of per-user frames ``a`` (control) and ``b``."""
+    col = {k: (a[k].to_numpy(float), b[k].to_numpy(float)) for k in
+           ("impressions", "clicks", "conversions", "revenue", "pre_clicks", "pre_revenue")}
+    (ia, ib), (ca, cb), (va, vb), (ra, rb) = (col[k] for k in ("impressions", "clicks", "conversions", "revenue"))
+    primary = {
+        "ctr": ratio_delta_method(ca, ia, cb, ib),
+        "purchase_rate": ratio_delta_method(va, ia, vb, ib),
+        "revenue_per_impression": ratio_delta_method(ra, ia, rb, ib),
+        "clicks_per_user": cuped(ca, col["pre_clicks"][0], cb, col["pre_clicks"][1]),
+        "revenue_per_user": cuped(ra, col["pre_revenue"][0], rb, col["pre_revenue"][1]),
+    }
+    secondary = {
+        "ctr_ztest": two_proportion_ztest(int(ca.sum()), int(ia.sum()), int(cb.sum()), int(ib.sum())),
+        "purchase_rate_ztest": two_proportion_ztest(int(va.sum()), int(ia.sum()), int(vb.sum()), int(ib.sum())),
+        "clicks_per_user_welch": welch_ttest(ca, cb),
+        "revenue_per_user_welch": welch_ttest(ra, rb),
+    }
+    return primary, secondary
+
+
+def sequential_ctr(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
+                min_users: int = 50):
+    """mSPRT on the CTR difference (delta method over users) at ``looks`` evenly spaced points in time."""
+    if not np.isfinite(tau) or tau <= 0:
+        return None
+    df = df[df["arm"].isin([control, treatment])].sort_values("_arrival", kind="stable")
+    look = (np.arange(len(df)) * looks) // len(df)  # impressions split into `looks` equal batches
+    stats_ = []
+    for arm in (control, treatment):
+        mine = (df["arm"] == arm).to_numpy()
+        codes, _ = pd.factorize(df["user_id"].to_numpy()[mine])
+        stats_.append(ratio_looks(codes, look[mine], df["clicked"].to_numpy(float)[mine], np.ones(mine.sum()),
+                                  int(codes.max()) + 1 if codes.size else 0, looks))
+    (r_a, v_a, n_a), (r_b, v_b, n_b) = stats_
+    var = np.where((n_a >= min_users) & (n_b >= min_users), v_a + v_b, np.nan)
+    return sequential_test(np.nan_to_num(r_b - r_a), var, n_a, n_b, tau=tau, alpha=alpha)
+
+
+def ctr_mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dict[str, float]:
+    """CTR MDE (80% power) at the control/treatment sizes, inflated by the clustering design effect."""
+    ctr = primary["ctr"]
+    n_a, n_b = naive.n
+    deff = (ctr.std_error / naive.std_error) ** 2 if naive.std_error > 0 else 1.0
+    deff = max(deff, 1.0) if np.isfinite(deff) else 1.0
+    p = ctr.mean_a
+    if not 0 < p < 1:
+        return {"absolute": math.nan, "relative": math.nan, "baseline_ctr": p, "design_effect": deff,
+                "impressions_control": n_a}
+    # Clustering inflates the variance by deff, i.e. it acts like n / deff independent impressions.
+    mde = mde_proportions(p, n_a / deff, ratio=n_b / n_a, alpha=alpha)
+    return {"absolute": mde, "relative": mde / p, "baseline_ctr": p, "design_effect": deff,
+            "impressions_control": n_a}
+
+
+def holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, float]]:
+    """Holm-adjusted p-values per metric across the treatment arms (family = one metric)."""
+    from statsmodels.stats.multitest import multipletests
+
+    names = list(primaries)
+    out: dict[str, dict[str, float]] = {name: {} for name in names}
+    for metric in next(iter(primaries.values())):
+        raw = np.array([primaries[name][metric].pvalue for name in names])
+        adj = multipletests(raw, method="holm")[1] if len(raw) > 1 else raw
+        for name, p in zip(names, adj, strict=True):
+            out[name][metric] = float(p)
+    return out
+
+
+def truth(scored: pd.DataFrame) -> dict[str, float]:
+    """Oracle-expected metrics of a frame of impressions with their copy (``oracle.evaluate`` columns)."""
+    users = max(scored["user_id"].nunique(), 1)
+    return {"ctr": float(np.mean(scored["p_click"])), "purchase_rate": float(np.mean(scored["p_purchase"])),
+            "revenue_per_impression": float(np.mean(scored["expected_revenue"])),
+            "clicks_per_user": float(scored["p_click"].sum() / users),
+            "revenue_per_user": float(scored["expected_revenue"].sum() / users)}
