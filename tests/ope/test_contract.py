@@ -83,3 +83,31 @@ def test_bad_specs(spec, match):
 def test_greedy_dist_ties_and_mask():
     d = greedy_dist(np.array([[0.5, 0.5, 0.9]]), np.array([[True, True, False]]))
     assert d.tolist() == [[1.0, 0.0, 0.0]]
+
+
+def test_reward_model_spec_scores_every_candidate(monkeypatch):
+    import sys
+    import types
+
+    seen = {}
+
+    class FakeRewardModel:
+        @classmethod
+        def from_pretrained(cls, path):
+            seen["path"] = path
+            return cls()
+
+        def score(self, frame, catalog):
+            seen["rows"] = len(frame)
+            # prefers copy "c copy" for i1; reward = 1 for it, 0 otherwise
+            return pd.DataFrame({"reward": (frame["copy_text"] == "c copy").astype(float)}, index=frame.index)
+
+    monkeypatch.setitem(sys.modules, "reward_models", types.SimpleNamespace(RewardModel=FakeRewardModel))
+    fb = contract_feedback(_logs())
+    dist, _ = contract_inputs(fb, "reward-model:some/dir:epsilon=0.3", catalog=pd.DataFrame(), q_model="ctr",
+                              n_folds=2, rng=0)
+    assert seen == {"path": "some/dir", "rows": int(fb.valid.sum())}
+    c = fb.pool_texts[fb.group[0]].index("c copy")
+    assert dist[0, c, 0] == pytest.approx(0.7 + 0.3 / 3)
+    with pytest.raises(InputError, match="need the catalog"):
+        contract_inputs(fb, "reward-model:some/dir", catalog=None, q_model="ctr", rng=0)
