@@ -28,6 +28,15 @@ def cached_market_table(market: Any = None, **kwargs: Any) -> ShopperTable:
     return _TABLE_CACHE[key]
 
 
+def observation_box(table: ShopperTable) -> spaces.Box:
+    """``[0, 1]`` per column (wider if the data is), kind-code columns ``[0, T-1]`` exactly."""
+    low = np.minimum(table.obs.min(axis=0), 0.0)
+    high = np.maximum(table.obs.max(axis=0), 1.0)
+    if table.type_names:
+        high[-table.n_actions:] = max(len(table.type_names) - 1, 1)
+    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+
 def check_reward(reward: str) -> str:
     if reward not in REWARDS:
         raise InputError(f"unknown reward '{reward}'; valid: {', '.join(REWARDS)}", column="reward",
@@ -134,8 +143,7 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
         self._buy_given_click = table.p_purchase_given_click
         self._value = table.value_per_purchase
         self.action_space = spaces.Discrete(table.n_actions)
-        low, high = table.obs.min(axis=0), table.obs.max(axis=0)
-        self.observation_space = spaces.Box(np.minimum(low, 0.0), np.maximum(high, 1.0), dtype=np.float32)
+        self.observation_space = observation_box(table)
         self._idx: int | None = None
         self._logging_action = -1
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.placement_bandit import cached_market_table, check_reward
+from envs.placement_bandit import cached_market_table, check_reward, observation_box
 from envs.tables import ShopperTable, resolve_market
 from rlopt.errors import InputError
 
@@ -103,8 +103,7 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
         if s > k:
             raise InputError(f"placement has {s} slots but only {k} copy variants", rule="slots <= pool size")
         self.action_space = spaces.MultiDiscrete(np.full(s, k, dtype=np.int64))
-        low, high = table.obs.min(axis=0), table.obs.max(axis=0)
-        self.observation_space = spaces.Box(np.minimum(low, 0.0), np.maximum(high, 1.0), dtype=np.float32)
+        self.observation_space = observation_box(table)
         # Best slate: the S best variants, the best in the most examined slot.
         slot_order = np.argsort(-self.examination, kind="stable")
         top = np.argsort(-self._gain, axis=1, kind="stable")[:, :s]
