@@ -7,15 +7,16 @@ from typing import Annotated
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit
+from rlopt.cli._common import JsonOption, emit, err_console
 
 _EPILOG = (
     "Examples:\n\n"
     "  rlopt validate --logs runs/sim/logs.parquet --catalog runs/sim/catalog.parquet\n\n"
     "  rlopt validate --logs shop.csv --catalog items.jsonl --placements placements.toml "
     "--on-error quarantine --out clean/logs.parquet --json\n\n"
-    "With --on-error quarantine the bad rows, each with a 'reason' column, go to "
-    "<stem>.quarantine.jsonl next to --out (or next to the input without --out)."
+    "With --on-error quarantine the bad rows, each with 'row' and 'reason' columns, go to "
+    "<stem>.quarantine.jsonl next to --out (or next to each input without --out); exit code 2 "
+    "on any bad row with --on-error fail, or on an unreadable file."
 )
 
 
@@ -46,14 +47,20 @@ def validate(
 
         table_format(out)  # fail on an unsupported suffix before doing any work
     placement_map = read_placements(placements) if placements is not None else None
-    cat = read_catalog(catalog, on_error=on_error)  # type: ignore[arg-type]
-    raw = read_table(logs, decode_json=False)
+    # Quarantine files go next to --out, or next to each input without it.
+    cat_quarantine = quarantine_path_for(catalog if out is None else out.with_name(catalog.name))
     quarantine = quarantine_path_for(out if out is not None else logs)
-    clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
-                                   quarantine_path=quarantine, catalog_ids=cat["item_id"],
-                                   placements=placement_map)
+    with err_console.status(f"reading {catalog}"):
+        cat = read_catalog(catalog, on_error=on_error, quarantine_path=cat_quarantine)  # type: ignore[arg-type]
+    with err_console.status(f"reading {logs}"):
+        raw = read_table(logs, decode_json=False)
+    with err_console.status(f"validating {len(raw):,} rows"):
+        clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
+                                       quarantine_path=quarantine, catalog_ids=cat["item_id"],
+                                       placements=placement_map)
     if out is not None:
-        write_table(clean, out)
+        with err_console.status(f"writing {out}"):
+            write_table(clean, out)
     cat_report = cat.attrs["validation"]
     result = {
         "logs": str(logs),

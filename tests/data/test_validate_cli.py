@@ -144,3 +144,19 @@ def test_unreadable_inputs_exit_2_with_one_paragraph(tmp_path, dataset, run_cli)
     assert code == 2 and "not valid UTF-8" in err and "Traceback" not in err
     code, _, err = run_cli("--logs", dataset["logs"], "--catalog", tmp_path / "missing.csv")
     assert code == 2 and "file not found" in err
+
+
+def test_catalog_quarantine_goes_next_to_out(tmp_path, run_cli):
+    cat = make_catalog().astype({"price": object})
+    cat.loc[1, "price"] = -3
+    cat_path = write_table(cat, tmp_path / "in" / "items.csv")
+    logs = write_table(make_logs(), tmp_path / "in" / "logs.csv")
+    out_path = tmp_path / "out" / "clean.parquet"
+    code, out, err = run_cli("--logs", logs, "--catalog", cat_path, "--on-error", "quarantine", "--out", out_path,
+                             "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["catalog_quarantine_file"] == str(tmp_path / "out" / "items.quarantine.jsonl")
+    assert result["catalog_rule_counts"] == {"price.positive": 1}
+    # the two impressions of the quarantined item no longer find it in the catalog
+    assert result["rule_counts"] == {"item_id.in_catalog": 2} and result["rows_valid"] == 4
