@@ -17,8 +17,11 @@ from rlopt.market.copy_pool import build_pool
 from rlopt.market.logging_policy import LoggingPolicy
 from rlopt.seeding import RNGLike, as_rng
 
-#: The default market config (a Path), ``experiments/markets/default.toml``.
-DEFAULT_MARKET = Path(__file__).resolve().parents[2] / "experiments" / "markets" / "default.toml"
+_REPO_DEFAULT = Path(__file__).resolve().parents[2] / "experiments" / "markets" / "default.toml"
+#: The default market config (a Path): ``experiments/markets/default.toml`` in a checkout; the
+#: identical copy packaged as ``rlopt/market/default.toml`` where rlopt is installed without the
+#: repository (a test keeps the two byte-identical).
+DEFAULT_MARKET = _REPO_DEFAULT if _REPO_DEFAULT.is_file() else Path(__file__).resolve().with_name("default.toml")
 
 
 class Marketplace:

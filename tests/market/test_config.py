@@ -60,3 +60,13 @@ def test_toml_round_trip(tmp_path):
     again = MarketConfig.from_toml(_write(tmp_path, config.to_toml()))
     assert again == config
     assert re.search(r"^\[segments\.bargain_hunters\]$", config.to_toml(), re.M)
+
+
+def test_packaged_default_matches_the_experiments_config():
+    from pathlib import Path
+
+    import rlopt.market
+
+    packaged = Path(rlopt.market.__file__).with_name("default.toml")
+    assert packaged.read_bytes() == DEFAULT_MARKET.read_bytes(), (
+        "rlopt/market/default.toml is the packaged copy of experiments/markets/default.toml: copy it over")
