@@ -35,6 +35,17 @@ def test_placements_segments_pools(market):
     assert rm.user_feature_names == ["price_sensitivity", "brand_loyalty", "urgency", "eco_affinity"]
 
 
+def test_unknown_pool_names_the_key(market):
+    import pytest
+
+    from rlopt.errors import InputError
+
+    with pytest.raises(InputError, match="unknown item_id 'nope'"):
+        market.copy_pool("nope", "push")
+    with pytest.raises(InputError, match="unknown placement 'billboard'"):
+        market.copy_pool(market.catalog["item_id"].iloc[0], "billboard")
+
+
 def test_sample_impressions_and_logging_policy(market):
     imp = market.sample_impressions(5000, np.random.default_rng(0))
     assert list(imp.columns) == ["event_id", "timestamp", "user_id", "segment", "user_features", "item_id",

@@ -24,6 +24,12 @@ def test_simulate_json(tmp_path):
     assert (out / "oracle.json").is_file()
     oracle = json.loads((out / "oracle.json").read_text())
     assert oracle["seed"] == 5 and len(oracle["contexts"]) == result["contexts"]
+    # simulate -> validate round trip through the data engineer's command
+    res = _run("validate", "--logs", str(out / "logs.parquet"), "--catalog", str(out / "catalog.parquet"),
+               "--placements", str(out / "placements.json"), "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["rows_valid"] == 3000 and report["rows_quarantined"] == 0
 
 
 def test_simulate_bad_config_exits_2(tmp_path):
