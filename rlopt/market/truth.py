@@ -25,11 +25,14 @@ tied to lexicon ``k``)::
                    + w_real * (0.5 + u_price) * discount_pct / 100 + w_prel * relevance - 0.5 * off_topic
                    + w_acc * accurate_claim - w_over_flat * [claim > discount + 2]
                    - w_over * max(0, claim - discount) / 100 - gibberish - w_other / 2 * other_brand
+    P(purchase | click)   = sigmoid(purchase logit)
+    P(click)              = examination[placement][position] * P(click | examined)
 
 ``claim`` is the largest discount the copy claims, in percent of the list price: "30% off", "$20 off"
 (20 / price), or a claimed price ("only $29.99" -> 1 - 29.99 / price). ``underfill`` =
-max(0, 0.2 - visible length / max_chars) / 0.2 (a few words lost in a big slot).
-    P(purchase | click)   = sigmoid(purchase logit)
+max(0, 0.2 - visible length / max_chars) / 0.2 (a few words lost in a big slot). ``t_quality``
+also moves by ``-0.5 * user_gain * (u_price - mean)`` (price-sensitive shoppers care less for quality
+talk). All weights ``w_*`` are fields of ``[truth]`` in the market config (:class:`TruthConfig`).
 
 A claimed discount is what the shopper sees, so any claim raises clicks; but the product page shows
 the real price, so an over-claim (including any claim on an undiscounted item) sharply cuts purchases.
