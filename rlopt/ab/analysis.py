@@ -46,9 +46,16 @@ def compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[dict, dict]:
     return primary, secondary
 
 
-def sequential_ctr(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
-                min_users: int = 50):
-    """mSPRT on the CTR difference (delta method over users) at ``looks`` evenly spaced points in time."""
+#: Ratio metrics over impressions and the impression column that is their numerator.
+RATIO_COLUMNS = {"ctr": "clicked", "purchase_rate": "converted", "revenue_per_impression": "revenue"}
+
+
+def sequential_ratio(df: pd.DataFrame, control: str, treatment: str, looks: int, tau: float, alpha: float,
+                     metric: str = "ctr", min_users: int = 50):
+    """mSPRT on a ratio metric's difference (delta method over users) at ``looks`` equal batches in time.
+
+    ``metric`` is one of :data:`RATIO_COLUMNS`; returns None when ``tau`` is undefined (no baseline).
+    """
     if not np.isfinite(tau) or tau <= 0:
         return None
     df = df[df["arm"].isin([control, treatment])].sort_values("_arrival", kind="stable")
@@ -57,27 +64,52 @@ def sequential_ctr(df: pd.DataFrame, control: str, treatment: str, looks: int, t
     for arm in (control, treatment):
         mine = (df["arm"] == arm).to_numpy()
         codes, _ = pd.factorize(df["user_id"].to_numpy()[mine])
-        stats_.append(ratio_looks(codes, look[mine], df["clicked"].to_numpy(float)[mine], np.ones(mine.sum()),
+        stats_.append(ratio_looks(codes, look[mine], df[RATIO_COLUMNS[metric]].to_numpy(float)[mine],
+                                  np.ones(mine.sum()),
                                   int(codes.max()) + 1 if codes.size else 0, looks))
     (r_a, v_a, n_a), (r_b, v_b, n_b) = stats_
     var = np.where((n_a >= min_users) & (n_b >= min_users), v_a + v_b, np.nan)
     return sequential_test(np.nan_to_num(r_b - r_a), var, n_a, n_b, tau=tau, alpha=alpha)
 
 
-def ctr_mde(primary: dict[str, TestResult], naive: TestResult, alpha: float) -> dict[str, float]:
-    """CTR MDE (80% power) at the control/treatment sizes, inflated by the clustering design effect."""
+def mde_summary(primary: dict[str, TestResult], naive_ctr: TestResult, alpha: float,
+                metric: str = "ctr") -> dict:
+    """MDE (80% power) of ``metric`` at this traffic, plus every metric's in ``by_metric``.
+
+    For CTR: Cohen's h at the impression counts, inflated by the design effect of user clustering
+    ``deff = Var_delta / Var_binomial`` (clustering acts like ``n / deff`` independent impressions).
+    For other metrics: ``(z_{1-alpha/2} + z_power) * SE`` with the SE measured in this run.
+    """
     ctr = primary["ctr"]
-    n_a, n_b = naive.n
-    deff = (ctr.std_error / naive.std_error) ** 2 if naive.std_error > 0 else 1.0
+    n_a, n_b = naive_ctr.n
+    deff = (ctr.std_error / naive_ctr.std_error) ** 2 if naive_ctr.std_error > 0 else 1.0
     deff = max(deff, 1.0) if np.isfinite(deff) else 1.0
+    by_metric = mde_by_metric(primary, alpha)
+    out = {"metric": metric, "design_effect": deff, "impressions_control": n_a, "by_metric": by_metric,
+           "baseline": primary[metric].mean_a}
+    if metric != "ctr":
+        return {**out, **by_metric[metric]}
     p = ctr.mean_a
     if not 0 < p < 1:
-        return {"absolute": math.nan, "relative": math.nan, "baseline_ctr": p, "design_effect": deff,
-                "impressions_control": n_a}
-    # Clustering inflates the variance by deff, i.e. it acts like n / deff independent impressions.
+        return {**out, "absolute": math.nan, "relative": math.nan}
     mde = mde_proportions(p, n_a / deff, ratio=n_b / n_a, alpha=alpha)
-    return {"absolute": mde, "relative": mde / p, "baseline_ctr": p, "design_effect": deff,
-            "impressions_control": n_a}
+    return {**out, "absolute": mde, "relative": mde / p}
+
+
+def mde_by_metric(primary: dict[str, TestResult], alpha: float, power: float = 0.8) -> dict[str, dict[str, float]]:
+    """MDE of every metric from its test's standard error: ``(z_{1-alpha/2} + z_power) * SE``.
+
+    The normal approximation behind :func:`rlopt.ab.power.mde_means`, with the SE measured in this
+    run (so it already includes user clustering and, for CUPED metrics, the variance reduction).
+    """
+    from scipy import stats
+
+    k = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)
+    out = {}
+    for metric, res in primary.items():
+        absolute = float(k * res.std_error)
+        out[metric] = {"absolute": absolute, "relative": absolute / res.mean_a if res.mean_a else math.nan}
+    return out
 
 
 def holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, float]]:

@@ -59,7 +59,7 @@ class Comparison:
         level, ignores user clustering), ``revenue_per_user_welch`` (no covariate),
         ``clicks_per_user_welch``.
     sequential : SequentialResult or None
-        mSPRT on CTR (delta method) monitored at every look.
+        mSPRT on ``ABResult.primary_metric`` (delta method) monitored at every look.
     true_lift : dict
         metric -> oracle-expected ``treatment - control``.
     adjusted_pvalues : dict
@@ -116,12 +116,15 @@ class ABResult:
     srm : SRMResult
         Users per arm against the planned split.
     mde : dict
-        Minimum detectable effect on CTR at this traffic (80% power, ``alpha``): ``absolute``,
-        ``relative`` and the ``design_effect`` of user clustering it includes.
+        Minimum detectable effect of ``primary_metric`` at this traffic (80% power, ``alpha``):
+        ``absolute``, ``relative``, the ``design_effect`` of user clustering on CTR, and
+        ``by_metric``: every metric's MDE from its measured standard error.
     warnings : tuple of str
         Everything the run warned about (underpowered traffic, sample-ratio mismatch).
     traffic : str
         ``"all"`` or ``"covered"`` (only impressions every ``copies:`` arm covers).
+    primary_metric : str
+        The decision metric: monitored by the mSPRT and the subject of the MDE warning.
     """
 
     arms: tuple[ArmSummary, ...]
@@ -135,6 +138,7 @@ class ABResult:
     alpha: float = 0.05
     warnings: tuple[str, ...] = ()
     traffic: str = "all"
+    primary_metric: str = "ctr"
 
     def arm(self, name: str) -> ArmSummary:
         for a in self.arms:
@@ -167,6 +171,7 @@ class ABResult:
         return {
             "n_impressions": self.n_impressions, "pre_impressions": self.pre_impressions, "seed": self.seed,
             "split": list(self.split), "alpha": self.alpha, "traffic": self.traffic,
+            "primary_metric": self.primary_metric,
             "arms": [a.to_dict() for a in self.arms],
             "comparisons": [c.to_dict(self.alpha) for c in self.comparisons],
             "srm": self.srm.to_dict(), "mde": dict(self.mde), "warnings": list(self.warnings),

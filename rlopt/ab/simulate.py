@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rlopt.ab.analysis import compare, ctr_mde, holm, per_user, sequential_ctr, truth
+from rlopt.ab.analysis import RATIO_COLUMNS, compare, holm, mde_summary, per_user, sequential_ratio, truth
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
 from rlopt.ab.tests import srm_check
@@ -72,7 +72,7 @@ def assign_users(user_ids, split, seed: int) -> np.ndarray:
     return np.searchsorted(edges, u, side="right")[inverse]
 
 
-def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha, traffic):
+def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha, traffic, primary_metric):
     if isinstance(arms, Mapping):
         parsed = {str(name): Arm.parse(spec) for name, spec in arms.items()}
     else:
@@ -87,6 +87,9 @@ def _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha, traf
         raise InputError(f"split needs {len(parsed)} positive weights (one per arm); got {split.tolist()}.",
                          column="split", rule="one positive weight per arm")
     pre = int(n_impressions) // 2 if pre_impressions is None else int(pre_impressions)
+    if primary_metric not in RATIO_COLUMNS:
+        raise InputError(f"primary_metric must be one of {', '.join(RATIO_COLUMNS)}; got {primary_metric!r}.",
+                         column="primary_metric")
     if traffic not in ("all", "covered"):
         raise InputError(f"traffic must be 'all' or 'covered'; got {traffic!r}.", column="traffic")
     if pre < 0 or int(looks) < 1 or not 0 < alpha < 1:
@@ -100,15 +103,16 @@ def _with_copy(imps: pd.DataFrame, texts: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _pre_period(market, oracle, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, float]:
-    """Per-user pre-period clicks and revenue under the logging policy, and the pre-period CTR."""
+def _pre_period(market, oracle, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per-user pre-period clicks and revenue under the logging policy, and the pre-period ratio metrics."""
     if n == 0:
-        return pd.DataFrame(columns=["pre_clicks", "pre_revenue"], dtype=float), math.nan
+        return (pd.DataFrame(columns=["pre_clicks", "pre_revenue"], dtype=float),
+                dict.fromkeys(RATIO_COLUMNS, math.nan))
     imps = market.sample_impressions(n, rng)
     texts = make_chooser(Arm.parse("logging"), market, oracle)(imps, rng)
     out = oracle.respond(_with_copy(imps, texts), rng)
     per_user = out.groupby("user_id").agg(pre_clicks=("clicked", "sum"), pre_revenue=("revenue", "sum"))
-    return per_user.astype(float), float(out["clicked"].mean())
+    return per_user.astype(float), {m: float(out[col].mean()) for m, col in RATIO_COLUMNS.items()}
 
 
 def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFrame:
@@ -142,7 +146,8 @@ def _draw_traffic(market, n: int, rng: np.random.Generator, covers) -> pd.DataFr
 
 def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, oracle=None,
                 pre_impressions: int | None = None, alpha: float = 0.05, looks: int = 20,
-                tau_relative: float = 0.1, mde_warn_relative: float = 0.25, traffic: str = "all") -> ABResult:
+                tau_relative: float = 0.1, mde_warn_relative: float = 0.25, traffic: str = "all",
+                primary_metric: str = "ctr") -> ABResult:
     """Run a simulated A/B(/n) test of ``arms`` on ``market`` with users as the randomization unit.
 
     Parameters
@@ -165,22 +170,26 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
     alpha : float
         Significance level of verdicts, intervals (``1 - alpha``) and the sequential test.
     looks : int
-        Interim looks of the mSPRT on CTR.
+        Interim looks of the mSPRT.
     tau_relative : float
-        mSPRT mixing-prior sd as a fraction of the pre-period CTR (the size of lifts it is tuned for).
+        mSPRT mixing-prior sd as a fraction of the metric's pre-period value (the size of relative
+        lifts it is tuned for).
     mde_warn_relative : float
-        Warn (:class:`ABPowerWarning`) when the relative CTR MDE at this traffic exceeds it.
+        Warn (:class:`ABPowerWarning`) when the relative MDE of ``primary_metric`` at this traffic
+        exceeds it.
     traffic : {"all", "covered"}
         ``"all"``: every impression the market draws (a ``copies:`` arm must cover all of them).
         ``"covered"``: only impressions whose context every ``copies:`` arm covers (more are drawn
         to reach ``n_impressions``); the result then speaks for that traffic only.
+    primary_metric : {"ctr", "purchase_rate", "revenue_per_impression"}
+        The decision metric: the mSPRT monitors it and the MDE warning is about it.
 
     Returns
     -------
     ABResult
     """
     parsed, n, split, n_pre, looks, alpha = _simulate_iv(arms, n_impressions, split, pre_impressions, looks, alpha,
-                                                           traffic)
+                                                           traffic, primary_metric)
     if oracle is None:
         from rlopt.market.oracle import Oracle  # evaluation code may use the oracle
 
@@ -188,7 +197,7 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
     names = list(parsed)
     # Independent streams: 0 pre-period, 1 traffic, 2 unused (kept so seeds keep their meaning), 3+k arm k.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3 + len(names))]
-    pre, pre_ctr = _pre_period(market, oracle, n_pre, streams[0])
+    pre, baseline = _pre_period(market, oracle, n_pre, streams[0])
 
     choosers = {name: make_chooser(arm, market, oracle) for name, arm in parsed.items() if not arm.learns_online}
     copies = [c for c in choosers.values() if hasattr(c, "covers")]
@@ -224,22 +233,24 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
                    conversions=int(users[name]["conversions"].sum()), revenue=float(users[name]["revenue"].sum()),
                    true=truths[name])
         for name in names)
-    tau = tau_relative * pre_ctr if np.isfinite(pre_ctr) and pre_ctr > 0 else math.nan
+    base = baseline[primary_metric]
+    tau = tau_relative * base if np.isfinite(base) and base > 0 else math.nan
     tested = {name: compare(users[names[0]], users[name]) for name in names[1:]}
     adjusted = holm({name: primary for name, (primary, _) in tested.items()})
     comps, mdes = [], []
     for name, (primary, secondary) in tested.items():
-        seq = sequential_ctr(df, names[0], name, looks, tau, alpha)
+        seq = sequential_ratio(df, names[0], name, looks, tau, alpha, primary_metric)
         true_lift = {m: truths[name][m] - truths[names[0]][m] for m in truths[name]}
         comps.append(Comparison(names[0], name, primary, secondary, seq, true_lift, adjusted[name]))
-        mdes.append(ctr_mde(primary, secondary["ctr_ztest"], alpha))
+        mdes.append(mde_summary(primary, secondary["ctr_ztest"], alpha, primary_metric))
     # Report the weakest comparison (an undefined MDE, e.g. no clicks at all, counts as the weakest).
     mde = max(mdes, key=lambda m: math.inf if math.isnan(m["relative"]) else m["relative"])
 
     srm = srm_check([s.users for s in summaries], split)
     notes = []
     if not mde["relative"] <= mde_warn_relative:
-        notes.append(f"traffic too small: the minimum detectable CTR effect at {n} impressions is "
+        label = "CTR" if primary_metric == "ctr" else primary_metric
+        notes.append(f"traffic too small: the minimum detectable {label} effect at {n} impressions is "
                      f"{mde['relative']:.1%} relative ({mde['absolute']:.4g} absolute, 80% power, alpha={alpha}); "
                      f"smaller real differences will likely read as 'not significant'.")
         warnings.warn(notes[-1], ABPowerWarning, stacklevel=2)
@@ -249,4 +260,4 @@ def simulate_ab(market, arms, n_impressions: int, seed: int = 0, *, split=None, 
         warnings.warn(notes[-1], ABSRMWarning, stacklevel=2)
     return ABResult(arms=summaries, comparisons=tuple(comps), srm=srm, mde=mde, n_impressions=n,
                     pre_impressions=n_pre, seed=int(seed), split=split, alpha=alpha, warnings=tuple(notes),
-                    traffic=traffic)
+                    traffic=traffic, primary_metric=primary_metric)

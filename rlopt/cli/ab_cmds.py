@@ -51,13 +51,16 @@ def _print_tables(result, show_sequential: bool) -> None:
     console.print(f"SRM check: users per arm {list(srm.observed)}, p = {srm.pvalue:.3g} -> "
                   f"{'MISMATCH' if srm.mismatch else 'ok'}", highlight=False)
     mde = result.mde
-    console.print(f"CTR minimum detectable effect (80% power): {_fmt(mde['relative'], True)} relative "
-                  f"({_fmt(mde['absolute'])} absolute; user-clustering design effect {mde['design_effect']:.2f})",
-                  highlight=False)
+    console.print(f"{mde['metric']} minimum detectable effect (80% power): {_fmt(mde['relative'], True)} "
+                  f"relative ({_fmt(mde['absolute'])} absolute; user-clustering design effect on CTR "
+                  f"{mde['design_effect']:.2f})", highlight=False)
+    others = ", ".join(f"{m} {_fmt(v['relative'], True)}" for m, v in mde.get("by_metric", {}).items())
+    if others:
+        console.print(f"MDE by metric (relative, from this run's standard errors): {others}", highlight=False)
     if show_sequential:
         for comp in result.comparisons:
             seq = comp.sequential
-            name = f"sequential mSPRT on CTR, {comp.treatment} vs {comp.control}"
+            name = f"sequential mSPRT on {result.primary_metric}, {comp.treatment} vs {comp.control}"
             if seq is None:
                 console.print(f"{name}: no pre-period baseline, skipped")
                 continue
@@ -89,6 +92,9 @@ def ab_command(
     = "all",
     sequential: Annotated[bool, typer.Option("--sequential", help="Also print the mSPRT (always-valid) "
                                              "sequential decision with early stopping.")] = False,
+    primary_metric: Annotated[str, typer.Option("--primary-metric", help="Decision metric (monitored by "
+                                                   "the mSPRT, subject of the MDE warning): ctr, purchase_rate or "
+                                                   "revenue_per_impression.")] = "ctr",
     out: Annotated[Path | None, typer.Option("--out", help="Also write the full result as JSON here.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -122,7 +128,8 @@ def ab_command(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same notes come back in result.warnings, printed below
             result = simulate_ab(mkt, arms, impressions, seed, split=weights, pre_impressions=pre_impressions,
-                                 alpha=alpha, looks=looks, traffic=traffic)
+                                 alpha=alpha, looks=looks, traffic=traffic,
+                                 primary_metric=primary_metric)
     payload = _clean({"market": str(market or DEFAULT_MARKET), **result.to_dict()})
     if out is not None:
         write_json_atomic(out, payload)

@@ -183,3 +183,18 @@ def test_covered_traffic_fails_when_coverage_is_tiny(fake_market, tmp_path):
         path, orient="records", lines=True)
     with pytest.raises(InputError, match=r"cover only 0\.00% of the market's traffic"):
         simulate_ab(market, ["logging", f"copies:{path}"], 500, seed=0, oracle=oracle, traffic="covered")
+
+
+def test_sequential_on_purchase_rate_and_mde_by_metric(fake_market, sale_copies):
+    market, oracle = fake_market
+    res = simulate_ab(market, {"base": "logging", "tuned": f"copies:{sale_copies}"}, 30000, seed=1,
+                      oracle=oracle, primary_metric="purchase_rate")
+    seq = res.comparisons[0].sequential
+    assert res.primary_metric == "purchase_rate" and seq is not None
+    # Purchases follow clicks (30%), so the SALE copy raises the purchase rate by ~0.0105.
+    assert seq.stopped and seq.estimate > 0
+    by = res.mde["by_metric"]
+    assert set(by) == {"ctr", "purchase_rate", "revenue_per_impression", "clicks_per_user", "revenue_per_user"}
+    assert all(v["absolute"] > 0 for v in by.values())
+    with pytest.raises(InputError, match="primary_metric must be one of ctr, purchase_rate"):
+        simulate_ab(market, ["logging", "logging"], 1000, oracle=oracle, primary_metric="clicks")
