@@ -89,3 +89,21 @@ def test_bad_inputs_name_the_column(oracle, sim, change, message):
 def test_from_dir_needs_market_toml(tmp_path):
     with pytest.raises(InputError, match="market.toml"):
         Oracle.from_dir(tmp_path)
+
+
+def test_any_text_gives_finite_probabilities(oracle, market):
+    rng = np.random.default_rng(0)
+    alphabet = list("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789%$!?.,-'_/:;é😀\n\t")
+    texts = ["", " ", "\n", "%%%", "$", "$0 off", "100% off", "-", "😀" * 50, "a" * 5000,
+             "Save $99999 off now", "only $0.01"]
+    texts += ["".join(rng.choice(alphabet, size=rng.integers(1, 200))) for _ in range(300)]
+    n = len(texts)
+    items = rng.choice(market.catalog["item_id"].to_numpy(), n)
+    segs = rng.choice(list(market.segments), n)
+    plcs = rng.choice(list(market.placements), n)
+    out = oracle.evaluate(pd.DataFrame({"copy_text": texts, "item_id": items, "segment": segs,
+                                        "placement": plcs}))
+    for col in ("p_click", "p_purchase_given_click", "p_purchase", "expected_revenue"):
+        values = out[col].to_numpy()
+        assert np.isfinite(values).all() and (values >= 0).all()
+    assert (out[["p_click", "p_purchase_given_click"]].to_numpy() <= 1).all()
