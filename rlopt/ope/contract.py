@@ -9,6 +9,7 @@ numeric ``user_features``; ``position`` is the slot within the placement.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,9 @@ def _one_hot(values: pd.Series, prefix: str) -> np.ndarray:
 
 
 def _user_feature_matrix(col: pd.Series) -> np.ndarray:
-    records = [v if isinstance(v, dict) else {} for v in col]
+    # dicts from read_logs, or JSON strings from a raw read_table of a Parquet/CSV file
+    records = [json.loads(v) if isinstance(v, str) and v.strip() else v for v in col]
+    records = [v if isinstance(v, dict) else {} for v in records]
     frame = pd.DataFrame.from_records(records, index=col.index)
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     keep = [c for c in numeric.columns if numeric[c].notna().any()]

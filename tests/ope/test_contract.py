@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,6 +34,8 @@ def test_logged_pools_and_actions():
     assert fb.valid.tolist()[4] == [True, False, False]  # i2 has a pool of one
     # context: segment one-hot (2) + placement (1) + item (2) + numeric user feature (1)
     assert fb.context.shape == (5, 6) and fb.context[3, -1] == 0.0
+    raw = _logs().assign(user_features=lambda f: f["user_features"].map(json.dumps))  # as read_table gives them
+    np.testing.assert_array_equal(contract_feedback(raw).context, fb.context)
     feats = copy_text_features(fb, n_features=16)
     assert feats.shape == (5, 3, 16) and not feats[4, 1:].any()
 
