@@ -7,7 +7,8 @@ Per-text features (all floats, most in [0, 1]):
 
 ========== ==================================================================================
 n_tokens   number of word/number tokens
-lex_<k>    1 - exp(-hits) over taste lexicon ``k`` (saturating: repeating a word adds little)
+lex_<k>    1 - exp(-hits) over taste lexicon ``k`` (saturating: repeating a word adds little);
+           contractions and "!" count half a hit each for ``casual``
 cta        1 if a call to action appears ("shop now", "get yours", "order", ...)
 benefit    min(1, 0.6 [benefit phrase: free shipping, warranty...] + 0.6 [number with unit])
 claim      largest discount claimed ("30% off", "save 30%", "-30%", "half price" = 50), else 0
@@ -91,7 +92,10 @@ def text_features(text: str, vocab: frozenset[str]) -> tuple[float, ...]:
     n = len(tokens)
     if n == 0:
         return (0.0,) * (len(TEXT_FEATURES) - 1) + (1.0,)
-    lex = [1.0 - math.exp(-sum(t in LEXICONS[k] for t in tokens)) for k in LEXICON_NAMES]
+    hits = {k: sum(t in LEXICONS[k] for t in tokens) for k in LEXICON_NAMES}
+    # a casual voice also shows in contractions ("you'll", "it's") and an exclamation mark
+    hits["casual"] += 0.5 * sum("'" in t for t in tokens) + 0.5 * ("!" in text)
+    lex = [1.0 - math.exp(-hits[k]) for k in LEXICON_NAMES]
     cta = 1.0 if CTA_PATTERN.search(lower) else 0.0
     benefit = min(1.0, 0.6 * bool(BENEFIT_PATTERN.search(lower)) + 0.6 * bool(NUMBER_UNIT_PATTERN.search(lower)))
     claims = [int(g) for m in CLAIM_PATTERN.finditer(lower) for g in m.groups() if g]
