@@ -1,0 +1,121 @@
+"""Speed of the copy generator and of the tuning quick presets (real SmolLM2-135M-Instruct).
+
+Measures, in one run on the same machine:
+
+- generation throughput (copies/s) with batched, left-padded sampling vs one context at a time
+  (the baseline), K samples per context;
+- seconds per step of the DPO and GRPO ``quick`` presets (a few real steps after one warm-up step),
+  and the projected wall time of the full quick preset (setup + steps x s/step) against the 10-minute
+  budget on 2 CPU cores.
+
+Writes ``benchmarks/results/tuning.json`` and prints a table. Needs a simulation directory (made here
+with the default market when ``--sim`` is absent) and a reward model for GRPO (trained here, frozen
+MiniLM, when ``--reward-model`` is absent).
+
+Run: ``python -m benchmarks.bench_tuning [--threads 2] [--steps 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def _tune_timing(method, sim, rm, steps, out_root, seed=0):
+    """Run ``steps`` steps of ``method``'s quick preset; return setup and per-step seconds."""
+    from rlopt.tuning.api import tune_generator
+    from rlopt.tuning.config import make_config
+
+    t = time.time()
+    summary = tune_generator(method, logs=sim / "train.parquet", catalog=sim / "catalog.parquet",
+                             out=out_root / method, reward_model=rm, preset="quick", max_steps=steps,
+                             seed=seed, save_steps=10_000)
+    wall = time.time() - t
+    train_rt = float(summary["metrics"]["train_runtime"])
+    preset_steps = make_config(method, "quick").max_steps
+    per_step = train_rt / steps
+    setup = wall - train_rt
+    return {"steps_run": steps, "wall_s": round(wall, 1), "setup_s": round(setup, 1),
+            "s_per_step": round(per_step, 2), "preset_steps": preset_steps,
+            "projected_quick_preset_s": round(setup + per_step * preset_steps, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the 2-core budget)")
+    parser.add_argument("--steps", type=int, default=4, help="tuning steps timed per method")
+    parser.add_argument("--contexts", type=int, default=16, help="contexts for the generation timing")
+    parser.add_argument("--sim", type=Path, default=None, help="simulation dir (rlopt simulate output)")
+    parser.add_argument("--reward-model", type=Path, default=None, help="reward model dir for GRPO")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from rlopt.data import read_catalog, read_placements, read_table
+    from rlopt.generation.inputs import find_segments
+    from rlopt.generation.models import resolve_generator
+    from rlopt.generation.sample import generate_copies
+
+    work = Path(tempfile.mkdtemp(prefix="bench_tuning_"))
+    sim = args.sim
+    if sim is None:
+        from rlopt.market import DEFAULT_MARKET, Marketplace
+
+        sim = work / "sim"
+        Marketplace.from_toml(DEFAULT_MARKET).simulate(50_000, seed=0).write(sim)
+    catalog = read_catalog(sim / "catalog.parquet")
+    placements = read_placements(sim / "placements.json")
+    segments = find_segments(sim / "catalog.parquet")
+    contexts = read_table(sim / "contexts.jsonl").head(args.contexts)[["item_id", "segment", "placement"]]
+
+    model, tok = resolve_generator("default")
+    device = str(next(model.parameters()).device)
+    gen = {}
+    for label, bs in (("batched_16", 16), ("one_at_a_time", 1)):
+        generate_copies(model, tok, contexts.head(2), catalog, placements, segments, num=2, seed=0,
+                        batch_size=bs)  # warm-up
+        t = time.time()
+        out = generate_copies(model, tok, contexts, catalog, placements, segments, num=4, seed=0, batch_size=bs)
+        dt = time.time() - t
+        gen[label] = {"copies": len(out), "seconds": round(dt, 2), "copies_per_s": round(len(out) / dt, 2)}
+    gen["speedup_batched_vs_one"] = round(gen["batched_16"]["copies_per_s"] / gen["one_at_a_time"]["copies_per_s"], 2)
+    del model
+
+    rm = args.reward_model
+    if rm is None:
+        from reward_models import train_reward_model
+        from rlopt.data import read_logs
+
+        rm = work / "rm"
+        logs = read_logs(sim / "train.parquet", catalog, placements)
+        train_reward_model(logs, catalog, seed=0, progress=False).save_pretrained(rm)
+    tune = {m: _tune_timing(m, sim, rm, args.steps, work) for m in ("dpo", "grpo")}
+    result = {
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,
+                    "device": device, "load_avg_1m": os.getloadavg()[0]},
+        "generation": gen,
+        "tuning_quick": tune,
+        "budget_s": 600,
+    }
+    from rlopt.io_utils import write_json_atomic
+
+    write_json_atomic(args.out, result)
+    print(f"{'measure':<38}{'value':>14}")
+    for label in ("batched_16", "one_at_a_time"):
+        print(f"{'generation copies/s, ' + label:<38}{gen[label]['copies_per_s']:>14}")
+    print(f"{'batched / one-at-a-time':<38}{gen['speedup_batched_vs_one']:>13}x")
+    for m, r in tune.items():
+        print(f"{m + ' quick: s/step':<38}{r['s_per_step']:>14}")
+        print(f"{m + ' quick: projected preset s':<38}{r['projected_quick_preset_s']:>14}")
+    print(json.dumps(result["machine"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""`rlopt tune` / `rlopt generate`: help with examples, and bad input as InputError (exit 2 in `main`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from tuning_data import CATALOG, PLACEMENTS
+from typer.testing import CliRunner
+
+from rlopt.cli import app
+from rlopt.data import write_jsonl, write_placements, write_table
+from rlopt.errors import InputError
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["tune", "generate"])
+def test_help_has_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output and f"rlopt {command}" in result.output
+
+
+def test_unknown_method_lists_the_valid_ones(tmp_path):
+    result = runner.invoke(app, ["tune", "--method", "ppo", "--logs", "l.csv", "--catalog", "c.csv",
+                                 "--out", str(tmp_path)])
+    assert isinstance(result.exception, InputError)
+    assert "valid methods: dpo, grpo, rloo" in str(result.exception)
+
+
+def test_contexts_with_unknown_item_name_the_line(tmp_path, tiny_causal_lm_dir):
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    write_placements(PLACEMENTS, tmp_path / "placements.json")
+    write_jsonl(pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "push"},
+                              {"item_id": "ghost", "segment": "bargain", "placement": "push"}]),
+                tmp_path / "ctx.jsonl")
+    result = runner.invoke(app, ["generate", "--generator", str(tiny_causal_lm_dir), "--contexts",
+                                 str(tmp_path / "ctx.jsonl"), "--catalog", str(tmp_path / "catalog.jsonl"),
+                                 "--out", str(tmp_path / "copies.jsonl")])
+    assert isinstance(result.exception, InputError)
+    assert "row 2" in str(result.exception) and "item_id" in str(result.exception)
+
+
+def test_generate_writes_seeded_copies(tmp_path, tiny_causal_lm_dir):
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    write_placements(PLACEMENTS, tmp_path / "placements.json")
+    write_jsonl(pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "push"},
+                              {"item_id": "i2", "segment": "premium", "placement": "home_banner"}]),
+                tmp_path / "ctx.jsonl")
+    outs = []
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["generate", "--generator", str(tiny_causal_lm_dir), "--contexts",
+                                     str(tmp_path / "ctx.jsonl"), "--catalog", str(tmp_path / "catalog.jsonl"),
+                                     "--num", "3", "--seed", "5", "--out", str(tmp_path / f"{name}.jsonl"),
+                                     "--json"])
+        assert result.exit_code == 0, result.output
+        outs.append(pd.read_json(tmp_path / f"{name}.jsonl", lines=True))
+    assert len(outs[0]) == 6 and outs[0]["copy_text"].tolist() == outs[1]["copy_text"].tolist()
+    assert set(outs[0].columns) >= {"item_id", "segment", "placement", "copy_text", "generator", "sample_idx"}
