@@ -46,6 +46,10 @@ def check_config(config: MarketConfig, file: str | None = None) -> None:
         if len(spec.price_range) != 2 or not 0 < lo <= hi:
             _fail(f"{where} price_range must be [low, high] with 0 < low <= high", file, "price_range",
                   "0 < low <= high", spec.price_range)
+        unknown = sorted(set(spec.attribute_synonyms) - set(spec.attributes))
+        if unknown:
+            _fail(f"unknown key '{unknown[0]}' in {where[:-1]}.attribute_synonyms]; valid keys: "
+                  f"{', '.join(spec.attributes)}", file, unknown[0], "known market-config keys")
         for brand in spec.brands:
             if brand not in cat.brands:
                 _fail(f"{where} brand '{brand}' is not in [catalog.brands]; known: "

@@ -52,6 +52,8 @@ class CategorySpec:
     benefits: tuple[str, ...]
     brands: tuple[str, ...]
     model_names: tuple[str, ...] = ("Aero", "Nova", "Core", "Flex", "Prime", "Terra", "Pulse", "Edge")
+    #: attribute -> phrases that count as mentioning it ("keeps you dry" for "waterproof")
+    attribute_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

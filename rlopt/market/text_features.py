@@ -145,8 +145,13 @@ def text_feature_matrix(texts: Sequence[str], vocab: frozenset[str], cache: dict
 
 
 def item_word_sets(title: str, brand: str, category: str, noun: str, key_attribute: str,
-                   benefit: str, all_brands: frozenset[str] = frozenset()) -> dict[str, frozenset[str]]:
-    """Stemmed word sets of one item that copy about it is expected to mention (and other brands)."""
+                   benefit: str, all_brands: frozenset[str] = frozenset(),
+                   synonyms: tuple[str, ...] = ()) -> dict:
+    """Stemmed word sets of one item that copy about it is expected to mention (and other brands).
+
+    ``synonyms`` are phrases that count as mentioning the key attribute; each is kept as the set of
+    its stemmed words (all must appear).
+    """
 
     def words(text: str) -> frozenset[str]:
         return frozenset(stem(t) for t in tokenize(text) if t not in STOPWORDS)
@@ -159,6 +164,7 @@ def item_word_sets(title: str, brand: str, category: str, noun: str, key_attribu
         "attribute": words(key_attribute),
         "benefit": words(benefit),
         "other_brands": frozenset(stem(b.lower()) for b in all_brands) - words(brand),
+        "synonyms": tuple(w for w in (words(p) for p in synonyms) if w),
     }
 
 
@@ -166,7 +172,7 @@ def item_features(text: str, sets: dict[str, frozenset[str]]) -> tuple[float, ..
     """Relevance of one visible text to one item, in the order of ``ITEM_FEATURES``.
 
     relevance = min(1, 0.3 noun + 0.2 brand + 0.15 model name + 0.35 x share of key-attribute words
-    + 0.1 category word); off_topic = 1 when none of these words appears; other_brand = 1 when
+    (0.8 for a synonym phrase of the attribute) + 0.1 category word); off_topic = 1 when none of these words appears; other_brand = 1 when
     the copy names another brand of the catalog (a wrong or confusing claim).
     """
     toks = {stem(t) for t in tokenize(text)}
@@ -175,6 +181,8 @@ def item_features(text: str, sets: dict[str, frozenset[str]]) -> tuple[float, ..
     title = bool(toks & sets["title"])
     category = bool(toks & sets["category"])
     attr = len(toks & sets["attribute"]) / max(len(sets["attribute"]), 1)
+    if attr < 0.8 and any(phrase <= toks for phrase in sets.get("synonyms", ())):
+        attr = 0.8  # said in other words ("keeps you dry" for "waterproof")
     benefit = len(toks & sets["benefit"]) / max(len(sets["benefit"]), 1)
     relevance = min(1.0, 0.3 * noun + 0.2 * brand + 0.15 * title + 0.35 * attr + 0.1 * category)
     off_topic = 0.0 if (noun or brand or title or category or attr > 0) else 1.0

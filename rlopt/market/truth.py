@@ -88,14 +88,17 @@ class GroundTruth:
         self.placement_index = {p: i for i, p in enumerate(self.placement_names)}
         self.max_chars = np.array([config.placements[p].max_chars for p in self.placement_names])
         self.examination = [np.asarray(config.placements[p].examination) for p in self.placement_names]
+        synonyms = {(c, a): phrases for c, spec in config.catalog.categories.items()
+                    for a, phrases in spec.attribute_synonyms.items()}
         self.vocab = base_vocabulary() | catalog_words(
             list(self.catalog["title"]) + [a["key_attribute"] + " " + a["benefit"]
-                                           for a in self.catalog["attributes"]])
+                                           for a in self.catalog["attributes"]]
+            + [p for phrases in synonyms.values() for p in phrases])
         attrs = list(self.catalog["attributes"])
         brands = frozenset(config.catalog.brands) | frozenset(self.catalog["brand"])
         self._item_sets = [
             item_word_sets(r.title, r.brand, r.category, a["noun"], a["key_attribute"], a["benefit"],
-                           brands)
+                           brands, synonyms.get((r.category, a["key_attribute"]), ()))
             for r, a in zip(self.catalog.itertuples(index=False), attrs, strict=True)
         ]
         segs = [config.segments[s] for s in self.segment_names]

@@ -38,6 +38,8 @@ def _write(tmp_path, text):
     (lambda t: t.replace("examination = [0.9, 0.6, 0.35]", "examination = [0.9, 0.6]"),
      r"examination has 2 values, expected one per slot \(3\)"),
     (lambda t: t.replace('Sonora = "budget"', 'Sonora = "cheap"'), r"brand 'Sonora' has unknown tier"),
+    (lambda t: t.replace('{ waterproof = ["keeps', '{ waterprof = ["keeps'),
+     r"unknown key 'waterprof' in \[catalog.categories.rain_jackets.attribute_synonyms\]; valid keys: waterproof"),
     (lambda t: t.replace("holdout_fraction = 0.2", "holdout_fraction = 1.5"), r"holdout_fraction must be in"),
     (lambda t: t.replace("n_users = 5000", 'n_users = "many"'), r"bad value for 'n_users' in \[simulation\]"),
     (lambda t: t.replace("[market]", "[market"), r"not valid TOML"),

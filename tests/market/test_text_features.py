@@ -63,3 +63,12 @@ def test_relevance_to_the_item():
     assert rel == 0 and off == 1
     assert item_features("Better than Sonora", sets)[-1] == 1
     assert item_features("Pulse headphones in your stride", sets)[-1] == 0  # lowercase word, not a brand
+
+
+def test_attribute_said_in_other_words_counts():
+    sets = item_word_sets("Northpeak Terra Rain Jacket", "Northpeak", "rain_jackets", "Rain Jacket", "waterproof",
+                          "zip pockets", synonyms=("keeps you dry", "rainproof"))
+    exact = item_features("waterproof shell", sets)[0]
+    said = item_features("it keeps you dry all day", sets)[0]
+    partial = item_features("keeps you warm", sets)[0]
+    assert exact == pytest.approx(0.35) and said == pytest.approx(0.8 * 0.35) and partial == 0
