@@ -91,18 +91,27 @@ class RewardModel:
 
     def tensors(self, prep: Prepared, rows: np.ndarray, copy_emb: torch.Tensor | None,
                 item_emb: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
-        """Network inputs for ``rows`` given embeddings of the distinct texts (None = leave out)."""
+        """Network inputs for ``rows``; ``copy_emb`` / ``item_emb`` are tables over ALL distinct texts.
+
+        Only the texts used by ``rows`` are passed on (with per-row indices into them). A table
+        of None leaves the embeddings to the caller (``copy_rows`` / ``item_rows`` say which).
+        """
         ctx = prep.ctx
         idx = torch.as_tensor(rows)
+        copy_u, copy_inv = np.unique(prep.copy_index[rows], return_inverse=True)
+        item_u, item_inv = np.unique(prep.item_index[rows], return_inverse=True)
+        use_item = self.net.use_item_text
         return dict(
-            copy_emb=None if copy_emb is None else copy_emb[torch.as_tensor(prep.copy_index[rows])],
-            item_emb=None if item_emb is None else item_emb[torch.as_tensor(prep.item_index[rows])],
+            copy_emb=None if copy_emb is None else copy_emb[torch.as_tensor(copy_u)],
+            copy_idx=torch.as_tensor(copy_inv.reshape(-1)),
+            item_emb=None if (item_emb is None or not use_item) else item_emb[torch.as_tensor(item_u)],
+            item_idx=torch.as_tensor(item_inv.reshape(-1)) if use_item else None,
             segment=torch.as_tensor(ctx.segment)[idx],
             placement=torch.as_tensor(ctx.placement)[idx],
             category=torch.as_tensor(ctx.category)[idx],
             numeric=torch.as_tensor(ctx.numeric)[idx],
             surface=torch.as_tensor(prep.surface)[idx],
-        )
+        ), copy_u, item_u
 
     def raw_outputs(self, prep: Prepared, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Uncalibrated ``(z_click, z_cvr, slot_log_ratio)``, each (n,), with no gradients."""
@@ -114,7 +123,7 @@ class RewardModel:
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 rows = np.arange(start, min(start + batch_size, n))
-                a, b = self.net(**self.tensors(prep, rows, copy_emb, item_emb))
+                a, b = self.net(**self.tensors(prep, rows, copy_emb, item_emb)[0])
                 zc[rows], zv[rows] = a.double().numpy(), b.double().numpy()
             slot_b = self.net.slot_log_ratio(torch.as_tensor(prep.ctx.slot)).double().numpy()
         return zc, zv, slot_b

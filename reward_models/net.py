@@ -47,22 +47,31 @@ class RewardNet(nn.Module):
         self.cat = nn.Embedding(n_categories, emb_dim)
         self.slot_bias = nn.Embedding(n_slots, 1)
         nn.init.zeros_(self.slot_bias.weight)
-        width = text_dim * (2 if use_item_text else 1) + 3 * emb_dim + n_numeric + n_surface
+        # The first layer is split by input: text projections are computed once per DISTINCT text in
+        # the batch and gathered per row (logs repeat a few thousand copies over many impressions).
+        self.copy_in = nn.Linear(text_dim, hidden, bias=False)
+        self.item_in = nn.Linear(text_dim, hidden, bias=False) if use_item_text else None
+        self.ctx_in = nn.Linear(3 * emb_dim + n_numeric + n_surface, hidden)
         self.mlp = nn.Sequential(
-            nn.Linear(width, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden // 2), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden // 2, 2),
         )
 
-    def forward(self, copy_emb: torch.Tensor, item_emb: torch.Tensor | None, segment: torch.Tensor,
-                placement: torch.Tensor, category: torch.Tensor, numeric: torch.Tensor,
-                surface: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw logits ``(z_click, z_cvr)``, each of shape (batch,), without the slot term."""
-        parts = [copy_emb]
-        if self.use_item_text:
-            parts.append(item_emb)
-        parts += [self.seg(segment), self.plc(placement), self.cat(category), numeric, surface]
-        z = self.mlp(torch.cat(parts, dim=-1))
+    def forward(self, copy_emb: torch.Tensor, copy_idx: torch.Tensor, item_emb: torch.Tensor | None,
+                item_idx: torch.Tensor | None, segment: torch.Tensor, placement: torch.Tensor,
+                category: torch.Tensor, numeric: torch.Tensor, surface: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw logits ``(z_click, z_cvr)``, each of shape (batch,), without the slot term.
+
+        ``copy_emb`` (u, text_dim) holds the distinct copy embeddings and ``copy_idx`` (batch,)
+        picks one per row; likewise ``item_emb`` / ``item_idx``.
+        """
+        ctx = torch.cat([self.seg(segment), self.plc(placement), self.cat(category), numeric, surface], dim=-1)
+        h = self.ctx_in(ctx) + self.copy_in(copy_emb)[copy_idx]
+        if self.item_in is not None:
+            h = h + self.item_in(item_emb)[item_idx]
+        z = self.mlp(h)
         return z[:, 0], z[:, 1]
 
     def slot_log_ratio(self, slot: torch.Tensor) -> torch.Tensor:

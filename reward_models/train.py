@@ -66,6 +66,7 @@ class TrainConfig:
     lora_alpha: int = 16
     seed: int = 0
     progress: bool = True
+    train_threads: int | None = 1  # torch threads for the head updates (small ops; 1 avoids thread thrash)
     weights: dict[str, float] = field(default_factory=lambda: RewardWeights().to_dict())
 
     def __post_init__(self) -> None:
@@ -145,14 +146,12 @@ class _Embedder:
 
     def inputs(self, prep: Prepared, rows: np.ndarray) -> dict[str, Any]:
         if not self.trainable:
-            return self.model.tensors(prep, rows, *self.frozen_tables(prep))
-        enc, use_item = self.model.encoder, self.model.net.use_item_text
-        cu, ci = np.unique(prep.copy_index[rows], return_inverse=True)
-        inputs = self.model.tensors(prep, rows, None, None)
-        inputs["copy_emb"] = enc.forward([prep.copy_texts[i] for i in cu])[torch.as_tensor(ci)]
-        if use_item:
-            iu, ii = np.unique(prep.item_index[rows], return_inverse=True)
-            inputs["item_emb"] = enc.forward([prep.item_texts[i] for i in iu])[torch.as_tensor(ii)]
+            return self.model.tensors(prep, rows, *self.frozen_tables(prep))[0]
+        enc = self.model.encoder
+        inputs, copy_u, item_u = self.model.tensors(prep, rows, None, None)
+        inputs["copy_emb"] = enc.forward([prep.copy_texts[i] for i in copy_u])
+        if self.model.net.use_item_text:
+            inputs["item_emb"] = enc.forward([prep.item_texts[i] for i in item_u])
         return inputs
 
 
@@ -194,7 +193,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     revenue_factor = 1.0
     if "revenue" in joined_fit and conv.any():
         revenue_factor = float(joined_fit["revenue"].to_numpy(float)[conv].sum() / eff_price[conv].sum())
-    model_config = {k: v for k, v in asdict(cfg).items() if k not in ("progress",)}
+    model_config = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "train_threads")}
     model_config.update(n_surface=8, revenue_factor=revenue_factor, price_scale=float(np.median(eff_price)))
     net = build_net(model_config, features, encoder.dim)
     model = RewardModel(net, encoder, features, Calibrator(cfg.calibration), model_config)
@@ -216,6 +215,45 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         groups.append({"params": enc_params, "lr": cfg.encoder_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
 
+    threads_before = torch.get_num_threads()
+    if cfg.train_threads and not trainable:
+        # Encode every distinct text first (all threads), then update the small heads single-threaded.
+        embedder.frozen_tables(prep_fit)
+        embedder.frozen_tables(prep_valid)
+        torch.set_num_threads(cfg.train_threads)
+    try:
+        best, history = _fit(model, cfg, embedder, prep_fit, prep_valid, fit_logs, valid_logs, optimizer)
+    finally:
+        torch.set_num_threads(threads_before)
+    net.load_state_dict(best[1])
+    if trainable:
+        encoder.model.load_state_dict(best[2])
+        if cfg.mode == "lora":
+            encoder.model = encoder.model.merge_and_unload()
+        encoder.model.requires_grad_(False)
+        encoder.clear_cache()
+    net.eval()
+    encoder.model.eval()
+
+    zc, zv, slot_b = model.raw_outputs(prep_valid)
+    model.calibrator.fit(zc, slot_b, zv, valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy())
+    p_click, p_cvr = model.calibrator.transform(zc, slot_b, zv)
+    metrics: dict[str, Any] = {
+        "best_epoch": best[3], "epochs_run": len(history), "history": history,
+        "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)),
+        "valid": prediction_metrics(valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy(),
+                                    p_click, p_click * p_cvr),
+    }
+    if holdout is not None:
+        metrics["holdout"], _ = evaluate_reward_model(model, holdout, catalog, source="holdout")
+    model.config["metrics"] = metrics
+    return model
+
+
+def _fit(model: RewardModel, cfg: TrainConfig, embedder: _Embedder, prep_fit: Prepared, prep_valid: Prepared,
+         fit_logs: pd.DataFrame, valid_logs: pd.DataFrame, optimizer: torch.optim.Optimizer):
+    """The epoch loop with early stopping; returns ``((val_loss, net_state, enc_state, epoch), history)``."""
+    net, encoder, trainable = model.net, model.encoder, embedder.trainable
     y_click = torch.as_tensor(fit_logs["clicked"].to_numpy(np.float32))
     y_conv = torch.as_tensor(fit_logs["converted"].to_numpy(np.float32))
     slots = torch.as_tensor(prep_fit.ctx.slot)
@@ -253,29 +291,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         elif epoch + 1 - best[3] >= cfg.patience:
             break
     bar.close()
-    net.load_state_dict(best[1])
-    if trainable:
-        encoder.model.load_state_dict(best[2])
-        if cfg.mode == "lora":
-            encoder.model = encoder.model.merge_and_unload()
-        encoder.model.requires_grad_(False)
-        encoder.clear_cache()
-    net.eval()
-    encoder.model.eval()
-
-    zc, zv, slot_b = model.raw_outputs(prep_valid)
-    model.calibrator.fit(zc, slot_b, zv, valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy())
-    p_click, p_cvr = model.calibrator.transform(zc, slot_b, zv)
-    metrics: dict[str, Any] = {
-        "best_epoch": best[3], "epochs_run": len(history), "history": history,
-        "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)),
-        "valid": prediction_metrics(valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy(),
-                                    p_click, p_click * p_cvr),
-    }
-    if holdout is not None:
-        metrics["holdout"], _ = evaluate_reward_model(model, holdout, catalog, source="holdout")
-    model.config["metrics"] = metrics
-    return model
+    return best, history
 
 
 def _valid_loss(model: RewardModel, prep: Prepared, logs: pd.DataFrame) -> float:

@@ -99,4 +99,4 @@ def test_ipw_weights_change_the_fit(tiny_encoder_dir, synth, synth_split):
     kw = dict(encoder=str(tiny_encoder_dir), max_epochs=1, progress=False)
     plain = train_reward_model(train, synth.catalog, **kw)
     ipw = train_reward_model(train, synth.catalog, ipw_clip=0.1, **kw)
-    assert not np.allclose(plain.net.mlp[0].weight.detach().numpy(), ipw.net.mlp[0].weight.detach().numpy())
+    assert not np.allclose(plain.net.ctx_in.weight.detach().numpy(), ipw.net.ctx_in.weight.detach().numpy())
