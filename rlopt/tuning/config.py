@@ -90,6 +90,8 @@ class RloptDPOConfig(DPOConfig):
         the training set; 0 means as many as there are pairs. This is how pair weights enter DPO
         (CTR-driven preference optimization, Chen et al. 2025, arXiv 2507.20227): TRL's DPOTrainer
         has no per-example weight, and sampling proportional to weight gives the same expected gradient.
+    guard_pairs : bool, default True
+        Drop pairs whose chosen copy claims a wrong discount or exceeds the placement's limit.
     """
 
     generator: str = _lora_fields()["generator"]
@@ -109,6 +111,8 @@ class RloptDPOConfig(DPOConfig):
     min_pairs: int = field(default=16, metadata={"help": "Error out with fewer confident pairs than this."})
     num_train_pairs: int = field(default=0, metadata={
         "help": "Training pairs drawn with probability proportional to gain x confidence; 0 = number of pairs."})
+    guard_pairs: bool = field(default=True, metadata={
+        "help": "Drop pairs whose chosen copy claims a wrong discount or exceeds the placement's limit."})
 
     def __post_init__(self):
         super().__post_init__()

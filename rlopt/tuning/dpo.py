@@ -10,16 +10,39 @@ from typing import Any
 import pandas as pd
 
 from rlopt.errors import InputError
+from rlopt.generation.postprocess import is_misleading
+from rlopt.generation.prompts import max_chars_for
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.pairs import mine_pairs, sample_pairs
 
 
-def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg) -> pd.DataFrame:
-    """Mine pairs with the config's thresholds, failing clearly when there are too few."""
+def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any]) -> pd.DataFrame:
+    """Drop pairs whose chosen copy breaks a guard: a wrong discount claim, or over the placement's limit.
+
+    Logged data can make a misleading copy look good (a claimed discount lifts clicks); DPO must not
+    learn to prefer it. The same rules as the online guard rewards.
+    """
+    if pairs.empty:
+        return pairs
+    disc = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float), strict=True))
+    bad = [is_misleading(t, disc[str(i)]) or len(t) > max_chars_for(placements, p)
+           for t, i, p in zip(pairs["chosen"], pairs["item_id"], pairs["placement"], strict=True)]
+    return pairs[~pd.Series(bad, index=pairs.index)].reset_index(drop=True)
+
+
+def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg,
+              catalog: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+    """Mine pairs with the config's thresholds (guarded when a catalog is given); error when too few.
+
+    Returns the pairs and how many the guard dropped.
+    """
     pairs = mine_pairs(logs, placements, min_confidence=cfg.min_confidence, value_metric=cfg.value_metric,
                        purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group,
                        seed=cfg.seed)
+    n_mined = len(pairs)
+    if catalog is not None and getattr(cfg, "guard_pairs", True):
+        pairs = guard_pairs(pairs, catalog, placements)
     if len(pairs) < cfg.min_pairs:
         n_groups = logs.groupby(["item_id", "placement"]).ngroups
         raise InputError(
@@ -28,7 +51,7 @@ def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg) -> pd.Data
             f"min_confidence={cfg.min_confidence}. Log more impressions per copy, lower min_confidence "
             "(e.g. 0.8), use value_metric='ctr' (clicks are more frequent than purchases), or lower "
             "min_pairs", rule="enough confident pairs for DPO", value=len(pairs))
-    return pairs
+    return pairs, n_mined - len(pairs)
 
 
 def dpo_dataset(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
@@ -55,7 +78,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     from trl import DPOTrainer
 
     started = time.time()
-    pairs = pairs_for(logs, placements, cfg)
+    pairs, n_guarded = pairs_for(logs, placements, cfg, catalog)
     seed_everything(cfg.seed)
     dataset = dpo_dataset(pairs, catalog, placements, segments, cfg.num_train_pairs, cfg.seed)
     model, tokenizer = load_base(cfg)
@@ -64,7 +87,8 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
                          peft_config=lora_config(cfg))
     ckpt = last_checkpoint(out_dir)
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    data = {**(data_info or {}), "impressions": len(logs), "pairs": len(pairs), "train_pairs": len(dataset),
+    data = {**(data_info or {}), "impressions": len(logs), "pairs": len(pairs), "pairs_dropped_by_guard": n_guarded,
+            "train_pairs": len(dataset),
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}

@@ -73,3 +73,15 @@ def test_sample_pairs_follows_weights():
     expected = pairs["weight"].iloc[0] / pairs["weight"].sum()
     assert share == pytest.approx(expected, abs=0.03)
     assert sample_pairs(pairs, 4000, seed=0).equals(drawn)
+
+
+def test_guard_drops_misleading_or_overlong_chosen():
+    import pandas as pd
+    from tuning_data import CATALOG
+
+    from rlopt.tuning.dpo import guard_pairs
+
+    pairs = pd.DataFrame({"item_id": ["i1", "i1", "i2", "i1"], "placement": ["push"] * 4,
+                          "chosen": ["Now 20% off", "Now 50% off", "Coffee set on sale", "x" * 41],
+                          "rejected": ["a"] * 4})
+    assert guard_pairs(pairs, CATALOG, PLACEMENTS)["chosen"].tolist() == ["Now 20% off"]
