@@ -10,7 +10,8 @@ them with ``rlopt.data.write_table`` and times, in this process:
   ``pd.read_json(lines=True)``), no checks;
 - ``read_logs``: rlopt's reader + every contract rule + normalization (what ``rlopt validate`` does);
 - ``validate_table`` alone on the already-read frame (the rule engine's own cost);
-- ``read_logs(on_error="quarantine")`` on a copy with 1% of rows broken (writes the quarantine file).
+- ``read_logs(on_error="quarantine")`` on a copy with 1% of rows broken (writes the quarantine file);
+- ``rlopt validate --json`` end to end in a fresh process (its wall time and peak RSS).
 
 Each timing is the best wall-clock time of ``--repeats`` runs (``*_cpu_s``: the CPU time of that
 run, less sensitive to other load on a shared machine). ``ratio`` = rlopt time / baseline time.
@@ -22,6 +23,8 @@ import argparse
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rlopt.data import Placement, read_catalog, read_logs, validate_table, write_table
+from rlopt.data import Placement, read_catalog, read_logs, validate_table, write_placements, write_table
 from rlopt.data.io import read_table
 from rlopt.io_utils import write_json_atomic
 
@@ -106,6 +109,30 @@ def baseline_reader(fmt: str, path: Path) -> pd.DataFrame:
     return pd.read_json(path, lines=True)
 
 
+_CLI = """
+import resource, sys, time
+from rlopt.cli import main
+sys.argv = ["rlopt", "validate", *sys.argv[1:]]
+t0 = time.perf_counter()
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(f"BENCH {time.perf_counter() - t0} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} {code}",
+      file=sys.stderr)
+"""
+
+
+def run_cli(logs: Path, catalog: Path, placements: Path) -> tuple[float, float]:
+    """``rlopt validate`` in a fresh process: (wall seconds inside it, its peak RSS in MB)."""
+    proc = subprocess.run([sys.executable, "-c", _CLI, "--logs", str(logs), "--catalog", str(catalog),
+                           "--placements", str(placements), "--json"], capture_output=True, text=True,
+                          check=False)
+    line = [s for s in proc.stderr.splitlines() if s.startswith("BENCH ")][-1].split()
+    assert line[3] in ("0", "None"), proc.stderr
+    return float(line[1]), int(line[2]) / 1024
+
+
 def best_of(repeats: int, fn) -> tuple[float, object]:
     """Best wall-clock seconds of ``repeats`` calls (CPU seconds of that call in ``LAST_CPU``)."""
     best, out = float("inf"), None
@@ -132,6 +159,7 @@ def run(rows: int, formats: list[str], repeats: int, seed: int = 0) -> dict:
         d = Path(tmp)
         cat_path = write_table(catalog, d / "catalog.parquet")
         cat = read_catalog(cat_path)
+        place_path = write_placements(PLACEMENTS, d / "placements.toml")
         for fmt in formats:
             path = d / f"logs.{fmt}"
             t_write, _ = best_of(1, lambda p=path: write_table(logs, p))
@@ -147,6 +175,7 @@ def run(rows: int, formats: list[str], repeats: int, seed: int = 0) -> dict:
             t_quar, qclean = best_of(1, lambda p=bad_path: read_logs(p, cat, PLACEMENTS, on_error="quarantine",
                                                                     quarantine_path=d / "q.jsonl"))
             assert qclean.attrs["validation"]["rows_quarantined"] == n_broken
+            cli_s, cli_rss = run_cli(path, cat_path, place_path)
             results.append({
                 "format": fmt, "rows": rows, "file_mb": round(path.stat().st_size / 2**20, 1),
                 "write_s": round(t_write, 3), "baseline_read_s": round(t_base, 3),
@@ -154,7 +183,8 @@ def run(rows: int, formats: list[str], repeats: int, seed: int = 0) -> dict:
                 "read_logs_s": round(t_logs, 3), "ratio_vs_baseline": round(t_logs / t_base, 2),
                 "baseline_cpu_s": round(cpu_base, 3), "read_logs_cpu_s": round(cpu_logs, 3),
                 "rows_per_s": int(rows / t_logs), "quarantine_1pct_s": round(t_quar, 3),
-                "rows_quarantined": n_broken,
+                "rows_quarantined": n_broken, "cli_validate_s": round(cli_s, 3),
+                "cli_peak_rss_mb": round(cli_rss, 1),
             })
             del raw, clean, qclean
     return {
@@ -169,12 +199,13 @@ def run(rows: int, formats: list[str], repeats: int, seed: int = 0) -> dict:
 
 def print_table(report: dict) -> None:
     cols = ["format", "rows", "file_mb", "baseline_read_s", "read_table_s", "rules_only_s", "read_logs_s",
-            "ratio_vs_baseline", "read_logs_cpu_s", "rows_per_s", "quarantine_1pct_s"]
+            "ratio_vs_baseline", "read_logs_cpu_s", "rows_per_s", "quarantine_1pct_s", "cli_validate_s",
+            "cli_peak_rss_mb"]
     print(" | ".join(cols))
     print(" | ".join("---" for _ in cols))
     for r in report["results"]:
         print(" | ".join(str(r[c]) for c in cols))
-    print(f"peak RSS: {report['peak_rss_mb']} MB")
+    print(f"peak RSS of this process: {report['peak_rss_mb']} MB (includes the pandas baselines)")
 
 
 def main() -> None:
