@@ -142,7 +142,7 @@ def _table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impressions", type=int, default=200_000)
-    parser.add_argument("--foreign-impressions", type=int, default=100_000)
+    parser.add_argument("--foreign-impressions", type=int, default=60_000)
     parser.add_argument("--score-copies", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
