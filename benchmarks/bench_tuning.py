@@ -40,9 +40,14 @@ def _tune_timing(method, sim, rm, steps, out_root, seed=0):
     preset_steps = make_config(method, "quick").max_steps
     per_step = train_rt / steps
     setup = wall - train_rt
+    projected = setup + per_step * preset_steps
+    # On a shared machine the process gets only part of its cores: CPU seconds / threads / wall is the
+    # share it got, and scaling by it estimates the wall time on idle cores.
+    share = min(1.0, summary["cpu_seconds"] / summary["torch_threads"] / max(summary["wall_seconds"], 1e-9))
     return {"steps_run": steps, "wall_s": round(wall, 1), "setup_s": round(setup, 1),
             "s_per_step": round(per_step, 2), "preset_steps": preset_steps,
-            "projected_quick_preset_s": round(setup + per_step * preset_steps, 1)}
+            "projected_quick_preset_s": round(projected, 1), "cpu_share": round(share, 3),
+            "projected_quick_preset_idle_s": round(projected * share, 1)}
 
 
 def main() -> None:
@@ -114,6 +119,7 @@ def main() -> None:
     for m, r in tune.items():
         print(f"{m + ' quick: s/step':<38}{r['s_per_step']:>14}")
         print(f"{m + ' quick: projected preset s':<38}{r['projected_quick_preset_s']:>14}")
+        print(f"{m + ' quick: projected on idle cores s':<38}{r['projected_quick_preset_idle_s']:>14}")
     print(json.dumps(result["machine"]))
 
 

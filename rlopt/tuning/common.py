@@ -78,9 +78,17 @@ def config_dict(cfg) -> dict[str, Any]:
     return out
 
 
+def clock() -> tuple[float, float]:
+    """(wall, process CPU) seconds: CPU time / threads estimates the wall time of an idle machine."""
+    return time.time(), time.process_time()
+
+
 def finish(trainer, cfg, method: str, out_dir: str | Path, data: dict[str, Any],
-           segments: Mapping[str, Any] | None, started: float, resumed_from: str | None) -> dict[str, Any]:
+           segments: Mapping[str, Any] | None, started: tuple[float, float],
+           resumed_from: str | None) -> dict[str, Any]:
     """Save adapter + tokenizer, curves, ``segments.json`` and ``tuning.json``; return the summary."""
+    import torch
+
     from rlopt.tuning.curves import write_curves
 
     out = Path(out_dir)
@@ -105,7 +113,9 @@ def finish(trainer, cfg, method: str, out_dir: str | Path, data: dict[str, Any],
         "metrics": metrics,
         "curves": curves,
         "resumed_from": resumed_from,
-        "wall_seconds": round(time.time() - started, 1),
+        "wall_seconds": round(time.time() - started[0], 1),
+        "cpu_seconds": round(time.process_time() - started[1], 1),
+        "torch_threads": torch.get_num_threads(),
         "device": str(trainer.accelerator.device),
         "config": config_dict(cfg),
     }

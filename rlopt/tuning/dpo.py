@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from rlopt.errors import InputError
 from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import finish, last_checkpoint, load_base, lora_config, prompt_messages
+from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.pairs import mine_pairs, sample_pairs
 
 
@@ -77,7 +76,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     """
     from trl import DPOTrainer
 
-    started = time.time()
+    started = clock()
     pairs, n_guarded = pairs_for(logs, placements, cfg, catalog)
     seed_everything(cfg.seed)
     dataset = dpo_dataset(pairs, catalog, placements, segments, cfg.num_train_pairs, cfg.seed)

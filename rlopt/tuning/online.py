@@ -8,7 +8,6 @@ group-mean baseline in place of a value head. RLOO is REINFORCE with a leave-one
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pandas as pd
 
 from rlopt.errors import InputError
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import finish, last_checkpoint, load_base, lora_config, prompt_messages
+from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
 
 
@@ -54,7 +53,7 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
     trainer_cls = {"grpo": GRPOTrainer, "rloo": RLOOTrainer}.get(method)
     if trainer_cls is None:
         raise InputError(f"unknown online method {method!r}; valid: grpo, rloo", column="method")
-    started = time.time()
+    started = clock()
     contexts = training_contexts(logs, cfg.max_contexts, cfg.seed)
     funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg)
     if reward_model is None:
