@@ -119,7 +119,7 @@ def main() -> None:
 
     policies = {}
     for spec in ("uniform", "epsilon-greedy", "ucb1", "bernoulli-ts", "linear-epsilon-greedy", "linucb",
-                 "linear-ts"):
+                 "linear-ts", "logistic-ts"):
         run = run_policy("bandit", spec, args.steps, seed=0, batch_size=100)
         policies[spec] = {"steps_per_second": run.steps / run.seconds, "cumulative_regret": run.cumulative_regret}
     print(f"\npolicy loop, batch 100, {args.steps} steps")

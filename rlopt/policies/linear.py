@@ -30,28 +30,25 @@ from rlopt.policies.context_free import _check_unit, _epsilon_mix, _epsilon_scor
 from rlopt.seeding import RNGLike
 
 
-class _RidgeArms(Policy):
-    """Shared per-arm ridge state: ``A_inv (K, d, d)``, ``b (K, d)``, ``theta (K, d)``."""
+class _TypedModels(Policy):
+    """One model per action (``n_types = 0``) or per action type (typed arms); see the module docstring.
+
+    Holds ``fit_intercept``, ``n_types``, ``n_models`` and the model input size ``d_model``;
+    ``_split`` turns contexts into model features and type codes.
+    """
 
     contextual = True
 
-    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, lambda_: float = 1.0,
-                 fit_intercept: bool = True, n_types: int = 0) -> None:
+    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, fit_intercept: bool = True,
+                 n_types: int = 0) -> None:
         super().__init__(n_actions, dim, rng)
-        if not np.isfinite(lambda_) or lambda_ <= 0:
-            raise InputError(f"lambda_ must be > 0, got {lambda_}", column="lambda_", rule="lambda_ > 0")
         if n_types < 0 or (n_types > 0 and self.dim < self.n_actions):
             raise InputError(f"n_types={n_types} needs dim >= n_actions (the last n_actions columns are "
                              f"type codes); got dim={self.dim}", column="n_types", rule="0 <= n_types")
-        self.lambda_ = float(lambda_)
         self.fit_intercept = bool(fit_intercept)
         self.n_types = int(n_types)
-        n_models = self.n_types or self.n_actions
-        d = self.dim - (self.n_actions if self.n_types else 0) + int(self.fit_intercept)
-        self.A = np.broadcast_to(self.lambda_ * np.eye(d), (n_models, d, d)).copy()
-        self.A_inv = np.broadcast_to(np.eye(d) / self.lambda_, (n_models, d, d)).copy()
-        self.b = np.zeros((n_models, d))
-        self.theta = np.zeros((n_models, d))
+        self.n_models = self.n_types or self.n_actions
+        self.d_model = self.dim - (self.n_actions if self.n_types else 0) + int(self.fit_intercept)
 
     def _split(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Features (with intercept) ``(n, d)`` and, for typed arms, type codes ``(n, K)``."""
@@ -66,6 +63,30 @@ class _RidgeArms(Policy):
             contexts = np.concatenate([contexts, np.ones((contexts.shape[0], 1))], axis=1)
         return contexts, types
 
+    def _per_action(self, values: np.ndarray, types: np.ndarray | None) -> np.ndarray:
+        """Map per-model values ``(n, n_models)`` to per-action ``(n, K)``."""
+        return values if types is None else np.take_along_axis(values, types, axis=1)
+
+    def _model_of(self, actions: np.ndarray, types: np.ndarray | None) -> np.ndarray:
+        """Index of the model that learns from each played action, shape ``(n,)``."""
+        return actions if types is None else types[np.arange(len(actions)), actions]
+
+
+class _RidgeArms(_TypedModels):
+    """Shared per-arm ridge state: ``A_inv (K, d, d)``, ``b (K, d)``, ``theta (K, d)``."""
+
+    def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, lambda_: float = 1.0,
+                 fit_intercept: bool = True, n_types: int = 0) -> None:
+        super().__init__(n_actions, dim, rng, fit_intercept=fit_intercept, n_types=n_types)
+        if not np.isfinite(lambda_) or lambda_ <= 0:
+            raise InputError(f"lambda_ must be > 0, got {lambda_}", column="lambda_", rule="lambda_ > 0")
+        self.lambda_ = float(lambda_)
+        n_models, d = self.n_models, self.d_model
+        self.A = np.broadcast_to(self.lambda_ * np.eye(d), (n_models, d, d)).copy()
+        self.A_inv = np.broadcast_to(np.eye(d) / self.lambda_, (n_models, d, d)).copy()
+        self.b = np.zeros((n_models, d))
+        self.theta = np.zeros((n_models, d))
+
     def _design(self, contexts: np.ndarray) -> np.ndarray:
         return self._split(contexts)[0]
 
@@ -79,8 +100,7 @@ class _RidgeArms(Policy):
 
     def _update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         X, types = self._split(contexts)
-        if types is not None:  # learn into the model of the played action's type
-            actions = types[np.arange(len(actions)), actions]
+        actions = self._model_of(actions, types)  # learn into the model of the played action's type
         if X.shape[0] == 1:  # Sherman-Morrison: A^{-1} - (A^{-1} x x^T A^{-1}) / (1 + x^T A^{-1} x)
             a, x = int(actions[0]), X[0]
             Ax = self.A_inv[a] @ x
@@ -206,14 +226,7 @@ class LinearTS(_RidgeArms):
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         mean, width = self._mean_and_width(contexts)
-        sd = np.maximum(self.v * width, 1e-12)
-        nodes, weights = np.polynomial.hermite.hermgauss(self.n_nodes)
-        # t[n, a, i]: quadrature points of arm a's score distribution.
-        t = mean[:, :, None] + np.sqrt(2.0) * sd[:, :, None] * nodes
-        # log Φ_b(t) for every other arm b: (n, a, i, b); drop the b = a term afterwards.
-        z = (t[..., None] - mean[:, None, None, :]) / sd[:, None, None, :]
-        log_cdf = log_ndtr(z).sum(axis=-1) - log_ndtr(np.sqrt(2.0) * nodes)[None, None, :]
-        return np.maximum(np.exp(log_cdf) @ (weights / np.sqrt(np.pi)), 0.0) + 1e-300
+        return gaussian_argmax_probs(mean, self.v * width, self.n_nodes)
 
     def params(self) -> dict[str, Any]:
         return {"v": self.v, **super().params()}
@@ -256,3 +269,21 @@ class LinearEpsilonGreedy(_RidgeArms):
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, **super().params()}
+
+
+def gaussian_argmax_probs(mean: np.ndarray, sd: np.ndarray, n_nodes: int = 48) -> np.ndarray:
+    """``P(a = argmax_b S_b)`` for independent ``S_b ~ N(mean_b, sd_b²)``, per row: ``(n, K)``.
+
+    ``E_{t~N(μ_a, σ_a²)} Π_{b≠a} Φ((t-μ_b)/σ_b)`` by Gauss-Hermite quadrature (``n_nodes`` nodes).
+
+    >>> gaussian_argmax_probs(np.array([[0.0, 0.0]]), np.array([[1.0, 1.0]])).round(6).tolist()
+    [[0.5, 0.5]]
+    """
+    sd = np.maximum(sd, 1e-12)
+    nodes, weights = np.polynomial.hermite.hermgauss(n_nodes)
+    # t[n, a, i]: quadrature points of arm a's score distribution.
+    t = mean[:, :, None] + np.sqrt(2.0) * sd[:, :, None] * nodes
+    # log Φ_b(t) for every other arm b: (n, a, i, b); drop the b = a term afterwards.
+    z = (t[..., None] - mean[:, None, None, :]) / sd[:, None, None, :]
+    log_cdf = log_ndtr(z).sum(axis=-1) - log_ndtr(np.sqrt(2.0) * nodes)[None, None, :]
+    return np.maximum(np.exp(log_cdf) @ (weights / np.sqrt(np.pi)), 0.0) + 1e-300

@@ -8,11 +8,13 @@ from rlopt.errors import InputError
 from rlopt.policies.base import Policy
 from rlopt.policies.context_free import UCB1, BernoulliTS, EpsilonGreedy, UniformPolicy
 from rlopt.policies.linear import LinearEpsilonGreedy, LinearTS, LinUCB
+from rlopt.policies.logistic import LogisticTS
 from rlopt.seeding import RNGLike
 
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
-    for cls in (UniformPolicy, EpsilonGreedy, UCB1, BernoulliTS, LinUCB, LinearTS, LinearEpsilonGreedy)
+    for cls in (UniformPolicy, EpsilonGreedy, UCB1, BernoulliTS, LinUCB, LinearTS, LinearEpsilonGreedy,
+                LogisticTS)
 }
 #: Aliases accepted by :func:`make_policy` (spelling variants people type).
 ALIASES = {"random": "uniform", "egreedy": "epsilon-greedy", "epsilon_greedy": "epsilon-greedy",

@@ -82,7 +82,7 @@ def test_same_seed_same_actions(name):
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-@pytest.mark.parametrize("name", ["linucb", "linear-ts", "linear-epsilon-greedy"])
+@pytest.mark.parametrize("name", ["linucb", "linear-ts", "linear-epsilon-greedy", "logistic-ts"])
 def test_linear_policies_learn_the_best_arm(name):
     policy = make_policy(name, K, D, rng=0)
     draw = _train(policy, rounds=30, n=200)
@@ -146,7 +146,7 @@ def test_spec_parameters_and_aliases():
         "alpha": 2.0, "lambda_": 1.0, "fit_intercept": False, "n_types": 0}
 
 
-@pytest.mark.parametrize("name", ["linucb", "linear-ts", "linear-epsilon-greedy"])
+@pytest.mark.parametrize("name", ["linucb", "linear-ts", "linear-epsilon-greedy", "logistic-ts"])
 def test_typed_arms_share_one_model_per_type(name):
     """Action k shows a different type in every context; a typed policy must follow the type."""
     rng = np.random.default_rng(0)
@@ -160,7 +160,7 @@ def test_typed_arms_share_one_model_per_type(name):
         return np.c_[x, types], p
 
     policy = make_policy(f"{name}:n_types={n_types}", k, D + k, rng=0)
-    assert policy.theta.shape == (n_types, D + 1)
+    assert (policy.n_models, policy.d_model) == (n_types, D + 1)
     for _ in range(30):
         ctx, p = draw(200)
         a = policy.select_batch(ctx)
@@ -211,3 +211,24 @@ def test_rank_batch_follows_deterministic_scores():
     x, _ = draw(20)
     np.testing.assert_array_equal(policy.rank_batch(x), np.argsort(-policy._scores(x), axis=1))
     np.testing.assert_array_equal(policy.rank_batch(x)[:, 0], policy.select_batch(x))
+
+
+def test_logistic_ts_laplace_update_is_the_map_estimate():
+    from scipy.optimize import minimize
+    from scipy.special import log_expit
+
+    from rlopt.policies.logistic import _laplace_update
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 6)), (rng.random(200) < 0.2).astype(float)
+    m0, q0 = rng.normal(size=6) * 0.1, rng.random(6) + 0.5
+
+    def objective(w):
+        z = X @ w
+        return -(y * log_expit(z) + (1 - y) * log_expit(-z)).sum() + 0.5 * (q0 * (w - m0) ** 2).sum()
+
+    w, q = _laplace_update(X, y, m0, q0)
+    reference = minimize(objective, m0, method="BFGS", options={"gtol": 1e-10}).x
+    np.testing.assert_allclose(w, reference, atol=1e-6)
+    p = 1 / (1 + np.exp(-X @ w))
+    np.testing.assert_allclose(q, q0 + (X**2 * (p * (1 - p))[:, None]).sum(axis=0))
