@@ -57,15 +57,20 @@ class TextEncoder:
         Token limit per text (longer copy is truncated).
     batch_size : int
         Texts per forward pass when encoding without gradients.
+    max_cache : int
+        Cached texts kept at most (a long GRPO run scores ever-new completions); the cache is
+        emptied when a call would exceed it.
     """
 
-    def __init__(self, spec: str = "default", max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 128):
+    def __init__(self, spec: str = "default", max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 128,
+                 max_cache: int = 500_000):
         from transformers import AutoModel, AutoTokenizer
 
         self.spec = spec
         self.path = resolve_encoder_path(spec)
         self.max_length = max_length
         self.batch_size = batch_size
+        self.max_cache = max_cache
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             self.model = AutoModel.from_pretrained(self.path)
@@ -106,11 +111,11 @@ class TextEncoder:
                 vecs = self.forward(chunk).float().numpy()
                 fresh.update(zip(chunk, vecs, strict=True))
         self.model.train(was_training)
-        if use_cache:
-            self._cache.update(fresh)
-            table = self._cache
-        else:
-            table = fresh
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([table[t] for t in texts]).astype(np.float32, copy=False)
+        out = np.stack([fresh[t] if t in fresh else self._cache[t] for t in texts]).astype(np.float32, copy=False)
+        if use_cache:
+            if len(self._cache) + len(fresh) > self.max_cache:
+                self._cache.clear()
+            self._cache.update(fresh)
+        return out
