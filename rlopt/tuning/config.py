@@ -50,8 +50,9 @@ def _online_fields():
     return {
         "max_contexts": field(default=256, metadata={
             "help": "Contexts (item x segment x placement) drawn from the logs as training prompts."}),
-        "reward_model_weight": field(default=1.0, metadata={
-            "help": "Weight of the reward model's scalar reward (predicted value of the copy)."}),
+        "reward_model_weight": field(default=20.0, metadata={
+            "help": "Weight of the reward model's scalar reward (0.2 P(click) + P(purchase), ~0.01-0.05; "
+                    "x20 puts differences between copies on the guards' scale)."}),
         "discount_penalty": field(default=1.0, metadata={
             "help": "Weight of the penalty for claiming a discount that differs from the real one."}),
         "length_penalty": field(default=1.0, metadata={
