@@ -136,7 +136,7 @@ def main() -> None:
     print(f"{'tiny run, [bandit] changed':<34}{changed:>10.1f}{changed / cold:>20.3f}")
     print(f"{'sha256 of 64 MB input (MB/s)':<34}{digest['sha256_mb_s']:>10.0f}{digest['ratio']:>20.2f}  (vs plain read)")
     for name, s in cold_stages.items():
-        print(f"  cold stage {name:<22}{s:>10.1f}")
+        print(f"  stage compute {name:<19}{s:>10.1f}")
     if "quickstart" in results:
         print(f"{'quickstart total':<34}{results['quickstart']['total_wall_s']:>10.1f}")
         for name, s in results["quickstart"]["stages"].items():

@@ -6,6 +6,7 @@ Both call ``rlopt.tuning`` / ``rlopt.generation`` public functions; the oracle e
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,6 @@ def stage_tuning(ctx: StageContext) -> dict[str, Any]:
         summary = require("rlopt.tuning.online", "generator tuning").train_online(
             cfg.method, train, catalog, placements, tcfg, out, reward_fn, segments=segments)
     for ckpt in out.glob("checkpoint-*"):  # finished: the adapter is saved; checkpoints are dead weight
-        import shutil
-
         shutil.rmtree(ckpt)
     curves = _read_curves(out)
     return {"method": cfg.method, "preset": cfg.preset, "generator": cfg.generator,
