@@ -25,7 +25,8 @@ from envs.runner import run_policy, save_regret_plot
 from rlopt.io_utils import write_json_atomic
 
 OUT = Path(__file__).resolve().parent / "results"
-POLICIES = ("uniform", "epsilon-greedy", "ucb1", "bernoulli-ts", "linear-epsilon-greedy", "linucb", "linear-ts")
+POLICIES = ("uniform", "epsilon-greedy", "ucb1", "bernoulli-ts", "linear-epsilon-greedy", "linucb", "linear-ts",
+            "logistic-ts")
 
 
 def main() -> None:

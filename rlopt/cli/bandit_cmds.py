@@ -18,7 +18,7 @@ _EPILOG = (
     "  rlopt bandit --env replay --obd /work/shared/data/obd/random/all --policy bernoulli-ts\n\n"
     "  rlopt bandit --env replay --logs sim/logs.parquet --catalog sim/catalog.parquet "
     "--placements sim/placements.json --policy linucb\n\n"
-    "Policies: uniform, epsilon-greedy, ucb1, bernoulli-ts, linucb, linear-ts, linear-epsilon-greedy, "
+    "Policies: uniform, epsilon-greedy, ucb1, bernoulli-ts, linucb, linear-ts, linear-epsilon-greedy, logistic-ts, "
     "each optionally with parameters (name:key=value,...). Regret is pseudo-regret against the oracle's "
     "best expected reward. Writes regret.png (replay.png for replay) and results.json to --out."
 )
