@@ -16,6 +16,7 @@ _EPILOG = (
     "--steps 20000 --reward purchase --out runs/bandit --json\n\n"
     "  rlopt bandit --env slate --policy linucb --steps 5000\n\n"
     "  rlopt bandit --env replay --obd /work/shared/data/obd/random/all --policy bernoulli-ts\n\n"
+    "  rlopt bandit --env replay --obd /work/shared/data/obd/bts/all --weighting ipw --policy linucb\n\n"
     "  rlopt bandit --env replay --logs sim/logs.parquet --catalog sim/catalog.parquet "
     "--placements sim/placements.json --policy linucb\n\n"
     "Policies: uniform, epsilon-greedy, ucb1, bernoulli-ts, linucb, linear-ts, linear-epsilon-greedy, logistic-ts, "
@@ -46,6 +47,9 @@ def bandit(
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Replay: catalog for --logs.")] = None,
     placements: Annotated[Path | None, typer.Option("--placements", help="Replay: placements for --logs.")]
     = None,
+    weighting: Annotated[str, typer.Option("--weighting", help="Replay: uniform (Li et al.; unbiased under "
+                                           "uniform logging) | ipw (kept rounds weighted by 1/pscore).")]
+    = "uniform",
     out: Annotated[Path, typer.Option("--out", help="Directory for regret.png and results.json.")]
     = Path("runs/bandit"),
     as_json: JsonOption = False,
@@ -58,7 +62,8 @@ def bandit(
     for spec in policy:  # fail on a bad spec before any expensive setup
         parse_policy_spec(spec)
     if env == "replay":
-        result = _replay(policy, steps or 0, seed, batch_size, reward, obd, logs, catalog, placements, out)
+        result = _replay(policy, steps or 0, seed, batch_size, reward, obd, logs, catalog, placements, out,
+                         weighting)
         emit(result, as_json, title="rlopt bandit (replay)") if as_json else _table(result, replay=True)
         return
     steps = 10_000 if steps is None else steps
@@ -92,7 +97,8 @@ def _with_progress(fn, total: int, label: str, quiet: bool):
         return fn(lambda done: bar.update(task, completed=done))
 
 
-def _replay(policy, steps, seed, batch_size, reward, obd, logs, catalog, placements, out) -> dict[str, Any]:
+def _replay(policy, steps, seed, batch_size, reward, obd, logs, catalog, placements, out,
+            weighting) -> dict[str, Any]:
     import numpy as np
 
     from envs.replay import ReplayData, replay_evaluate
@@ -126,7 +132,7 @@ def _replay(policy, steps, seed, batch_size, reward, obd, logs, catalog, placeme
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, spec in enumerate(policy):
         res = replay_evaluate(make_policy(spec, data.n_actions, data.dim, rng=np.random.SeedSequence(seed).spawn(
-            len(policy))[i]), data, batch_size=batch_size)
+            len(policy))[i]), data, batch_size=batch_size, weighting=weighting)
         rows.append({"policy": spec, **res.to_dict()})
         ax.plot(np.arange(1, res.curve.size + 1), res.curve, label=spec)
     ax.set_xlabel("kept (matched) rounds")
@@ -139,7 +145,11 @@ def _replay(policy, steps, seed, batch_size, reward, obd, logs, catalog, placeme
     logging_value = float(data.reward.mean())
     result = {"env": "replay", "source": source, "rows": data.n_rounds, "n_actions": data.n_actions,
               "logging_policy_value": logging_value, "results": rows, "plot": str(out / "replay.png"),
-              "note": "unbiased only when the log was collected by uniform random logging"}
+              "weighting": weighting,
+              "note": ("rejection-sampling replay: unbiased only when the log was collected by uniform random "
+                       "logging" if weighting == "uniform" else "kept rounds weighted by 1/pscore "
+                       "(self-normalized): corrects a frozen policy for non-uniform logging, not learning "
+                       "dynamics")}
     write_json_atomic(out / "results.json", result)
     return result
 

@@ -56,6 +56,11 @@ def test_bandit_replay_on_obd(tmp_path, _rlopt):
     result = json.loads(proc.stdout)
     assert result["rows"] == 400 and result["n_actions"] == 80
     assert (tmp_path / "replay.png").exists()
+    ipw = _rlopt("bandit", "--env", "replay", "--obd", "tests/data/obd/bts/all", "--weighting", "ipw",
+                 "--policy", "uniform", "--steps", "200", "--out", str(tmp_path), "--json")
+    assert ipw.returncode == 0, ipw.stderr
+    ipw_result = json.loads(ipw.stdout)
+    assert ipw_result["rows"] == 200 and ipw_result["results"][0]["weighting"] == "ipw"
 
 
 @pytest.mark.parametrize(
