@@ -162,7 +162,7 @@ def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype
                              "(adapter_model.safetensors)", file=spec, rule="tuned generator layout")
         adapter_dir = spec
         base_spec = adapter_base_spec(spec)
-        if is_adapter_dir(base_spec) if Path(base_spec).is_dir() else False:
+        if Path(base_spec).is_dir() and is_adapter_dir(base_spec):
             raise InputError(f"{spec}: its base {base_spec} is itself an adapter; merge it first", file=spec)
         base_path = resolve_base_path(base_spec)
     else:

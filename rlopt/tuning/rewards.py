@@ -56,7 +56,8 @@ class ShownCopyReward:
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
-        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p)) for c, p in zip(completions, places, strict=True)]
+        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
+                 for c, p in zip(completions, places, strict=True)]
         return [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
 
 
@@ -124,7 +125,7 @@ class RepetitionPenalty:
         for c in completions:
             words = re.findall(r"\w+", completion_text(c).lower())
             grams = [tuple(words[i: i + self.ngram_size]) for i in range(len(words) - self.ngram_size + 1)]
-            out.append(0.0 if not grams else -(1.0 - len(set(grams)) / len(grams)))
+            out.append(0.0 if not grams else (len(set(grams)) / len(grams)) - 1.0)
         return out
 
 
