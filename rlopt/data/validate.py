@@ -138,6 +138,8 @@ def validate_table(
     if on_error not in ON_ERROR_CHOICES:
         raise InputError(f"on_error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
                          rule="on_error choice")
+    if table not in REQUIRED:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(REQUIRED)}")
     file_s = None if file is None else str(file)
     check_required_columns(df, table, file_s)
     frame, masks = evaluate_rules(df, table, catalog_ids=catalog_ids, placements=placements)
