@@ -160,3 +160,22 @@ def test_catalog_quarantine_goes_next_to_out(tmp_path, run_cli):
     assert result["catalog_rule_counts"] == {"price.positive": 1}
     # the two impressions of the quarantined item no longer find it in the catalog
     assert result["rule_counts"] == {"item_id.in_catalog": 2} and result["rows_valid"] == 4
+
+
+def test_console_script_exit_codes(tmp_path, dataset):
+    """The installed ``rlopt`` entry point, in a subprocess: 0 on valid logs, 2 with one paragraph on bad."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("rlopt") or str(Path(sys.executable).with_name("rlopt"))
+    args = [exe, "validate", "--logs", str(dataset["logs"]), "--catalog", str(dataset["catalog"]), "--json"]
+    ok = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["rows_valid"] == 6
+    bad = write_table(_broken_logs(), tmp_path / "bad.jsonl")
+    args[3] = str(bad)
+    failed = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert f"{bad}, row 2, column 'propensity'" in " ".join(failed.stderr.split())
