@@ -31,6 +31,16 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Make e-commerce marketing copy earn more clicks and purchases, and prove it offline.
+
+    Keeps `rlopt` a command group (subcommands stay subcommands however many are registered).
+    """
+
+
 for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, bandit_cmds, ope_cmds, ab_cmds, run_cmd):
     _module.register(app)
 
