@@ -103,7 +103,10 @@ class BaseOffPolicyEstimator(ABC):
         pscore: np.ndarray | None,
         position: np.ndarray | None,
         estimated_rewards_by_reg_model: np.ndarray | None,
+        check: bool = True,
     ) -> dict[str, np.ndarray]:
+        """Required-argument check, validation (unless ``check=False``: the caller already ran
+        ``check_ope_inputs`` on these arrays) and dtype casts."""
         given = {
             "reward": reward,
             "action": action,
@@ -121,7 +124,8 @@ class BaseOffPolicyEstimator(ABC):
         if position is None and action_dist.ndim == 3:
             position = np.zeros(action_dist.shape[0], dtype=np.int64)
         used = {k: v for k, v in given.items() if k in self._requires}
-        check_ope_inputs(action_dist, position=position, **used)
+        if check:
+            check_ope_inputs(action_dist, position=position, **used)
         data = {"action_dist": action_dist, "position": position.astype(np.int64)}
         for name, value in used.items():
             data[name] = value.astype(np.int64) if name == "action" else value.astype(float)
@@ -149,6 +153,9 @@ class BaseOffPolicyEstimator(ABC):
         float
         """
         data = self._prepare(action_dist, reward, action, pscore, position, estimated_rewards_by_reg_model)
+        return self._value(data)
+
+    def _value(self, data: dict[str, np.ndarray]) -> float:
         return float(ratio_mean(*self._ratio_parts(**data)))
 
     def estimate_interval(
@@ -182,6 +189,10 @@ class BaseOffPolicyEstimator(ABC):
         if method not in ("percentile", "bca"):
             raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")
         data = self._prepare(action_dist, reward, action, pscore, position, estimated_rewards_by_reg_model)
+        return self._interval(data, alpha, n_bootstrap_samples, rng, method)
+
+    def _interval(self, data: dict[str, np.ndarray], alpha: float, n_bootstrap_samples: int, rng: RNGLike,
+                  method: str) -> ConfidenceInterval:
         parts = self._ratio_parts(**data)
         estimate = float(ratio_mean(*parts))
         reps = bootstrap_statistics(*parts, n_bootstrap_samples=n_bootstrap_samples, rng=rng)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.errors import InputError
+from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs
 from rlopt.ope.base import BaseOffPolicyEstimator, ConfidenceInterval
 from rlopt.ope.dm import DirectMethod
 from rlopt.seeding import RNGLike, as_rng
@@ -98,16 +99,28 @@ class OffPolicyEvaluation:
         """Mean logged reward: the logging policy's own value."""
         return float(np.mean(self._data["reward"]))
 
-    def _kwargs(self, action_dist: np.ndarray, estimated_rewards_by_reg_model: np.ndarray | None) -> dict:
-        return {**self._data, "action_dist": action_dist,
-                "estimated_rewards_by_reg_model": estimated_rewards_by_reg_model}
+    def _prepared(self, action_dist: np.ndarray, estimated_rewards_by_reg_model: np.ndarray | None) -> dict:
+        """Validate the arrays any estimator uses once, then each estimator's inputs unchecked."""
+        kw = {**self._data, "action_dist": action_dist, "estimated_rewards_by_reg_model": estimated_rewards_by_reg_model}
+        used = {name for est in self.estimators.values() for name in est._requires}
+        if not isinstance(action_dist, np.ndarray):
+            raise InputError(f"`action_dist` must be a numpy.ndarray, got {type(action_dist).__name__}")
+        position = kw["position"]
+        if position is None and action_dist.ndim == 3:
+            position = kw["position"] = np.zeros(action_dist.shape[0], dtype=np.int64)
+        check_ope_inputs(action_dist, position=position, **{k: kw[k] for k in used if kw[k] is not None})
+        return {
+            name: est._prepare(action_dist, kw["reward"], kw["action"], kw["pscore"], position,
+                               estimated_rewards_by_reg_model, check=False)
+            for name, est in self.estimators.items()
+        }
 
     def estimate_policy_values(
         self, action_dist: np.ndarray, estimated_rewards_by_reg_model: np.ndarray | None = None
     ) -> dict[str, float]:
         """``{estimator_name: estimate}`` for ``action_dist`` (n_rounds, n_actions, len_list)."""
-        kw = self._kwargs(action_dist, estimated_rewards_by_reg_model)
-        return {name: est.estimate_policy_value(**kw) for name, est in self.estimators.items()}
+        data = self._prepared(action_dist, estimated_rewards_by_reg_model)
+        return {name: est._value(data[name]) for name, est in self.estimators.items()}
 
     def estimate_intervals(
         self,
@@ -123,11 +136,13 @@ class OffPolicyEvaluation:
 
         ``method``: ``"percentile"`` or ``"bca"`` (see ``BaseOffPolicyEstimator.estimate_interval``).
         """
-        kw = self._kwargs(action_dist, estimated_rewards_by_reg_model)
+        check_bootstrap_args(alpha, n_bootstrap_samples)
+        if method not in ("percentile", "bca"):
+            raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")
+        data = self._prepared(action_dist, estimated_rewards_by_reg_model)
         children = as_rng(rng).spawn(len(self.estimators))
         return {
-            name: est.estimate_interval(**kw, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples, rng=child,
-                                        method=method)
+            name: est._interval(data[name], alpha, n_bootstrap_samples, child, method)
             for (name, est), child in zip(self.estimators.items(), children, strict=True)
         }
 
