@@ -132,3 +132,21 @@ def test_fixed_seed_simulation_intervals_cover_the_truth():
     assert len(result.runs) == 60
     # nominal 95%; 20 reps -> allow down to 80% (P(<=15/20 | p=.95) ~ 1.6%)
     assert (cov >= 0.8).all(), cov.to_dict()
+
+
+def test_meta_validates_once_and_matches_individual_calls(bandit_log):
+    bandit, fb = bandit_log
+    dist = bandit.softmax_policy(fb["context"], 2.0)
+    q = np.full(dist.shape, 0.1)
+    ests = [InverseProbabilityWeighting(), SelfNormalizedInverseProbabilityWeighting(), DirectMethod(), DoublyRobust()]
+    ope = OffPolicyEvaluation(fb, ests)
+    together = ope.estimate_intervals(dist, q, n_bootstrap_samples=100, rng=4, method="bca")
+    kw = {k: fb[k] for k in ("reward", "action", "position", "pscore")}
+    for (name, est), child in zip(ope.estimators.items(), np.random.default_rng(4).spawn(4), strict=True):
+        alone = est.estimate_interval(**kw, action_dist=dist, estimated_rewards_by_reg_model=q,
+                                      n_bootstrap_samples=100, rng=child, method="bca")
+        assert alone == together[name]
+    bad = dist.copy()
+    bad[6, 0, 1] += 0.5
+    with pytest.raises(InputError, match=r"row 7, column 'action_dist'.*sum to 1"):
+        ope.estimate_policy_values(bad, q)
