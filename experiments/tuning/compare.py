@@ -97,6 +97,7 @@ if __name__ == "__main__":
     from rlopt.market.oracle import Oracle  # evaluation only
     from rlopt.seeding import seed_everything
     from rlopt.tuning.api import tune_generator
+    from rlopt.tuning.config import make_config
     from rlopt.tuning.evaluate import evaluate_copies, paired_ratio
 
     seed_everything(args.seed)
@@ -137,6 +138,11 @@ if __name__ == "__main__":
     for method in args.methods:
         t = time.time()
         steps = args.dpo_steps if method == "dpo" else args.grpo_steps
+        done = out / f"tuned-{method}" / "tuning.json"
+        wanted = steps or make_config(method, args.preset).max_steps
+        if done.is_file() and json.loads(done.read_text())["steps"] == wanted:  # finished earlier: reuse
+            tuned[method] = json.loads(done.read_text())
+            continue
         tuned[method] = tune_generator(method, logs=train_path, catalog=sim_dir / "catalog.parquet",
                                        out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
                                        generator=args.generator, max_steps=steps, seed=args.seed)
