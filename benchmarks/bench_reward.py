@@ -115,6 +115,26 @@ def bench_scoring(model: RewardModel, catalog: pd.DataFrame, n: int, n_unbatched
             "batch_size": model.encoder.batch_size, "torch_threads": torch.get_num_threads()}
 
 
+def scoring_only(args: argparse.Namespace) -> dict[str, Any]:
+    from rlopt.market import DEFAULT_MARKET, Marketplace, simulate
+
+    sim = simulate(Marketplace.from_toml(DEFAULT_MARKET), 20_000, seed=args.seed)
+    model = train_reward_model(sim.train, sim.catalog, seed=args.seed, progress=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    before = torch.get_num_threads()
+    by_threads = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        by_threads[str(threads)] = bench_scoring(model, sim.catalog, args.score_copies, max(args.score_copies // 10, 20))
+    torch.set_num_threads(before)
+    results["scoring_by_threads"] = {**by_threads, "load_avg_1m": os.getloadavg()[0]}
+    write_json_atomic(RESULTS, results)
+    for t, r in by_threads.items():
+        print(f"threads={t}: {r['copies_per_s']:.1f} distinct copies/s batched, {r['unbatched_copies_per_s']:.1f}/s "
+              f"unbatched (x{r['speedup_vs_unbatched']:.1f})")
+    return results
+
+
 def _table(results: dict[str, Any]) -> str:
     lines = [f"{'case':<10} {'metric':<26} {'model':>9} {'truth':>9} {'LR base':>9} {'ratio':>8}"]
     for case in ("simulated", "foreign"):
@@ -146,7 +166,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--score-copies", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--scoring-only", action="store_true",
+                        help="re-measure only scoring (1 and 2 torch threads; heads trained on 20k impressions) "
+                             "and update that section of the results file")
     args = parser.parse_args(argv)
+    if args.scoring_only:
+        return scoring_only(args)
     if args.quick:
         args.impressions, args.foreign_impressions, args.score_copies = 20_000, 10_000, 200
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

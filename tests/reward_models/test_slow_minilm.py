@@ -14,7 +14,10 @@ def test_default_encoder_frozen_train_and_score(synth, synth_split, tmp_path):
     train, holdout = synth_split
     model = train_reward_model(train, synth.catalog, holdout=holdout, max_epochs=10, progress=False)
     assert model.encoder.dim == 384
-    assert model.config["metrics"]["holdout"]["click_auc"] > 0.65
+    from sklearn.metrics import roc_auc_score
+
+    truth_auc = roc_auc_score(holdout["clicked"], synth.truth.loc[holdout.index, "p_click"])
+    assert model.config["metrics"]["holdout"]["click_auc"] > max(0.6, 0.8 * truth_auc)  # 4.5k rows; 0.98x at 48k (benchmark)
     model.save_pretrained(tmp_path)
     loaded = RewardModel.from_pretrained(tmp_path)
     frame = holdout[["copy_text", "item_id", "segment", "placement"]].head(50)
