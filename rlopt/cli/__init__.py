@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from rlopt.cli import (
     ab_cmds,
@@ -50,5 +51,5 @@ def main() -> None:
     try:
         app()
     except InputError as err:
-        err_console.print(f"[bold red]error:[/bold red] {err}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(2)
