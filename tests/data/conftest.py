@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from _datafixtures import PLACEMENTS, make_catalog, make_logs
 
 from rlopt.data import write_placements, write_table
+from tests.data._datafixtures import PLACEMENTS, make_catalog, make_logs
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pytest
-from _datafixtures import PLACEMENTS, make_catalog, make_logs, write_any
 
 from rlopt.data import RULES, read_contexts, read_copies, write_table
 from rlopt.errors import InputError
+from tests.data._datafixtures import PLACEMENTS, make_catalog, make_logs, write_any
 
 RULE_TEXT = {r.id: r.description for r in RULES}
 FORMATS = ("csv", "jsonl", "parquet")

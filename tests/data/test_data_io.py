@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from _datafixtures import PLACEMENTS, make_catalog, make_logs
 
 from rlopt.data import (
     Placement,
@@ -21,6 +20,7 @@ from rlopt.data import (
     write_table,
 )
 from rlopt.errors import InputError
+from tests.data._datafixtures import PLACEMENTS, make_catalog, make_logs
 
 FORMATS = ("parquet", "jsonl", "csv")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _datafixtures import PLACEMENTS, make_catalog, make_logs
 
 from rlopt.data import copy_id_for, join_catalog, read_catalog, read_logs, split_logs, write_table
 from rlopt.errors import InputError
+from tests.data._datafixtures import PLACEMENTS, make_catalog, make_logs
 
 
 def test_timestamps_normalize_to_epoch_ms():

@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 import pytest
-from _datafixtures import make_catalog, make_logs
 
 from rlopt.data import read_logs, read_table, write_table
+from tests.data._datafixtures import make_catalog, make_logs
 
 
 def test_valid_logs_report(dataset, run_cli):
