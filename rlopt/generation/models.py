@@ -180,6 +180,8 @@ def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+        if not trainable:  # fold LoRA into the base weights: plain-model speed for generation
+            model = model.merge_and_unload()
     prepare_tokenizer(tokenizer)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
