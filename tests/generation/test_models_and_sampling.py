@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tuning"))  # shared tuning_data
-from tuning_data import CATALOG, PLACEMENTS, SEGMENTS
 
 from rlopt.errors import InputError
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.sample import generate_copies
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS
 
 CONTEXTS = pd.DataFrame([
     {"item_id": "i1", "segment": "bargain", "placement": "push"},

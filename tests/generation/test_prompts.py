@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tuning"))  # shared tuning_data
-from tuning_data import CATALOG, PLACEMENTS, SEGMENTS
-
 from rlopt.errors import InputError
 from rlopt.generation.prompts import context_messages
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS
 
 
 def test_prompt_has_every_fact():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from tuning_data import CATALOG, PLACEMENTS
 from typer.testing import CliRunner
 
 from rlopt.cli import app
 from rlopt.data import write_jsonl, write_placements, write_table
 from rlopt.errors import InputError
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS
 
 runner = CliRunner()
 

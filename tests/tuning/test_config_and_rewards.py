@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from tuning_data import CATALOG, PLACEMENTS
 
 from rlopt.errors import InputError
 from rlopt.tuning.config import make_config
@@ -15,6 +14,7 @@ from rlopt.tuning.rewards import (
     RepetitionPenalty,
     ShownCopyReward,
 )
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS
 
 
 @pytest.mark.parametrize("method, kwargs, pattern", [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tuning_data import PLACEMENTS, make_logs
 
 from rlopt.tuning.pairs import copy_stats, mine_pairs, sample_pairs
+from tests.tuning.tuning_data import PLACEMENTS, make_logs
 
 
 def _log():
@@ -77,9 +77,9 @@ def test_sample_pairs_follows_weights():
 
 def test_guard_drops_misleading_or_overlong_chosen():
     import pandas as pd
-    from tuning_data import CATALOG
 
     from rlopt.tuning.dpo import guard_pairs
+    from tests.tuning.tuning_data import CATALOG
 
     pairs = pd.DataFrame({"item_id": ["i1", "i1", "i2", "i1"], "placement": ["push"] * 4,
                           "chosen": ["Now 20% off", "Now 50% off", "Coffee set on sale", "x" * 41],

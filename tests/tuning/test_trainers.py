@@ -6,12 +6,12 @@ import json
 
 import pytest
 from safetensors.torch import load_file
-from tuning_data import CATALOG, PLACEMENTS, SEGMENTS, length_reward, training_logs
 
 from rlopt.errors import InputError
 from rlopt.tuning.config import make_config
 from rlopt.tuning.dpo import train_dpo
 from rlopt.tuning.online import train_online
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS, length_reward, training_logs
 
 
 def _lora_b_changed(out_dir) -> bool:
