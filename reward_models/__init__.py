@@ -3,7 +3,7 @@
 A text encoder (default all-MiniLM-L6-v2) over the copy and the item, combined with context
 features (segment, placement, category, price, discount, user features) into two heads,
 P(click) and P(purchase | click), trained ESMM-style over all impressions with a slot bias that
-is dropped at scoring. See ``docs/readme/reward.md``.
+is dropped at scoring. See the README.
 
 Main names: :class:`RewardModel` (``from_pretrained``, ``save_pretrained``, ``score``),
 :func:`train_reward_model`, :class:`TrainConfig`, :class:`RewardFunction` (a TRL reward),

@@ -5,7 +5,7 @@ TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can
 Presets (``quick``, ``full``) are plain dicts of field overrides, applied by :func:`make_config`.
 
 The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 minutes
-(measured: see docs/readme/tuning.md); ``full`` is for a GPU.
+(measured: see README.md); ``full`` is for a GPU.
 """
 
 from __future__ import annotations

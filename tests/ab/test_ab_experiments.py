@@ -1,4 +1,4 @@
-"""Smoke runs of the A/B experiment scripts with a tiny budget (the full runs are in docs/readme/ab.md)."""
+"""Smoke runs of the A/B experiment scripts with a tiny budget (the full runs are in README.md)."""
 
 from __future__ import annotations
 

@@ -225,5 +225,5 @@ def test_readme_rule_table_is_the_code_table():
 
     from rlopt.data.rules import rules_markdown
 
-    doc = Path(__file__).resolve().parents[2] / "docs" / "readme" / "data.md"
+    doc = Path(__file__).resolve().parents[2] / "README.md"
     assert rules_markdown() in doc.read_text(encoding="utf-8")
