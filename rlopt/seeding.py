@@ -21,7 +21,7 @@ def as_rng(rng: RNGLike) -> np.random.Generator:
 def seed_everything(seed: int) -> None:
     """Seed ``random``, NumPy's legacy global state and torch (CPU and CUDA) with ``seed``."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - third-party code (sklearn, peft) still reads the global state
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
