@@ -57,6 +57,25 @@ def _draw(traffic: pd.DataFrame, rng: np.random.Generator, click_scale: np.ndarr
     return clicked.astype(float), converted.astype(float), converted * traffic["net_price"].to_numpy()
 
 
+def build_experiment(market, oracle, n_pre: int, n_exp: int, rng: np.random.Generator):
+    """Pre-period and experiment traffic plus user codes shared by both periods.
+
+    Returns
+    -------
+    pre, exp : pandas.DataFrame
+        Traffic from :func:`build_traffic` (pre-period first, so draws match earlier runs).
+    codes, pre_codes : ndarray of int, shapes (len(exp),) and (len(pre),)
+        Index of each impression's user in one user vocabulary covering both periods.
+    n_users : int
+        Size of that vocabulary.
+    """
+    pre = build_traffic(market, oracle, n_pre, rng)
+    exp = build_traffic(market, oracle, n_exp, rng)
+    users, codes_all = np.unique(np.r_[exp["user_id"].to_numpy(str), pre["user_id"].to_numpy(str)],
+                                 return_inverse=True)
+    return pre, exp, codes_all[: len(exp)], codes_all[len(exp):], users.size
+
+
 def one_replicate(exp, pre, codes, pre_codes, n_users, looks, alpha, tau_relative, rng,
                   lift: float = 0.0) -> dict[str, float | bool]:
     """p-values of every fixed-horizon test and the sequential / peeking decisions for one run.
@@ -157,15 +176,12 @@ def main(argv: list[str] | None = None) -> dict:
     market = Marketplace.from_toml(DEFAULT_MARKET)
     oracle = Oracle(market)
     t0 = time.perf_counter()
-    pre = build_traffic(market, oracle, args.pre_impressions, rng)
-    exp = build_traffic(market, oracle, args.impressions, rng)
-    users, codes_all = np.unique(np.r_[exp["user_id"].to_numpy(str), pre["user_id"].to_numpy(str)],
-                                 return_inverse=True)
-    codes, pre_codes = codes_all[: len(exp)], codes_all[len(exp):]
-    records = [one_replicate(exp, pre, codes, pre_codes, users.size, args.looks, args.alpha, args.tau_relative, rng)
+    pre, exp, codes, pre_codes, n_users = build_experiment(market, oracle, args.pre_impressions,
+                                                          args.impressions, rng)
+    records = [one_replicate(exp, pre, codes, pre_codes, n_users, args.looks, args.alpha, args.tau_relative, rng)
                for _ in range(args.reps)]
     rows = summarize(records, args.alpha)
-    per_user = np.bincount(codes, minlength=users.size)
+    per_user = np.bincount(codes, minlength=n_users)
     result = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "market": str(DEFAULT_MARKET), "users_in_experiment": int((per_user > 0).sum()),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.ab.aa_fpr import build_traffic, one_replicate
+from experiments.ab.aa_fpr import build_experiment, one_replicate
 from rlopt.ab.power import power_proportions
 from rlopt.io_utils import write_json_atomic
 from rlopt.seeding import seed_everything
@@ -45,15 +45,11 @@ def main(argv: list[str] | None = None) -> dict:
     market = Marketplace.from_toml(DEFAULT_MARKET)
     oracle = Oracle(market)
     t0 = time.perf_counter()
-    pre = build_traffic(market, oracle, args.impressions, rng)
-    exp = build_traffic(market, oracle, args.impressions, rng)
-    users, codes_all = np.unique(np.r_[exp["user_id"].to_numpy(str), pre["user_id"].to_numpy(str)],
-                                 return_inverse=True)
-    codes, pre_codes = codes_all[: len(exp)], codes_all[len(exp):]
+    pre, exp, codes, pre_codes, n_users = build_experiment(market, oracle, args.impressions, args.impressions, rng)
     ctr = float(exp["p_click"].mean())
     rows = []
     for lift in (float(x) for x in args.lifts.split(",")):
-        recs = [one_replicate(exp, pre, codes, pre_codes, users.size, args.looks, args.alpha, args.tau_relative,
+        recs = [one_replicate(exp, pre, codes, pre_codes, n_users, args.looks, args.alpha, args.tau_relative,
                               rng, lift=lift) for _ in range(args.reps)]
         fixed = float(np.mean([r["ctr_delta"] < args.alpha for r in recs]))
         seq = float(np.mean([r["msprt_reject"] for r in recs]))
