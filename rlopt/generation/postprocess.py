@@ -3,7 +3,8 @@
 :func:`clean_copy` keeps the first non-empty line, strips wrapping quotes, markdown, hashtags,
 emoji and "Subject:"-style labels, collapses whitespace and caps the text to ``max_chars`` at a
 word boundary. :func:`claimed_discounts` / :func:`is_misleading` read the discount a copy claims
-so rewards and evaluation apply one rule.
+(through :mod:`rlopt.generation.compliance`, which also repairs it) so rewards, pair mining and
+evaluation apply one rule.
 """
 
 from __future__ import annotations
@@ -19,12 +20,6 @@ _JUNK = re.compile("[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D
 _QUOTES = "\"'“”‘’«»`"
 _SPACE = re.compile(r"\s+")
 _TRAIL_PUNCT = " ,;:-–—/&(["
-
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
-_HALF = re.compile(r"\bhalf[- ]price\b|\b50/50\b", re.IGNORECASE)
-_SALE_WORDS = re.compile(r"\b(on sale|sale|discount(?:ed)?|clearance|markdown|bogo|save \$?\d+|\$\d+(?:\.\d+)? off|"
-                         r"price drop|reduced)\b", re.IGNORECASE)
-
 
 def first_line(text: str) -> str:
     """The first line with any letters or digits in it ('' when none)."""
@@ -78,28 +73,33 @@ def clean_copy(raw: str, max_chars: int) -> str:
 def claimed_discounts(text: str) -> list[float]:
     """Percent discounts a copy claims (``"30% off"``, ``"30 percent"``; half price counts as 50).
 
+    The percent and half-price claims of :func:`rlopt.generation.compliance.parse_claims`.
+
     >>> claimed_discounts("Save 30% today, up to 40 percent on extras")
     [30.0, 40.0]
     """
-    found = [float(m) for m in _PERCENT.findall(text)]
-    if _HALF.search(text):
-        found.append(50.0)
-    return found
+    from rlopt.generation.compliance import parse_claims
+
+    return [c.value for c in parse_claims(text) if c.kind in ("percent", "half")]
 
 
-def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0) -> bool:
+def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price: float | None = None) -> bool:
     """True when ``text`` claims a discount the item does not have.
 
-    A percent claim is misleading when it differs from the real ``discount_pct`` by more than
-    ``tolerance`` points; for an item with no discount (< 0.5%) any percent claim or sale
-    wording ("on sale", "discounted", "$10 off", ...) is misleading.
+    Delegates to :func:`rlopt.generation.compliance.check`, the one rule that rewards, pair mining,
+    generation and evaluation share. A percent claim is misleading when it differs from the real
+    ``discount_pct`` by more than ``tolerance`` points; for an item with no discount (< 0.5%) any
+    percent claim, amount off or sale wording ("on sale", "discounted", "$10 off", ...) is
+    misleading. With the list ``price``, amounts off ("$20 off", "save $20") and claimed prices
+    ("only $29.99") are judged too; pass it wherever the catalog is at hand.
 
     >>> is_misleading("Now 20% off!", 20.0), is_misleading("Now 50% off!", 20.0)
     (False, True)
     >>> is_misleading("On sale this week", 0.0)
     True
+    >>> is_misleading("Now only $19!", 20.0), is_misleading("Now only $19!", 20.0, price=80.0)
+    (False, True)
     """
-    claims = claimed_discounts(text)
-    if float(discount_pct) < 0.5:
-        return bool(claims) or bool(_SALE_WORDS.search(text))
-    return any(abs(c - float(discount_pct)) > tolerance for c in claims)
+    from rlopt.generation.compliance import check
+
+    return check(text, price, discount_pct, tolerance)

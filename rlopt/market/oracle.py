@@ -109,6 +109,56 @@ class Oracle:
         out["expected_revenue"] = out["p_purchase"] * net
         return out
 
+    def claimed_discount(self, df: pd.DataFrame) -> np.ndarray:
+        """The discount each copy claims as the truth reads it, in percent of the list price, shape (n,).
+
+        The truth's own parser (:mod:`rlopt.market.text_features`) on the visible text (cut to the
+        placement's ``max_chars`` when ``df`` has a ``placement`` column): the largest of a percent
+        claim ("30% off", "half price" = 50), an amount off ("$20 off" -> 100 x 20 / price) and a
+        claimed price ("only $29.99" -> 100 x (1 - 29.99 / price)), clipped to [0, 95]; 0 when the
+        copy claims nothing. This is the ``claim`` of :mod:`rlopt.market.truth` (kept in step by
+        ``tests/market/test_oracle.py``). ``df`` needs ``copy_text`` and ``item_id``.
+
+        >>> from rlopt.market import DEFAULT_MARKET, Marketplace
+        >>> oracle = Oracle(Marketplace.from_toml(DEFAULT_MARKET))
+        >>> item = oracle.market.catalog.iloc[0]
+        >>> df = pd.DataFrame({"copy_text": ["Save 30% today", f"Only ${item.price / 2:.2f}", "Shop now"],
+        ...                    "item_id": item.item_id})
+        >>> [round(float(c)) for c in oracle.claimed_discount(df)]
+        [30, 50, 0]
+        """
+        from rlopt.market.text_features import TEXT_FEATURES, cut_to_limit, text_feature_matrix
+
+        for col in ("copy_text", "item_id"):
+            if col not in df.columns:
+                raise InputError(f"missing column '{col}' (need copy_text, item_id)", column=col,
+                                 rule="required column")
+        texts = [str(t) for t in df["copy_text"]]
+        if "placement" in df.columns:
+            limits = self.truth.max_chars[self.truth._codes(df["placement"].to_numpy(object),
+                                                            self.truth.placement_index, "placement")]
+            texts = [cut_to_limit(t, int(m))[0] for t, m in zip(texts, limits, strict=True)]
+        items = self.truth._codes(df["item_id"].to_numpy(object), self.truth.item_index, "item_id")
+        tf = text_feature_matrix(texts, self.truth.vocab, self.truth._text_cache)
+        f = {name: i for i, name in enumerate(TEXT_FEATURES)}
+        price = self.truth.price[items]
+        claimed_price = tf[:, f["price_claim"]]
+        claim = np.maximum.reduce([
+            tf[:, f["claim"]],
+            100.0 * tf[:, f["dollars_off"]] / price,
+            np.where(claimed_price > 0, 100.0 * (1.0 - claimed_price / price), 0.0),
+        ])
+        return np.clip(claim, 0.0, 95.0)
+
+    def overclaims(self, df: pd.DataFrame, margin: float = 2.0) -> np.ndarray:
+        """True where the copy claims more than the item's real discount + ``margin`` points, shape (n,).
+
+        The truth's over-claim (it cuts purchases: the product page shows the real price).
+        """
+        items = self.truth._codes(df["item_id"].to_numpy(object), self.truth.item_index, "item_id")
+        claim = self.claimed_discount(df)
+        return (claim > 0) & (claim > self.truth.discount[items] + margin)
+
     def respond(self, df: pd.DataFrame, rng: RNGLike = None) -> pd.DataFrame:
         """:meth:`evaluate` plus sampled ``clicked, converted, revenue`` (converted only if clicked)."""
         rng = as_rng(rng)
