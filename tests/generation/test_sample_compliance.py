@@ -1,0 +1,81 @@
+"""generate_copies with the compliance repair on and off (tiny random Llama)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rlopt.generation import sample
+from rlopt.generation.compliance import check
+from rlopt.generation.models import resolve_generator
+from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS
+
+CONTEXTS = pd.DataFrame([
+    {"item_id": "i1", "segment": "bargain", "placement": "push"},         # 20% off, $89
+    {"item_id": "i2", "segment": "premium", "placement": "home_banner"},  # no discount, $39
+])
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_causal_lm_dir):
+    return resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+
+
+def test_new_columns_with_the_tiny_model(tiny):
+    model, tok = tiny
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=1)
+    assert {"copy_text", "raw_copy_text", "compliance_action"} <= set(out.columns)
+    assert set(out["compliance_action"]) <= {"ok", "corrected", "removed", "unrepairable"}
+    assert sum(out.attrs["compliance"].values()) == len(out)
+    unchanged = (out["compliance_action"] == "ok") & (out["raw_copy_text"] != "")  # "" -> the title is shown
+    assert (out.loc[unchanged, "copy_text"] == out.loc[unchanged, "raw_copy_text"]).all()
+    off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=1, compliance=False)
+    assert set(off["compliance_action"]) == {"off"} and off.attrs["compliance"] == {"off": 4}
+    assert off["raw_copy_text"].tolist() == out["raw_copy_text"].tolist()  # same samples either way
+
+
+def test_misleading_samples_are_repaired_or_replaced_by_the_title(tiny, monkeypatch):
+    model, tok = tiny
+    raw = iter(["Trail shoes, 50% off today", "Trail shoes for muddy runs",
+                "Coffee set 30% off!", "Pour-over coffee set, now half price for your mornings"])
+    monkeypatch.setattr(sample, "clean_copy", lambda text, limit: next(raw))
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0, batch_size=1)
+    assert out["raw_copy_text"].tolist() == ["Trail shoes, 50% off today", "Trail shoes for muddy runs",
+                                             "Coffee set 30% off!",
+                                             "Pour-over coffee set, now half price for your mornings"]
+    assert out["copy_text"].tolist() == ["Trail shoes, 20% off today", "Trail shoes for muddy runs",
+                                         "Pour-Over Coffee Set", "Pour-over coffee set, for your mornings"]
+    assert out["compliance_action"].tolist() == ["corrected", "ok", "unrepairable", "removed"]
+    assert out.attrs["compliance"] == {"ok": 1, "corrected": 1, "removed": 1, "unrepairable": 1}
+    assert out.attrs["title_fallbacks"] == 1
+    prices = CATALOG.set_index("item_id")
+    for item, text in zip(out["item_id"], out["copy_text"], strict=True):
+        assert not check(text, prices.at[item, "price"], prices.at[item, "discount_pct"])
+
+
+def test_cli_generate_no_compliance(tmp_path, tiny_causal_lm_dir):
+    import json
+
+    from typer.testing import CliRunner
+
+    from rlopt.cli import app
+    from rlopt.data import write_jsonl, write_placements, write_table
+
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    write_placements(PLACEMENTS, tmp_path / "placements.json")
+    write_jsonl(CONTEXTS, tmp_path / "ctx.jsonl")
+    args = ["generate", "--generator", str(tiny_causal_lm_dir), "--contexts", str(tmp_path / "ctx.jsonl"),
+            "--catalog", str(tmp_path / "catalog.jsonl"), "--num", "2", "--json"]
+    runner = CliRunner()
+    on = runner.invoke(app, [*args, "--out", str(tmp_path / "on.jsonl")])
+    off = runner.invoke(app, [*args, "--out", str(tmp_path / "off.jsonl"), "--no-compliance"])
+    assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+    def payload(result):  # the runner mixes in the weight-loading progress bar from stderr
+        return json.loads(result.output[result.output.index("{"):])
+
+    assert sum(payload(on)["compliance"].values()) == 4
+    assert payload(off)["compliance"] == {"off": 4}
+    written = pd.read_json(tmp_path / "off.jsonl", lines=True, dtype=False)
+    assert set(written["compliance_action"]) == {"off"}
+    kept = written["raw_copy_text"] != ""  # an empty sample shows the title
+    assert (written.loc[kept, "copy_text"] == written.loc[kept, "raw_copy_text"]).all()
