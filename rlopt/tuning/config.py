@@ -93,6 +93,11 @@ class RloptDPOConfig(DPOConfig):
         has no per-example weight, and sampling proportional to weight gives the same expected gradient.
     guard_pairs : bool, default True
         Drop pairs whose chosen copy claims a wrong discount or exceeds the placement's limit.
+    honesty_pairs : float, default 0.25
+        Share of the training pairs drawn from honesty pairs (chosen = the repaired copy, rejected
+        = a logged copy with a misleading discount claim, same prompt; see
+        :func:`rlopt.tuning.pairs.honesty_pairs`); 0 turns them off. The guard only keeps the
+        generator from *learning* misleading copy; honesty pairs teach it to write the true claim.
     """
 
     generator: str = _lora_fields()["generator"]
@@ -114,6 +119,9 @@ class RloptDPOConfig(DPOConfig):
         "help": "Training pairs drawn with probability proportional to gain x confidence; 0 = number of pairs."})
     guard_pairs: bool = field(default=True, metadata={
         "help": "Drop pairs whose chosen copy claims a wrong discount or exceeds the placement's limit."})
+    honesty_pairs: float = field(default=0.25, metadata={
+        "help": "Share of training pairs that are honesty pairs (repaired copy chosen over the logged "
+                "misleading copy); 0 = off."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -124,6 +132,9 @@ class RloptDPOConfig(DPOConfig):
         if self.value_metric not in VALUE_METRICS:
             raise InputError(f"value_metric ({self.value_metric!r}) must be one of {', '.join(VALUE_METRICS)}",
                              column="value_metric")
+        if not 0.0 <= self.honesty_pairs < 1.0:
+            raise InputError(f"honesty_pairs ({self.honesty_pairs}) must be in [0, 1): the share of training "
+                             "pairs that are honesty pairs", column="honesty_pairs")
         if self.min_pairs < 1 or self.max_pairs_per_group < 1 or self.num_train_pairs < 0:
             raise InputError("min_pairs and max_pairs_per_group must be >= 1 and num_train_pairs >= 0 "
                              f"(got {self.min_pairs}, {self.max_pairs_per_group}, {self.num_train_pairs})")
@@ -199,9 +210,11 @@ _RPO = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
 PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
     "dpo": {
         "quick": {**_COMMON, **_RPO, "max_length": 160, "per_device_train_batch_size": 4, "max_steps": 40,
-                  "save_steps": 10, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 160},
+                  "save_steps": 10, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 160,
+                  "honesty_pairs": 0.25},
         "full": {**_COMMON, **_RPO, "max_length": 256, "per_device_train_batch_size": 16, "max_steps": 600,
                  "save_steps": 100, "learning_rate": 1e-4, "beta": 0.1, "num_train_pairs": 9600,
+                 "honesty_pairs": 0.25,
                  "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                          "down_proj"]},
     },

@@ -1,4 +1,4 @@
-"""DPO from feedback logs: mine confident pairs, resample by weight, train a LoRA adapter with TRL."""
+"""DPO from feedback logs: mine confident pairs (+ honesty pairs), resample by weight, train a LoRA adapter with TRL."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pandas as pd
 from rlopt.errors import InputError
 from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
+from rlopt.io_utils import write_text_atomic
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
-from rlopt.tuning.pairs import mine_pairs, sample_pairs
+from rlopt.tuning.pairs import honesty_pairs, mine_pairs, mix_pairs
 
 
 def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any]) -> pd.DataFrame:
@@ -24,8 +25,10 @@ def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[
     """
     if pairs.empty:
         return pairs
-    disc = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float), strict=True))
-    bad = [is_misleading(t, disc[str(i)]) or len(t) > max_chars_for(placements, p)
+    ids = catalog["item_id"].astype(str)
+    disc = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
+    price = dict(zip(ids, catalog["price"].astype(float), strict=True))
+    bad = [is_misleading(t, disc[str(i)], price=price[str(i)]) or len(t) > max_chars_for(placements, p)
            for t, i, p in zip(pairs["chosen"], pairs["item_id"], pairs["placement"], strict=True)]
     return pairs[~pd.Series(bad, index=pairs.index)].reset_index(drop=True)
 
@@ -54,11 +57,21 @@ def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg,
 
 
 def dpo_dataset(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
-                segments: Mapping[str, Any] | None, n: int, seed: int):
-    """Conversational DPO dataset: ``prompt`` (system+user), ``chosen``/``rejected`` (assistant)."""
+                segments: Mapping[str, Any] | None, n: int, seed: int, honesty: pd.DataFrame | None = None,
+                honesty_share: float = 0.0):
+    """Conversational DPO dataset: ``prompt`` (system+user), ``chosen``/``rejected`` (assistant).
+
+    ``n`` pairs are drawn by :func:`rlopt.tuning.pairs.mix_pairs`: ``honesty_share`` of them from
+    ``honesty`` (honesty pairs), the rest from ``pairs`` with probability proportional to weight.
+    """
+    return pairs_dataset(mix_pairs(pairs, honesty, n, honesty_share, seed), catalog, placements, segments)
+
+
+def pairs_dataset(drawn: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
+                  segments: Mapping[str, Any] | None):
+    """The conversational dataset of already drawn pairs (one row per pair, in order)."""
     from datasets import Dataset
 
-    drawn = sample_pairs(pairs, n, seed=seed)
     prompts = prompt_messages(drawn, catalog, placements, segments)
     return Dataset.from_dict({
         "prompt": prompts,
@@ -78,8 +91,15 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
 
     started = clock()
     pairs, n_guarded = pairs_for(logs, placements, cfg, catalog)
+    share = float(getattr(cfg, "honesty_pairs", 0.0))
+    honest = honesty_pairs(logs, catalog, placements, max_pairs_per_group=cfg.max_pairs_per_group) \
+        if share > 0 else None
     seed_everything(cfg.seed)
-    dataset = dpo_dataset(pairs, catalog, placements, segments, cfg.num_train_pairs, cfg.seed)
+    drawn = mix_pairs(pairs, honest, cfg.num_train_pairs, share, cfg.seed)
+    dataset = pairs_dataset(drawn, catalog, placements, segments)
+    out_path = Path(out_dir)
+    out_path.mkdir(parents=True, exist_ok=True)  # the drawn training pairs, with their source, for audit
+    write_text_atomic(out_path / "train_pairs.jsonl", drawn.to_json(orient="records", lines=True))
     model, tokenizer = load_base(cfg)
     cfg.output_dir = str(out_dir)
     trainer = DPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer,
@@ -88,6 +108,8 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     data = {**(data_info or {}), "impressions": len(logs), "pairs": len(pairs), "pairs_dropped_by_guard": n_guarded,
             "train_pairs": len(dataset),
+            "honesty_pairs": 0 if honest is None else len(honest),
+            "train_pairs_honesty": int((drawn["source"] == "honesty").sum()),
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}

@@ -54,8 +54,14 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     -------
     dict
         ``ctr``, ``purchase_rate``, ``revenue`` (and ``proxy_reward`` when a reward model is given):
-        each ``{"mean", "low", "high", "n"}`` over contexts; ``misleading_rate``, ``over_limit_rate``
-        over copies; ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
+        each ``{"mean", "low", "high", "n"}`` over contexts; over copies: ``over_limit_rate``,
+        ``misleading_rate`` (rlopt's rule, :func:`rlopt.generation.compliance.check` with the list
+        price, on the shown ``copy_text``), ``misleading_rate_raw`` (the same on ``raw_copy_text``,
+        what the model wrote before the compliance repair, when the frame has it),
+        ``compliance_changed_rate`` / ``compliance_changed`` / ``compliance_actions`` (when it has
+        ``compliance_action``), and ``overclaim_rate_truth`` (``_raw``): the share the oracle's own
+        parser reads as claiming more than the real discount + 2 points (an independent check);
+        ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
     """
     df = copies.reset_index(drop=True).copy()
     truth = oracle.evaluate(df)
@@ -73,9 +79,29 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     out: dict[str, Any] = {name: mean_ci(per_ctx[col].to_numpy()) for col, name in metrics.items()}
     if catalog is not None:
         disc = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float), strict=True))
-        df["misleading"] = [is_misleading(t, disc[str(i)]) for t, i in zip(df["copy_text"], df["item_id"],
-                                                                           strict=True)]
+        price = dict(zip(catalog["item_id"].astype(str), catalog["price"].astype(float), strict=True))
+
+        def misleading(column: str) -> list[bool]:
+            return [is_misleading(str(t), disc[str(i)], price=price[str(i)])
+                    for t, i in zip(df[column], df["item_id"], strict=True)]
+
+        df["misleading"] = misleading("copy_text")
         out["misleading_rate"] = float(df["misleading"].mean())
+        if "raw_copy_text" in df.columns:
+            df["misleading_raw"] = misleading("raw_copy_text")
+            out["misleading_rate_raw"] = float(df["misleading_raw"].mean())
+    if "compliance_action" in df.columns:
+        changed = df["compliance_action"].isin(["corrected", "removed", "unrepairable"])
+        out["compliance_changed_rate"] = float(changed.mean())
+        out["compliance_changed"] = int(changed.sum())
+        out["compliance_actions"] = {str(k): int(v) for k, v in df["compliance_action"].value_counts().items()}
+    if hasattr(oracle, "overclaims"):  # the truth's own parser: an independent check of rlopt's rule
+        df["overclaim_truth"] = np.asarray(oracle.overclaims(df), dtype=bool)
+        out["overclaim_rate_truth"] = float(df["overclaim_truth"].mean())
+        if "raw_copy_text" in df.columns:
+            raw = df.assign(copy_text=df["raw_copy_text"].astype(str))
+            df["overclaim_truth_raw"] = np.asarray(oracle.overclaims(raw), dtype=bool)
+            out["overclaim_rate_truth_raw"] = float(df["overclaim_truth_raw"].mean())
     if placements is not None:
         df["over_limit"] = [len(t) > max_chars_for(placements, p) for t, p in zip(df["copy_text"], df["placement"],
                                                                              strict=True)]

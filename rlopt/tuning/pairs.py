@@ -23,6 +23,15 @@ times and would mine pairs from noise).
 A pair (chosen = a, rejected = b) is kept when ``confidence >= min_confidence``; its weight is
 ``gain * confidence`` with ``gain = m_a - m_b`` (CTR-driven preference optimization, Chen et al.
 2025, arXiv 2507.20227).
+
+**Honesty pairs** (:func:`honesty_pairs`): logged data can make a misleading copy look good (a
+claimed discount lifts clicks), so the logged pairs alone never teach the generator to stop
+inventing discounts. For every logged copy that is misleading for its item (rlopt's rule,
+:func:`rlopt.generation.compliance.check` with the list price), an honesty pair has the same
+prompt context, chosen = :func:`rlopt.generation.compliance.repair` of that copy (when it can be
+repaired) and rejected = the misleading original: the two differ only in the claim.
+:func:`mix_pairs` draws a set share of the training pairs from them. Every pair frame has a
+``source`` column, ``"logged"`` or ``"honesty"``.
 """
 
 from __future__ import annotations
@@ -36,7 +45,8 @@ import pandas as pd
 from rlopt.errors import InputError
 
 PAIR_COLUMNS = ("item_id", "segment", "placement", "chosen", "rejected", "gain", "confidence", "weight",
-                "n_chosen", "n_rejected")
+                "n_chosen", "n_rejected", "source")
+PAIR_SOURCES = ("logged", "honesty")
 
 
 def _beta_moments(successes: np.ndarray, n: np.ndarray, prior_mean: np.ndarray,
@@ -155,7 +165,8 @@ def mine_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None, 
         keep = np.argsort(-weight, kind="stable")[:max_pairs_per_group]
         for k in keep:
             i, j = a[k], b[k]
-            rows.append((item, seg, place, text[i], text[j], diff[i, j], conf[i, j], weight[k], n[i], n[j]))
+            rows.append((item, seg, place, text[i], text[j], diff[i, j], conf[i, j], weight[k], n[i], n[j],
+                         "logged"))
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
@@ -186,3 +197,94 @@ def sample_pairs(pairs: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     p = w / w.sum()
     idx = np.random.default_rng(seed).choice(len(pairs), size=n, replace=True, p=p)
     return pairs.iloc[idx].reset_index(drop=True)
+
+
+def honesty_pairs(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any], *,
+                  max_pairs_per_group: int = 20, tolerance: float = 1.0) -> pd.DataFrame:
+    """Pairs that teach honesty: chosen = the repaired copy, rejected = a misleading logged copy.
+
+    Parameters
+    ----------
+    logs : DataFrame
+        Impression log (``item_id, placement, copy_text``; optional ``segment``).
+    catalog : DataFrame
+        ``item_id, price, discount_pct`` (the truth about each item's discount).
+    placements : mapping name -> Placement
+        Character limits: the chosen copy fits its placement.
+    max_pairs_per_group : int
+        At most this many per item x segment x placement (the most shown misleading copies first).
+    tolerance : float
+        Percentage points a percent claim may differ from the real discount.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PAIR_COLUMNS` with ``source = "honesty"``, ``gain = 0``, ``confidence =
+        weight = 1``, ``n_chosen = 0`` and ``n_rejected`` = impressions of the misleading copy.
+        Misleading copies that cannot be repaired (too little left) give no pair.
+
+    Examples
+    --------
+    >>> from rlopt.data.schema import Placement
+    >>> cat = pd.DataFrame({"item_id": ["a"], "price": [80.0], "discount_pct": [20.0]})
+    >>> logs = pd.DataFrame({"item_id": ["a"] * 3, "segment": ["s"] * 3, "placement": ["push"] * 3,
+    ...                      "copy_text": ["Trail shoes, 50% off today", "Trail shoes, 50% off today",
+    ...                                    "Trail shoes, 20% off today"]})
+    >>> honesty_pairs(logs, cat, {"push": Placement("push", 40, 1, (1.0,))})[["chosen", "rejected", "n_rejected"]]
+                           chosen                    rejected  n_rejected
+    0  Trail shoes, 20% off today  Trail shoes, 50% off today           2
+    """
+    from rlopt.generation.compliance import check, repair
+    from rlopt.generation.prompts import max_chars_for
+
+    for col in ("item_id", "placement", "copy_text"):
+        if col not in logs.columns:
+            raise InputError(f"logs need column '{col}' to build honesty pairs", column=col,
+                             rule="impression log contract")
+    ids = catalog["item_id"].astype(str)
+    price = dict(zip(ids, catalog["price"].astype(float), strict=True))
+    disc = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
+    df = logs[["item_id", "placement", "copy_text"]].astype({"item_id": str, "copy_text": str})
+    df["segment"] = logs["segment"].fillna("").astype(str) if "segment" in logs.columns else ""
+    counts = (df.groupby(["item_id", "segment", "placement", "copy_text"], sort=True).size()
+              .rename("n").reset_index())
+    rows = []
+    for (item, seg, place), grp in counts.groupby(["item_id", "segment", "placement"], sort=True):
+        if item not in disc:
+            continue
+        found = 0
+        for text, n in sorted(zip(grp["copy_text"], grp["n"], strict=True), key=lambda x: (-x[1], x[0])):
+            if found >= max_pairs_per_group or not check(text, price[item], disc[item], tolerance):
+                continue
+            fixed, _ = repair(text, price[item], disc[item], max_chars_for(placements, place), tolerance)
+            if fixed is None or fixed == text:
+                continue
+            rows.append((item, seg, place, fixed, text, 0.0, 1.0, 1.0, 0, int(n), "honesty"))
+            found += 1
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def mix_pairs(pairs: pd.DataFrame, honesty: pd.DataFrame | None, n: int, honesty_share: float,
+              seed: int = 0) -> pd.DataFrame:
+    """The training pairs: ``honesty_share`` of ``n`` from ``honesty``, the rest from ``pairs`` by weight.
+
+    ``n <= 0`` means ``len(pairs)``. Logged pairs are drawn with :func:`sample_pairs` (probability
+    proportional to weight); honesty pairs uniformly, without replacement while there are enough.
+    Without honesty pairs (or a share of 0) this is :func:`sample_pairs`. The result is shuffled
+    (seeded) and keeps the ``source`` column.
+
+    >>> logged = pd.DataFrame({"chosen": ["a", "b"], "rejected": ["c", "d"], "weight": [1.0, 1.0],
+    ...                        "source": "logged"})
+    >>> honest = pd.DataFrame({"chosen": ["e"], "rejected": ["f"], "weight": [1.0], "source": "honesty"})
+    >>> mix_pairs(logged, honest, 8, 0.25, seed=0)["source"].value_counts().to_dict()
+    {'logged': 6, 'honesty': 2}
+    """
+    n = len(pairs) if n <= 0 else n
+    if honesty is None or honesty.empty or honesty_share <= 0:
+        return sample_pairs(pairs, n, seed=seed)
+    n_honest = int(round(honesty_share * n))
+    drawn = sample_pairs(pairs, n - n_honest, seed=seed) if n - n_honest > 0 else pairs.iloc[:0]
+    rng = np.random.default_rng([seed, 1])
+    idx = rng.choice(len(honesty), size=n_honest, replace=len(honesty) < n_honest)
+    mixed = pd.concat([drawn, honesty.iloc[idx]], ignore_index=True)
+    return mixed.iloc[rng.permutation(len(mixed))].reset_index(drop=True)

@@ -64,18 +64,22 @@ class ShownCopyReward:
 class DiscountHonestyPenalty:
     """``-1`` for copy that claims a discount the item does not have, else ``0``.
 
-    Uses :func:`rlopt.generation.postprocess.is_misleading` on the first line of the completion.
+    Uses :func:`rlopt.generation.postprocess.is_misleading` (rlopt's one rule,
+    :func:`rlopt.generation.compliance.check`) on the first line of the completion, with the item's
+    list price, so "$20 off" and "only $29.99" are judged as well as percent claims.
     """
 
     __name__ = "discount_honesty"
 
     def __init__(self, catalog: pd.DataFrame):
-        self.discounts = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float),
-                                  strict=True))
+        ids = catalog["item_id"].astype(str)
+        self.discounts = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
+        self.prices = dict(zip(ids, catalog["price"].astype(float), strict=True))
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         items = _column(kwargs, "item_id", len(completions))
-        return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)]) else 0.0
+        return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)],
+                                      price=self.prices.get(str(i))) else 0.0
                 for c, i in zip(completions, items, strict=True)]
 
 
