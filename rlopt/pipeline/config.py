@@ -90,6 +90,7 @@ class GenerationConfig:
     num_samples: int = _f(2, "Copies sampled per (item, placement) context and generator (base and tuned).", minimum=1)
     batch_size: int = _f(16, "Contexts per generation batch.", minimum=1)
     temperature: float = _f(0.8, "Sampling temperature.", minimum=0.0)
+    compliance: bool = _f(True, "Repair misleading discount claims in generated copy (wrong ones corrected, claims on undiscounted items removed, unrepairable copy replaced by the item title); the report gives the raw and shown rates.")
 
 
 @dataclass
@@ -296,6 +297,7 @@ def describe_fields() -> str:
         lines.append(f"### [{name}]\n\n| key | default | what it does |\n|---|---|---|")
         for f in dataclasses.fields(_SECTION_TYPES[name]):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
-            lines.append(f"| `{f.name}` | `{default!r}` | {f.metadata['help']} |")
+            shown = str(default).lower() if isinstance(default, bool) else repr(default)  # TOML spelling
+            lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['help']} |")
         lines.append("")
     return "\n".join(lines)

@@ -79,12 +79,54 @@ def _overopt_section(ctx: StageContext) -> dict[str, Any]:
                      "proxy_ctr": e.get("proxy_ctr", {}).get("mean"), "misleading_rate": e.get("misleading_rate"),
                      "over_limit_rate": e.get("over_limit_rate"), "mean_chars": e.get("mean_chars")})
     ratio = ctx.summary("generation").get("paired_ctr_ratio") or {}
+    claims = _claims_table(ctx.summary("generation"), ev)
     notes = ("Means over (item, placement) contexts at slot 0. proxy_reward = the reward model's predicted value "
              "(what tuning optimizes); true_reward = the oracle's expected revenue per impression. A proxy gain "
              "without a true gain is over-optimization.")
     if ratio:
         notes += (f" Paired true-CTR ratio tuned/base: {ratio['ratio']:.3f} "
                   f"(95% bootstrap CI {ratio['low']:.3f}-{ratio['high']:.3f}, {ratio['n_contexts']} contexts).")
+    out = {"rows": rows, "notes": notes}
+    if claims:
+        out["claims"] = claims
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _claims_table(summary: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any] | None:
+    """Per generator: misleading claims in what the model wrote (raw) and in what is shown, how many
+    copies the compliance filter changed, and the truth parser's over-claim rates (independent)."""
+    if not any("misleading_rate" in e for e in ev.values()):
+        return None
+    rows = []
+    for gen, e in ev.items():
+        rows.append({"generator": gen, "misleading_rate_raw": e.get("misleading_rate_raw"),
+                     "compliance_changed": e.get("compliance_changed"),
+                     "compliance_changed_rate": e.get("compliance_changed_rate"),
+                     "misleading_rate (shown)": e.get("misleading_rate"),
+                     "overclaim_rate_truth_raw": e.get("overclaim_rate_truth_raw"),
+                     "overclaim_rate_truth (shown)": e.get("overclaim_rate_truth"), "copies": e.get("n_copies")})
+    on = summary.get("compliance_on")
+    if on is None and not any(e.get("compliance_changed") is not None for e in ev.values()):
+        notes = ("Misleading = rlopt's discount-claim rule (rlopt.generation.compliance) with the list price. "
+                 "This run's generation predates the compliance filter: shown copy = model output.")
+    elif on is False:
+        notes = ("The compliance filter was off ([generation] compliance = false): the copy shown is what the "
+                 "generators wrote. Misleading = rlopt's discount-claim rule with the list price; overclaim_truth = "
+                 "the simulator's own parser reads a claim above the real discount + 2 points.")
+    else:
+        parts = [f"{gen} {_pct(e.get('misleading_rate_raw'))}" for gen, e in ev.items()]
+        changed = [f"{e.get('compliance_changed')} of {e.get('n_copies')} {gen} copies" for gen, e in ev.items()]
+        notes = ("The compliance filter was on: misleading discount claims were repaired before the copy was shown "
+                 "(wrong claims corrected; claims on undiscounted items removed; unrepairable copy replaced by the "
+                 "item title). The verdict's guard reads the shown copy (what shoppers see). What the generators "
+                 f"themselves wrote was misleading in {', '.join(parts)} of copies; the filter changed "
+                 f"{', '.join(changed)}. A low shown rate is the filter's work, not a generator that learned "
+                 "honesty: compare the raw rates. overclaim_truth = the simulator's own parser reads a claim above "
+                 "the real discount + 2 points (an independent check of rlopt's rule).")
     return {"rows": rows, "notes": notes}
 
 
@@ -147,8 +189,12 @@ def _verdict(ctx: StageContext) -> dict[str, str]:
     reason = "" if ab else _missing(ctx, "ab")["unavailable"]
     cfg = ctx.config.ab
     ab_in = None if ab is None else {"primary_metric": cfg.primary_metric, "metrics": ab["metrics"]}
+    compliance = None
+    if ev and ev.get("misleading_rate_raw") is not None and ev.get("compliance_changed") is not None:
+        compliance = {"misleading_rate_raw": ev["misleading_rate_raw"], "changed": ev["compliance_changed"],
+                      "n_copies": ev["n_copies"]}
     verdict = decide(ab_in, misleading_rate=(ev or {}).get("misleading_rate"), over_limit=over, alpha=cfg.alpha,
-                     max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason)
+                     max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason, compliance=compliance)
     return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence()}
 
 

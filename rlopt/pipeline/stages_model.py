@@ -123,11 +123,14 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
         seg_desc = market.segments if market is not None else None
         frames[name] = sample.generate_copies(
             model, tokenizer, contexts, catalog, placements, seg_desc, num=cfg.num_samples, seed=ctx.seed,
-            batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name)
+            batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
+            compliance=cfg.compliance)
         data.write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
         del model
     summary: dict[str, Any] = {"contexts": int(len(contexts)), "num_samples": cfg.num_samples,
-                               "copies": {k: int(len(v)) for k, v in frames.items()}}
+                               "copies": {k: int(len(v)) for k, v in frames.items()},
+                               "compliance": {k: dict(v.attrs.get("compliance", {})) for k, v in frames.items()},
+                               "compliance_on": bool(cfg.compliance)}
     if market is None:
         summary["evaluation"] = None
         summary["evaluation_note"] = "external logs: no simulator, so no true reward"

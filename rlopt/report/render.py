@@ -8,7 +8,8 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "data":    {"rows": {label: value}},
       "reward":  {"metrics": {name: value}, "calibration": [{"mean_predicted", "observed", "count"}]},
       "tuning":  {"method": str, "facts": {label: value}, "curves": {"step": [...], col: [...]}},
-      "overopt": {"rows": [{"generator", "proxy_reward", "true_reward", ...}]},
+      "overopt": {"rows": [{"generator", "proxy_reward", "true_reward", ...}],
+                  "claims": {"rows": [{"generator", "misleading_rate_raw", ...}], "notes": str}},
       "ab":      {"primary_metric": str, "n": {arm: int}, "metrics": {name: {"control", "treatment",
                   "diff", "ci_low", "ci_high", "pvalue", "relative_lift"}}},
       "bandit":  {"final": [{"policy", "regret", "mean_reward"}], "curves": {policy: {"step", "regret"}}},
@@ -128,6 +129,19 @@ def _notes(section: str, body: Mapping[str, Any]) -> str:
     return notes.strip()
 
 
+def _claims(body: Mapping[str, Any]) -> tuple[str, list[str], list[list[Any]]] | None:
+    """The optional discount-claims table of the over-optimization section: (notes, header, rows)."""
+    claims = body.get("claims") if isinstance(body, Mapping) else None
+    if not claims or not claims.get("rows"):
+        return None
+    rows = claims["rows"]
+    keys = list(rows[0])
+    return str(claims.get("notes", "")), keys, [[r.get(k) for k in keys] for r in rows]
+
+
+CLAIMS_TITLE = "Discount claims: what the generators wrote vs what is shown"
+
+
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     if not rows:
         return ""
@@ -186,6 +200,11 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
         parts.append(_html_table(*_table_rows(key, body)))
         if figs.get(key):
             parts.append(f'<img src="{figs[key]}" alt="{esc(title)}">')
+        if key == "overopt" and (claims := _claims(body)):
+            parts.append(f"<h3>{esc(CLAIMS_TITLE)}</h3>")
+            if claims[0]:
+                parts.append(f"<p>{esc(claims[0])}</p>")
+            parts.append(_html_table(claims[1], claims[2]))
     decision, sentence = _verdict(data)
     parts.append(f'<h2 id="verdict">Verdict</h2><p class="verdict {decision.replace(" ", "-")}">{esc(sentence)}</p>')
     parts.append("</body></html>")
@@ -210,6 +229,11 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
             lines += [table, ""]
         if key in fig_files:
             lines += [f"![{title}]({fig_files[key]})", ""]
+        if key == "overopt" and (claims := _claims(body)):
+            lines += [f"### {CLAIMS_TITLE}", ""]
+            if claims[0]:
+                lines += [claims[0], ""]
+            lines += [_md_table(claims[1], claims[2]), ""]
     lines += ["## Verdict", "", f"**{_verdict(data)[1]}**", ""]
     return "\n".join(lines)
 

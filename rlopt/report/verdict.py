@@ -16,7 +16,10 @@ Rules, in order:
 4. the primary lift is significantly positive and every guard was measured and holds -> **ship**;
 5. otherwise (not significant, or a guard not measured) -> **inconclusive**.
 
-Every verdict carries its reason with the numbers.
+Every verdict carries its reason with the numbers. When the generated copy went through the
+compliance filter (:mod:`rlopt.generation.compliance`), the guard reads the misleading-claim rate of
+the *shown* copy, and the reason also says what the tuned model itself wrote (its raw rate) and how
+many copies the filter changed, so a filtered rate is not mistaken for a model that learned honesty.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def decide(
     alpha: float = 0.05,
     max_misleading_rate: float = 0.01,
     unavailable_reason: str = "",
+    compliance: dict[str, Any] | None = None,
 ) -> Verdict:
     """Decide from an A/B summary and the guard measurements.
 
@@ -73,6 +77,10 @@ def decide(
         Largest acceptable misleading-claim rate.
     unavailable_reason : str
         Why ``ab`` is None, for the reason text.
+    compliance : dict, optional
+        ``{"misleading_rate_raw", "changed", "n_copies"}`` when the tuned copy went through the
+        compliance filter: ``misleading_rate`` is then the shown copy's, and the reason says the raw
+        rate and how many copies the filter changed.
 
     Examples
     --------
@@ -85,7 +93,22 @@ def decide(
     'do not ship'
     >>> decide(ab, misleading_rate=None, over_limit=0).decision
     'inconclusive'
+    >>> v = decide(ab, misleading_rate=0.0, over_limit=0,
+    ...            compliance={"misleading_rate_raw": 0.084, "changed": 43, "n_copies": 512})
+    >>> v.decision, "wrote 8.4% misleading copy" in v.reason, "changed 43 of 512" in v.reason
+    ('ship', True, True)
     """
+    verdict = _decide(ab, misleading_rate=misleading_rate, over_limit=over_limit, alpha=alpha,
+                      max_misleading_rate=max_misleading_rate, unavailable_reason=unavailable_reason)
+    if not compliance or misleading_rate is None:
+        return verdict
+    note = (f"(the misleading-claim rate is of the shown copy after the compliance filter, which changed "
+            f"{compliance['changed']} of {compliance['n_copies']} tuned copies; the tuned model itself wrote "
+            f"{compliance['misleading_rate_raw']:.1%} misleading copy)")
+    return Verdict(verdict.decision, f"{verdict.reason} {note}")
+
+
+def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unavailable_reason) -> Verdict:
     if ab is None:
         why = f": {unavailable_reason}" if unavailable_reason else ""
         return Verdict("inconclusive", f"no A/B result to decide on{why}")
