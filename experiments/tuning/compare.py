@@ -2,7 +2,7 @@
 
 Reads top to bottom: Args, then the run. Steps:
 
-1. simulate ``impressions`` on the default market (catalog, logs, contexts, market.toml);
+1. simulate ``impressions`` on the default market (or ``--market``) (catalog, logs, contexts, market.toml);
 2. hold out ``holdout_items`` share of the catalog's items: nothing about them is trained on;
 3. train the reward model (frozen MiniLM) on the training items' logs;
 4. tune the default generator with DPO and with GRPO (the ``quick`` presets unless overridden);
@@ -32,8 +32,10 @@ import pandas as pd
 class Args:
     out: str = "runs/tuning-compare"
     """Run directory (simulation, reward model, tuned generators, copies, results.json)."""
-    results: str = "experiments/tuning/results.json"
-    """Where the summary JSON is copied."""
+    market: str = "default"
+    """Market config: 'default' or a TOML path (experiments/markets/harbor.toml replicates elsewhere)."""
+    results: str = ""
+    """Where the summary JSON is copied (default: experiments/tuning/results[-MARKET].json)."""
     seed: int = 0
     """Seed for the simulation, tuning and sampling."""
     impressions: int = 200_000
@@ -108,7 +110,12 @@ if __name__ == "__main__":
     # 1. simulate
     sim_dir = out / "sim"
     if not (sim_dir / "market.toml").is_file():
-        Marketplace.from_toml(DEFAULT_MARKET).simulate(args.impressions, seed=args.seed).write(sim_dir)
+        market_path = DEFAULT_MARKET if args.market == "default" else Path(args.market)
+        Marketplace.from_toml(market_path).simulate(args.impressions, seed=args.seed).write(sim_dir)
+    market = Marketplace.from_toml(sim_dir / "market.toml")
+    if not args.results:
+        suffix = "" if market.config.name == "default" else f"-{market.config.name}"
+        args.results = f"experiments/tuning/results{suffix}.json"
     catalog = read_catalog(sim_dir / "catalog.parquet")
     placements = read_placements(sim_dir / "placements.json")
     segments = find_segments(sim_dir / "catalog.parquet")
@@ -159,7 +166,7 @@ if __name__ == "__main__":
     for name, spec in generators.items():
         t = time.time()
         model, tok = resolve_generator(spec)
-        copies = generate_copies(model, tok, contexts, catalog, placements, segments, num=args.num,
+        copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
                                  seed=args.seed, generator_name=name)
         write_jsonl(copies, out / f"copies-{name}.jsonl")
         timings[f"generate_{name}"] = time.time() - t
