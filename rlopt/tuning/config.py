@@ -225,14 +225,19 @@ PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def _precision_defaults() -> dict[str, Any]:
-    """bf16 mixed precision where the GPU supports it, fp32 elsewhere (TRL defaults to bf16=True).
+    """bf16 mixed precision where the hardware does bf16 natively (:mod:`rlopt.precision`), else fp32.
 
+    TRL defaults to ``bf16=True`` and fails on a CPU without ``use_cpu``; on a CPU with native
+    bf16 (AVX512-BF16 / AMX) autocast makes a DPO step ~1.7x faster at the same loss (README).
     Gradient checkpointing (TRL's default) is off: the models here are small, and it slows CPU steps.
     """
     import torch
 
-    bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    return {"bf16": bf16, "fp16": False, "gradient_checkpointing": False}
+    from rlopt.precision import native_bf16
+
+    cuda = torch.cuda.is_available()
+    bf16 = native_bf16("cuda" if cuda else "cpu")
+    return {"bf16": bf16, "fp16": False, "gradient_checkpointing": False, "use_cpu": bool(bf16 and not cuda)}
 
 
 def make_config(method: str, preset: str = "quick", **overrides: Any):
