@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -35,43 +34,11 @@ RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
 
 def tiny_config(root: Path, bandit_steps: int) -> Path:
     """Write an 8-item market and a tiny experiment config under ``root``."""
-    from rlopt.market import DEFAULT_MARKET
-    from rlopt.testing import build_tiny_causal_lm, build_tiny_encoder
+    from rlopt.testing import build_tiny_causal_lm, build_tiny_encoder, write_tiny_experiment
 
     llm = build_tiny_causal_lm(root / "tiny-llm")
     enc = build_tiny_encoder(root / "tiny-enc")
-    market = re.sub(r"(?m)^n_items = \d+", "n_items = 8", Path(DEFAULT_MARKET).read_text())
-    (root / "market.toml").write_text(re.sub(r"(?m)^n_users = \d+", "n_users = 600", market))
-    cfg = root / "bench.toml"
-    cfg.write_text(f"""
-[run]
-out_dir = "run"
-threads = 1
-[data]
-market = "market.toml"
-impressions = 12000
-[reward]
-encoder = "{enc}"
-max_epochs = 1
-[tuning]
-generator = "{llm}"
-max_steps = 2
-num_train_pairs = 16
-[generation]
-num_samples = 1
-batch_size = 32
-[ab]
-impressions = 6000
-[bandit]
-policies = ["uniform", "linucb"]
-steps = {bandit_steps}
-n_shoppers = 500
-[ope]
-n_folds = 2
-n_bootstrap = 50
-max_eval_rows = 2000
-""")
-    return cfg
+    return write_tiny_experiment(root / "bench.toml", llm, enc, bandit_steps=bandit_steps)
 
 
 def timed_run(cfg: Path) -> tuple[float, dict[str, str]]:

@@ -61,3 +61,72 @@ def build_tiny_encoder(out_dir: str | Path, seed: int = 0) -> Path:
         return BertModel(config)
 
     return _build_tiny(out_dir, minilm_dir(), make, seed)
+
+
+def write_small_market(path: str | Path, n_items: int = 8, n_users: int = 600) -> Path:
+    """Write the default market with ``n_items`` items and ``n_users`` users to ``path``."""
+    import re
+
+    from rlopt.market import DEFAULT_MARKET
+
+    text = re.sub(r"(?m)^n_items = \d+", f"n_items = {n_items}", Path(DEFAULT_MARKET).read_text())
+    out = Path(path)
+    out.write_text(re.sub(r"(?m)^n_users = \d+", f"n_users = {n_users}", text))
+    return out
+
+
+def write_tiny_experiment(
+    path: str | Path,
+    llm: str | Path,
+    enc: str | Path,
+    bandit_steps: int = 600,
+    market_name: str = "market.toml",
+    name: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write a tiny experiment config to ``path`` (and an 8-item market named ``market_name`` beside it).
+
+    ``llm`` and ``enc`` are the generator and encoder directories (see :func:`build_tiny_causal_lm`,
+    :func:`build_tiny_encoder`); budgets are small so a full ``rlopt run`` takes a few minutes.
+    ``name`` and ``title`` set ``[run] name`` and ``[report] title`` when given (defaults otherwise).
+    """
+    out = Path(path)
+    write_small_market(out.parent / market_name)
+    run_name = f'name = "{name}"\n' if name is not None else ""
+    report = f'\n[report]\ntitle = "{title}"\n' if title is not None else ""
+    out.write_text(f"""
+[run]
+out_dir = "run"
+{run_name}threads = 1
+
+[data]
+market = "{market_name}"
+impressions = 12000
+
+[reward]
+encoder = "{enc}"
+max_epochs = 1
+
+[tuning]
+generator = "{llm}"
+max_steps = 2
+num_train_pairs = 16
+
+[generation]
+num_samples = 1
+batch_size = 32
+
+[ab]
+impressions = 6000
+
+[bandit]
+policies = ["uniform", "linucb"]
+steps = {bandit_steps}
+n_shoppers = 500
+
+[ope]
+n_folds = 2
+n_bootstrap = 50
+max_eval_rows = 2000
+{report}""")
+    return out

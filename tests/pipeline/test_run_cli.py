@@ -15,6 +15,7 @@ import pytest
 
 from rlopt.pipeline.runner import FAULT_ENV
 from rlopt.report.browser import find_chromium, render_check
+from rlopt.testing import write_tiny_experiment
 
 RLOPT = [sys.executable, "-c", "from rlopt.cli import main; main()"]
 
@@ -28,52 +29,8 @@ def _rlopt(*args, env=None, check=True):
 
 
 def _write_config(path: Path, llm: Path, enc: Path, bandit_steps: int = 600) -> Path:
-    from rlopt.market import DEFAULT_MARKET
-
-    market = Path(DEFAULT_MARKET).read_text()
-    market = re.sub(r"(?m)^n_items = \d+", "n_items = 8", market)
-    market = re.sub(r"(?m)^n_users = \d+", "n_users = 600", market)
-    (path.parent / "small_market.toml").write_text(market)
-    path.write_text(f"""
-[run]
-out_dir = "run"
-name = "tiny"
-threads = 1
-
-[data]
-market = "small_market.toml"
-impressions = 12000
-
-[reward]
-encoder = "{enc}"
-max_epochs = 1
-
-[tuning]
-generator = "{llm}"
-max_steps = 2
-num_train_pairs = 16
-
-[generation]
-num_samples = 1
-batch_size = 32
-
-[ab]
-impressions = 6000
-
-[bandit]
-policies = ["uniform", "linucb"]
-steps = {bandit_steps}
-n_shoppers = 500
-
-[ope]
-n_folds = 2
-n_bootstrap = 50
-max_eval_rows = 2000
-
-[report]
-title = "tiny run"
-""")
-    return path
+    return write_tiny_experiment(path, llm, enc, bandit_steps=bandit_steps, market_name="small_market.toml",
+                                 name="tiny", title="tiny run")
 
 
 def _markers(run: Path) -> dict[str, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,15 +10,11 @@ import pandas as pd
 from rlopt.pipeline.config import config_from_dict
 from rlopt.pipeline.runner import run_stages
 from rlopt.pipeline.stages import build_stages
+from rlopt.testing import write_small_market
 
 
 def _small_market(root: Path) -> Path:
-    from rlopt.market import DEFAULT_MARKET
-
-    text = re.sub(r"(?m)^n_items = \d+", "n_items = 8", Path(DEFAULT_MARKET).read_text())
-    path = root / "market.toml"
-    path.write_text(re.sub(r"(?m)^n_users = \d+", "n_users = 300", text))
-    return path
+    return write_small_market(root / "market.toml", n_users=300)
 
 
 def _data_stages(cfg):
