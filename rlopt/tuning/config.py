@@ -23,58 +23,63 @@ PRESETS = ("quick", "full")
 VALUE_METRICS = ("ctr", "purchase", "combined")
 
 
-def _lora_fields():
-    """Fields shared by every method (dataclass fields cannot be shared through a mixin easily)."""
-    return {
-        "generator": field(default="default", metadata={
-            "help": "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a HF id."}),
-        "lora_r": field(default=16, metadata={"help": "LoRA rank."}),
-        "lora_alpha": field(default=32, metadata={"help": "LoRA scaling alpha (update scale alpha / r)."}),
-        "lora_dropout": field(default=0.0, metadata={"help": "Dropout on the LoRA branch."}),
-        "lora_target_modules": field(
-            default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-            metadata={"help": "Module names that get LoRA adapters."}),
-        "preset": field(default="", metadata={"help": "Name of the preset these values came from (recorded)."}),
-    }
+@dataclass
+class _LoraFields:
+    """Project fields of every method (a mixin: list it *before* the TRL config class).
 
+    Listed first in the bases, its fields come after all of TRL's (dataclass fields are collected in
+    reverse MRO order), and its ``__post_init__`` runs TRL's before checking the LoRA fields.
+    """
 
-def _check_lora(cfg) -> None:
-    if cfg.lora_r < 1:
-        raise InputError(f"lora_r ({cfg.lora_r}) must be >= 1", column="lora_r")
-    if not cfg.lora_target_modules:
-        raise InputError("lora_target_modules is empty; name at least one module, e.g. q_proj",
-                         column="lora_target_modules")
+    generator: str = field(default="default", metadata={
+        "help": "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a HF id."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha (update scale alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata={"help": "Module names that get LoRA adapters."})
+    preset: str = field(default="", metadata={"help": "Name of the preset these values came from (recorded)."})
 
-
-def _online_fields():
-    return {
-        "max_contexts": field(default=256, metadata={
-            "help": "Contexts (item x segment x placement) drawn from the logs as training prompts."}),
-        "reward_model_weight": field(default=20.0, metadata={
-            "help": "Weight of the reward model's scalar reward (0.2 P(click) + P(purchase), ~0.01-0.05; "
-                    "x20 puts differences between copies on the guards' scale)."}),
-        "discount_penalty": field(default=1.0, metadata={
-            "help": "Weight of the penalty for claiming a discount that differs from the real one."}),
-        "length_penalty": field(default=1.0, metadata={
-            "help": "Weight of the penalty for copy longer than the placement's character limit."}),
-        "repetition_penalty_weight": field(default=0.5, metadata={
-            "help": "Weight of the penalty for repeated word n-grams."}),
-    }
-
-
-def _check_online(cfg) -> None:
-    if cfg.max_contexts < 1:
-        raise InputError(f"max_contexts ({cfg.max_contexts}) must be >= 1", column="max_contexts")
-    for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
-        if getattr(cfg, name) < 0:
-            raise InputError(f"{name} ({getattr(cfg, name)}) must be >= 0", column=name)
+    def __post_init__(self):
+        super().__post_init__()  # the TRL config's (next in the MRO)
+        if self.lora_r < 1:
+            raise InputError(f"lora_r ({self.lora_r}) must be >= 1", column="lora_r")
+        if not self.lora_target_modules:
+            raise InputError("lora_target_modules is empty; name at least one module, e.g. q_proj",
+                             column="lora_target_modules")
 
 
 @dataclass
-class RloptDPOConfig(DPOConfig):
+class _OnlineFields(_LoraFields):
+    """Project fields of the online methods (GRPO, RLOO): the LoRA fields, prompts and reward weights."""
+
+    max_contexts: int = field(default=256, metadata={
+        "help": "Contexts (item x segment x placement) drawn from the logs as training prompts."})
+    reward_model_weight: float = field(default=20.0, metadata={
+        "help": "Weight of the reward model's scalar reward (0.2 P(click) + P(purchase), ~0.01-0.05; "
+                "x20 puts differences between copies on the guards' scale)."})
+    discount_penalty: float = field(default=1.0, metadata={
+        "help": "Weight of the penalty for claiming a discount that differs from the real one."})
+    length_penalty: float = field(default=1.0, metadata={
+        "help": "Weight of the penalty for copy longer than the placement's character limit."})
+    repetition_penalty_weight: float = field(default=0.5, metadata={
+        "help": "Weight of the penalty for repeated word n-grams."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_contexts < 1:
+            raise InputError(f"max_contexts ({self.max_contexts}) must be >= 1", column="max_contexts")
+        for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", column=name)
+
+
+@dataclass
+class RloptDPOConfig(_LoraFields, DPOConfig):
     """DPO on preference pairs mined from feedback logs (TRL's ``DPOConfig`` + project fields).
 
-    Project fields: ``generator``, ``lora_*``, ``preset`` (see :func:`_lora_fields`), and
+    Project fields: ``generator``, ``lora_*``, ``preset`` (see :class:`_LoraFields`), and
 
     min_confidence : float, default 0.9
         Keep a pair only when P(value(chosen) > value(rejected)) >= this.
@@ -100,12 +105,6 @@ class RloptDPOConfig(DPOConfig):
         generator from *learning* misleading copy; honesty pairs teach it to write the true claim.
     """
 
-    generator: str = _lora_fields()["generator"]
-    lora_r: int = _lora_fields()["lora_r"]
-    lora_alpha: int = _lora_fields()["lora_alpha"]
-    lora_dropout: float = _lora_fields()["lora_dropout"]
-    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
-    preset: str = _lora_fields()["preset"]
     min_confidence: float = field(default=0.9, metadata={
         "help": "Keep a pair only when P(chosen beats rejected) >= this (Beta posteriors)."})
     value_metric: str = field(default="combined", metadata={
@@ -124,8 +123,7 @@ class RloptDPOConfig(DPOConfig):
                 "misleading copy); 0 = off."})
 
     def __post_init__(self):
-        super().__post_init__()
-        _check_lora(self)
+        super().__post_init__()  # TRL's checks, then the LoRA fields' (_LoraFields)
         if not 0.5 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence ({self.min_confidence}) must be in [0.5, 1); lower it to mine "
                              "more pairs, raise it for cleaner ones", column="min_confidence")
@@ -141,7 +139,7 @@ class RloptDPOConfig(DPOConfig):
 
 
 @dataclass
-class RloptGRPOConfig(GRPOConfig):
+class RloptGRPOConfig(_OnlineFields, GRPOConfig):
     """GRPO with the reward model + guards (TRL's ``GRPOConfig`` + project fields).
 
     GRPO carries the PPO clipped objective: ``epsilon`` clips the ratio, ``num_iterations`` > 1 runs
@@ -151,47 +149,13 @@ class RloptGRPOConfig(GRPOConfig):
     ``repetition_penalty_weight``.
     """
 
-    generator: str = _lora_fields()["generator"]
-    lora_r: int = _lora_fields()["lora_r"]
-    lora_alpha: int = _lora_fields()["lora_alpha"]
-    lora_dropout: float = _lora_fields()["lora_dropout"]
-    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
-    preset: str = _lora_fields()["preset"]
-    max_contexts: int = _online_fields()["max_contexts"]
-    reward_model_weight: float = _online_fields()["reward_model_weight"]
-    discount_penalty: float = _online_fields()["discount_penalty"]
-    length_penalty: float = _online_fields()["length_penalty"]
-    repetition_penalty_weight: float = _online_fields()["repetition_penalty_weight"]
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_lora(self)
-        _check_online(self)
-
 
 @dataclass
-class RloptRLOOConfig(RLOOConfig):
+class RloptRLOOConfig(_OnlineFields, RLOOConfig):
     """RLOO (REINFORCE leave-one-out) with the reward model + guards (TRL's ``RLOOConfig`` + project fields).
 
     Same project fields as :class:`RloptGRPOConfig`.
     """
-
-    generator: str = _lora_fields()["generator"]
-    lora_r: int = _lora_fields()["lora_r"]
-    lora_alpha: int = _lora_fields()["lora_alpha"]
-    lora_dropout: float = _lora_fields()["lora_dropout"]
-    lora_target_modules: list[str] = _lora_fields()["lora_target_modules"]
-    preset: str = _lora_fields()["preset"]
-    max_contexts: int = _online_fields()["max_contexts"]
-    reward_model_weight: float = _online_fields()["reward_model_weight"]
-    discount_penalty: float = _online_fields()["discount_penalty"]
-    length_penalty: float = _online_fields()["length_penalty"]
-    repetition_penalty_weight: float = _online_fields()["repetition_penalty_weight"]
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_lora(self)
-        _check_online(self)
 
 
 CONFIG_CLASSES = {"dpo": RloptDPOConfig, "grpo": RloptGRPOConfig, "rloo": RloptRLOOConfig}
