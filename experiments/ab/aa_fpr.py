@@ -41,6 +41,21 @@ FIXED_TESTS = ("ctr_ztest_impression_randomized", "ctr_ztest", "purchase_rate_zt
                "srm_at_alpha")
 
 
+def seeded_market(seed: int):
+    """Seed every global RNG with ``seed``; return the built-in market and its oracle."""
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+    from rlopt.market.oracle import Oracle
+
+    seed_everything(seed)
+    market = Marketplace.from_toml(DEFAULT_MARKET)
+    return market, Oracle(market)
+
+
+def config_record(args: argparse.Namespace) -> dict:
+    """The parsed arguments as JSON-ready values (paths as strings), for a results file."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+
+
 def build_traffic(market, oracle, n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Impressions under the logging policy with their true probabilities, in time order."""
     imps = market.sample_impressions(n, rng)
@@ -168,13 +183,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
 
-    from rlopt.market import DEFAULT_MARKET, Marketplace
-    from rlopt.market.oracle import Oracle
+    from rlopt.market import DEFAULT_MARKET
 
-    seed_everything(args.seed)
+    market, oracle = seeded_market(args.seed)
     rng = np.random.default_rng(args.seed)
-    market = Marketplace.from_toml(DEFAULT_MARKET)
-    oracle = Oracle(market)
     t0 = time.perf_counter()
     pre, exp, codes, pre_codes, n_users = build_experiment(market, oracle, args.pre_impressions,
                                                           args.impressions, rng)
@@ -183,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = summarize(records, args.alpha)
     per_user = np.bincount(codes, minlength=n_users)
     result = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": config_record(args),
         "market": str(DEFAULT_MARKET), "users_in_experiment": int((per_user > 0).sum()),
         "impressions_per_user_mean": float(per_user[per_user > 0].mean()),
         "true_ctr": float(exp["p_click"].mean()), "seconds": time.perf_counter() - t0, "rows": rows,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from scipy import stats
 
+from experiments.ab.aa_fpr import config_record, seeded_market
 from rlopt.ab.simulate import simulate_ab
 from rlopt.io_utils import write_json_atomic
-from rlopt.seeding import seed_everything
 
 OUT = Path(__file__).resolve().parent / "results" / "aa_full_sim.json"
 
@@ -34,12 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
 
-    from rlopt.market import DEFAULT_MARKET, Marketplace
-    from rlopt.market.oracle import Oracle
-
-    seed_everything(args.seed)
-    market = Marketplace.from_toml(DEFAULT_MARKET)
-    oracle = Oracle(market)
+    market, oracle = seeded_market(args.seed)
     t0 = time.perf_counter()
     rejections: dict[str, int] = {}
     srm_flags = seq_stops = 0
@@ -59,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name, k in [*rejections.items(), ("srm_mismatch (p < 0.001)", srm_flags), ("msprt_ctr_20_looks", seq_stops)]:
         ci = stats.binomtest(k, args.runs).proportion_ci(0.95, method="exact")
         rows.append({"test": name, "rejections": k, "fpr": k / args.runs, "ci95": [ci.low, ci.high]})
-    result = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    result = {"config": config_record(args),
               "seconds": time.perf_counter() - t0, "rows": rows}
     write_json_atomic(args.out, result)
     print(f"End-to-end A/A: {args.runs} simulate_ab runs (logging vs logging), {args.impressions} impressions, "

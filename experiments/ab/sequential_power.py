@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.ab.aa_fpr import build_experiment, one_replicate
+from experiments.ab.aa_fpr import build_experiment, config_record, one_replicate, seeded_market
 from rlopt.ab.power import power_proportions
 from rlopt.io_utils import write_json_atomic
-from rlopt.seeding import seed_everything
 
 OUT = Path(__file__).resolve().parent / "results" / "sequential_power.json"
 
@@ -37,13 +36,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
 
-    from rlopt.market import DEFAULT_MARKET, Marketplace
-    from rlopt.market.oracle import Oracle
-
-    seed_everything(args.seed)
+    market, oracle = seeded_market(args.seed)
     rng = np.random.default_rng(args.seed)
-    market = Marketplace.from_toml(DEFAULT_MARKET)
-    oracle = Oracle(market)
     t0 = time.perf_counter()
     pre, exp, codes, pre_codes, n_users = build_experiment(market, oracle, args.impressions, args.impressions, rng)
     ctr = float(exp["p_click"].mean())
@@ -65,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
             else float("nan"),
             "msprt_wrong_sign_rate": wrong_sign,
         })
-    result = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    result = {"config": config_record(args),
               "baseline_true_ctr": ctr, "seconds": time.perf_counter() - t0, "rows": rows}
     write_json_atomic(args.out, result)
     print(f"Known CTR lift: {args.reps} runs per lift, {args.impressions} impressions, {args.looks} looks, "
