@@ -90,10 +90,6 @@ class _RidgeArms(_TypedModels):
     def _design(self, contexts: np.ndarray) -> np.ndarray:
         return self._split(contexts)[0]
 
-    def _per_action(self, values: np.ndarray, types: np.ndarray | None) -> np.ndarray:
-        """Map per-model values ``(n, n_models)`` to per-action ``(n, K)``."""
-        return values if types is None else np.take_along_axis(values, types, axis=1)
-
     def _greedy_scores(self, contexts: np.ndarray) -> np.ndarray:
         X, types = self._split(contexts)
         return self._per_action(X @ self.theta.T, types)
