@@ -16,6 +16,26 @@ from rlopt.errors import InputError
 _SUM_TOL = 1e-6
 
 
+def require_ndarray(array: object, name: str) -> None:
+    """Check that ``array`` is a numpy ndarray (any shape or dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"`{name}` must be a numpy.ndarray, got {type(array).__name__}")
+
+
+def resolve_position(action_dist: object, position: np.ndarray | None) -> np.ndarray | None:
+    """``position``, or all-zero slots when it is None and ``action_dist`` is 3-dimensional.
+
+    ``action_dist`` must be an ndarray (checked here; the full checks are :func:`check_ope_inputs`).
+
+    >>> resolve_position(np.full((2, 3, 1), 1 / 3), None)
+    array([0, 0])
+    """
+    require_ndarray(action_dist, "action_dist")
+    if position is None and action_dist.ndim == 3:
+        return np.zeros(action_dist.shape[0], dtype=np.int64)
+    return position
+
+
 def check_array(array: object, name: str, expected_dim: int) -> None:
     """Check that ``array`` is a finite numeric ndarray with ``expected_dim`` dimensions.
 
@@ -25,8 +45,7 @@ def check_array(array: object, name: str, expected_dim: int) -> None:
     ...
     rlopt.errors.InputError: `reward` must be 1-dimensional, got shape (3, 2)
     """
-    if not isinstance(array, np.ndarray):
-        raise InputError(f"`{name}` must be a numpy.ndarray, got {type(array).__name__}")
+    require_ndarray(array, name)
     if array.ndim != expected_dim:
         raise InputError(f"`{name}` must be {expected_dim}-dimensional, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
@@ -147,9 +166,11 @@ def check_ope_inputs(
             )
 
 
-def check_bootstrap_args(alpha: object, n_bootstrap_samples: object) -> None:
-    """Check ``alpha`` in (0, 1) and ``n_bootstrap_samples`` a positive integer."""
+def check_bootstrap_args(alpha: object, n_bootstrap_samples: object, method: object = "percentile") -> None:
+    """Check ``alpha`` in (0, 1), ``n_bootstrap_samples`` a positive integer and ``method`` an interval kind."""
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
         raise InputError(f"`alpha` must be in (0, 1), got {alpha!r}")
     if isinstance(n_bootstrap_samples, bool) or not isinstance(n_bootstrap_samples, Integral) or n_bootstrap_samples < 1:
         raise InputError(f"`n_bootstrap_samples` must be a positive integer, got {n_bootstrap_samples!r}")
+    if method not in ("percentile", "bca"):
+        raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")

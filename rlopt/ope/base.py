@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from rlopt.errors import InputError
-from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs
+from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs, resolve_position
 from rlopt.ope.bootstrap import (
     bca_interval,
     bootstrap_statistics,
@@ -119,10 +119,7 @@ class BaseOffPolicyEstimator(ABC):
                 f"`{self.estimator_name}` needs {', '.join(f'`{m}`' for m in missing)} "
                 f"(it uses {', '.join(f'`{r}`' for r in self._requires)} and `action_dist`)"
             )
-        if not isinstance(action_dist, np.ndarray):
-            raise InputError(f"`action_dist` must be a numpy.ndarray, got {type(action_dist).__name__}")
-        if position is None and action_dist.ndim == 3:
-            position = np.zeros(action_dist.shape[0], dtype=np.int64)
+        position = resolve_position(action_dist, position)
         used = {k: v for k, v in given.items() if k in self._requires}
         if check:
             check_ope_inputs(action_dist, position=position, **used)
@@ -185,9 +182,7 @@ class BaseOffPolicyEstimator(ABC):
         -------
         ConfidenceInterval
         """
-        check_bootstrap_args(alpha, n_bootstrap_samples)
-        if method not in ("percentile", "bca"):
-            raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")
+        check_bootstrap_args(alpha, n_bootstrap_samples, method)
         data = self._prepare(action_dist, reward, action, pscore, position, estimated_rewards_by_reg_model)
         return self._interval(data, alpha, n_bootstrap_samples, rng, method)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs
+from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs, resolve_position
 from rlopt.ope.base import BaseOffPolicyEstimator, ConfidenceInterval
 from rlopt.ope.dm import DirectMethod
 from rlopt.seeding import RNGLike, as_rng
@@ -103,11 +103,7 @@ class OffPolicyEvaluation:
         """Validate the arrays any estimator uses once, then each estimator's inputs unchecked."""
         kw = {**self._data, "action_dist": action_dist, "estimated_rewards_by_reg_model": estimated_rewards_by_reg_model}
         used = {name for est in self.estimators.values() for name in est._requires}
-        if not isinstance(action_dist, np.ndarray):
-            raise InputError(f"`action_dist` must be a numpy.ndarray, got {type(action_dist).__name__}")
-        position = kw["position"]
-        if position is None and action_dist.ndim == 3:
-            position = kw["position"] = np.zeros(action_dist.shape[0], dtype=np.int64)
+        position = resolve_position(action_dist, kw["position"])
         check_ope_inputs(action_dist, position=position, **{k: kw[k] for k in used if kw[k] is not None})
         return {
             name: est._prepare(action_dist, kw["reward"], kw["action"], kw["pscore"], position,
@@ -136,9 +132,7 @@ class OffPolicyEvaluation:
 
         ``method``: ``"percentile"`` or ``"bca"`` (see ``BaseOffPolicyEstimator.estimate_interval``).
         """
-        check_bootstrap_args(alpha, n_bootstrap_samples)
-        if method not in ("percentile", "bca"):
-            raise InputError(f"`method` must be 'percentile' or 'bca', got {method!r}")
+        check_bootstrap_args(alpha, n_bootstrap_samples, method)
         data = self._prepared(action_dist, estimated_rewards_by_reg_model)
         children = as_rng(rng).spawn(len(self.estimators))
         return {
