@@ -18,6 +18,9 @@ reference    "was $49.99", "originally $49.99", "reg. $49.99"       (a list pric
 sale         "on sale", "clearance", "discounted", "save 20"        (a discount with no number)
 ============ ====================================================== =============================
 
+Sale wording that is denied ("no discounts", "no hidden discounts", "without a discount") is not a
+claim.
+
 Percentages that describe the product rather than its price ("100% cotton", "80% recycled",
 "100% satisfaction") are not claims (see :data:`NOT_A_DISCOUNT`). Currency symbols ``$ £ €`` are
 all read as the catalog's currency.
@@ -96,6 +99,8 @@ _PRICE = re.compile(_MONEY, re.IGNORECASE)
 _SALE = re.compile(r"\b(?:on\s+sale|for\s+sale|sale|discount(?:ed|s)?|clearance|markdowns?|bogo|price\s+drop"
                    r"|reduced|save\s+\d+)\b", re.IGNORECASE)
 
+# "no discounts", "no hidden discounts", "no-discount", "without a discount": sale wording denied, not claimed
+_NEGATED = re.compile(r"\b(?:no|without(?:\s+an?)?)[\s-]+(?:[a-z]+\s+)?$", re.IGNORECASE)
 # Words removed together with a claim on an undiscounted item.
 _GLUE_BEFORE = re.compile(r"(?:^|(?<=\s))(?:save|get|enjoy|take|grab|with|at|for|a|an|extra|an\s+extra|only|now"
                           r"|just|up\s+to|and|plus|receive|offers?|offering|big|huge|flash|special|great|exclusive"
@@ -207,7 +212,7 @@ def parse_claims(text: str, price: float | None = None) -> list[Claim]:
             value = _amount(m.group("amt"))
             add("price", m.start(), m.end(), value, None if price is None else 100.0 * (1.0 - value / price))
     for m in _SALE.finditer(text):
-        if _free(taken, m.start(), m.end()):
+        if _free(taken, m.start(), m.end()) and not _NEGATED.search(text[:m.start()]):
             add("sale", m.start(), m.end(), None, None)
     return sorted(claims, key=lambda c: c.start)
 

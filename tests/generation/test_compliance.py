@@ -36,6 +36,8 @@ HERE = Path(__file__).parent
     ("Was $100, shoes", 80.0, [("reference", 100.0, None)]),
     ("Shoes on sale", None, [("sale", None, None)]),
     ("Clearance shoes", None, [("sale", None, None)]),
+    ("Shoes with no hidden discounts", None, []),
+    ("No-discount shoes, sold without a discount", None, []),
     ("100% organic cotton tee", None, []),
     ("80% recycled shell, 100% waterproof", None, []),
     ("Shoes for the whole family", 80.0, []),
