@@ -6,9 +6,18 @@ hidden states, L2-normalized (the sentence-transformers recipe for MiniLM):
 
     e(text) = normalize( sum_t m_t h_t / sum_t m_t ),   shape (hidden_size,)
 
-Scoring speed comes from: one forward per *distinct* text (a per-text cache), batches sorted by
-length so padding is small, ``max_length`` 64 (marketing copy is short), and
-``torch.inference_mode``.
+Scoring speed comes from: one forward per *distinct* text (a per-text cache), one tokenizer call
+for all uncached texts, batches of equal-ish token length so padding is small, ``max_length`` 64
+(marketing copy is short), ``torch.inference_mode`` and, where the hardware does bf16 natively,
+bf16 autocast.
+
+Precision (``precision=``): ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 around the
+no-grad forward: matmuls in bf16, layer norms, softmax and the pooling in fp32); ``"auto"`` (the
+default for new models) = ``"bf16"`` where the encoder's device supports bf16 natively (a CUDA GPU
+with bf16, or a CPU whose oneDNN has bf16 kernels, e.g. AVX512-BF16 / AMX), else ``"fp32"``.
+Gradient paths (:meth:`TextEncoder.forward` in LoRA / full fine-tuning) always run in fp32, and
+embeddings come back as float32 either way. On MiniLM, bf16 embeddings agree with fp32 to a
+cosine of ~0.9999.
 """
 
 from __future__ import annotations
@@ -22,6 +31,37 @@ import torch
 from rlopt.errors import InputError
 
 DEFAULT_MAX_LENGTH = 64
+DEFAULT_BATCH_SIZE = 64
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_native(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` runs bf16 matmuls natively (CUDA bf16, or oneDNN bf16 on this CPU)."""
+    device = torch.device(device)
+    try:
+        if device.type == "cuda":
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        if device.type == "cpu":
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # a missing or private op means "no"
+        return False
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
+    """``"auto"`` -> ``"bf16"`` or ``"fp32"`` for ``device``; ``"fp32"`` / ``"bf16"`` as given.
+
+    >>> resolve_precision("fp32")
+    'fp32'
+    >>> resolve_precision("auto") in ("fp32", "bf16")
+    True
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"encoder precision must be one of {', '.join(PRECISIONS)}; got {precision!r}",
+                         column="precision", rule=f"precision is one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if bf16_native(device) else "fp32"
+    return precision
 
 
 def resolve_encoder_path(spec: str) -> str:
@@ -60,17 +100,22 @@ class TextEncoder:
     max_cache : int
         Cached texts kept at most (a long GRPO run scores ever-new completions); the cache is
         emptied when a call would exceed it.
+    precision : str
+        ``"auto"`` | ``"fp32"`` | ``"bf16"`` for :meth:`encode` (see the module docstring);
+        ``compute_precision`` holds what ``"auto"`` resolved to.
     """
 
-    def __init__(self, spec: str = "default", max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 128,
-                 max_cache: int = 500_000):
+    def __init__(self, spec: str = "default", max_length: int = DEFAULT_MAX_LENGTH,
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_cache: int = 500_000, precision: str = "auto"):
         from transformers import AutoModel, AutoTokenizer
 
+        resolve_precision(precision)  # an invalid value fails before the (slow) model load
         self.spec = spec
         self.path = resolve_encoder_path(spec)
         self.max_length = max_length
         self.batch_size = batch_size
         self.max_cache = max_cache
+        self.precision = precision
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             self.model = AutoModel.from_pretrained(self.path)
@@ -80,6 +125,15 @@ class TextEncoder:
         self.dim = int(self.model.config.hidden_size)
         self._cache: dict[str, np.ndarray] = {}
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def compute_precision(self) -> str:
+        """``"fp32"`` or ``"bf16"``: what :meth:`encode` runs in on the encoder's current device."""
+        return resolve_precision(self.precision, self.device)
+
     def clear_cache(self) -> None:
         self._cache.clear()
 
@@ -88,10 +142,36 @@ class TextEncoder:
                               return_tensors="pt")
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        """Embeddings with gradients (LoRA / full fine-tuning). Returns (len(texts), dim)."""
-        batch = self.tokenize(texts)
+        """Embeddings with gradients (LoRA / full fine-tuning), in fp32. Returns (len(texts), dim)."""
+        batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        return self._embed(batch)
+
+    def _embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.model(**batch)
-        return mean_pool(out.last_hidden_state, batch["attention_mask"])
+        return mean_pool(out.last_hidden_state.float(), batch["attention_mask"])
+
+    def _batches(self, texts: list[str]):
+        """Tokenize ``texts`` once; yield ``(indices, padded batch)`` in order of token length."""
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+        order = np.argsort(lengths, kind="stable")
+        pad_id = self.tokenizer.pad_token_id or 0
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = int(lengths[idx].max())
+            batch = {}
+            for key in keys:
+                arr = np.full((len(idx), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+                for row, i in enumerate(idx):
+                    seq = enc[key][i]
+                    if left:
+                        arr[row, width - len(seq):] = seq
+                    else:
+                        arr[row, :len(seq)] = seq
+                batch[key] = torch.from_numpy(arr).to(self.device)
+            yield idx, batch
 
     def encode(self, texts: Sequence[str], *, use_cache: bool = True) -> np.ndarray:
         """Embeddings without gradients, one forward per distinct uncached text.
@@ -101,15 +181,17 @@ class TextEncoder:
         ndarray, shape (len(texts), dim), float32
         """
         texts = [str(t) for t in texts]
-        todo = sorted({t for t in texts if not (use_cache and t in self._cache)}, key=len)
+        todo = list(dict.fromkeys(t for t in texts if not (use_cache and t in self._cache)))
         fresh: dict[str, np.ndarray] = {}
         was_training = self.model.training
         self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(todo), self.batch_size):
-                chunk = todo[start:start + self.batch_size]
-                vecs = self.forward(chunk).float().numpy()
-                fresh.update(zip(chunk, vecs, strict=True))
+        device = self.device
+        bf16 = resolve_precision(self.precision, device) == "bf16"
+        if todo:
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                for idx, batch in self._batches(todo):
+                    vecs = self._embed(batch).float().cpu().numpy()
+                    fresh.update(zip((todo[i] for i in idx), vecs, strict=True))
         self.model.train(was_training)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -4,8 +4,8 @@ A checkpoint directory holds exactly two files:
 
 - ``model.safetensors``: the heads and slot bias (``net.*``) and, after LoRA (merged) or full
   fine-tuning, the encoder weights (``encoder.*``);
-- ``reward_config.json``: the encoder spec, training mode, feature vocabularies and scalers,
-  calibration parameters, revenue scale, default reward weights, metrics and seed.
+- ``reward_config.json``: the encoder spec and precision, training mode, feature vocabularies and
+  scalers, calibration parameters, revenue scale, default reward weights, metrics and seed.
 
 No pickle anywhere. The frozen default stores only the heads (~1 MB); the encoder is rebuilt from
 its spec (``default`` = the packaged MiniLM).
@@ -189,8 +189,12 @@ class RewardModel:
         return out
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path) -> RewardModel:
-        """Load a directory written by :meth:`save_pretrained`; a missing file is an InputError."""
+    def from_pretrained(cls, model_dir: str | Path, precision: str | None = None) -> RewardModel:
+        """Load a directory written by :meth:`save_pretrained`; a missing file is an InputError.
+
+        ``precision`` overrides the saved encoder precision (``auto | fp32 | bf16``); by default the
+        saved one is used, and a checkpoint saved before the option existed loads as ``fp32``.
+        """
         root = Path(model_dir)
         if not root.is_dir():
             raise InputError(f"the reward model directory {root} does not exist", file=str(root))
@@ -205,7 +209,10 @@ class RewardModel:
         features = FeatureSpace.from_dict(config.pop("features"))
         calibrator = Calibrator.from_dict(config.pop("calibration"))
         state = load_file(str(root / WEIGHTS_NAME))
-        encoder = TextEncoder(config["encoder"], max_length=config.get("max_length", 64))
+        if precision is not None:
+            config["precision"] = precision
+        encoder = TextEncoder(config["encoder"], max_length=config.get("max_length", 64),
+                              precision=config.setdefault("precision", "fp32"))
         enc_state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         if enc_state:
             encoder.model.load_state_dict(enc_state, strict=True)

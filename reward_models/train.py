@@ -11,9 +11,18 @@ column, ``w = 1 / max(propensity, ipw_clip)`` normalized to mean 1; otherwise ``
 
 Modes: ``frozen`` (default) encodes each distinct text once and trains only the heads on the cached
 embeddings -- minutes on a CPU for 200k impressions; ``lora`` trains LoRA adapters on the encoder
-(peft; merged into the encoder when saved); ``full`` fine-tunes every encoder weight. The last
-``valid_fraction`` of the training logs by time is held out for early stopping (on log-loss) and
-calibration; a separate ``holdout`` frame, if given, is only evaluated.
+(peft; merged into the encoder when saved); ``full`` fine-tunes every encoder weight.
+
+The training logs are split by time into three disjoint parts:
+
+    | fit (heads / encoder) | valid: early stopping on log-loss | calib: calibration |
+      1 - v - c               valid_fraction v                    calibration_fraction c
+
+Calibration gets its own latest slice so that it is not fitted on the rows that also chose the
+epoch, and sits closest in time to the data the model will score. ``calibration="auto"`` (the
+default) picks none / temperature / Platt / isotonic by cross-validated log-loss on that slice
+(:func:`reward_models.calibration.select_calibrator`). A separate ``holdout`` frame, if given, is
+only evaluated.
 """
 
 from __future__ import annotations
@@ -28,8 +37,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from reward_models.calibration import METHODS, Calibrator
-from reward_models.encoder import TextEncoder
+from reward_models.calibration import CHOICES, Calibrator, select_calibrator
+from reward_models.encoder import TextEncoder, resolve_precision
 from reward_models.evaluate import evaluate_reward_model, prediction_metrics
 from reward_models.features import FeatureSpace
 from reward_models.inputs import check_trainable, join_items
@@ -50,6 +59,7 @@ class TrainConfig:
     mode: str = "frozen"  # frozen | lora | full
     use_item_text: bool = True  # also encode "title | key attribute" of the item
     max_length: int = 64  # encoder token limit per text
+    precision: str = "auto"  # encoder no-grad precision: auto (bf16 where native) | fp32 | bf16
     hidden: int = 256  # MLP width
     emb_dim: int = 16  # segment / placement / category embedding size
     dropout: float = 0.1
@@ -59,9 +69,11 @@ class TrainConfig:
     batch_size: int | None = None  # 1024 frozen, 32 lora/full when None
     max_epochs: int = 30
     patience: int = 3  # epochs without holdout log-loss improvement before stopping
-    valid_fraction: float = 0.1  # latest share of the training logs used for early stopping + calibration
+    valid_fraction: float = 0.1  # share of the training logs (by time, before calib) for early stopping
+    calibration_fraction: float = 0.1  # latest share of the training logs, used only to calibrate
     ipw_clip: float | None = None  # e.g. 0.05: weights 1/max(propensity, 0.05); None = no IPW
-    calibration: str = "platt"  # platt | temperature | isotonic | none
+    calibration: str = "auto"  # auto (chosen by cross-validated log-loss) | platt | temperature | isotonic | none
+    calibration_folds: int = 5  # folds for calibration="auto"
     lora_r: int = 8
     lora_alpha: int = 16
     seed: int = 0
@@ -72,12 +84,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"training mode must be one of {MODES}, got {self.mode!r}", column="mode")
-        if self.calibration not in METHODS:
-            raise InputError(f"calibration must be one of {METHODS}, got {self.calibration!r}",
+        resolve_precision(self.precision)  # InputError naming the valid values
+        if self.calibration not in CHOICES:
+            raise InputError(f"calibration must be one of {', '.join(CHOICES)}, got {self.calibration!r}",
                              column="calibration")
-        if not 0.0 < self.valid_fraction < 0.5:
-            raise InputError(f"valid_fraction must be in (0, 0.5), got {self.valid_fraction}",
-                             column="valid_fraction")
+        for name in ("valid_fraction", "calibration_fraction"):
+            if not 0.0 < getattr(self, name) < 0.5:
+                raise InputError(f"{name} must be in (0, 0.5), got {getattr(self, name)}", column=name)
+        if self.valid_fraction + self.calibration_fraction >= 0.5:
+            raise InputError("valid_fraction + calibration_fraction must be < 0.5, got "
+                             f"{self.valid_fraction + self.calibration_fraction}", column="calibration_fraction")
         if self.ipw_clip is not None and not 0.0 < self.ipw_clip <= 1.0:
             raise InputError(f"ipw_clip must be in (0, 1], got {self.ipw_clip}", column="ipw_clip")
         if self.batch_size is None:
@@ -97,6 +113,22 @@ def time_split(logs: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.Da
         order = np.arange(len(logs))
     cut = int(round(len(logs) * (1 - fraction)))
     return logs.iloc[order[:cut]], logs.iloc[order[cut:]]
+
+
+def split_training_logs(logs: pd.DataFrame, valid_fraction: float,
+                        calibration_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(fit, valid, calib)``: disjoint slices of ``logs`` in time order (see the module docstring).
+
+    >>> logs = pd.DataFrame({"timestamp": range(100, 0, -1)})
+    >>> [len(part) for part in split_training_logs(logs, 0.1, 0.2)]
+    [70, 10, 20]
+    >>> int(split_training_logs(logs, 0.1, 0.2)[2]["timestamp"].min())   # the latest rows calibrate
+    81
+    """
+    held_fraction = valid_fraction + calibration_fraction
+    fit, held = time_split(logs, held_fraction)
+    valid, calib = time_split(held, calibration_fraction / held_fraction)
+    return fit, valid, calib
 
 
 def esmm_loss(zc: torch.Tensor, zv: torch.Tensor, slot_b: torch.Tensor, clicked: torch.Tensor,
@@ -176,17 +208,19 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     Returns
     -------
     RewardModel
-        Calibrated on the validation slice; ``model.config["metrics"]`` holds validation (and
-        holdout) metrics. Same seed and inputs -> identical weights.
+        Calibrated on the calibration slice; ``model.config["metrics"]`` holds validation,
+        calibration (and holdout) metrics and, with ``calibration="auto"``, the cross-validated
+        losses of each candidate. Same seed and inputs -> identical weights.
     """
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     check_trainable(logs, source)
     seed_everything(cfg.seed)
-    fit_logs, valid_logs = time_split(logs.reset_index(drop=True), cfg.valid_fraction)
-    check_trainable(fit_logs, f"{source or 'logs'} (training part, before the validation slice)")
+    fit_logs, valid_logs, calib_logs = split_training_logs(logs.reset_index(drop=True), cfg.valid_fraction,
+                                                           cfg.calibration_fraction)
+    check_trainable(fit_logs, f"{source or 'logs'} (training part, before the validation and calibration slices)")
     joined_fit = join_items(fit_logs, catalog, source)
 
-    encoder = TextEncoder(cfg.encoder, max_length=cfg.max_length)
+    encoder = TextEncoder(cfg.encoder, max_length=cfg.max_length, precision=cfg.precision)
     features = FeatureSpace.fit(joined_fit)
     eff_price = joined_fit["price"].to_numpy(float) * (1 - joined_fit["discount_pct"].to_numpy(float) / 100)
     conv = joined_fit["converted"].to_numpy() > 0
@@ -194,9 +228,11 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     if "revenue" in joined_fit and conv.any():
         revenue_factor = float(joined_fit["revenue"].to_numpy(float)[conv].sum() / eff_price[conv].sum())
     model_config = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "train_threads")}
-    model_config.update(n_surface=8, revenue_factor=revenue_factor, price_scale=float(np.median(eff_price)))
+    model_config.update(n_surface=8, revenue_factor=revenue_factor, price_scale=float(np.median(eff_price)),
+                        encoder_precision=encoder.compute_precision)
     net = build_net(model_config, features, encoder.dim)
-    model = RewardModel(net, encoder, features, Calibrator(cfg.calibration), model_config)
+    model = RewardModel(net, encoder, features, Calibrator("none" if cfg.calibration == "auto" else cfg.calibration),
+                        model_config)
 
     trainable = cfg.mode != "frozen"
     if cfg.mode == "lora":
@@ -207,6 +243,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         encoder.model.requires_grad_(False)
     prep_fit = model.prepare(fit_logs, catalog, source)
     prep_valid = model.prepare(valid_logs, catalog, source)
+    prep_calib = model.prepare(calib_logs, catalog, source)
     embedder = _Embedder(model, trainable)
 
     groups = [{"params": list(net.parameters()), "lr": cfg.lr}]
@@ -220,6 +257,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         # Encode every distinct text first (all threads), then update the small heads single-threaded.
         embedder.frozen_tables(prep_fit)
         embedder.frozen_tables(prep_valid)
+        model.encoder.encode(prep_calib.copy_texts)  # cached now, with all threads
         torch.set_num_threads(cfg.train_threads)
     try:
         best, history = _fit(model, cfg, embedder, prep_fit, prep_valid, fit_logs, valid_logs, optimizer)
@@ -235,15 +273,27 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     net.eval()
     encoder.model.eval()
 
-    zc, zv, slot_b = model.raw_outputs(prep_valid)
-    model.calibrator.fit(zc, slot_b, zv, valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy())
-    p_click, p_cvr = model.calibrator.transform(zc, slot_b, zv)
+    raw_calib = model.raw_outputs(prep_calib)
+    outcomes = calib_logs["clicked"].to_numpy(), calib_logs["converted"].to_numpy()
+    selection = None
+    if cfg.calibration == "auto":
+        model.calibrator, selection = select_calibrator(raw_calib[0], raw_calib[2], raw_calib[1], *outcomes,
+                                                        folds=cfg.calibration_folds, seed=cfg.seed)
+    else:
+        model.calibrator.fit(raw_calib[0], raw_calib[2], raw_calib[1], *outcomes)
+    model.config["calibration_method"] = model.calibrator.method
     metrics: dict[str, Any] = {
         "best_epoch": best[3], "epochs_run": len(history), "history": history,
-        "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)),
-        "valid": prediction_metrics(valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy(),
-                                    p_click, p_click * p_cvr),
+        "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)), "n_calib": int(len(calib_logs)),
+        "calibration_method": model.calibrator.method,
     }
+    for name, prep, part in (("valid", prep_valid, valid_logs), ("calib", prep_calib, calib_logs)):
+        zc, zv, slot_b = raw_calib if name == "calib" else model.raw_outputs(prep)
+        p_click, p_cvr = model.calibrator.transform(zc, slot_b, zv)
+        metrics[name] = prediction_metrics(part["clicked"].to_numpy(), part["converted"].to_numpy(),
+                                           p_click, p_click * p_cvr)
+    if selection is not None:
+        metrics["calibration_selection"] = selection
     if holdout is not None:
         metrics["holdout"], _ = evaluate_reward_model(model, holdout, catalog, source="holdout")
     model.config["metrics"] = metrics

@@ -37,7 +37,8 @@ def train_cmd(
     encoder: Annotated[str, typer.Option("--encoder", help="default (packaged MiniLM), HF id or local path.")] = "default",
     holdout: Annotated[Path | None, typer.Option("--holdout", help="Holdout log, evaluated (never trained on).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="frozen (fast CPU default) | lora | full.")] = "frozen",
-    calibration: Annotated[str, typer.Option("--calibration", help="platt | temperature | isotonic | none.")] = "platt",
+    calibration: Annotated[str, typer.Option("--calibration", help="auto (chosen by cross-validated log-loss on the latest 10% of --logs) | platt | temperature | isotonic | none.")] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="Encoder precision without gradients: auto (bf16 where the CPU/GPU does bf16 natively, else fp32) | fp32 | bf16. Saved with the model.")] = "auto",
     ipw_clip: Annotated[float | None, typer.Option("--ipw-clip", help="Clipped IPW: weight 1/max(propensity, CLIP).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs (early stopping on log-loss).")] = 30,
     no_item_text: Annotated[bool, typer.Option("--no-item-text", help="Do not encode the item's title.")] = False,
@@ -61,12 +62,14 @@ def train_cmd(
 
         held = read_logs(holdout, cat, placements=placements, on_error=on_error)
     model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), encoder=encoder, mode=mode,
-                               calibration=calibration, ipw_clip=ipw_clip, max_epochs=epochs,
+                               calibration=calibration, precision=precision, ipw_clip=ipw_clip, max_epochs=epochs,
                                use_item_text=not no_item_text, seed=seed, progress=not as_json)
     model.save_pretrained(out)
     metrics = model.config["metrics"]
-    result = {"model_dir": str(out), "mode": mode, "encoder": encoder, "n_train": metrics["n_train"],
-              "n_valid": metrics["n_valid"], "best_epoch": metrics["best_epoch"],
+    result = {"model_dir": str(out), "mode": mode, "encoder": encoder, "precision": precision,
+              "encoder_precision": model.config["encoder_precision"], "n_train": metrics["n_train"],
+              "n_valid": metrics["n_valid"], "n_calib": metrics["n_calib"], "best_epoch": metrics["best_epoch"],
+              "calibration_method": metrics["calibration_method"],
               "wall_s": round(time.perf_counter() - start, 2)}
     result.update(_flat("valid_", metrics["valid"]))
     if "holdout" in metrics:
@@ -114,6 +117,7 @@ def score_cmd(
     w_click: Annotated[float | None, typer.Option("--w-click", help="Reward weight on P(click).")] = None,
     w_purchase: Annotated[float | None, typer.Option("--w-purchase", help="Reward weight on P(purchase).")] = None,
     w_revenue: Annotated[float | None, typer.Option("--w-revenue", help="Reward weight on revenue / price scale.")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="Override the saved encoder precision: auto | fp32 | bf16.")] = None,
     placements: PlacementsOpt = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -127,7 +131,7 @@ def score_cmd(
     from rlopt.data import read_catalog, read_copies, write_table
 
     start = time.perf_counter()
-    reward_model = RewardModel.from_pretrained(model)
+    reward_model = RewardModel.from_pretrained(model, precision=precision)
     cat = read_catalog(catalog)
     frame = read_copies(copies, cat, placements)
     given = {"click": w_click, "purchase": w_purchase, "revenue": w_revenue}
@@ -139,7 +143,7 @@ def score_cmd(
     emit({"out": str(out), "rows": len(table), "distinct_copies": int(frame["copy_text"].nunique()),
           "mean_p_click": float(scored["p_click"].mean()), "mean_p_purchase": float(scored["p_purchase"].mean()),
           "mean_reward": float(scored["reward"].mean()), "weights": weights.to_dict(),
-          "wall_s": round(elapsed, 2)}, as_json, "reward score")
+          "encoder_precision": reward_model.encoder.compute_precision, "wall_s": round(elapsed, 2)}, as_json, "reward score")
 
 
 def register(app: typer.Typer) -> None:

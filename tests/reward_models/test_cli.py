@@ -27,7 +27,7 @@ def trained(sim_dir, tiny_encoder_dir, tmp_path_factory):
     result = CliRunner().invoke(app, [
         "reward", "train", "--logs", str(sim_dir / "train.parquet"), "--catalog", str(sim_dir / "catalog.parquet"),
         "--holdout", str(sim_dir / "holdout.parquet"), "--out", str(out), "--encoder", str(tiny_encoder_dir),
-        "--epochs", "4", "--json"])
+        "--epochs", "4", "--precision", "fp32", "--json"])
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
 
@@ -37,6 +37,20 @@ def test_train_on_simulated_logs_beats_chance(trained):
     assert summary["holdout_click_auc"] > 0.6
     assert summary["holdout_purchase_auc"] > 0.5  # few purchases in 8k impressions: noisy
     assert summary["n_train"] > 0 and summary["best_epoch"] >= 1
+
+
+def test_train_saves_the_precision(trained):
+    model_dir, summary = trained
+    assert summary["precision"] == summary["encoder_precision"] == "fp32"
+    assert json.loads((model_dir / "reward_config.json").read_text())["precision"] == "fp32"
+
+
+def test_train_rejects_an_unknown_precision(sim_dir, tmp_path):
+    with pytest.raises(InputError, match="auto, fp32, bf16"):
+        CliRunner().invoke(app, [
+            "reward", "train", "--logs", str(sim_dir / "train.parquet"), "--catalog",
+            str(sim_dir / "catalog.parquet"), "--out", str(tmp_path / "rm"), "--precision", "fp8"],
+            catch_exceptions=False)
 
 
 def test_eval_reports_oracle_and_ratio(trained, sim_dir):
@@ -60,8 +74,10 @@ def test_score_writes_table(trained, sim_dir, tmp_path):
     contexts.to_json(copies, orient="records", lines=True)
     out = tmp_path / "scored.jsonl"
     result = CliRunner().invoke(app, ["reward", "score", "--model", str(model_dir), "--copies", str(copies),
-                                      "--catalog", str(sim_dir / "catalog.parquet"), "--out", str(out), "--json"])
+                                      "--catalog", str(sim_dir / "catalog.parquet"), "--out", str(out),
+                                      "--precision", "bf16", "--json"])
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoder_precision"] == "bf16"
     scored = pd.read_json(out, lines=True)
     assert len(scored) == 30
     assert {"p_click", "p_purchase", "expected_revenue", "reward", "copy_text"} <= set(scored.columns)
