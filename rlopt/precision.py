@@ -11,12 +11,12 @@ trainers (mixed precision), so all three agree on one answer per machine.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-@lru_cache(maxsize=None)
+@cache
 def native_bf16(device: str = "cpu") -> bool:
     """True when ``device`` ("cpu", "cuda", "cuda:1", ...) computes in bf16 natively.
 
