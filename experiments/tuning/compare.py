@@ -85,6 +85,36 @@ def eval_contexts(catalog, segments, placements, held: set[str], n: int, seed: i
     return grid.sample(n=min(n, len(grid)), random_state=seed).sort_values(list(grid.columns)).reset_index(drop=True)
 
 
+SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator")
+
+
+def merge_earlier(results: dict, path: str | Path) -> dict:
+    """Keep the methods an earlier results file has and this run did not redo (``--methods grpo``).
+
+    Only when the earlier run had the same market, seed, data, evaluation contexts and preset, so its
+    base generator copies — the denominator of its ratios — were the same seeded copies.
+    Each kept method's record says so under ``"from_earlier_run"``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return results
+    earlier = json.loads(path.read_text())
+    same = all(earlier.get("args", {}).get(k) == results["args"][k] for k in SAME_RUN_ARGS)
+    if not same:
+        return results
+    done = set(results["args"]["methods"])
+    for m, record in earlier.get("tuning", {}).items():
+        if m in done or m not in earlier.get("generators", {}):
+            continue
+        results["generators"][m] = earlier["generators"][m]
+        results["ratio_vs_base"][m] = earlier["ratio_vs_base"][m]
+        results["tuning"][m] = {**record, "from_earlier_run": True}
+        for k, v in earlier.get("timings_seconds", {}).items():
+            if k.endswith(f"_{m}"):
+                results["timings_seconds"].setdefault(k, v)
+    return results
+
+
 if __name__ == "__main__":
     args = parse_args()
     import os
@@ -194,6 +224,7 @@ if __name__ == "__main__":
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "cpu_threads": __import__("torch").get_num_threads(),
     }
+    results = merge_earlier(results, args.results)
     write_json_atomic(out / "results.json", results)
     write_json_atomic(args.results, results)
     print(json.dumps({"ratio_vs_base": ratios,

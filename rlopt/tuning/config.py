@@ -56,9 +56,11 @@ class _OnlineFields(_LoraFields):
 
     max_contexts: int = field(default=256, metadata={
         "help": "Contexts (item x segment x placement) drawn from the logs as training prompts."})
-    reward_model_weight: float = field(default=20.0, metadata={
-        "help": "Weight of the reward model's scalar reward (0.2 P(click) + P(purchase), ~0.01-0.05; "
-                "x20 puts differences between copies on the guards' scale)."})
+    reward_model_weight: float = field(default=1.0, metadata={
+        "help": "Weight of the reward model's term (see reward_model_scale)."})
+    reward_model_scale: str = field(default="log", metadata={
+        "help": "'log': log of the reward model's scalar reward (twice the value = +0.69, on the guards' "
+                "scale in any market); 'linear': the raw value (~0.01-0.05; needs a weight ~20-200)."})
     discount_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for claiming a discount that differs from the real one."})
     length_penalty: float = field(default=1.0, metadata={
@@ -70,6 +72,9 @@ class _OnlineFields(_LoraFields):
         super().__post_init__()
         if self.max_contexts < 1:
             raise InputError(f"max_contexts ({self.max_contexts}) must be >= 1", column="max_contexts")
+        if self.reward_model_scale not in ("log", "linear"):
+            raise InputError(f"reward_model_scale ({self.reward_model_scale!r}) must be 'log' or 'linear'",
+                             column="reward_model_scale")
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", column=name)
@@ -145,7 +150,7 @@ class RloptGRPOConfig(_OnlineFields, GRPOConfig):
     GRPO carries the PPO clipped objective: ``epsilon`` clips the ratio, ``num_iterations`` > 1 runs
     several PPO epochs per generated batch, ``beta`` > 0 adds a KL penalty to the reference (the base
     model, adapter disabled). Project fields: ``generator``, ``lora_*``, ``preset``, ``max_contexts``
-    and the reward weights ``reward_model_weight``, ``discount_penalty``, ``length_penalty``,
+    and the reward terms ``reward_model_weight``, ``reward_model_scale``, ``discount_penalty``, ``length_penalty``,
     ``repetition_penalty_weight``.
     """
 

@@ -9,6 +9,7 @@ are picklable callable classes with a stable ``__name__`` so TRL's metric keys
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,10 @@ def _column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
     return list(values)
 
 
+REWARD_SCALES = ("log", "linear")
+LOG_FLOOR = 1e-6  # log(0) guard: the reward model's value is a positive probability mix, ~1e-3..1e-1
+
+
 class ShownCopyReward:
     """Score the copy as it would be shown (cleaned and capped) with an inner reward function.
 
@@ -46,19 +51,38 @@ class ShownCopyReward:
         E.g. ``reward_models.RewardFunction`` — scores strings given ``item_id, segment, placement``.
     placements : mapping name -> Placement
         Character limits for the cleanup.
+    scale : {"log", "linear"}, default "log"
+        ``"log"`` returns ``log(max(r, 1e-6))``. GRPO and RLOO compare completions of the *same*
+        prompt, so only within-prompt differences matter: on the log scale a copy with twice the
+        predicted value gains ``log 2 = 0.69`` whatever the context's base rate (the targets are CTR
+        *ratios*), and that lands on the guards' scale (penalties in [-1, 0]). Linear differences
+        are ~1e-3, so the guards drown them out unless the weight is tuned per market.
+
+    >>> from types import SimpleNamespace
+    >>> inner = lambda prompts, completions, **kw: [0.01, 0.02]
+    >>> places = {"push": SimpleNamespace(max_chars=40)}
+    >>> r = ShownCopyReward(inner, places, scale="log")(None, ["a", "b"], placement=["push", "push"])
+    >>> round(r[1] - r[0], 4)  # twice the value: +log 2
+    0.6931
     """
 
     __name__ = "rlopt_reward"
 
-    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any]):
+    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any], scale: str = "log"):
+        if scale not in REWARD_SCALES:
+            raise ValueError(f"scale {scale!r} must be one of {', '.join(REWARD_SCALES)}")
         self.inner = inner
         self.placements = dict(placements)
+        self.scale = scale
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
         shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
                  for c, p in zip(completions, places, strict=True)]
-        return [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
+        values = [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
+        if self.scale == "log":
+            return [math.log(max(v, LOG_FLOOR)) for v in values]
+        return values
 
 
 class DiscountHonestyPenalty:
@@ -139,7 +163,7 @@ def build_reward_funcs(reward_model: RewardFunc | None, catalog: pd.DataFrame, p
     funcs: list[RewardFunc] = []
     weights: list[float] = []
     if reward_model is not None and cfg.reward_model_weight > 0:
-        funcs.append(ShownCopyReward(reward_model, placements))
+        funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale))
         weights.append(cfg.reward_model_weight)
     for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
                     (LengthLimitPenalty(placements), cfg.length_penalty),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 
 from rlopt.errors import InputError
@@ -63,10 +64,25 @@ def test_shown_copy_reward_scores_cleaned_capped_text():
         seen.extend(completions)
         return [len(c) for c in completions]
 
-    reward = ShownCopyReward(inner, PLACEMENTS)
+    reward = ShownCopyReward(inner, PLACEMENTS, scale="linear")
     out = reward(None, ['"' + "word " * 20 + '"\nmore', "ok", "fine", "good"], **KW)
     assert max(len(s) for s in seen[:2]) <= 40 and out[0] <= 40
     assert reward.__name__ == "rlopt_reward"
+
+
+def test_shown_copy_reward_log_scale_is_relative_and_floored():
+    values = iter([[0.01, 0.02, 0.04, 0.0]])
+    out = ShownCopyReward(lambda prompts, completions, **kw: next(values), PLACEMENTS)(
+        None, ["a", "b", "c", "d"], **KW)
+    assert out[1] - out[0] == pytest.approx(np.log(2)) and out[2] - out[1] == pytest.approx(np.log(2))
+    assert out[3] == pytest.approx(np.log(1e-6))  # a zero value is floored, not -inf
+    with pytest.raises(ValueError, match="scale"):
+        ShownCopyReward(lambda *a, **k: [], PLACEMENTS, scale="sqrt")
+
+
+def test_online_config_rejects_unknown_reward_scale():
+    with pytest.raises(InputError, match="reward_model_scale"):
+        make_config("grpo", "quick", reward_model_scale="exp")
 
 
 @pytest.mark.parametrize("func", [DiscountHonestyPenalty(CATALOG), LengthLimitPenalty(PLACEMENTS),
