@@ -50,11 +50,34 @@ def _tune_timing(method, sim, rm, steps, out_root, seed=0):
             "projected_quick_preset_idle_s": round(projected * share, 1)}
 
 
+def _cpu_flags() -> list[str]:
+    """The SIMD features that decide CPU matmul speed (AVX2 / AVX-512 / AVX512-BF16 / AMX)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    return sorted(f for f in flags.split(":", 1)[1].split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
+
+
+def _print_generation(gen: dict) -> None:
+    print(f"{'measure':<44}{'value':>14}")
+    for label, row in gen.items():
+        if isinstance(row, dict):
+            speed = next(v for k, v in row.items() if k.startswith("speedup_vs_"))
+            print(f"{'generation copies/s, ' + label:<44}{row['copies_per_s']:>10} ({speed}x)")
+    print(f"{'first-line stop: same copies':<44}{gen['first_line_stop_same_copies']!s:>14}")
+    print(f"{'shared prompt: share of identical copies':<44}{gen['shared_prompt_same_copies_share']:>14}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the 2-core budget)")
     parser.add_argument("--steps", type=int, default=4, help="tuning steps timed per method")
     parser.add_argument("--contexts", type=int, default=16, help="contexts for the generation timing")
+    parser.add_argument("--num", type=int, default=4, help="samples per context in the generation timing")
+    parser.add_argument("--generation-only", action="store_true",
+                        help="time generation only (batched variants; no tuning, no one-at-a-time baseline); "
+                             "updates the generation entry of the results file")
     parser.add_argument("--sim", type=Path, default=None, help="simulation dir (rlopt simulate output)")
     parser.add_argument("--reward-model", type=Path, default=None, help="reward model dir for GRPO")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tuning.json"))
@@ -83,16 +106,43 @@ def main() -> None:
     model, tok = resolve_generator("default")
     device = str(next(model.parameters()).device)
     gen = {}
-    for label, bs in (("batched_16", 16), ("one_at_a_time", 1)):
-        generate_copies(model, tok, contexts.head(2), catalog, placements, segments, num=2, seed=0,
-                        batch_size=bs)  # warm-up
+    # Baseline: one context at a time; then batched sampling as it was first built (every sample
+    # to the token budget, each prompt encoded once per sample), then with each saving added.
+    variants = {"one_at_a_time": dict(batch_size=1, stop_at_first_line=False, share_prompt=False),
+                "batched_16": dict(batch_size=16, stop_at_first_line=False, share_prompt=False),
+                "batched_16_first_line_stop": dict(batch_size=16, stop_at_first_line=True, share_prompt=False),
+                "batched_16_stop_shared_prompt": dict(batch_size=16, stop_at_first_line=True, share_prompt=True)}
+    if args.generation_only:
+        variants.pop("one_at_a_time")
+    texts = {}
+    for label, kw in variants.items():
+        generate_copies(model, tok, contexts.head(2), catalog, placements, segments, num=2, seed=0, **kw)  # warm-up
         t = time.time()
-        out = generate_copies(model, tok, contexts, catalog, placements, segments, num=4, seed=0, batch_size=bs)
+        out = generate_copies(model, tok, contexts, catalog, placements, segments, num=args.num, seed=0, **kw)
         dt = time.time() - t
+        texts[label] = out["raw_copy_text"].tolist()
         gen[label] = {"copies": len(out), "seconds": round(dt, 2), "copies_per_s": round(len(out) / dt, 2)}
-    gen["speedup_batched_vs_one"] = round(gen["batched_16"]["copies_per_s"] / gen["one_at_a_time"]["copies_per_s"], 2)
+    base = "one_at_a_time" if "one_at_a_time" in gen else "batched_16"
+    for label in gen:
+        gen[label]["speedup_vs_" + base] = round(gen[label]["copies_per_s"] / gen[base]["copies_per_s"], 2)
+    # The stop must not change what is shown; sharing the prompt's cache may flip a rare sample
+    # (the same arithmetic in another order), so its agreement is reported, not assumed.
+    gen["first_line_stop_same_copies"] = texts["batched_16_first_line_stop"] == texts["batched_16"]
+    gen["shared_prompt_same_copies_share"] = round(float(sum(
+        a == b for a, b in zip(texts["batched_16_stop_shared_prompt"], texts["batched_16"], strict=True))
+        / len(texts["batched_16"])), 3)
     del model
 
+    machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,
+               "device": device, "load_avg_1m": os.getloadavg()[0], "cpu_flags": _cpu_flags()}
+    from rlopt.io_utils import write_json_atomic
+
+    if args.generation_only:
+        result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        result["generation"] = {**gen, "contexts": len(contexts), "num": args.num, "machine": machine}
+        write_json_atomic(args.out, result)
+        _print_generation(gen)
+        return
     rm = args.reward_model
     if rm is None:
         from reward_models import train_reward_model
@@ -103,23 +153,17 @@ def main() -> None:
         train_reward_model(logs, catalog, seed=0, progress=False).save_pretrained(rm)
     tune = {m: _tune_timing(m, sim, rm, args.steps, work) for m in ("dpo", "grpo")}
     result = {
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,
-                    "device": device, "load_avg_1m": os.getloadavg()[0]},
-        "generation": gen,
+        "machine": machine,
+        "generation": {**gen, "contexts": len(contexts), "num": args.num},
         "tuning_quick": tune,
         "budget_s": 600,
     }
-    from rlopt.io_utils import write_json_atomic
-
     write_json_atomic(args.out, result)
-    print(f"{'measure':<38}{'value':>14}")
-    for label in ("batched_16", "one_at_a_time"):
-        print(f"{'generation copies/s, ' + label:<38}{gen[label]['copies_per_s']:>14}")
-    print(f"{'batched / one-at-a-time':<38}{gen['speedup_batched_vs_one']:>13}x")
+    _print_generation(gen)
     for m, r in tune.items():
-        print(f"{m + ' quick: s/step':<38}{r['s_per_step']:>14}")
-        print(f"{m + ' quick: projected preset s':<38}{r['projected_quick_preset_s']:>14}")
-        print(f"{m + ' quick: projected on idle cores s':<38}{r['projected_quick_preset_idle_s']:>14}")
+        print(f"{m + ' quick: s/step':<44}{r['s_per_step']:>14}")
+        print(f"{m + ' quick: projected preset s':<44}{r['projected_quick_preset_s']:>14}")
+        print(f"{m + ' quick: projected on idle cores s':<44}{r['projected_quick_preset_idle_s']:>14}")
     print(json.dumps(result["machine"]))
 
 

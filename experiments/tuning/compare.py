@@ -120,7 +120,7 @@ if __name__ == "__main__":
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from rlopt.data import read_catalog, read_logs, read_placements, write_jsonl, write_table
+    from rlopt.data import read_catalog, read_logs, read_placements, read_table, write_jsonl, write_table
     from rlopt.generation.inputs import find_segments
     from rlopt.generation.models import resolve_generator
     from rlopt.generation.sample import generate_copies
@@ -195,18 +195,25 @@ if __name__ == "__main__":
     evals, frames = {}, {}
     for name, spec in generators.items():
         t = time.time()
-        model, tok = resolve_generator(spec)
-        copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
-                                 seed=args.seed, generator_name=name)
-        write_jsonl(copies, out / f"copies-{name}.jsonl")
-        timings[f"generate_{name}"] = time.time() - t
+        copies_path = out / f"copies-{name}.jsonl"
+        meta_path = copies_path.with_suffix(".attrs.json")
+        if name == "base" and copies_path.is_file() and meta_path.is_file():  # seeded: an earlier run's
+            copies = read_table(copies_path)
+            copies.attrs.update(json.loads(meta_path.read_text()))
+        else:
+            model, tok = resolve_generator(spec)
+            copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
+                                     seed=args.seed, generator_name=name)
+            write_jsonl(copies, copies_path)
+            write_json_atomic(meta_path, copies.attrs)
+            del model
+            timings[f"generate_{name}"] = time.time() - t
         # 6. evaluate
         ev = evaluate_copies(copies, oracle, reward_model, catalog, placements)
         frames[name] = ev.pop("frame")
         ev["title_fallbacks"] = copies.attrs.get("title_fallbacks", 0)
         ev["examples"] = copies["copy_text"].head(6).tolist()
         evals[name] = ev
-        del model
 
     ratios = {}
     for m in args.methods:

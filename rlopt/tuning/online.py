@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.errors import InputError
+from rlopt.generation.sample import line_break_token_ids
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
@@ -44,6 +45,19 @@ def online_dataset(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Ma
     })
 
 
+def stop_at_line_break(model, tokenizer) -> None:
+    """Make sampling end at the first line break as well as at EOS.
+
+    TRL's GRPO/RLOO trainers take their stop ids from ``model.generation_config.eos_token_id`` and
+    mask every completion token after the first of them, so the loss sees only the first line.
+    """
+    eos = model.generation_config.eos_token_id
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
+        eos.insert(0, tokenizer.eos_token_id)
+    model.generation_config.eos_token_id = eos + [i for i in line_break_token_ids(tokenizer) if i not in eos]
+
+
 def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any], cfg,
                  out_dir: str | Path, reward_model: RewardFunc | None, segments: Mapping[str, Any] | None = None,
                  data_info: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -64,6 +78,8 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
     seed_everything(cfg.seed)
     dataset = online_dataset(contexts, catalog, placements, segments)
     model, tokenizer = load_base(cfg)
+    if cfg.stop_at_newline:
+        stop_at_line_break(model, tokenizer)
     trainer = trainer_cls(model=model, reward_funcs=funcs, args=cfg, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(cfg))
     ckpt = last_checkpoint(out_dir)

@@ -67,3 +67,18 @@ def test_online_needs_a_reward_model(tiny_causal_lm_dir, tmp_path):
     cfg = make_config("grpo", "quick", generator=str(tiny_causal_lm_dir))
     with pytest.raises(InputError, match="needs a reward model"):
         train_online("grpo", training_logs(), CATALOG, PLACEMENTS, cfg, tmp_path / "x", None, SEGMENTS)
+
+
+def test_sampling_stops_at_the_first_line_break(tiny_causal_lm_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlopt.tuning.online import line_break_token_ids, stop_at_line_break
+
+    tok = AutoTokenizer.from_pretrained(tiny_causal_lm_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_lm_dir)
+    breaks = line_break_token_ids(tok)
+    assert tok.convert_tokens_to_ids("Ċ") in breaks and all("\n" in tok.decode([i]) for i in breaks)
+    assert not any("\n" in tok.decode([i]) for i in range(len(tok)) if i not in set(breaks))
+    stop_at_line_break(model, tok)
+    eos = model.generation_config.eos_token_id
+    assert eos[0] == tok.eos_token_id and set(breaks) <= set(eos) and len(eos) == len(set(eos))
