@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from rlopt.generation.compliance import repair
+from rlopt.generation.decode import first_line_complete, line_break_token_ids, sample_tokens
 from rlopt.generation.postprocess import cap_length, clean_copy
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 from rlopt.precision import use_bf16
@@ -20,85 +20,6 @@ def max_new_tokens_for(max_chars: int) -> int:
     return int(math.ceil(max_chars / 3.0)) + 8
 
 
-class FirstLineDone:
-    """Stopping criterion: a sequence is done once its first line with content has ended.
-
-    Only :func:`rlopt.generation.postprocess.first_line` of a sample is ever shown, so every token
-    after that line's break is wasted compute. The criterion marks such sequences finished (TRL and
-    ``generate`` then pad them) and ``generate`` returns when all are; the kept line is unchanged,
-    since sampling draws for the whole batch at every step whichever rows are finished.
-
-    Parameters
-    ----------
-    tokenizer
-        Decodes the new tokens of a row whose last token holds a line break (the only rows checked).
-    prompt_length : int
-        Columns of ``input_ids`` that belong to the (left-padded) prompt.
-    break_ids : Tensor, shape (n,)
-        :func:`line_break_token_ids` of the tokenizer (computed once per vocabulary by the caller).
-    """
-
-    def __init__(self, tokenizer, prompt_length: int, break_ids):
-        self.tokenizer = tokenizer
-        self.prompt_length = prompt_length
-        self.break_ids = break_ids
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        if input_ids.shape[1] <= self.prompt_length:
-            return done
-        ended = torch.isin(input_ids[:, -1], self.break_ids.to(input_ids.device))
-        for row in ended.nonzero().flatten().tolist():
-            text = self.tokenizer.decode(input_ids[row, self.prompt_length:], skip_special_tokens=True)
-            done[row] = bool(re.search(r"\w", text[: text.rfind("\n")]))  # a finished line with content
-        return done
-
-
-def line_break_token_ids(tokenizer) -> list[int]:
-    """Ids of every vocabulary token whose text contains a line break (``"\\n"``, ``".\\n"``, ...)."""
-    return [i for i, text in enumerate(tokenizer.batch_decode([[i] for i in range(len(tokenizer))]))
-            if "\n" in text]
-
-
-def shared_prompt_inputs(model, enc, num: int) -> dict[str, Any]:
-    """``generate`` inputs for ``num`` samples per prompt that encode each prompt only once.
-
-    The prompt minus its last token runs through the model once; its key/value cache is repeated
-    ``num`` times per row, and ``generate`` continues from it with the prompts repeated the same
-    way (``repeat_interleave``, the row order of ``num_return_sequences``), so only the last prompt
-    token and the samples are computed per sequence.
-
-    Parameters
-    ----------
-    model
-        A causal LM in eval mode.
-    enc : mapping
-        Left-padded ``input_ids`` and ``attention_mask``, shape (batch, length).
-    num : int
-        Samples per prompt.
-
-    Returns
-    -------
-    dict
-        ``input_ids`` and ``attention_mask`` of shape (batch * num, length) and the cache, under
-        the keyword this transformers version's ``generate`` takes (``cache`` or ``past_key_values``).
-    """
-    import inspect
-
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    # Positions as generate computes them for left padding (padding slots get 0).
-    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-    key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    out = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                use_cache=True, logits_to_keep=1)  # the logits are not needed: keep one position, not 130
-    cache = getattr(out, "cache", None) or out.past_key_values
-    cache.batch_repeat_interleave(num)
-    return {"input_ids": ids.repeat_interleave(num, dim=0), "attention_mask": mask.repeat_interleave(num, dim=0),
-            key: cache}
-
-
 def chat_prompts(tokenizer, messages: list[list[dict[str, str]]]) -> list[str]:
     """Render chat messages to prompt strings with the tokenizer's chat template."""
     return [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
@@ -106,10 +27,10 @@ def chat_prompts(tokenizer, messages: list[list[dict[str, str]]]) -> list[str]:
 
 def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame,
                     placements: Mapping[str, Any], segments: Mapping[str, Any] | None = None, num: int = 1,
-                    seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95,
+                    seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95, top_k: int = 50,
                     generator_name: str = "", source: str = "contexts", compliance: bool = True,
                     precision: str = "auto", stop_at_first_line: bool = True,
-                    share_prompt: bool = True) -> pd.DataFrame:
+                    decoder: str = "rlopt") -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -138,13 +59,14 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         device computes bf16 natively (:mod:`rlopt.precision`; 1.4x faster on such a CPU). A model
         already in a 16-bit dtype runs as it is.
     stop_at_first_line : bool, default True
-        End each sample once its first line with content is complete (:class:`FirstLineDone`): the
-        copies are the same as without it, and a batch returns as soon as all its rows are done
-        instead of running to the token budget.
-    share_prompt : bool, default True
-        With ``num > 1``, encode each prompt once and give its ``num`` samples copies of that
-        prompt's key/value cache (:func:`shared_prompt_inputs`) instead of encoding it ``num``
-        times; the prompt is most of the compute (~130 tokens against ~15-40 sampled).
+        End a sample once its first line with content is complete
+        (:func:`rlopt.generation.decode.first_line_complete`): only that line is shown, so the copies
+        are the same as without the stop, at a fraction of the decoding.
+    decoder : {"rlopt", "transformers"}
+        ``"rlopt"``: :func:`rlopt.generation.decode.sample_tokens` (the batch's common prompt prefix
+        encoded once, each prompt once for its ``num`` samples, finished rows dropped from the batch). ``"transformers"``: the model's own
+        ``generate`` with ``num_return_sequences`` and no first-line stop (the baseline the benchmark
+        compares against; other samples for the same seed).
 
     Returns
     -------
@@ -157,7 +79,6 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         to the item title. ``attrs`` holds ``title_fallbacks`` and ``compliance`` (count per action).
     """
     import torch
-    from transformers import StoppingCriteriaList
 
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
@@ -178,23 +99,35 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     raws: list[str] = [""] * len(texts)
     actions: list[str] = ["ok" if compliance else "off"] * len(texts)
     n_fallback = 0
-    break_ids = torch.tensor(line_break_token_ids(tokenizer), dtype=torch.long) if stop_at_first_line else None
+    if decoder not in ("rlopt", "transformers"):
+        raise ValueError(f"unknown decoder {decoder!r}; valid: rlopt, transformers")
+    break_ids = line_break_token_ids(tokenizer) if stop_at_first_line else []
+    row_done = (lambda toks: first_line_complete(tokenizer.decode(toks, skip_special_tokens=True))) \
+        if stop_at_first_line else None
+    eos = model.generation_config.eos_token_id
+    stop_ids = {i for i in ([eos] if isinstance(eos, int) else list(eos or [])) if i is not None}
+    if tokenizer.eos_token_id is not None:
+        stop_ids.add(tokenizer.eos_token_id)
     was_training = model.training
     model.eval()
     try:
         for b, idx in enumerate(batches):
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(device)
+            batch_prompts = [prompts[i] for i in idx]
             torch.manual_seed(seed + b)
-            stops = [FirstLineDone(tokenizer, enc["input_ids"].shape[1], break_ids)] if stop_at_first_line else []
+            budget = max_new_tokens_for(max(limits[i] for i in idx))
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                inputs = shared_prompt_inputs(model, enc, num) if share_prompt and num > 1 else \
-                    {**enc, "num_return_sequences": num}
-                out = model.generate(**inputs, do_sample=True, temperature=temperature, top_p=top_p,
-                                     max_new_tokens=max_new_tokens_for(max(limits[i] for i in idx)),
-                                     pad_token_id=tokenizer.pad_token_id,
-                                     stopping_criteria=StoppingCriteriaList(stops))
-            new = out[:, enc["input_ids"].shape[1]:]
+                if decoder == "rlopt":
+                    ids = tokenizer(batch_prompts, add_special_tokens=False)["input_ids"]
+                    new = sample_tokens(model, ids, tokenizer.pad_token_id, num=num, max_new_tokens=budget,
+                                        temperature=temperature, top_k=top_k, top_p=top_p, stop_ids=stop_ids,
+                                        row_done=row_done, check_ids=break_ids)
+                else:
+                    enc = tokenizer(batch_prompts, return_tensors="pt", padding=True,
+                                    add_special_tokens=False).to(device)
+                    out = model.generate(**enc, do_sample=True, temperature=temperature, top_k=top_k, top_p=top_p,
+                                         max_new_tokens=budget, num_return_sequences=num,
+                                         pad_token_id=tokenizer.pad_token_id)
+                    new = out[:, enc["input_ids"].shape[1]:]
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(idx):
                 for k in range(num):

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.generation.sample import line_break_token_ids
+from rlopt.generation.decode import line_break_token_ids
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs

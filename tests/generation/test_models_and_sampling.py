@@ -63,27 +63,6 @@ def test_default_generator_loads_offline_and_generates(monkeypatch):
     assert (out["copy_text"].str.len() <= out["placement"].map(lambda p: PLACEMENTS[p].max_chars)).all()
 
 
-def test_first_line_done_marks_rows_whose_first_content_line_ended(tiny_causal_lm_dir):
-    import torch
-
-    from rlopt.generation.sample import FirstLineDone, line_break_token_ids
-
-    _, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
-    breaks = torch.tensor(line_break_token_ids(tok))
-    assert len(breaks) > 0 and all("\n" in tok.decode([i]) for i in breaks.tolist())
-
-    def ids(text):
-        return tok(text, add_special_tokens=False)["input_ids"]
-
-    prompt = ids("Write copy:")
-    rows = [ids("Fresh shoes today\n"), ids("\n"), ids("Fresh shoes"), ids("\n\nBig sale\n")]
-    width = max(map(len, rows))
-    pad = tok.pad_token_id
-    batch = torch.tensor([prompt + [pad] * (width - len(r)) + r for r in rows])  # last token = row's last
-    done = FirstLineDone(tok, len(prompt), breaks)(batch, None)
-    assert done.tolist() == [True, False, False, True]  # an empty leading line does not count
-
-
 def _newline_prone(model, tok, bias: float):
     """The tiny model with a bias on the line-break token, so its random samples do break lines."""
     import torch
@@ -98,41 +77,123 @@ def _newline_prone(model, tok, bias: float):
     return model
 
 
-def test_stopping_at_the_first_line_keeps_the_same_copies_and_stops_sooner(tiny_causal_lm_dir):
-    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
-    model = _newline_prone(model, tok, bias=3.0)
-    lengths = []
-    generate = model.generate
+def _counting_rows(model):
+    """Wrap ``model.forward`` to count the rows of every forward pass (the decoding work done)."""
+    import functools
 
-    def recording(*args, **kwargs):
-        out = generate(*args, **kwargs)
-        lengths.append(out.shape[1] - kwargs["input_ids"].shape[1])
-        return out
+    rows = []
+    forward = model.forward
 
-    model.generate = recording
-    kw = dict(num=3, seed=3, batch_size=1, compliance=False)
-    stop = generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, stop_at_first_line=True, **kw)
-    n_stop, lengths[:] = list(lengths), []
-    full = generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, stop_at_first_line=False, **kw)
-    assert stop["raw_copy_text"].tolist() == full["raw_copy_text"].tolist()
-    assert sum(n_stop) < sum(lengths)  # the stop did end some batches early
+    @functools.wraps(forward)  # keeps the signature that decode reads the cache keyword from
+    def counted(*args, **kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return forward(*args, **kwargs)
+
+    model.forward = counted
+    return rows
 
 
-def test_shared_prompt_cache_gives_the_same_next_token_scores(tiny_causal_lm_dir):
+def test_line_break_tokens_are_exactly_those_with_a_newline(tiny_causal_lm_dir):
+    from rlopt.generation.decode import line_break_token_ids
+
+    _, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    breaks = set(line_break_token_ids(tok))
+    assert tok.convert_tokens_to_ids("Ċ") in breaks
+    assert all(("\n" in tok.decode([i])) == (i in breaks) for i in range(len(tok)))
+
+
+@pytest.mark.parametrize("share_prefix", [True, False])
+def test_greedy_decoding_matches_transformers_generate(tiny_causal_lm_dir, share_prefix):
+    """top_k=1 makes sampling greedy: the cache, positions, left padding and the shared prompt
+    prefix must agree with generate token for token."""
     import torch
 
-    from rlopt.generation.sample import shared_prompt_inputs
+    from rlopt.generation.decode import common_prefix_length, left_pad, sample_tokens
 
     model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
     model.eval()
-    enc = tok(["Write a banner for runners", "Hi"], return_tensors="pt", padding=True)  # left-padded
-    kw = dict(do_sample=False, max_new_tokens=6, output_scores=True, return_dict_in_generate=True,
-              pad_token_id=tok.pad_token_id)
+    head = "You write short honest marketing copy for an online shop. Reply with the copy only. "
+    texts = [head + "Write a banner for runners who like trails", head + "Hi", head + "A push for tea"]
+    prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert common_prefix_length(prompts) >= 8  # the shared-prefix path is the one exercised
+    ids, mask = left_pad(prompts, tok.pad_token_id)
     with torch.no_grad():
-        plain = model.generate(input_ids=enc["input_ids"].repeat_interleave(3, dim=0),  # = num_return_sequences
-                               attention_mask=enc["attention_mask"].repeat_interleave(3, dim=0), **kw)
-        shared = model.generate(**shared_prompt_inputs(model, enc, 3), **kw)
-    assert shared.sequences.shape == plain.sequences.shape == (6, enc["input_ids"].shape[1] + 6)
-    assert torch.equal(shared.sequences, plain.sequences)
-    for a, b in zip(shared.scores, plain.scores, strict=True):
-        assert torch.allclose(a, b, atol=1e-4)
+        ours = sample_tokens(model, prompts, tok.pad_token_id, num=2, max_new_tokens=6, top_k=1,
+                             share_prefix=share_prefix)
+        ref = model.generate(input_ids=ids.repeat_interleave(2, dim=0), attention_mask=mask.repeat_interleave(2, dim=0),
+                             do_sample=False, max_new_tokens=6, min_new_tokens=6, pad_token_id=tok.pad_token_id)
+    assert ours == ref[:, ids.shape[1]:].tolist()
+
+
+def test_prefill_with_a_shared_prefix_gives_each_prompts_own_next_token_logits(tiny_causal_lm_dir):
+    import torch
+
+    from rlopt.generation.decode import prefill
+
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    model.eval()
+    head = "You write short honest marketing copy for an online shop. Reply with the copy only. "
+    prompts = [tok(head + t, add_special_tokens=False)["input_ids"] for t in ("Write a banner for trails", "Hi")]
+    with torch.no_grad():
+        alone = torch.cat([model(input_ids=torch.tensor([q])).logits[:, -1] for q in prompts])  # unpadded, one by one
+        for min_shared in (8, 10**9):  # shared prefix, and plain left padding
+            _, logits, mask, last = prefill(model, prompts, tok.pad_token_id, min_shared=min_shared)
+            assert torch.allclose(logits, alone, atol=1e-4)
+            assert last.tolist() == [len(q) - 1 for q in prompts] and mask.sum(1).tolist() == [len(q) for q in prompts]
+
+
+def test_sampling_follows_top_k_top_p_and_the_uniform_draw():
+    import torch
+
+    from rlopt.generation.decode import filter_and_sample
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    draw = lambda u, **kw: filter_and_sample(logits, torch.tensor([u]), **kw).item()  # noqa: E731
+    assert [draw(u, top_k=0) for u in (0.1, 0.6, 0.9, 0.99)] == [0, 1, 2, 3]  # inverse CDF
+    assert draw(0.99, top_k=2) == 1  # only the 2 most likely remain
+    assert draw(0.99, top_k=0, top_p=0.7) == 1  # nucleus {0, 1}: 0.5 + 0.3 >= 0.7
+    assert draw(0.99, top_k=0, top_p=0.5) == 0
+
+
+def test_dropping_finished_rows_changes_no_token(tiny_causal_lm_dir):
+    import torch
+
+    from rlopt.generation.decode import first_line_complete, line_break_token_ids, sample_tokens
+
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    model = _newline_prone(model, tok, bias=3.0).eval()
+    rows = _counting_rows(model)
+    prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in ("Write a banner", "Hi", "A push for tea")]
+    kw = dict(num=2, max_new_tokens=24, temperature=0.8, top_p=0.95, stop_ids=[tok.eos_token_id],
+              row_done=lambda t: first_line_complete(tok.decode(t)), check_ids=line_break_token_ids(tok))
+    out = {}
+    for drop in (True, False):
+        torch.manual_seed(5)
+        rows.clear()
+        with torch.no_grad():
+            out[drop] = (sample_tokens(model, prompts, tok.pad_token_id, drop_finished=drop, **kw),
+                         sum(rows))
+    assert out[True][0] == out[False][0]
+    assert any(len(t) < 24 for t in out[True][0])  # some rows did finish early ...
+    assert out[True][1] < out[False][1]  # ... and were not computed after that
+
+
+def test_stopping_at_the_first_line_keeps_the_same_copies(tiny_causal_lm_dir):
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    model = _newline_prone(model, tok, bias=3.0)
+    rows = _counting_rows(model)
+    kw = dict(num=3, seed=3, batch_size=2, compliance=False)
+    stop = generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, stop_at_first_line=True, **kw)
+    n_stop, rows[:] = sum(rows), []
+    full = generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, stop_at_first_line=False, **kw)
+    assert stop["raw_copy_text"].tolist() == full["raw_copy_text"].tolist()
+    assert (stop["raw_copy_text"].str.len() > 0).all()
+    assert n_stop < sum(rows)
+
+
+def test_transformers_decoder_still_works_and_unknown_decoder_is_an_error(tiny_causal_lm_dir):
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    out = generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0, decoder="transformers")
+    assert len(out) == 6 and (out["copy_text"].str.len() > 0).all()
+    with pytest.raises(ValueError, match="unknown decoder"):
+        generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, decoder="vllm")

@@ -1,0 +1,231 @@
+"""Batched sampling from a causal LM that stops computing rows as soon as they are finished.
+
+``transformers``' ``generate`` keeps every row of a batch in every forward pass until the last row
+is done (finished rows are fed padding), and encodes a prompt once per requested sample. For
+short copy behind long prompts on a CPU both are most of the cost, so :func:`sample_tokens`
+
+1. encodes the batch's common prompt prefix (the system prompt and chat-template head) once,
+   each prompt's remainder once, and repeats the key/value cache for its ``num`` samples;
+2. drops a row from the batch (and its cache) the step it finishes — at an end token, or when a
+   ``row_done`` check says so (:func:`first_line_complete`: the first line with content has ended);
+3. samples with temperature, top-k and top-p (nucleus) as ``generate`` does, by inverse CDF from
+   one uniform number per row and step drawn for the *whole* batch, so a row's tokens depend only
+   on the seed and its own history, never on which other rows have finished.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+
+
+def line_break_token_ids(tokenizer) -> list[int]:
+    """Ids of every vocabulary token whose text contains a line break (``"\\n"``, ``".\\n"``, ...)."""
+    return [i for i, text in enumerate(tokenizer.batch_decode([[i] for i in range(len(tokenizer))]))
+            if "\n" in text]
+
+
+def first_line_complete(text: str) -> bool:
+    """True once ``text`` holds a finished line with content (letters or digits before a line break).
+
+    :func:`rlopt.generation.postprocess.first_line` of such a text can no longer change, whatever
+    follows.
+
+    >>> first_line_complete("Fresh shoes\\n"), first_line_complete("\\n\\n"), first_line_complete("Fresh")
+    (True, False, False)
+    """
+    cut = text.rfind("\n")
+    return cut >= 0 and re.search(r"\w", text[:cut]) is not None
+
+
+def filter_and_sample(logits, uniform, temperature: float = 1.0, top_k: int = 50, top_p: float = 1.0):
+    """One token per row: temperature, then top-k, then top-p, then inverse-CDF sampling.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (rows, vocab)
+    uniform : Tensor, shape (rows,)
+        One U(0, 1) draw per row; the token is the first whose cumulative probability exceeds it.
+    temperature, top_k, top_p
+        As in ``transformers``: ``p_i ∝ exp(logit_i / T)`` over the ``top_k`` most likely tokens,
+        then the smallest prefix of them whose mass reaches ``top_p`` (at least one token).
+
+    Returns
+    -------
+    Tensor, shape (rows,)
+        Token ids.
+    """
+    import torch
+
+    logits = logits.float() / max(float(temperature), 1e-6)
+    k = logits.shape[-1] if top_k <= 0 else min(int(top_k), logits.shape[-1])
+    values, ids = torch.topk(logits, k, dim=-1)  # sorted, most likely first
+    probs = torch.softmax(values, dim=-1)
+    if top_p < 1.0:
+        outside = (torch.cumsum(probs, dim=-1) - probs) >= top_p  # mass before this token already >= top_p
+        probs = probs.masked_fill(outside, 0.0)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    pick = (torch.cumsum(probs, dim=-1) < uniform[:, None]).sum(dim=-1).clamp(max=k - 1)
+    return ids.gather(1, pick[:, None]).squeeze(1)
+
+
+def _cache_keyword(model) -> str:
+    """The forward keyword for a key/value cache: ``cache`` in newer transformers, else ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix all ``seqs`` share.
+
+    >>> common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    2
+    """
+    if not seqs:
+        return 0
+    n = min(len(q) for q in seqs)
+    first = seqs[0]
+    for i in range(n):
+        if any(q[i] != first[i] for q in seqs):
+            return i
+    return n
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device=None):
+    """``(input_ids, attention_mask)``, shape (len(seqs), longest): sequences right-aligned, mask 0 on padding."""
+    import torch
+
+    width = max(len(q) for q in seqs)
+    ids = torch.full((len(seqs), width), int(pad_id), dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, q in enumerate(seqs):
+        if q:
+            ids[r, width - len(q):] = torch.as_tensor(list(q), dtype=torch.long)
+            mask[r, width - len(q):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _positions(mask):
+    """Positions as ``generate`` computes them: the count of real tokens before each (0 on padding)."""
+    return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+
+
+def prefill(model, prompts: Sequence[Sequence[int]], pad_id: int, device=None, min_shared: int = 8):
+    """Run the prompts through the model once; return ``(cache, last_logits, attention_mask, last_position)``.
+
+    When the prompts share a prefix of at least ``min_shared`` tokens (the system prompt, the chat
+    template's head), it is encoded once and its cache repeated for every row; each row's remainder
+    is then encoded left-padded *after* the prefix (mask ``[1] * prefix + [0] * pad + [1] * rest``,
+    positions counting real tokens only), so every real token keeps its position and its context.
+    The same tokens as encoding each whole prompt, with the prefix computed once instead of per row.
+
+    Returns
+    -------
+    cache
+        The model's key/value cache for every row.
+    last_logits : Tensor, shape (rows, vocab)
+        Next-token logits after each prompt.
+    attention_mask : Tensor, shape (rows, cache length)
+    last_position : Tensor, shape (rows,)
+        Position of each prompt's last token.
+    """
+    import torch
+
+    key = _cache_keyword(model)
+    shared = min(common_prefix_length(prompts), min(len(q) for q in prompts) - 1)
+    if len(prompts) > 1 and shared >= min_shared:
+        head = torch.as_tensor([list(prompts[0][:shared])], dtype=torch.long, device=device)
+        out = model(input_ids=head, position_ids=torch.arange(shared, device=device)[None], use_cache=True,
+                    logits_to_keep=1)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        cache.batch_repeat_interleave(len(prompts))
+        rest, rest_mask = left_pad([q[shared:] for q in prompts], pad_id, device)
+        mask = torch.cat([torch.ones((len(prompts), shared), dtype=torch.long, device=device), rest_mask], dim=1)
+        positions = _positions(mask)
+        out = model(input_ids=rest, attention_mask=mask, position_ids=positions[:, shared:], use_cache=True,
+                    logits_to_keep=1, **{key: cache})
+    else:
+        ids, mask = left_pad(prompts, pad_id, device)
+        positions = _positions(mask)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        cache = getattr(out, "cache", None) or out.past_key_values
+    return cache, out.logits[:, -1, :], mask, positions[:, -1]
+
+
+def sample_tokens(model, prompts: Sequence[Sequence[int]], pad_id: int, *, num: int = 1,
+                  max_new_tokens: int = 32, temperature: float = 1.0, top_k: int = 50, top_p: float = 1.0,
+                  stop_ids: Sequence[int] = (), row_done: Callable[[list[int]], bool] | None = None,
+                  check_ids: Sequence[int] = (), drop_finished: bool = True,
+                  share_prefix: bool = True) -> list[list[int]]:
+    """Sample ``num`` continuations of every prompt; call under ``torch.no_grad()``.
+
+    Parameters
+    ----------
+    model
+        A causal LM in eval mode whose forward takes ``position_ids``, ``logits_to_keep`` and a cache.
+    prompts : sequence of sequence of int
+        Token ids of each prompt (unpadded).
+    pad_id : int
+        Token id used for padding (masked out).
+    num : int
+        Samples per prompt; prompt ``b``'s samples are rows ``b * num ... b * num + num - 1``.
+    max_new_tokens : int
+        Token budget per row.
+    temperature, top_k, top_p
+        See :func:`filter_and_sample`.
+    stop_ids : sequence of int
+        End tokens: a row that samples one is finished (the token is kept in its output).
+    row_done : callable, optional
+        ``row_done(tokens) -> bool`` on a row's new tokens, asked only after it samples one of
+        ``check_ids`` (e.g. a line break); True finishes the row.
+    drop_finished : bool, default True
+        Remove finished rows from the batch and cache. False keeps computing them (and ignores
+        what they sample): the same tokens, for checking that dropping changes nothing.
+    share_prefix : bool, default True
+        Encode the prompts' common prefix once (:func:`prefill`).
+
+    Returns
+    -------
+    list of list of int, length len(prompts) * num
+        Each row's sampled tokens, its end token included.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    rows = len(prompts) * num
+    cache, logits, mask, last_pos = prefill(model, prompts, pad_id, device,
+                                            min_shared=8 if share_prefix else 10**9)
+    if num > 1:
+        cache.batch_repeat_interleave(num)
+        logits, mask, last_pos = (t.repeat_interleave(num, dim=0) for t in (logits, mask, last_pos))
+    key = _cache_keyword(model)
+    stop = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=device)
+    check = torch.tensor(sorted(set(check_ids)), dtype=torch.long, device=device)
+    alive = torch.arange(rows, device=device)  # batch row -> output row
+    running = torch.ones(rows, dtype=torch.bool, device=device)  # only used when not dropping
+    tokens: list[list[int]] = [[] for _ in range(rows)]
+    for step in range(max_new_tokens):
+        uniform = torch.rand(rows, device=device)[alive]  # the whole batch's draw, whoever is left
+        nxt = filter_and_sample(logits, uniform, temperature, top_k, top_p)
+        finished = torch.isin(nxt, stop)
+        checked = torch.isin(nxt, check) if row_done is not None else torch.zeros_like(finished)
+        for j, (row, tok) in enumerate(zip(alive.tolist(), nxt.tolist(), strict=True)):
+            if drop_finished or running[row]:
+                tokens[row].append(tok)
+                if checked[j] and not finished[j]:
+                    finished[j] = bool(row_done(tokens[row]))
+        if not drop_finished:
+            running[alive[finished]] = False
+            finished = ~running[alive]
+        if step == max_new_tokens - 1 or bool(finished.all()):
+            break
+        if drop_finished and bool(finished.any()):
+            keep = (~finished).nonzero().flatten()
+            cache.batch_select_indices(keep)
+            alive, nxt, mask, last_pos = alive[keep], nxt[keep], mask[keep], last_pos[keep]
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        last_pos = last_pos + 1
+        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
+                    use_cache=True, **{key: cache})
+        logits = out.logits[:, -1, :]
+    return tokens
