@@ -132,22 +132,24 @@ def prefill(model, prompts: Sequence[Sequence[int]], pad_id: int, device=None, m
     import torch
 
     key = _cache_keyword(model)
+    # Only the last position's logits are needed: skip the LM head elsewhere where the model allows it.
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     shared = min(common_prefix_length(prompts), min(len(q) for q in prompts) - 1)
     if len(prompts) > 1 and shared >= min_shared:
         head = torch.as_tensor([list(prompts[0][:shared])], dtype=torch.long, device=device)
         out = model(input_ids=head, position_ids=torch.arange(shared, device=device)[None], use_cache=True,
-                    logits_to_keep=1)
+                    **last_only)
         cache = getattr(out, "cache", None) or out.past_key_values
         cache.batch_repeat_interleave(len(prompts))
         rest, rest_mask = left_pad([q[shared:] for q in prompts], pad_id, device)
         mask = torch.cat([torch.ones((len(prompts), shared), dtype=torch.long, device=device), rest_mask], dim=1)
         positions = _positions(mask)
         out = model(input_ids=rest, attention_mask=mask, position_ids=positions[:, shared:], use_cache=True,
-                    logits_to_keep=1, **{key: cache})
+                    **last_only, **{key: cache})
     else:
         ids, mask = left_pad(prompts, pad_id, device)
         positions = _positions(mask)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **last_only)
         cache = getattr(out, "cache", None) or out.past_key_values
     return cache, out.logits[:, -1, :], mask, positions[:, -1]
 
@@ -162,7 +164,8 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], pad_id: int, *, num: 
     Parameters
     ----------
     model
-        A causal LM in eval mode whose forward takes ``position_ids``, ``logits_to_keep`` and a cache.
+        A causal LM in eval mode whose forward takes ``position_ids`` and a cache
+        (``logits_to_keep`` is used where the forward takes it).
     prompts : sequence of sequence of int
         Token ids of each prompt (unpadded).
     pad_id : int
