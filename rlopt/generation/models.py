@@ -130,20 +130,25 @@ def resolve_base_path(spec: str) -> str:
     return spec  # a Hugging Face id
 
 
+_MAX_ADAPTER_DEPTH = 8
+
+
 def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype=None,
-                      trainable: bool = False):
+                      trainable: bool = False, _depth: int = 0):
     """Load a generator by spec.
 
     Parameters
     ----------
     spec : str
         ``"default"``, a local model directory, a tuned (adapter) directory, or a Hugging Face id.
+        A tuned directory's base may itself be a tuned directory (e.g. GRPO run on a DPO-tuned
+        generator): the chain is resolved recursively, each adapter merged into its base.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     dtype : torch.dtype, optional
         Defaults to :func:`default_dtype` for the device.
     trainable : bool
-        Keep an adapter's weights trainable (for resuming tuning); inference otherwise.
+        Keep the top adapter's weights trainable (for resuming tuning); inference otherwise.
 
     Returns
     -------
@@ -156,22 +161,30 @@ def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype
     dtype = dtype or default_dtype(device)
     spec = str(spec)
     adapter_dir = None
+    base_model = base_tokenizer = None
     if Path(spec).is_dir() and is_adapter_dir(spec):
         if not any((Path(spec) / n).is_file() for n in ("adapter_model.safetensors", "adapter_model.bin")):
             raise InputError(f"{spec}: adapter_config.json is here but no adapter weights "
                              "(adapter_model.safetensors)", file=spec, rule="tuned generator layout")
         adapter_dir = spec
         base_spec = adapter_base_spec(spec)
-        if Path(base_spec).is_dir() and is_adapter_dir(base_spec):
-            raise InputError(f"{spec}: its base {base_spec} is itself an adapter; merge it first", file=spec)
-        base_path = resolve_base_path(base_spec)
+        if Path(base_spec).is_dir() and is_adapter_dir(base_spec):  # a tuned generator tuned again
+            if _depth >= _MAX_ADAPTER_DEPTH:
+                raise InputError(f"{spec}: more than {_MAX_ADAPTER_DEPTH} adapters stacked on each other "
+                                 "(or a cycle of tuned directories naming each other as base)", file=spec,
+                                 rule="tuned generator layout")
+            base_model, base_tokenizer = resolve_generator(base_spec, device="cpu", dtype=dtype, _depth=_depth + 1)
+            base_path = base_spec
+        else:
+            base_path = resolve_base_path(base_spec)
     else:
         base_path = resolve_base_path(spec)
-    tok_source = adapter_dir if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file() \
-        else base_path
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tok_source)
-        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+        if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+        else:
+            tokenizer = base_tokenizer or AutoTokenizer.from_pretrained(base_path)
+        model = base_model if base_model is not None else AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
     except OSError as err:
         raise InputError(f"{spec}: cannot load the generator ({err}). Use 'default', a local directory "
                          "with config.json + weights, or a Hugging Face id reachable from this machine",

@@ -197,3 +197,45 @@ def test_transformers_decoder_still_works_and_unknown_decoder_is_an_error(tiny_c
     assert len(out) == 6 and (out["copy_text"].str.len() > 0).all()
     with pytest.raises(ValueError, match="unknown decoder"):
         generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, decoder="vllm")
+
+
+def _write_adapter(base_model, base_spec: str, out, seed: int):
+    """A LoRA adapter with random (non-zero) weights on ``base_model``, recorded as tuned from ``base_spec``."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(base_model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                       init_lora_weights=False))
+    peft_model.save_pretrained(out)
+    (out / "tuning.json").write_text(json.dumps({"generator": base_spec}))
+    return peft_model.merge_and_unload()
+
+
+def test_a_tuned_generator_tuned_again_resolves_through_the_chain(tiny_causal_lm_dir, tmp_path):
+    """GRPO on a DPO-tuned generator writes an adapter whose base is an adapter: both are merged in order."""
+    import torch
+
+    base, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    first, second = tmp_path / "dpo", tmp_path / "grpo"
+    merged_first = _write_adapter(base, str(tiny_causal_lm_dir), first, seed=1)
+    expected = _write_adapter(merged_first, str(first), second, seed=2).eval()
+    model, _ = resolve_generator(str(second), device="cpu")
+    ids = tok(["Fresh shoes for the weekend"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        plain = resolve_generator(str(tiny_causal_lm_dir), device="cpu")[0](input_ids=ids).logits
+        got, want = model(input_ids=ids).logits, expected(input_ids=ids).logits
+    assert torch.allclose(got, want, atol=1e-5) and not torch.allclose(got, plain, atol=1e-3)
+
+
+def test_a_cycle_of_tuned_directories_is_an_error(tiny_causal_lm_dir, tmp_path):
+    import json
+
+    base, _ = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    loop = tmp_path / "loop"
+    _write_adapter(base, str(tiny_causal_lm_dir), loop, seed=1)
+    (loop / "tuning.json").write_text(json.dumps({"generator": str(loop)}))  # names itself as its base
+    with pytest.raises(InputError, match="stacked|cycle"):
+        resolve_generator(str(loop), device="cpu")
