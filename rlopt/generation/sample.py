@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.generation.compliance import repair
-from rlopt.generation.decode import first_line_complete, line_break_token_ids, sample_tokens
+from rlopt.generation.decode import end_token_ids, first_line_complete, line_break_token_ids, sample_tokens
 from rlopt.generation.postprocess import cap_length, clean_copy
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 from rlopt.precision import use_bf16
@@ -64,9 +64,10 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         are the same as without the stop, at a fraction of the decoding.
     decoder : {"rlopt", "transformers"}
         ``"rlopt"``: :func:`rlopt.generation.decode.sample_tokens` (the batch's common prompt prefix
-        encoded once, each prompt once for its ``num`` samples, finished rows dropped from the batch). ``"transformers"``: the model's own
-        ``generate`` with ``num_return_sequences`` and no first-line stop (the baseline the benchmark
-        compares against; other samples for the same seed).
+        encoded once, each prompt once for its ``num`` samples, finished rows dropped from the
+        batch). ``"transformers"``: the model's own ``generate`` with ``num_return_sequences`` and
+        no first-line stop (the baseline the benchmark compares against; other samples for the
+        same seed).
 
     Returns
     -------
@@ -104,10 +105,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     break_ids = line_break_token_ids(tokenizer) if stop_at_first_line else []
     row_done = (lambda toks: first_line_complete(tokenizer.decode(toks, skip_special_tokens=True))) \
         if stop_at_first_line else None
-    eos = model.generation_config.eos_token_id
-    stop_ids = {i for i in ([eos] if isinstance(eos, int) else list(eos or [])) if i is not None}
-    if tokenizer.eos_token_id is not None:
-        stop_ids.add(tokenizer.eos_token_id)
+    stop_ids = end_token_ids(model, tokenizer)
     was_training = model.training
     model.eval()
     try:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.generation.decode import line_break_token_ids
+from rlopt.generation.decode import end_token_ids, line_break_token_ids
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
@@ -51,10 +51,7 @@ def stop_at_line_break(model, tokenizer) -> None:
     TRL's GRPO/RLOO trainers take their stop ids from ``model.generation_config.eos_token_id`` and
     mask every completion token after the first of them, so the loss sees only the first line.
     """
-    eos = model.generation_config.eos_token_id
-    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
-        eos.insert(0, tokenizer.eos_token_id)
+    eos = end_token_ids(model, tokenizer)
     model.generation_config.eos_token_id = eos + [i for i in line_break_token_ids(tokenizer) if i not in eos]
 
 
