@@ -5,8 +5,9 @@ Reads top to bottom: Args, then the run. Steps:
 1. simulate ``impressions`` on the default market (or ``--market``) (catalog, logs, contexts, market.toml);
 2. hold out ``holdout_items`` share of the catalog's items: nothing about them is trained on;
 3. train the reward model (frozen MiniLM) on the training items' logs;
-4. tune the default generator with DPO and with GRPO (the ``quick`` presets unless overridden);
-5. generate ``num`` copies per held-out context with base, DPO and GRPO (same seed);
+4. tune the default generator with DPO and with GRPO (the ``quick`` presets unless overridden), and
+   (method ``dpo-grpo``) GRPO started from the DPO-tuned generator;
+5. generate ``num`` copies per held-out context with the base and each tuned generator (same seed);
 6. score them with the oracle (true CTR, purchases per impression) and the reward model (proxy),
    with 95% CIs over contexts and paired-bootstrap ratio CIs; count misleading discount claims and
    over-limit copies;
@@ -53,9 +54,12 @@ class Args:
     grpo_steps: int | None = None
     """Override the preset's GRPO steps."""
     methods: list[str] = field(default_factory=lambda: ["dpo", "grpo"])
-    """Tuning methods compared with the base generator."""
+    """Tuning methods compared with the base generator: dpo, grpo, rloo, and dpo-grpo (GRPO on the
+    DPO-tuned generator of this run; needs dpo before it or an earlier run's tuned-dpo)."""
     generator: str = "default"
     """Base generator (a tiny local model makes a smoke run)."""
+    decoder: str = "rlopt"
+    """Sampling loop for the evaluation copies: rlopt's (rlopt.generation.decode) or transformers'."""
 
 
 def parse_args() -> Args:
@@ -85,7 +89,8 @@ def eval_contexts(catalog, segments, placements, held: set[str], n: int, seed: i
     return grid.sample(n=min(n, len(grid)), random_state=seed).sort_values(list(grid.columns)).reset_index(drop=True)
 
 
-SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator")
+SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
+                 "decoder")
 
 
 def merge_earlier(results: dict, path: str | Path) -> dict:
@@ -174,15 +179,21 @@ if __name__ == "__main__":
     tuned: dict[str, dict] = {}
     for method in args.methods:
         t = time.time()
-        steps = args.dpo_steps if method == "dpo" else args.grpo_steps
+        # "dpo-grpo": the online method after the dash, started from this run's DPO-tuned generator
+        start_from, _, trainer = method.rpartition("-")
+        generator = str(out / f"tuned-{start_from}") if start_from else args.generator
+        if start_from and not (out / f"tuned-{start_from}" / "tuning.json").is_file():
+            raise SystemExit(f"--methods {method}: {out / f'tuned-{start_from}'} is not tuned yet; "
+                             f"put {start_from} before {method}")
+        steps = args.dpo_steps if trainer == "dpo" else args.grpo_steps
         done = out / f"tuned-{method}" / "tuning.json"
-        wanted = steps or make_config(method, args.preset).max_steps
+        wanted = steps or make_config(trainer, args.preset).max_steps
         if done.is_file() and json.loads(done.read_text())["steps"] == wanted:  # finished earlier: reuse
             tuned[method] = json.loads(done.read_text())
             continue
-        tuned[method] = tune_generator(method, logs=train_path, catalog=sim_dir / "catalog.parquet",
+        tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
                                        out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
-                                       generator=args.generator, max_steps=steps, seed=args.seed)
+                                       generator=generator, max_steps=steps, seed=args.seed)
         timings[f"tune_{method}"] = time.time() - t
 
     # 5. generate on held-out contexts
@@ -203,7 +214,7 @@ if __name__ == "__main__":
         else:
             model, tok = resolve_generator(spec)
             copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
-                                     seed=args.seed, generator_name=name)
+                                     seed=args.seed, generator_name=name, decoder=args.decoder)
             write_jsonl(copies, copies_path)
             write_json_atomic(meta_path, copies.attrs)
             del model
