@@ -14,9 +14,10 @@ Writes ``benchmarks/results/reward.json`` and prints a table. Cases:
    length, inference mode) with the default precision (``auto``) and with fp32 in the same run, vs
    the same model scoring one copy per call (the unbatched baseline).
 
-``--scoring-only`` re-measures scoring alone: fp32 and bf16 at 1 and 2 torch threads (median of
-``--repeats`` runs each, bf16 / fp32 ratio per thread count from the same run) and a batch-size
-sweep, and writes them under ``scoring_by_precision`` in the results file.
+``--scoring-only`` re-measures scoring alone: fp32, and bf16 where the CPU has it natively, at 1
+and 2 torch threads (median of ``--repeats`` runs each, bf16 / fp32 ratio per thread count from the
+same run) and a batch-size sweep, and writes them under ``scoring_by_cpu[<model name, ISA>]`` in
+the results file (speed depends on the vector instructions: AVX2, AVX-512, AVX512-BF16).
 
 Click predictions on logged rows include the slot term (see ``reward_models.evaluate``). Besides
 ECE against the labels, each case reports the ECE against the true probabilities
@@ -186,47 +187,71 @@ def _batch_sweep(model: RewardModel, catalog: pd.DataFrame, n: int, repeats: int
     return out
 
 
+def cpu_label() -> str:
+    """The CPU's model name and widest vector ISA (scoring speed depends on it), e.g. ``AMD EPYC, AVX2``."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    isa = next((label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"),
+                                           ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "SSE")
+    return f"{name or platform.machine()}, {isa}"
+
+
 def scoring_only(args: argparse.Namespace) -> dict[str, Any]:
+    """fp32 (and bf16 where the CPU has it natively) at 1 and 2 threads, plus a batch-size sweep.
+
+    Kept per CPU kind under ``scoring_by_cpu`` (a run on another machine adds its own entry); the
+    headline ``scoring`` rows are this run's 2-thread measurements.
+    """
     from rlopt.market import DEFAULT_MARKET, Marketplace, simulate
 
     sim = simulate(Marketplace.from_toml(DEFAULT_MARKET), 20_000, seed=args.seed)
     model = train_reward_model(sim.train, sim.catalog, seed=args.seed, progress=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    # emulated bf16 is slower than fp32 and never chosen by "auto": not worth timing
+    precisions = ("fp32", "bf16") if bf16_native("cpu") else ("fp32",)
     before = torch.get_num_threads()
     load_start = os.getloadavg()
     n_unbatched = max(args.score_copies // 10, 20)
-    table: dict[str, Any] = {"fp32": {}, "bf16": {}}
+    table: dict[str, Any] = {p: {} for p in precisions}
     sweep: dict[str, Any] = {}
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            for precision in ("fp32", "bf16"):
+            for precision in precisions:
                 table[precision][str(threads)] = bench_scoring(model, sim.catalog, args.score_copies, n_unbatched,
                                                                precision=precision, repeats=args.repeats)
             sweep[str(threads)] = {p: _batch_sweep(model, sim.catalog, args.score_copies, args.repeats, p)
-                                   for p in ("fp32", "bf16")}
+                                   for p in precisions}
     finally:
         torch.set_num_threads(before)
-    ratio = {t: table["bf16"][t]["copies_per_s"] / table["fp32"][t]["copies_per_s"] for t in ("1", "2")}
-    results["scoring_by_precision"] = {
-        **table, "bf16_over_fp32": ratio, "batch_size_sweep": sweep,
-        "auto_resolves_to": model.encoder.compute_precision, "cpu_bf16_native": bf16_native("cpu"),
-        "repeats": args.repeats, "load_avg_at_start": list(load_start), "load_avg_at_end": list(os.getloadavg()),
-    }
-    # the headline rows are this run's 2-thread measurements (the full run measures the same way)
+    entry = {**table, "batch_size_sweep": sweep, "auto_resolves_to": model.encoder.compute_precision,
+             "cpu_bf16_native": bf16_native("cpu"), "cpus": os.cpu_count(), "repeats": args.repeats,
+             "load_avg_at_start": list(load_start), "load_avg_at_end": list(os.getloadavg())}
+    if "bf16" in table:
+        entry["bf16_over_fp32"] = {t: table["bf16"][t]["copies_per_s"] / table["fp32"][t]["copies_per_s"]
+                                   for t in ("1", "2")}
+    by_cpu = results.setdefault("scoring_by_cpu", {})
+    if "scoring_by_precision" in results:  # the layout before per-CPU entries: measured on AVX512-BF16
+        by_cpu.setdefault("model name not recorded, AVX512-BF16", results.pop("scoring_by_precision"))
+    by_cpu[cpu_label()] = entry
     results["scoring"] = table[model.encoder.compute_precision]["2"]
     results["scoring_fp32"] = table["fp32"]["2"]
-    results["scoring_ratio_vs_fp32"] = ratio["2"] if model.encoder.compute_precision == "bf16" else 1.0
+    results["scoring_ratio_vs_fp32"] = entry.get("bf16_over_fp32", {}).get("2", 1.0)
+    results["scoring_cpu"] = cpu_label()
     results.pop("scoring_by_threads", None)  # superseded (fp32 only, measured before the precision option)
     write_json_atomic(RESULTS, results)
-    print(f"load average at start {load_start}, at end {os.getloadavg()}")
+    print(f"{cpu_label()}: load average at start {load_start}, at end {os.getloadavg()}")
     for threads in ("1", "2"):
-        for precision in ("fp32", "bf16"):
+        for precision in precisions:
             r = table[precision][threads]
             print(f"threads={threads} {precision}: {r['copies_per_s']:7.1f} distinct copies/s batched "
                   f"(runs {', '.join(f'{x:.0f}' for x in r['runs_copies_per_s'])}), "
                   f"{r['unbatched_copies_per_s']:.1f}/s unbatched (x{r['speedup_vs_unbatched']:.1f})")
-        print(f"threads={threads} bf16 / fp32 = {ratio[threads]:.2f}; batch sweep {sweep[threads]}")
+        print(f"threads={threads} batch sweep {sweep[threads]}")
     return results
 
 
@@ -286,8 +311,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if RESULTS.is_file() and not args.quick:  # keep the last --scoring-only measurements
         previous = json.loads(RESULTS.read_text())
-        if "scoring_by_precision" in previous:
-            results["scoring_by_precision"] = previous["scoring_by_precision"]
+        for key in ("scoring_by_cpu", "scoring_by_precision"):
+            if key in previous:
+                results[key] = previous[key]
     with tempfile.TemporaryDirectory() as tmp:
         results["simulated"], model, catalog = bench_simulated(args.impressions, args.seed, Path(tmp))
         n_unbatched = max(args.score_copies // 10, 20)

@@ -113,11 +113,25 @@ def merge_earlier(results: dict, path: str | Path) -> dict:
             continue
         results["generators"][m] = earlier["generators"][m]
         results["ratio_vs_base"][m] = earlier["ratio_vs_base"][m]
+        if m in earlier.get("ratio_vs_start", {}):
+            results.setdefault("ratio_vs_start", {})[m] = earlier["ratio_vs_start"][m]
         results["tuning"][m] = {**record, "from_earlier_run": True}
         for k, v in earlier.get("timings_seconds", {}).items():
             if k.endswith(f"_{m}"):
                 results["timings_seconds"].setdefault(k, v)
     return results
+
+
+def copies_key(spec: str, contexts: pd.DataFrame, args: Args) -> dict:
+    """What a generator's evaluation copies depend on: its weights (a tuned directory's tuning.json
+    digest), the contexts and the sampling settings. Equal keys: an earlier run's copies are reused."""
+    import hashlib
+
+    tuning = Path(spec) / "tuning.json"
+    digest = hashlib.sha256(tuning.read_bytes()).hexdigest() if tuning.is_file() else None
+    ctx = hashlib.sha256(contexts.to_csv(index=False).encode()).hexdigest()
+    return {"generator": spec, "tuning_sha256": digest, "contexts_sha256": ctx, "num": args.num,
+            "seed": args.seed, "decoder": args.decoder}
 
 
 if __name__ == "__main__":
@@ -202,19 +216,24 @@ if __name__ == "__main__":
 
     oracle = Oracle.from_dir(sim_dir)
     reward_model = RewardModel.from_pretrained(rm_dir)
-    generators = {"base": args.generator, **{m: str(out / f"tuned-{m}") for m in args.methods}}
+    # a chained method's first stage is evaluated too (its ratio to the chain is the second stage's gain)
+    evaluated = dict.fromkeys(x for m in args.methods for x in (m.rpartition("-")[0], m) if x)
+    generators = {"base": args.generator, **{m: str(out / f"tuned-{m}") for m in evaluated}}
     evals, frames = {}, {}
     for name, spec in generators.items():
         t = time.time()
         copies_path = out / f"copies-{name}.jsonl"
         meta_path = copies_path.with_suffix(".attrs.json")
-        if name == "base" and copies_path.is_file() and meta_path.is_file():  # seeded: an earlier run's
+        key = copies_key(spec, contexts, args)
+        earlier = json.loads(meta_path.read_text()) if meta_path.is_file() and copies_path.is_file() else {}
+        if earlier.get("copies_key") == key:  # same generator weights, contexts and sampling: seeded copies
             copies = read_table(copies_path)
-            copies.attrs.update(json.loads(meta_path.read_text()))
+            copies.attrs.update(earlier)
         else:
             model, tok = resolve_generator(spec)
             copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
                                      seed=args.seed, generator_name=name, decoder=args.decoder)
+            copies.attrs["copies_key"] = key
             write_jsonl(copies, copies_path)
             write_json_atomic(meta_path, copies.attrs)
             del model
@@ -226,10 +245,15 @@ if __name__ == "__main__":
         ev["examples"] = copies["copy_text"].head(6).tolist()
         evals[name] = ev
 
-    ratios = {}
+    ratios, ratios_vs_start = {}, {}
     for m in args.methods:
         ratios[m] = {col: paired_ratio(frames["base"], frames[m], col, seed=args.seed)
                      for col in ("p_click", "p_purchase", "proxy_reward")}
+        start_from = m.rpartition("-")[0]
+        if start_from in frames:  # what the second stage added over the first
+            ratios_vs_start[m] = {"start": start_from,
+                                  **{col: paired_ratio(frames[start_from], frames[m], col, seed=args.seed)
+                                     for col in ("p_click", "p_purchase", "proxy_reward")}}
     results = {
         "args": dataclasses.asdict(args),
         "held_out_items": sorted(held),
@@ -237,6 +261,7 @@ if __name__ == "__main__":
         "eval_contexts": int(len(contexts)),
         "generators": evals,
         "ratio_vs_base": ratios,
+        "ratio_vs_start": ratios_vs_start,
         "tuning": {m: {k: tuned[m][k] for k in ("steps", "wall_seconds", "device", "data", "metrics")}
                    for m in args.methods},
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
