@@ -19,8 +19,11 @@ from scipy import stats
 
 from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
+from rlopt.tuning.rewards import RepetitionPenalty
 
 CONTEXT_KEYS = ["item_id", "segment", "placement"]
+REPETITIVE_BELOW = 0.8
+"""A copy is *repetitive* when fewer than this share of its word bigrams are distinct."""
 
 
 def mean_ci(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
@@ -61,7 +64,9 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
         ``compliance_changed_rate`` / ``compliance_changed`` / ``compliance_actions`` (when it has
         ``compliance_action``), and ``overclaim_rate_truth`` (``_raw``): the share the oracle's own
         parser reads as claiming more than the real discount + 2 points (an independent check);
-        ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
+        ``repetitive_rate``: the share of shown copies with fewer than ``REPETITIVE_BELOW`` of their
+        word bigrams distinct (the GRPO repetition guard's measure; reward hacking by repeating a
+        phrase the truth likes shows here); ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
     """
     df = copies.reset_index(drop=True).copy()
     truth = oracle.evaluate(df)
@@ -106,6 +111,10 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
         df["over_limit"] = [len(t) > max_chars_for(placements, p) for t, p in zip(df["copy_text"], df["placement"],
                                                                              strict=True)]
         out["over_limit_rate"] = float(df["over_limit"].mean())
+    # the guard's value is (distinct bigrams / bigrams) - 1
+    distinct = 1.0 + np.asarray(RepetitionPenalty(ngram_size=2)(None, df["copy_text"].astype(str).tolist()))
+    df["repetitive"] = distinct < REPETITIVE_BELOW
+    out["repetitive_rate"] = float(df["repetitive"].mean())
     out["mean_chars"] = float(df["copy_text"].str.len().mean())
     out["n_copies"] = int(len(df))
     out["n_contexts"] = int(len(per_ctx))

@@ -110,3 +110,21 @@ def test_evaluation_reports_raw_shown_and_truth_rates():
     assert out["compliance_changed_rate"] == 0.5 and out["compliance_changed"] == 2
     assert out["compliance_actions"] == {"ok": 2, "unrepairable": 1, "corrected": 1}
     assert out["overclaim_rate_truth"] == 0.0 and out["overclaim_rate_truth_raw"] == 0.5
+    assert out["repetitive_rate"] == 0.0
+
+
+def test_evaluation_counts_repetitive_copy():
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+    from rlopt.market.oracle import Oracle
+    from rlopt.tuning.evaluate import evaluate_copies
+
+    market = Marketplace.from_toml(DEFAULT_MARKET)
+    item = market.catalog.iloc[0]
+    texts = [f"{item.title}: sweat resistant, sweat resistant, sweat resistant, sweat resistant",
+             f"{item.title}: sweat resistant and light", "sale sale", "Shoes"]
+    copies = pd.DataFrame({"item_id": item.item_id, "segment": "bargain_hunters", "placement": "push",
+                           "copy_text": texts})
+    out = evaluate_copies(copies, Oracle(market))
+    # 1st: ~half its bigrams repeat; 2nd: none; "sale sale" has one bigram; "Shoes" has none
+    assert out["repetitive_rate"] == 0.25
+    assert out["frame"]["repetitive"].tolist() == [True, False, False, False]
