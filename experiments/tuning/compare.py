@@ -204,6 +204,7 @@ if __name__ == "__main__":
         wanted = steps or make_config(trainer, args.preset).max_steps
         if done.is_file() and json.loads(done.read_text())["steps"] == wanted:  # finished earlier: reuse
             tuned[method] = json.loads(done.read_text())
+            timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
             continue
         tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
                                        out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
@@ -229,15 +230,17 @@ if __name__ == "__main__":
         if earlier.get("copies_key") == key:  # same generator weights, contexts and sampling: seeded copies
             copies = read_table(copies_path)
             copies.attrs.update(earlier)
+            if "generate_seconds" in earlier:
+                timings[f"generate_{name}"] = earlier["generate_seconds"]
         else:
             model, tok = resolve_generator(spec)
             copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
                                      seed=args.seed, generator_name=name, decoder=args.decoder)
-            copies.attrs["copies_key"] = key
-            write_jsonl(copies, copies_path)
-            write_json_atomic(meta_path, copies.attrs)
             del model
             timings[f"generate_{name}"] = time.time() - t
+            copies.attrs.update(copies_key=key, generate_seconds=round(timings[f"generate_{name}"], 1))
+            write_jsonl(copies, copies_path)
+            write_json_atomic(meta_path, copies.attrs)
         # 6. evaluate
         ev = evaluate_copies(copies, oracle, reward_model, catalog, placements)
         frames[name] = ev.pop("frame")
