@@ -4,8 +4,9 @@ Only project fields are added (which generator, LoRA shape, pair mining, guard w
 TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can fill them.
 Presets (``quick``, ``full``) are plain dicts of field overrides, applied by :func:`make_config`.
 
-The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in about 10 minutes
-(measured, README.md: DPO 10-13 min on 2 AVX2 cores, GRPO 40 steps 7 min on AVX512-BF16);
+The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in about 10 minutes; measured
+(README.md) they take 12.8-14.7 min on 2 AVX2 cores (DPO 768 s, GRPO 830 s, RLOO 849 s) and GRPO 7 min
+on AVX512-BF16;
 ``full`` is for a GPU.
 """
 
