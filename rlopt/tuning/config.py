@@ -66,6 +66,10 @@ class _OnlineFields(_LoraFields):
     stop_at_newline: bool = field(default=True, metadata={
         "help": "End each sampled completion at its first line break: the copy is the first line "
                 "(post-processing drops the rest), so later tokens would share its advantage unscored."})
+    rlopt_sampling: bool = field(default=True, metadata={
+        "help": "Sample completions with rlopt's decoder (prompt encoded once per group, finished rows "
+                "dropped; same distribution) where that is exact (one process, text prompts, no vLLM); "
+                "false: TRL's transformers.generate."})
     discount_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for claiming a discount that differs from the real one."})
     length_penalty: float = field(default=1.0, metadata={

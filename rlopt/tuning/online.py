@@ -19,6 +19,7 @@ from rlopt.generation.decode import end_token_ids, line_break_token_ids
 from rlopt.seeding import seed_everything
 from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
+from rlopt.tuning.sampling import with_rlopt_sampling
 
 
 def training_contexts(logs: pd.DataFrame, max_contexts: int, seed: int) -> pd.DataFrame:
@@ -64,6 +65,8 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
     trainer_cls = {"grpo": GRPOTrainer, "rloo": RLOOTrainer}.get(method)
     if trainer_cls is None:
         raise InputError(f"unknown online method {method!r}; valid: grpo, rloo", column="method")
+    if cfg.rlopt_sampling:
+        trainer_cls = with_rlopt_sampling(trainer_cls)
     started = clock()
     contexts = training_contexts(logs, cfg.max_contexts, cfg.seed)
     funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg)
@@ -82,5 +85,6 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
     ckpt = last_checkpoint(out_dir)
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     data = {**(data_info or {}), "impressions": len(logs), "contexts": len(contexts),
+            "rlopt_sampled_batches": getattr(trainer, "rlopt_sampled_batches", 0),
             "rewards": [getattr(f, "__name__", type(f).__name__) for f in funcs], "reward_weights": weights}
     return finish(trainer, cfg, method, out_dir, data, segments, started, str(ckpt) if ckpt else None)

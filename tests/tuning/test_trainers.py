@@ -55,6 +55,34 @@ def test_online_two_steps(method, tiny_causal_lm_dir, tmp_path):
     assert meta["data"]["rewards"] == ["rlopt_reward", "discount_honesty", "length_limit", "repetition"]
     assert "reward" in (out / "curves.csv").read_text().splitlines()[0]
     assert summary["config"]["beta"] == cfg.beta
+    assert meta["data"]["rlopt_sampled_batches"] > 0  # rlopt's decoder sampled (the installed TRL's hook)
+
+
+@pytest.mark.parametrize("method", ["grpo", "rloo"])
+def test_rlopt_sampling_matches_trl_generate_when_greedy(method, tiny_causal_lm_dir, tmp_path):
+    from trl import GRPOTrainer, RLOOTrainer
+
+    from rlopt.tuning.common import load_base, lora_config
+    from rlopt.tuning.online import online_dataset, training_contexts
+    from rlopt.tuning.sampling import with_rlopt_sampling
+
+    trl_cls = {"grpo": GRPOTrainer, "rloo": RLOOTrainer}[method]
+    cfg = make_config(method, "quick", generator=str(tiny_causal_lm_dir), max_steps=1, per_device_train_batch_size=4,
+                      num_generations=2, max_completion_length=12, temperature=1e-5, output_dir=str(tmp_path))
+    model, tok = load_base(cfg)  # no line-break stop: the tiny model's greedy first token is a line break
+    data = online_dataset(training_contexts(training_logs(), 4, 0), CATALOG, PLACEMENTS, SEGMENTS)
+    trainer = with_rlopt_sampling(trl_cls)(model=model, reward_funcs=[length_reward], args=cfg, train_dataset=data,
+                                           processing_class=tok, peft_config=lora_config(cfg))
+    prompts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=True, return_dict=False)
+               for m in data["prompt"][:3]]
+    rows = [ids for ids in prompts for _ in range(2)]  # TRL's order: each prompt num_generations times
+    extra = (2,) if method == "grpo" else ()
+    ours = trainer._generate_single_turn(rows, None, {}, *extra)
+    theirs = trl_cls._generate_single_turn(trainer, rows, None, {}, *extra)
+    if method == "grpo":
+        (ours, _), (theirs, _) = ours, theirs
+    assert trainer.rlopt_sampled_batches == 1
+    assert ours == theirs and any(len(c) > 1 for c in ours)
 
 
 def test_too_few_pairs_is_a_clear_error(tiny_causal_lm_dir, tmp_path):
