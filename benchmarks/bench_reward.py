@@ -234,17 +234,18 @@ def scoring_only(args: argparse.Namespace) -> dict[str, Any]:
     if "bf16" in table:
         entry["bf16_over_fp32"] = {t: table["bf16"][t]["copies_per_s"] / table["fp32"][t]["copies_per_s"]
                                    for t in ("1", "2")}
+    cpu = cpu_label()
     by_cpu = results.setdefault("scoring_by_cpu", {})
     if "scoring_by_precision" in results:  # the layout before per-CPU entries: measured on AVX512-BF16
         by_cpu.setdefault("model name not recorded, AVX512-BF16", results.pop("scoring_by_precision"))
-    by_cpu[cpu_label()] = entry
+    by_cpu[cpu] = entry
     results["scoring"] = table[model.encoder.compute_precision]["2"]
     results["scoring_fp32"] = table["fp32"]["2"]
     results["scoring_ratio_vs_fp32"] = entry.get("bf16_over_fp32", {}).get("2", 1.0)
-    results["scoring_cpu"] = cpu_label()
+    results["scoring_cpu"] = cpu
     results.pop("scoring_by_threads", None)  # superseded (fp32 only, measured before the precision option)
     write_json_atomic(RESULTS, results)
-    print(f"{cpu_label()}: load average at start {load_start}, at end {os.getloadavg()}")
+    print(f"{cpu}: load average at start {load_start}, at end {os.getloadavg()}")
     for threads in ("1", "2"):
         for precision in precisions:
             r = table[precision][threads]

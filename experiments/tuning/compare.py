@@ -89,6 +89,19 @@ def eval_contexts(catalog, segments, placements, held: set[str], n: int, seed: i
     return grid.sample(n=min(n, len(grid)), random_state=seed).sort_values(list(grid.columns)).reset_index(drop=True)
 
 
+RATIO_COLUMNS = ("p_click", "p_purchase", "proxy_reward")
+
+
+def stages(method: str) -> tuple[str, str]:
+    """``(first stage, trainer)``: ``"dpo-grpo"`` -> ``("dpo", "grpo")``; ``"dpo"`` -> ``("", "dpo")``.
+
+    >>> stages("dpo-grpo"), stages("rloo")
+    (('dpo', 'grpo'), ('', 'rloo'))
+    """
+    start_from, _, trainer = method.rpartition("-")
+    return start_from, trainer
+
+
 SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
                  "decoder")
 
@@ -116,9 +129,9 @@ def merge_earlier(results: dict, path: str | Path) -> dict:
         if m in earlier.get("ratio_vs_start", {}):
             results.setdefault("ratio_vs_start", {})[m] = earlier["ratio_vs_start"][m]
         results["tuning"][m] = {**record, "from_earlier_run": True}
-        for k, v in earlier.get("timings_seconds", {}).items():
-            if k.endswith(f"_{m}"):
-                results["timings_seconds"].setdefault(k, v)
+        for k in (f"tune_{m}", f"generate_{m}"):  # exact keys: "tune_grpo" is not "tune_dpo-grpo"'s
+            if k in earlier.get("timings_seconds", {}):
+                results["timings_seconds"].setdefault(k, earlier["timings_seconds"][k])
     return results
 
 
@@ -194,7 +207,7 @@ if __name__ == "__main__":
     for method in args.methods:
         t = time.time()
         # "dpo-grpo": the online method after the dash, started from this run's DPO-tuned generator
-        start_from, _, trainer = method.rpartition("-")
+        start_from, trainer = stages(method)
         generator = str(out / f"tuned-{start_from}") if start_from else args.generator
         if start_from and not (out / f"tuned-{start_from}" / "tuning.json").is_file():
             raise SystemExit(f"--methods {method}: {out / f'tuned-{start_from}'} is not tuned yet; "
@@ -218,7 +231,7 @@ if __name__ == "__main__":
     oracle = Oracle.from_dir(sim_dir)
     reward_model = RewardModel.from_pretrained(rm_dir)
     # a chained method's first stage is evaluated too (its ratio to the chain is the second stage's gain)
-    evaluated = dict.fromkeys(x for m in args.methods for x in (m.rpartition("-")[0], m) if x)
+    evaluated = dict.fromkeys(x for m in args.methods for x in (stages(m)[0], m) if x)
     generators = {"base": args.generator, **{m: str(out / f"tuned-{m}") for m in evaluated}}
     evals, frames = {}, {}
     for name, spec in generators.items():
@@ -250,13 +263,12 @@ if __name__ == "__main__":
 
     ratios, ratios_vs_start = {}, {}
     for m in args.methods:
-        ratios[m] = {col: paired_ratio(frames["base"], frames[m], col, seed=args.seed)
-                     for col in ("p_click", "p_purchase", "proxy_reward")}
-        start_from = m.rpartition("-")[0]
+        ratios[m] = {col: paired_ratio(frames["base"], frames[m], col, seed=args.seed) for col in RATIO_COLUMNS}
+        start_from = stages(m)[0]
         if start_from in frames:  # what the second stage added over the first
             ratios_vs_start[m] = {"start": start_from,
                                   **{col: paired_ratio(frames[start_from], frames[m], col, seed=args.seed)
-                                     for col in ("p_click", "p_purchase", "proxy_reward")}}
+                                     for col in RATIO_COLUMNS}}
     results = {
         "args": dataclasses.asdict(args),
         "held_out_items": sorted(held),

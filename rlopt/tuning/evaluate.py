@@ -66,7 +66,8 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
         parser reads as claiming more than the real discount + 2 points (an independent check);
         ``repetitive_rate``: the share of shown copies with fewer than ``REPETITIVE_BELOW`` of their
         word bigrams distinct (the GRPO repetition guard's measure; reward hacking by repeating a
-        phrase the truth likes shows here); ``n_copies``, ``n_contexts``. Also returns the per-copy frame under ``"frame"``.
+        phrase the truth likes shows here); ``n_copies``, ``n_contexts``. Also returns the per-copy
+        frame under ``"frame"``.
     """
     df = copies.reset_index(drop=True).copy()
     truth = oracle.evaluate(df)
