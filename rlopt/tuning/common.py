@@ -62,6 +62,21 @@ def load_base(cfg):
     return model, tokenizer
 
 
+def train_resuming(trainer, cfg, out_dir: str | Path) -> tuple[str | None, bool]:
+    """Run ``trainer.train``, resuming from the last ``out_dir/checkpoint-*`` when one exists.
+
+    Returns the checkpoint resumed from (or None) and whether the compact LM head was in effect
+    (``cfg.compact_lm_head``, :mod:`rlopt.tuning.lm_head`).
+    """
+    from rlopt.tuning.lm_head import compact_lm_head
+
+    ckpt = last_checkpoint(out_dir)
+    resumed_from = str(ckpt) if ckpt else None
+    with compact_lm_head(cfg.compact_lm_head) as compact:
+        trainer.train(resume_from_checkpoint=resumed_from)
+    return resumed_from, compact
+
+
 def config_dict(cfg) -> dict[str, Any]:
     """The config's fields as JSON-friendly values (for ``tuning.json``)."""
     out = {}

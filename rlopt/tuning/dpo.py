@@ -13,7 +13,7 @@ from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.io_utils import write_text_atomic
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
+from rlopt.tuning.common import clock, finish, load_base, lora_config, prompt_messages, train_resuming
 from rlopt.tuning.pairs import honesty_pairs, mine_pairs, mix_pairs
 
 
@@ -104,13 +104,13 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     cfg.output_dir = str(out_dir)
     trainer = DPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(cfg))
-    ckpt = last_checkpoint(out_dir)
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    data = {**(data_info or {}), "impressions": len(logs), "pairs": len(pairs), "pairs_dropped_by_guard": n_guarded,
+    resumed_from, compact = train_resuming(trainer, cfg, out_dir)
+    data = {**(data_info or {}), "compact_lm_head": compact, "impressions": len(logs), "pairs": len(pairs),
+            "pairs_dropped_by_guard": n_guarded,
             "train_pairs": len(dataset),
             "honesty_pairs": 0 if honest is None else len(honest),
             "train_pairs_honesty": int((drawn["source"] == "honesty").sum()),
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}
-    return finish(trainer, cfg, "dpo", out_dir, data, segments, started, str(ckpt) if ckpt else None)
+    return finish(trainer, cfg, "dpo", out_dir, data, segments, started, resumed_from)

@@ -17,7 +17,7 @@ import pandas as pd
 from rlopt.errors import InputError
 from rlopt.generation.decode import end_token_ids, line_break_token_ids
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import clock, finish, last_checkpoint, load_base, lora_config, prompt_messages
+from rlopt.tuning.common import clock, finish, load_base, lora_config, prompt_messages, train_resuming
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
 from rlopt.tuning.sampling import with_rlopt_sampling
 
@@ -82,9 +82,9 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
         stop_at_line_break(model, tokenizer)
     trainer = trainer_cls(model=model, reward_funcs=funcs, args=cfg, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(cfg))
-    ckpt = last_checkpoint(out_dir)
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    data = {**(data_info or {}), "impressions": len(logs), "contexts": len(contexts),
+    resumed_from, compact = train_resuming(trainer, cfg, out_dir)
+    data = {**(data_info or {}), "compact_lm_head": compact, "impressions": len(logs),
+            "contexts": len(contexts),
             "rlopt_sampled_batches": getattr(trainer, "rlopt_sampled_batches", 0),
             "rewards": [getattr(f, "__name__", type(f).__name__) for f in funcs], "reward_weights": weights}
-    return finish(trainer, cfg, method, out_dir, data, segments, started, str(ckpt) if ckpt else None)
+    return finish(trainer, cfg, method, out_dir, data, segments, started, resumed_from)

@@ -43,6 +43,7 @@ def test_dpo_two_steps_and_resume(tiny_causal_lm_dir, tmp_path):
     assert second["resumed_from"].endswith("checkpoint-1")
     meta = _check_outputs(out, "dpo", 2)
     assert meta["data"]["pairs"] == 12 and "loss" in (out / "curves.csv").read_text()
+    assert meta["data"]["compact_lm_head"] is True
 
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])
@@ -56,6 +57,7 @@ def test_online_two_steps(method, tiny_causal_lm_dir, tmp_path):
     assert "reward" in (out / "curves.csv").read_text().splitlines()[0]
     assert summary["config"]["beta"] == cfg.beta
     assert meta["data"]["rlopt_sampled_batches"] > 0  # rlopt's decoder sampled (the installed TRL's hook)
+    assert meta["data"]["compact_lm_head"] is True
 
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])
