@@ -2,7 +2,9 @@
 
 Reads top to bottom: Args, then the run. Steps:
 
-1. simulate ``impressions`` on the default market (or ``--market``) (catalog, logs, contexts, market.toml);
+1. simulate ``impressions`` on the default market (or ``--market``: another rlopt market TOML, or
+   ``bazaar``, the independently written shop of experiments/markets/bazaar.py, whose logs come with no
+   market config and whose own truth grades the copies);
 2. hold out ``holdout_items`` share of the catalog's items: nothing about them is trained on;
 3. train the reward model (frozen MiniLM) on the training items' logs;
 4. tune the default generator with DPO and with GRPO (the ``quick`` presets unless overridden), and
@@ -34,7 +36,8 @@ class Args:
     out: str = "runs/tuning-compare"
     """Run directory (simulation, reward model, tuned generators, copies, results.json)."""
     market: str = "default"
-    """Market config: 'default' or a TOML path (experiments/markets/harbor.toml replicates elsewhere)."""
+    """Market: 'default', an rlopt market TOML (experiments/markets/harbor.toml), or 'bazaar' (a shop
+    simulator rlopt did not write: experiments/markets/bazaar.py)."""
     results: str = ""
     """Where the summary JSON is copied (default: experiments/tuning/results[-MARKET].json)."""
     seed: int = 0
@@ -80,6 +83,30 @@ def split_items(catalog: pd.DataFrame, share: float, seed: int) -> set[str]:
     items = np.sort(catalog["item_id"].astype(str).unique())
     n = max(1, int(round(share * len(items))))
     return set(np.random.default_rng(seed).choice(items, size=n, replace=False).tolist())
+
+
+def open_market(market: str, sim_dir: Path, impressions: int, seed: int):
+    """``(name, segments, load_truth)`` of the run's market, simulated into ``sim_dir`` first if needed.
+
+    For rlopt's simulator, ``segments`` are the market's Segment objects (their descriptions go into the
+    prompts) and the truth is its Oracle. For ``bazaar`` — an outside shop's logs — rlopt knows only the
+    segment labels in the logs, and the truth is bazaar's own ``Truth``.
+    """
+    if market == "bazaar":
+        from experiments.markets import bazaar
+
+        if not (sim_dir / "truth.json").is_file():
+            bazaar.simulate(sim_dir, impressions, seed)
+        labels = pd.read_parquet(sim_dir / "train.parquet", columns=["segment"])["segment"].unique()
+        return "bazaar", {str(x): str(x).replace("_", " ") for x in labels}, lambda: bazaar.Truth.from_dir(sim_dir)
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+    from rlopt.market.oracle import Oracle  # evaluation only
+
+    if not (sim_dir / "market.toml").is_file():
+        market_path = DEFAULT_MARKET if market == "default" else Path(market)
+        Marketplace.from_toml(market_path).simulate(impressions, seed=seed).write(sim_dir)
+    sim = Marketplace.from_toml(sim_dir / "market.toml")
+    return sim.config.name, sim.segments, lambda: Oracle.from_dir(sim_dir)
 
 
 def eval_contexts(catalog, segments, placements, held: set[str], n: int, seed: int) -> pd.DataFrame:
@@ -153,12 +180,9 @@ if __name__ == "__main__":
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rlopt.data import read_catalog, read_logs, read_placements, read_table, write_jsonl, write_table
-    from rlopt.generation.inputs import find_segments
     from rlopt.generation.models import resolve_generator
     from rlopt.generation.sample import generate_copies
     from rlopt.io_utils import write_json_atomic
-    from rlopt.market import DEFAULT_MARKET, Marketplace
-    from rlopt.market.oracle import Oracle  # evaluation only
     from rlopt.seeding import seed_everything
     from rlopt.tuning.api import tune_generator
     from rlopt.tuning.config import make_config
@@ -171,16 +195,12 @@ if __name__ == "__main__":
 
     # 1. simulate
     sim_dir = out / "sim"
-    if not (sim_dir / "market.toml").is_file():
-        market_path = DEFAULT_MARKET if args.market == "default" else Path(args.market)
-        Marketplace.from_toml(market_path).simulate(args.impressions, seed=args.seed).write(sim_dir)
-    market = Marketplace.from_toml(sim_dir / "market.toml")
+    market_name, market_segments, load_truth = open_market(args.market, sim_dir, args.impressions, args.seed)
     if not args.results:
-        suffix = "" if market.config.name == "default" else f"-{market.config.name}"
+        suffix = "" if market_name == "default" else f"-{market_name}"
         args.results = f"experiments/tuning/results{suffix}.json"
     catalog = read_catalog(sim_dir / "catalog.parquet")
     placements = read_placements(sim_dir / "placements.json")
-    segments = find_segments(sim_dir / "catalog.parquet")
     timings["simulate"] = time.time() - t0
 
     # 2. hold out items
@@ -191,7 +211,8 @@ if __name__ == "__main__":
     write_table(train, train_path)
     # the tuner reads placements / market.toml next to its logs: keep them together
     for name in ("placements.json", "market.toml"):
-        (out / name).write_bytes((sim_dir / name).read_bytes())
+        if (sim_dir / name).is_file():  # bazaar ships no market.toml, as an outside shop would not
+            (out / name).write_bytes((sim_dir / name).read_bytes())
 
     # 3. reward model
     t = time.time()
@@ -225,10 +246,10 @@ if __name__ == "__main__":
         timings[f"tune_{method}"] = time.time() - t
 
     # 5. generate on held-out contexts
-    contexts = eval_contexts(catalog, segments, placements, held, args.eval_contexts, args.seed)
+    contexts = eval_contexts(catalog, market_segments, placements, held, args.eval_contexts, args.seed)
     from reward_models import RewardModel
 
-    oracle = Oracle.from_dir(sim_dir)
+    oracle = load_truth()
     reward_model = RewardModel.from_pretrained(rm_dir)
     # a chained method's first stage is evaluated too (its ratio to the chain is the second stage's gain)
     evaluated = dict.fromkeys(x for m in args.methods for x in (stages(m)[0], m) if x)
@@ -247,7 +268,7 @@ if __name__ == "__main__":
                 timings[f"generate_{name}"] = earlier["generate_seconds"]
         else:
             model, tok = resolve_generator(spec)
-            copies = generate_copies(model, tok, contexts, catalog, placements, market.segments, num=args.num,
+            copies = generate_copies(model, tok, contexts, catalog, placements, market_segments, num=args.num,
                                      seed=args.seed, generator_name=name, decoder=args.decoder)
             del model
             timings[f"generate_{name}"] = time.time() - t

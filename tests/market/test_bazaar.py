@@ -1,0 +1,61 @@
+"""Bazaar, the independently written shop (experiments/markets/bazaar.py): contract logs, a truth that
+scores any text, and no code shared with rlopt."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.markets import bazaar
+from rlopt.data import read_catalog, read_logs, read_placements
+
+SOURCE = Path(bazaar.__file__)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    return bazaar.simulate(tmp_path_factory.mktemp("bazaar"), 4000, seed=3)
+
+
+def test_writes_contract_logs_only(shop):
+    catalog = read_catalog(shop / "catalog.parquet")
+    places = read_placements(shop / "placements.json")
+    logs = read_logs(shop / "train.parquet", catalog, places)
+    assert len(logs) == 4000 and not (shop / "market.toml").exists()  # an outside shop: no rlopt config
+    assert 0.03 < logs["clicked"].mean() < 0.25 and (logs["converted"] <= logs["clicked"]).all()
+    assert logs.groupby(["item_id", "placement"])["copy_text"].nunique().max() <= 6
+
+
+def test_same_seed_same_logs(shop, tmp_path):
+    again = bazaar.simulate(tmp_path, 4000, seed=3)
+    pd.testing.assert_frame_equal(pd.read_parquet(shop / "train.parquet"), pd.read_parquet(again / "train.parquet"))
+
+
+def test_imports_nothing_from_rlopt():
+    tree = ast.parse(SOURCE.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in names if m.split(".")[0] in ("rlopt", "reward_models", "envs")]
+
+
+def test_truth_scores_any_text(shop):
+    truth = bazaar.Truth.from_dir(shop)
+    item = truth.catalog[truth.catalog["discount_pct"] >= 20].iloc[0]
+    real = int(item["discount_pct"])
+    noun = item["title"].split()[-1]
+    texts = {"targeted": f"{item['title']}: a deal that helps you save, {real}% off",
+             "plain": f"{item['title']}",
+             "overclaim": f"{item['title']}: a deal that helps you save, {real + 30}% off",
+             "shouting": f"{item['title'].upper()} {real}% OFF!!",
+             "repetitive": f"{noun} deal {noun} deal {noun} deal {noun} deal",
+             "empty": "..."}
+    df = pd.DataFrame({"copy_text": list(texts.values()), "item_id": item["item_id"],
+                       "segment": "on_a_tight_budget", "placement": "search_result"})
+    p = dict(zip(texts, truth.evaluate(df)["p_click"], strict=True))
+    buy = dict(zip(texts, truth.evaluate(df)["p_purchase_given_click"], strict=True))
+    assert p["targeted"] > p["plain"] > p["empty"]
+    assert p["overclaim"] < p["targeted"] and buy["overclaim"] < 0.5 * buy["targeted"]
+    assert p["shouting"] < p["targeted"] and p["repetitive"] < p["targeted"]
