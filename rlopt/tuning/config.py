@@ -4,9 +4,8 @@ Only project fields are added (which generator, LoRA shape, pair mining, guard w
 TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can fill them.
 Presets (``quick``, ``full``) are plain dicts of field overrides, applied by :func:`make_config`.
 
-The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in about 10 minutes; measured
-(README.md) they take 12.8-14.7 min on 2 AVX2 cores (DPO 768 s, GRPO 830 s, RLOO 849 s) and GRPO 7 min
-on AVX512-BF16;
+The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 minutes; measured
+(README.md) on 2 AVX2 cores: DPO 465 s, GRPO 528 s, GRPO / RLOO started from DPO 597 / 582 s.
 ``full`` is for a GPU.
 """
 
@@ -181,7 +180,7 @@ CONFIG_CLASSES = {"dpo": RloptDPOConfig, "grpo": RloptGRPOConfig, "rloo": RloptR
 _COMMON = {"report_to": "none", "logging_steps": 1, "save_strategy": "steps", "save_total_limit": 2,
            "disable_tqdm": True}
 # Quick: 40 optimizer steps, 2 per generated batch (num_iterations = 2, PPO-style reuse: a step
-# without sampling costs ~40% less on CPU), so 20 batches of 2 prompts x 4 samples.
+# without sampling costs less than half of one with it on CPU: ~6 s vs ~14 s), so 20 batches of 2 prompts x 4 samples.
 _ONLINE_QUICK = {"max_completion_length": 32, "num_generations": 4, "per_device_train_batch_size": 8,
                  "temperature": 0.9, "max_steps": 40, "save_steps": 10, "learning_rate": 5e-4,
                  "beta": 0.02, "epsilon": 0.2, "num_iterations": 2, "max_contexts": 240}
