@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 import trl.trainer.utils as trl_utils
+
 from rlopt.tuning.lm_head import compact_lm_head, compact_lm_head_available
 
 
