@@ -43,7 +43,7 @@ class _LoraFields:
     preset: str = field(default="", metadata={"help": "Name of the preset these values came from (recorded)."})
     compact_lm_head: bool = field(default=True, metadata={
         "help": "On the CPU, project only the completion's positions through TRL's fused LM head, as TRL "
-                "does on CUDA (rlopt.tuning.lm_head; same losses, 1.35-1.8x faster steps); false: TRL's "
+                "does on CUDA (rlopt.tuning.lm_head; same losses, 1.34-1.77x faster steps); false: TRL's "
                 "CPU path, which projects every position."})
 
     def __post_init__(self):

@@ -10,11 +10,12 @@ rows it needed in the forward, the backward's recomputation and the reference fo
 
 :func:`compact_lm_head` makes TRL take its compact branch on the CPU too. Only the rows fed to the
 projection change; each row's log-probability and gradient come from the same torch ops, so losses
-and gradients agree to float rounding (``tests/tuning/test_lm_head.py``). Measured on 2 AVX2 cores (README, Benchmarks):
-DPO quick steps 1.8x faster, GRPO 1.35x.
+and gradients agree to float rounding (``tests/tuning/test_lm_head.py``). Measured on 2 AVX2 cores
+(``benchmarks/bench_tuning.py --tuning-only``): DPO quick steps 1.77x faster, GRPO 1.34x.
 
 The switch is TRL's module-level ``trl.trainer.utils._use_triton`` (TRL 1.16), which decides
-nothing else in that module; where a TRL release lacks it, the context does nothing and says so.
+nothing else in that module; where a TRL release lacks it, the context changes nothing and yields
+False (``tuning.json`` records it as ``data.compact_lm_head``).
 """
 
 from __future__ import annotations
