@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.machine import cpu_label
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.baseline import HashedNgramBaseline
 from reward_models.encoder import bf16_native
@@ -185,19 +186,6 @@ def _batch_sweep(model: RewardModel, catalog: pd.DataFrame, n: int, repeats: int
         model.encoder.batch_size, model.encoder.precision = before_bs, before_p
         model.encoder.clear_cache()
     return out
-
-
-def cpu_label() -> str:
-    """The CPU's model name and widest vector ISA (scoring speed depends on it), e.g. ``AMD EPYC, AVX2``."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
-    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
-    isa = next((label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"),
-                                           ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "SSE")
-    return f"{name or platform.machine()}, {isa}"
 
 
 def scoring_only(args: argparse.Namespace) -> dict[str, Any]:

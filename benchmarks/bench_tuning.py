@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import cpu_flags
+
 
 def _tune_timing(method, sim, rm, steps, out_root, compact=True, seed=0):
     """Run ``steps`` steps of ``method``'s quick preset; return setup and per-step seconds."""
@@ -50,15 +52,6 @@ def _tune_timing(method, sim, rm, steps, out_root, compact=True, seed=0):
             "s_per_step": round(per_step, 2), "preset_steps": preset_steps,
             "projected_quick_preset_s": round(projected, 1), "cpu_share": round(share, 3),
             "projected_quick_preset_idle_s": round(projected * share, 1)}
-
-
-def _cpu_flags() -> list[str]:
-    """The SIMD features that decide CPU matmul speed (AVX2 / AVX-512 / AVX512-BF16 / AMX)."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags.split(":", 1)[1].split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
 
 
 def _generation(contexts, catalog, placements, segments, num: int, baseline: bool) -> dict:
@@ -140,7 +133,7 @@ def main() -> None:
     contexts = read_table(sim / "contexts.jsonl").head(args.contexts)[["item_id", "segment", "placement"]]
 
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,
-               "load_avg_1m": os.getloadavg()[0], "cpu_flags": _cpu_flags()}
+               "load_avg_1m": os.getloadavg()[0], "cpu_flags": cpu_flags()}
     from rlopt.io_utils import write_json_atomic
 
     result = json.loads(args.out.read_text()) if args.out.is_file() and (args.generation_only or args.tuning_only) \
