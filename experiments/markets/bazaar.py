@@ -146,9 +146,13 @@ class Truth:
         z_buy = self.buy[item_id] + 0.4 * f["real_discount"] + 0.3 * (f["segment_hits"] > 0) - 2.0 * f["false_claim"]
         return z_click, z_buy
 
+    def net_price(self, item_ids) -> np.ndarray:
+        """Price after the real discount, per item id."""
+        items = self._items
+        return (items["price"] * (1 - items["discount_pct"] / 100)).reindex(pd.Index(item_ids).astype(str)).to_numpy()
+
     def evaluate(self, df: pd.DataFrame) -> pd.DataFrame:
         """Add ``p_click, p_purchase_given_click, p_purchase, expected_revenue`` (slot ``position``, default 0)."""
-        items = self._items
         position = df["position"].to_numpy() if "position" in df.columns else np.zeros(len(df), int)
         z = np.array([self.logits(str(t), str(i), str(s), str(p)) for t, i, s, p in
                       zip(df["copy_text"], df["item_id"], df["segment"], df["placement"], strict=True)]).reshape(-1, 2)
@@ -157,8 +161,7 @@ class Truth:
         out["p_click"] = exam / (1.0 + np.exp(-z[:, 0]))
         out["p_purchase_given_click"] = 1.0 / (1.0 + np.exp(-z[:, 1]))
         out["p_purchase"] = out["p_click"] * out["p_purchase_given_click"]
-        net = (items["price"] * (1 - items["discount_pct"] / 100)).reindex(df["item_id"].astype(str)).to_numpy()
-        out["expected_revenue"] = out["p_purchase"] * net
+        out["expected_revenue"] = out["p_purchase"] * self.net_price(df["item_id"])
         return out
 
 
@@ -240,10 +243,9 @@ def simulate(out: str | Path, impressions: int, seed: int = 0) -> Path:
     probs = truth.evaluate(logs)
     clicked = rng.random(impressions) < probs["p_click"].to_numpy()
     converted = clicked & (rng.random(impressions) < probs["p_purchase_given_click"].to_numpy())
-    net = (catalog.set_index("item_id")["price"] * (1 - catalog.set_index("item_id")["discount_pct"] / 100))
     logs["clicked"] = clicked.astype(int)
     logs["converted"] = converted.astype(int)
-    logs["revenue"] = np.where(converted, net.reindex(logs["item_id"]).to_numpy(), 0.0).round(2)
+    logs["revenue"] = np.where(converted, truth.net_price(logs["item_id"]), 0.0).round(2)
     catalog.to_parquet(out / "catalog.parquet", index=False)
     logs.to_parquet(out / "train.parquet", index=False)
     (out / "placements.json").write_text(json.dumps(
