@@ -56,6 +56,11 @@ class Args:
     """Override the preset's DPO steps."""
     grpo_steps: int | None = None
     """Override the preset's GRPO steps."""
+    dpo_pairs: int | None = None
+    """Override the preset's DPO training pairs (num_train_pairs; 160 = 40 steps x 4, one epoch)."""
+    dpo_reward_pairs: float = 0.0
+    """DPO's reward_pairs: share of its training pairs from the base generator's samples ranked by this
+    run's reward model (rlopt.tuning.ranked_pairs); 0 = logged and honesty pairs only (the preset)."""
     methods: list[str] = field(default_factory=lambda: ["dpo", "grpo"])
     """Tuning methods compared with the base generator: dpo, grpo, rloo, and dpo-grpo (GRPO on the
     DPO-tuned generator of this run; needs dpo before it or an earlier run's tuned-dpo)."""
@@ -71,7 +76,7 @@ def parse_args() -> Args:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, list):
             parser.add_argument(f"--{f.name.replace('_', '-')}", nargs="+", default=default)
-        elif f.name.endswith("_steps"):
+        elif f.name.endswith(("_steps", "_pairs")) and f.type != "float":
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=default)
         else:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
@@ -130,7 +135,7 @@ def stages(method: str) -> tuple[str, str]:
 
 
 SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
-                 "decoder")
+                 "decoder", "dpo_pairs", "dpo_reward_pairs")
 
 
 def merge_earlier(results: dict, path: str | Path) -> dict:
@@ -144,7 +149,8 @@ def merge_earlier(results: dict, path: str | Path) -> dict:
     if not path.is_file():
         return results
     earlier = json.loads(path.read_text())
-    same = all(earlier.get("args", {}).get(k) == results["args"][k] for k in SAME_RUN_ARGS)
+    defaults = dataclasses.asdict(Args())  # a key added after the earlier run: it ran with the default
+    same = all(earlier.get("args", {}).get(k, defaults[k]) == results["args"][k] for k in SAME_RUN_ARGS)
     if not same:
         return results
     done = set(results["args"]["methods"])
@@ -234,15 +240,19 @@ if __name__ == "__main__":
             raise SystemExit(f"--methods {method}: {out / f'tuned-{start_from}'} is not tuned yet; "
                              f"put {start_from} before {method}")
         steps = args.dpo_steps if trainer == "dpo" else args.grpo_steps
+        extra = {"reward_pairs": args.dpo_reward_pairs, "num_train_pairs": args.dpo_pairs} if trainer == "dpo" else {}
+        extra = {k: v for k, v in extra.items() if v is not None}
         done = out / f"tuned-{method}" / "tuning.json"
         wanted = steps or make_config(trainer, args.preset).max_steps
-        if done.is_file() and json.loads(done.read_text())["steps"] == wanted:  # finished earlier: reuse
-            tuned[method] = json.loads(done.read_text())
+        earlier_run = json.loads(done.read_text()) if done.is_file() else None
+        if earlier_run and earlier_run["steps"] == wanted and all(  # finished earlier, same settings: reuse
+                earlier_run["config"].get(k, 0.0) == v for k, v in extra.items()):
+            tuned[method] = earlier_run
             timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
             continue
         tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
                                        out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
-                                       generator=generator, max_steps=steps, seed=args.seed)
+                                       generator=generator, max_steps=steps, seed=args.seed, **extra)
         timings[f"tune_{method}"] = time.time() - t
 
     # 5. generate on held-out contexts

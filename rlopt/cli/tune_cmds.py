@@ -92,6 +92,9 @@ def tune(
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Override the preset's steps.")]
     = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for pair sampling, LoRA init and sampling.")] = 0,
+    reward_pairs: Annotated[float | None, typer.Option(
+        "--reward-pairs", min=0.0, max=0.99, help="dpo: share of training pairs from the base generator's "
+        "samples ranked by --reward-model (default: the preset's, 0 = off).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
@@ -99,7 +102,7 @@ def tune(
 
     summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model,
                              generator=generator, placements=placements, preset=preset, max_steps=max_steps,
-                             seed=seed)
+                             seed=seed, **({} if reward_pairs is None else {"reward_pairs": reward_pairs}))
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})

@@ -32,15 +32,15 @@ def tune_generator(method: str, *, logs: str | Path, catalog: str | Path, out: s
     segments = find_segments(logs)
     data = {"logs": str(logs), "catalog": str(catalog), "placements": places_src,
             "reward_model": None if reward_model is None else str(reward_model)}
-    if method == "dpo":
-        from rlopt.tuning.dpo import train_dpo
-
-        return train_dpo(frame, cat, places, cfg, out, segments, data_info=data)
-    from rlopt.tuning.online import train_online
-
     reward = None
-    if reward_model is not None:
+    if reward_model is not None:  # loaded lazily: DPO without reward_pairs never reads it
         from reward_models import RewardFunction
 
         reward = RewardFunction(reward_model, cat)
+    if method == "dpo":
+        from rlopt.tuning.dpo import train_dpo
+
+        return train_dpo(frame, cat, places, cfg, out, segments, data_info=data, reward_model=reward)
+    from rlopt.tuning.online import train_online
+
     return train_online(method, frame, cat, places, cfg, out, reward, segments, data_info=data)

@@ -43,6 +43,17 @@ def prompt_messages(frame: pd.DataFrame, catalog: pd.DataFrame, placements: Mapp
             for i, s, p in zip(frame["item_id"].astype(str), seg_col, frame["placement"], strict=True)]
 
 
+def training_contexts(logs: pd.DataFrame, max_contexts: int, seed: int) -> pd.DataFrame:
+    """Distinct ``item_id, segment, placement`` contexts from the logs, at most ``max_contexts`` (seeded)."""
+    cols = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
+    ctx = logs[cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
+    if "segment" not in ctx.columns:
+        ctx["segment"] = ""
+    if len(ctx) > max_contexts:
+        ctx = ctx.sample(n=max_contexts, random_state=seed).reset_index(drop=True)
+    return ctx
+
+
 def last_checkpoint(out_dir: str | Path) -> Path | None:
     """The newest ``checkpoint-N`` directory under ``out_dir`` (None when there is none)."""
     out = Path(out_dir)

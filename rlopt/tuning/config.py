@@ -120,6 +120,12 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         = a logged copy with a misleading discount claim, same prompt; see
         :func:`rlopt.tuning.pairs.honesty_pairs`); 0 turns them off. The guard only keeps the
         generator from *learning* misleading copy; honesty pairs teach it to write the true claim.
+    reward_pairs : float, default 0.0
+        Share of the training pairs from the base generator's own samples ranked by the reward
+        model (:mod:`rlopt.tuning.ranked_pairs`: ``reward_pairs_samples`` copies for each of
+        ``reward_pairs_contexts`` logged contexts; chosen = the best copy that passes every guard,
+        rejected = the worst, kept when their score gap is at least ``reward_pairs_min_gain``).
+        Needs a reward model; 0 turns them off.
     """
 
     min_confidence: float = field(default=0.9, metadata={
@@ -138,6 +144,16 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
     honesty_pairs: float = field(default=0.25, metadata={
         "help": "Share of training pairs that are honesty pairs (repaired copy chosen over the logged "
                 "misleading copy); 0 = off."})
+    reward_pairs: float = field(default=0.0, metadata={
+        "help": "Share of training pairs from the base generator's own samples ranked by the reward model "
+                "(best guard-passing copy over the worst, rlopt.tuning.ranked_pairs); needs a reward model; "
+                "0 = off."})
+    reward_pairs_contexts: int = field(default=96, metadata={
+        "help": "Training contexts the base generator writes samples for (reward-ranked pairs)."})
+    reward_pairs_samples: int = field(default=4, metadata={
+        "help": "Samples per context ranked by the reward model (reward-ranked pairs)."})
+    reward_pairs_min_gain: float = field(default=0.25, metadata={
+        "help": "Least score gap (log reward units, guards included) between chosen and rejected sample."})
 
     def __post_init__(self):
         super().__post_init__()  # TRL's checks, then the LoRA fields' (_LoraFields)
@@ -150,6 +166,14 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         if not 0.0 <= self.honesty_pairs < 1.0:
             raise InputError(f"honesty_pairs ({self.honesty_pairs}) must be in [0, 1): the share of training "
                              "pairs that are honesty pairs", column="honesty_pairs")
+        if not 0.0 <= self.reward_pairs < 1.0 or self.honesty_pairs + self.reward_pairs >= 1.0:
+            raise InputError(f"reward_pairs ({self.reward_pairs}) must be in [0, 1) and honesty_pairs + "
+                             f"reward_pairs ({self.honesty_pairs + self.reward_pairs}) below 1: logged pairs "
+                             "keep the rest of the training set", column="reward_pairs")
+        if self.reward_pairs_contexts < 1 or self.reward_pairs_samples < 2:
+            raise InputError("reward_pairs_contexts must be >= 1 and reward_pairs_samples >= 2 (a pair needs "
+                             f"two samples; got {self.reward_pairs_contexts}, {self.reward_pairs_samples})",
+                             column="reward_pairs_samples")
         if self.min_pairs < 1 or self.max_pairs_per_group < 1 or self.num_train_pairs < 0:
             raise InputError("min_pairs and max_pairs_per_group must be >= 1 and num_train_pairs >= 0 "
                              f"(got {self.min_pairs}, {self.max_pairs_per_group}, {self.num_train_pairs})")

@@ -13,8 +13,18 @@ from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.io_utils import write_text_atomic
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import clock, finish, load_base, lora_config, prompt_messages, train_resuming
+from rlopt.tuning.common import (
+    clock,
+    finish,
+    load_base,
+    lora_config,
+    prompt_messages,
+    train_resuming,
+    training_contexts,
+)
 from rlopt.tuning.pairs import honesty_pairs, mine_pairs, mix_pairs
+from rlopt.tuning.ranked_pairs import RANKED_SOURCE, reward_ranked_pairs
+from rlopt.tuning.rewards import RewardFunc
 
 
 def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any]) -> pd.DataFrame:
@@ -82,25 +92,37 @@ def pairs_dataset(drawn: pd.DataFrame, catalog: pd.DataFrame, placements: Mappin
 
 def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any], cfg,
               out_dir: str | Path, segments: Mapping[str, Any] | None = None,
-              data_info: dict[str, Any] | None = None) -> dict[str, Any]:
+              data_info: dict[str, Any] | None = None, reward_model: RewardFunc | None = None) -> dict[str, Any]:
     """Tune ``cfg.generator`` with DPO + LoRA on pairs mined from ``logs``; write ``out_dir``.
 
-    Resumes from the last ``out_dir/checkpoint-*`` when one exists. Returns the ``tuning.json`` summary.
+    With ``cfg.reward_pairs > 0``, ``reward_model`` ranks the base generator's own samples into extra
+    pairs (:mod:`rlopt.tuning.ranked_pairs`). Resumes from the last ``out_dir/checkpoint-*`` when one
+    exists. Returns the ``tuning.json`` summary.
     """
     from trl import DPOTrainer
 
     started = clock()
+    ranked_share = float(getattr(cfg, "reward_pairs", 0.0))
+    if ranked_share > 0 and reward_model is None:
+        raise InputError(f"reward_pairs={ranked_share} ranks the generator's samples with a reward model: "
+                         "pass one (--reward-model DIR) or set reward_pairs to 0", column="reward_pairs")
     pairs, n_guarded = pairs_for(logs, placements, cfg, catalog)
     share = float(getattr(cfg, "honesty_pairs", 0.0))
     honest = honesty_pairs(logs, catalog, placements, max_pairs_per_group=cfg.max_pairs_per_group) \
         if share > 0 else None
     seed_everything(cfg.seed)
-    drawn = mix_pairs(pairs, honest, cfg.num_train_pairs, share, cfg.seed)
+    model, tokenizer = load_base(cfg)
+    ranked, ranked_info = None, None
+    if ranked_share > 0:  # the base model's samples, before any adapter: same pairs on a resumed run
+        ranked, ranked_info = reward_ranked_pairs(
+            model, tokenizer, training_contexts(logs, cfg.reward_pairs_contexts, cfg.seed), catalog, placements,
+            segments, reward_model, num=cfg.reward_pairs_samples, min_gain=cfg.reward_pairs_min_gain,
+            seed=cfg.seed)
+    drawn = mix_pairs(pairs, honest, cfg.num_train_pairs, share, cfg.seed, ranked=ranked, ranked_share=ranked_share)
     dataset = pairs_dataset(drawn, catalog, placements, segments)
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)  # the drawn training pairs, with their source, for audit
     write_text_atomic(out_path / "train_pairs.jsonl", drawn.to_json(orient="records", lines=True))
-    model, tokenizer = load_base(cfg)
     cfg.output_dir = str(out_dir)
     trainer = DPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(cfg))
@@ -110,6 +132,8 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
             "train_pairs": len(dataset),
             "honesty_pairs": 0 if honest is None else len(honest),
             "train_pairs_honesty": int((drawn["source"] == "honesty").sum()),
+            "reward_ranked": ranked_info,
+            "train_pairs_reward_model": int((drawn["source"] == RANKED_SOURCE).sum()),
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}

@@ -17,20 +17,17 @@ import pandas as pd
 from rlopt.errors import InputError
 from rlopt.generation.decode import end_token_ids, line_break_token_ids
 from rlopt.seeding import seed_everything
-from rlopt.tuning.common import clock, finish, load_base, lora_config, prompt_messages, train_resuming
+from rlopt.tuning.common import (
+    clock,
+    finish,
+    load_base,
+    lora_config,
+    prompt_messages,
+    train_resuming,
+    training_contexts,
+)
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
 from rlopt.tuning.sampling import with_rlopt_sampling
-
-
-def training_contexts(logs: pd.DataFrame, max_contexts: int, seed: int) -> pd.DataFrame:
-    """Distinct ``item_id, segment, placement`` contexts from the logs, at most ``max_contexts`` (seeded)."""
-    cols = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
-    ctx = logs[cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
-    if "segment" not in ctx.columns:
-        ctx["segment"] = ""
-    if len(ctx) > max_contexts:
-        ctx = ctx.sample(n=max_contexts, random_state=seed).reset_index(drop=True)
-    return ctx
 
 
 def online_dataset(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],

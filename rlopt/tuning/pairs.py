@@ -31,7 +31,8 @@ inventing discounts. For every logged copy that is misleading for its item (rlop
 prompt context, chosen = :func:`rlopt.generation.compliance.repair` of that copy (when it can be
 repaired) and rejected = the misleading original: the two differ only in the claim.
 :func:`mix_pairs` draws a set share of the training pairs from them. Every pair frame has a
-``source`` column, ``"logged"`` or ``"honesty"``.
+``source`` column, ``"logged"``, ``"honesty"`` or ``"reward_model"`` (generator samples ranked by
+the reward model, :mod:`rlopt.tuning.ranked_pairs`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from rlopt.errors import InputError
 
 PAIR_COLUMNS = ("item_id", "segment", "placement", "chosen", "rejected", "gain", "confidence", "weight",
                 "n_chosen", "n_rejected", "source")
-PAIR_SOURCES = ("logged", "honesty")
+PAIR_SOURCES = ("logged", "honesty", "reward_model")
 
 
 def _beta_moments(successes: np.ndarray, n: np.ndarray, prior_mean: np.ndarray,
@@ -265,13 +266,14 @@ def honesty_pairs(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping
 
 
 def mix_pairs(pairs: pd.DataFrame, honesty: pd.DataFrame | None, n: int, honesty_share: float,
-              seed: int = 0) -> pd.DataFrame:
-    """The training pairs: ``honesty_share`` of ``n`` from ``honesty``, the rest from ``pairs`` by weight.
+              seed: int = 0, ranked: pd.DataFrame | None = None, ranked_share: float = 0.0) -> pd.DataFrame:
+    """The training pairs: ``honesty_share`` of ``n`` from ``honesty``, ``ranked_share`` from ``ranked``,
+    the rest from ``pairs`` by weight.
 
-    ``n <= 0`` means ``len(pairs)``. Logged pairs are drawn with :func:`sample_pairs` (probability
-    proportional to weight); honesty pairs uniformly, without replacement while there are enough.
-    Without honesty pairs (or a share of 0) this is :func:`sample_pairs`. The result is shuffled
-    (seeded) and keeps the ``source`` column.
+    ``n <= 0`` means ``len(pairs)``. Logged and reward-ranked pairs are drawn with
+    :func:`sample_pairs` (probability proportional to weight); honesty pairs uniformly, without
+    replacement while there are enough. Without honesty or ranked pairs (or shares of 0) this is
+    :func:`sample_pairs`. The result is shuffled (seeded) and keeps the ``source`` column.
 
     >>> logged = pd.DataFrame({"chosen": ["a", "b"], "rejected": ["c", "d"], "weight": [1.0, 1.0],
     ...                        "source": "logged"})
@@ -280,11 +282,17 @@ def mix_pairs(pairs: pd.DataFrame, honesty: pd.DataFrame | None, n: int, honesty
     {'logged': 6, 'honesty': 2}
     """
     n = len(pairs) if n <= 0 else n
-    if honesty is None or honesty.empty or honesty_share <= 0:
+    n_honest = 0 if honesty is None or honesty.empty else int(round(honesty_share * n))
+    n_ranked = 0 if ranked is None or ranked.empty else int(round(ranked_share * n))
+    if n_honest == 0 and n_ranked == 0:
         return sample_pairs(pairs, n, seed=seed)
-    n_honest = int(round(honesty_share * n))
-    drawn = sample_pairs(pairs, n - n_honest, seed=seed) if n - n_honest > 0 else pairs.iloc[:0]
+    n_logged = n - n_honest - n_ranked
+    parts = [sample_pairs(pairs, n_logged, seed=seed) if n_logged > 0 else pairs.iloc[:0]]
     rng = np.random.default_rng([seed, 1])
-    idx = rng.choice(len(honesty), size=n_honest, replace=len(honesty) < n_honest)
-    mixed = pd.concat([drawn, honesty.iloc[idx]], ignore_index=True)
+    if n_honest:
+        idx = rng.choice(len(honesty), size=n_honest, replace=len(honesty) < n_honest)
+        parts.append(honesty.iloc[idx])
+    if n_ranked:
+        parts.append(sample_pairs(ranked, n_ranked, seed=seed + 2))
+    mixed = pd.concat(parts, ignore_index=True)
     return mixed.iloc[rng.permutation(len(mixed))].reset_index(drop=True)

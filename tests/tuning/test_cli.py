@@ -56,3 +56,12 @@ def test_generate_writes_seeded_copies(tmp_path, tiny_causal_lm_dir):
         outs.append(pd.read_json(tmp_path / f"{name}.jsonl", lines=True))
     assert len(outs[0]) == 6 and outs[0]["copy_text"].tolist() == outs[1]["copy_text"].tolist()
     assert set(outs[0].columns) >= {"item_id", "segment", "placement", "copy_text", "generator", "sample_idx"}
+
+
+def test_reward_pairs_only_for_dpo(tmp_path):
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    write_placements(PLACEMENTS, tmp_path / "placements.json")
+    result = runner.invoke(app, ["tune", "--method", "grpo", "--reward-pairs", "0.3", "--logs", "l.csv",
+                                 "--catalog", str(tmp_path / "catalog.jsonl"), "--out", str(tmp_path / "o")])
+    assert isinstance(result.exception, InputError)
+    assert "unknown grpo config field 'reward_pairs'" in str(result.exception)

@@ -64,8 +64,8 @@ def test_online_two_steps(method, tiny_causal_lm_dir, tmp_path):
 def test_rlopt_sampling_matches_trl_generate_when_greedy(method, tiny_causal_lm_dir, tmp_path):
     from trl import GRPOTrainer, RLOOTrainer
 
-    from rlopt.tuning.common import load_base, lora_config
-    from rlopt.tuning.online import online_dataset, training_contexts
+    from rlopt.tuning.common import load_base, lora_config, training_contexts
+    from rlopt.tuning.online import online_dataset
     from rlopt.tuning.sampling import with_rlopt_sampling
 
     trl_cls = {"grpo": GRPOTrainer, "rloo": RLOOTrainer}[method]
