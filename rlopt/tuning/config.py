@@ -66,10 +66,6 @@ class _OnlineFields(_LoraFields):
     reward_model_scale: str = field(default="log", metadata={
         "help": "'log': log of the reward model's scalar reward (twice the value = +0.69, on the guards' "
                 "scale in any market); 'linear': the raw value (~0.01-0.05; needs a weight ~20-200)."})
-    reward_repaired_copy: bool = field(default=True, metadata={
-        "help": "Score a misleading discount claim as the compliance repair shows it (the true claim), so "
-                "a false claim earns nothing from the reward model and costs the honesty penalty; false: "
-                "score the model's cleaned text as written."})
     stop_at_newline: bool = field(default=True, metadata={
         "help": "End each sampled completion at its first line break: the copy is the first line "
                 "(post-processing drops the rest), so later tokens would share its advantage unscored."})

@@ -33,8 +33,8 @@ from rlopt.tuning.pairs import PAIR_COLUMNS
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
 
 RANKED_SOURCE = "reward_model"
-_REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "reward_repaired_copy", "discount_penalty",
-                         "length_penalty", "repetition_penalty_weight")
+_REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_penalty", "length_penalty",
+                         "repetition_penalty_weight")
 
 
 def online_reward_weights() -> SimpleNamespace:

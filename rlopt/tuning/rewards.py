@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from rlopt.generation.compliance import repair
 from rlopt.generation.postprocess import clean_copy, first_line, is_misleading
 from rlopt.generation.prompts import max_chars_for
 
@@ -52,12 +51,6 @@ class ShownCopyReward:
         E.g. ``reward_models.RewardFunction`` — scores strings given ``item_id, segment, placement``.
     placements : mapping name -> Placement
         Character limits for the cleanup.
-    catalog : DataFrame, optional
-        ``item_id, price, discount_pct``. When given, a misleading discount claim is scored as the
-        compliance repair shows it (:func:`rlopt.generation.compliance.repair`, what generation
-        shows by default): a false "50% off" earns the reward model's value of the true claim, so
-        the only thing a false claim changes is the honesty penalty. Copy the repair cannot save is
-        scored as written. Without a catalog the cleaned text is scored as written.
     scale : {"log", "linear"}, default "log"
         ``"log"`` returns ``log(max(r, 1e-6))``. GRPO and RLOO compare completions of the *same*
         prompt, so only within-prompt differences matter: on the log scale a copy with twice the
@@ -75,39 +68,21 @@ class ShownCopyReward:
 
     __name__ = "rlopt_reward"
 
-    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any], scale: str = "log",
-                 catalog: pd.DataFrame | None = None):
+    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any], scale: str = "log"):
         if scale not in REWARD_SCALES:
             raise ValueError(f"scale {scale!r} must be one of {', '.join(REWARD_SCALES)}")
         self.inner = inner
         self.placements = dict(placements)
         self.scale = scale
-        self.items = None if catalog is None else _price_and_discount(catalog)
-
-    def _shown(self, completion: Any, item: Any, placement: str) -> str:
-        limit = max_chars_for(self.placements, placement)
-        text = clean_copy(completion_text(completion), limit)
-        if self.items is None or not text:
-            return text
-        price, discount = self.items[str(item)]
-        repaired, _ = repair(text, price, discount, limit)
-        return text if repaired is None else repaired
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
-        items = _column(kwargs, "item_id", len(completions)) if self.items is not None else places
-        shown = [self._shown(c, i, p) for c, i, p in zip(completions, items, places, strict=True)]
+        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
+                 for c, p in zip(completions, places, strict=True)]
         values = [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
         if self.scale == "log":
             return [math.log(max(v, LOG_FLOOR)) for v in values]
         return values
-
-
-def _price_and_discount(catalog: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """``item_id -> (list price, real discount %)``."""
-    ids = catalog["item_id"].astype(str)
-    return dict(zip(ids, zip(catalog["price"].astype(float), catalog["discount_pct"].astype(float),
-                             strict=True), strict=True))
 
 
 class DiscountHonestyPenalty:
@@ -121,12 +96,14 @@ class DiscountHonestyPenalty:
     __name__ = "discount_honesty"
 
     def __init__(self, catalog: pd.DataFrame):
-        self.items = _price_and_discount(catalog)
+        ids = catalog["item_id"].astype(str)
+        self.discounts = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
+        self.prices = dict(zip(ids, catalog["price"].astype(float), strict=True))
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         items = _column(kwargs, "item_id", len(completions))
-        return [-1.0 if is_misleading(first_line(completion_text(c)), self.items[str(i)][1],
-                                      price=self.items[str(i)][0]) else 0.0
+        return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)],
+                                      price=self.prices.get(str(i))) else 0.0
                 for c, i in zip(completions, items, strict=True)]
 
 
@@ -186,8 +163,7 @@ def build_reward_funcs(reward_model: RewardFunc | None, catalog: pd.DataFrame, p
     funcs: list[RewardFunc] = []
     weights: list[float] = []
     if reward_model is not None and cfg.reward_model_weight > 0:
-        funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale,
-                                     catalog=catalog if cfg.reward_repaired_copy else None))
+        funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale))
         weights.append(cfg.reward_model_weight)
     for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
                     (LengthLimitPenalty(placements), cfg.length_penalty),

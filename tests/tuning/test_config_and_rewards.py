@@ -70,23 +70,6 @@ def test_shown_copy_reward_scores_cleaned_capped_text():
     assert reward.__name__ == "rlopt_reward"
 
 
-def test_shown_copy_reward_scores_a_false_claim_as_repaired():
-    seen = []
-
-    def inner(prompts, completions, **kwargs):
-        seen.extend(completions)
-        return [0.01] * len(completions)
-
-    # i1: 20% off for real; i2 has no discount. The last one cannot be repaired: scored as written.
-    texts = ["Trail shoes now 50% off", "Trail shoes now 20% off", "Coffee set, 30% off, brew better", "Big sale!"]
-    ShownCopyReward(inner, PLACEMENTS, scale="linear", catalog=CATALOG)(None, texts, **KW)
-    assert seen == ["Trail shoes now 20% off", "Trail shoes now 20% off", "Coffee set, brew better", "Big sale!"]
-    seen.clear()
-    ShownCopyReward(inner, PLACEMENTS, scale="linear")(None, texts, **KW)
-    assert seen == texts
-    assert make_config("grpo", "quick").reward_repaired_copy is True
-
-
 def test_shown_copy_reward_log_scale_is_relative_and_floored():
     values = iter([[0.01, 0.02, 0.04, 0.0]])
     out = ShownCopyReward(lambda prompts, completions, **kw: next(values), PLACEMENTS)(
