@@ -56,11 +56,11 @@ class Args:
     """Override the preset's DPO steps."""
     grpo_steps: int | None = None
     """Override the preset's GRPO steps."""
-    dpo_pairs: int | None = None
-    """Override the preset's DPO training pairs (num_train_pairs; 160 = 40 steps x 4, one epoch)."""
-    dpo_reward_pairs: float = 0.0
-    """DPO's reward_pairs: share of its training pairs from the base generator's samples ranked by this
-    run's reward model (rlopt.tuning.ranked_pairs); 0 = logged and honesty pairs only (the preset)."""
+    dpo_set: list[str] = field(default_factory=list)
+    """DPO config fields over the preset's, as KEY=VALUE (VALUE read as JSON, else a string), e.g.
+    ``num_train_pairs=480 reward_pairs=0.5``."""
+    online_set: list[str] = field(default_factory=list)
+    """GRPO/RLOO config fields over the preset's, e.g. ``discount_penalty=2``."""
     methods: list[str] = field(default_factory=lambda: ["dpo", "grpo"])
     """Tuning methods compared with the base generator: dpo, grpo, rloo, and dpo-grpo (GRPO on the
     DPO-tuned generator of this run; needs dpo before it or an earlier run's tuned-dpo)."""
@@ -76,7 +76,7 @@ def parse_args() -> Args:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if isinstance(default, list):
             parser.add_argument(f"--{f.name.replace('_', '-')}", nargs="+", default=default)
-        elif f.name.endswith(("_steps", "_pairs")) and f.type != "float":
+        elif f.name.endswith("_steps"):
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=default)
         else:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
@@ -135,7 +135,7 @@ def stages(method: str) -> tuple[str, str]:
 
 
 SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
-                 "decoder", "dpo_pairs", "dpo_reward_pairs")
+                 "decoder", "dpo_set", "online_set")
 
 
 def merge_earlier(results: dict, path: str | Path) -> dict:
@@ -166,6 +166,45 @@ def merge_earlier(results: dict, path: str | Path) -> dict:
             if k in earlier.get("timings_seconds", {}):
                 results["timings_seconds"].setdefault(k, earlier["timings_seconds"][k])
     return results
+
+
+def config_overrides(pairs: list[str]) -> dict:
+    """``["num_train_pairs=480", "loss_type=[\"sigmoid\"]"]`` -> dict; values read as JSON, else strings.
+
+    >>> config_overrides(["num_train_pairs=480", "reward_pairs=0.5", "generator=runs/x"])
+    {'num_train_pairs': 480, 'reward_pairs': 0.5, 'generator': 'runs/x'}
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"config override {pair!r}: write KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def same_settings(earlier_config: dict, trainer: str, preset: str, overrides: dict) -> bool:
+    """Whether an earlier tuning run (its ``tuning.json`` config) used the settings this run asks for.
+
+    Compared: rlopt's own fields, the preset's fields and the overrides (steps are compared by the
+    caller; the base generator's path may differ). A field missing from an older ``tuning.json`` ran
+    with its default.
+    """
+    from trl import DPOConfig, GRPOConfig, RLOOConfig
+
+    from rlopt.tuning.common import config_dict
+    from rlopt.tuning.config import CONFIG_CLASSES, PRESET_VALUES, make_config
+
+    trl_config = {"dpo": DPOConfig, "grpo": GRPOConfig, "rloo": RLOOConfig}[trainer]
+    project = ({f.name for f in dataclasses.fields(CONFIG_CLASSES[trainer])}
+               - {f.name for f in dataclasses.fields(trl_config)})
+    default = config_dict(make_config(trainer, preset))
+    wanted = config_dict(make_config(trainer, preset, **overrides))
+    keys = (project | set(PRESET_VALUES[trainer][preset]) | set(overrides)) - {"generator", "max_steps", "preset"}
+    return all(earlier_config.get(k, default[k]) == wanted[k] for k in keys)
 
 
 def copies_key(spec: str, contexts: pd.DataFrame, args: Args) -> dict:
@@ -240,13 +279,12 @@ if __name__ == "__main__":
             raise SystemExit(f"--methods {method}: {out / f'tuned-{start_from}'} is not tuned yet; "
                              f"put {start_from} before {method}")
         steps = args.dpo_steps if trainer == "dpo" else args.grpo_steps
-        extra = {"reward_pairs": args.dpo_reward_pairs, "num_train_pairs": args.dpo_pairs} if trainer == "dpo" else {}
-        extra = {k: v for k, v in extra.items() if v is not None}
+        extra = config_overrides(args.dpo_set if trainer == "dpo" else args.online_set)
         done = out / f"tuned-{method}" / "tuning.json"
         wanted = steps or make_config(trainer, args.preset).max_steps
         earlier_run = json.loads(done.read_text()) if done.is_file() else None
-        if earlier_run and earlier_run["steps"] == wanted and all(  # finished earlier, same settings: reuse
-                earlier_run["config"].get(k, 0.0) == v for k, v in extra.items()):
+        if earlier_run and earlier_run["steps"] == wanted and same_settings(  # finished earlier: reuse
+                earlier_run["config"], trainer, args.preset, extra):
             tuned[method] = earlier_run
             timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
             continue
