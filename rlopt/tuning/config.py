@@ -2,11 +2,13 @@
 
 Only project fields are added (which generator, LoRA shape, pair mining, guard weights); every
 TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can fill them.
-Presets (``quick``, ``full``) are plain dicts of field overrides, applied by :func:`make_config`.
+Presets (``quick``, ``standard``, ``full``) are plain dicts of field overrides, applied by
+:func:`make_config`.
 
 The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 minutes; measured
 (README.md) on 2 AVX2 cores: DPO 465 s, GRPO 528 s, GRPO / RLOO started from DPO 597 / 582 s.
-``full`` is for a GPU.
+``standard`` is quick with three times the DPO pairs and steps (120 steps over 480 pairs, one
+epoch) and twice the online steps (80): ~20-30 minutes on the same cores. ``full`` is for a GPU.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from trl import DPOConfig, GRPOConfig, RLOOConfig
 from rlopt.errors import InputError
 
 METHODS = ("dpo", "grpo", "rloo")
-PRESETS = ("quick", "full")
+PRESETS = ("quick", "standard", "full")
 VALUE_METRICS = ("ctr", "purchase", "combined")
 
 
@@ -214,19 +216,22 @@ _ONLINE_FULL = {"max_completion_length": 40, "num_generations": 8, "per_device_t
 # DPO + an SFT term on the chosen copy (RPO, Pang et al. 2024): plain DPO can lower the likelihood of
 # both copies of a pair; the SFT term keeps the chosen (high-value) copy likely.
 _RPO = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+_DPO_QUICK = {**_COMMON, **_RPO, "max_length": 160, "per_device_train_batch_size": 4, "max_steps": 40,
+              "save_steps": 10, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 160, "honesty_pairs": 0.25}
 PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
     "dpo": {
-        "quick": {**_COMMON, **_RPO, "max_length": 160, "per_device_train_batch_size": 4, "max_steps": 40,
-                  "save_steps": 10, "learning_rate": 2e-4, "beta": 0.1, "num_train_pairs": 160,
-                  "honesty_pairs": 0.25},
+        "quick": _DPO_QUICK,
+        "standard": {**_DPO_QUICK, "max_steps": 120, "num_train_pairs": 480},
         "full": {**_COMMON, **_RPO, "max_length": 256, "per_device_train_batch_size": 16, "max_steps": 600,
                  "save_steps": 100, "learning_rate": 1e-4, "beta": 0.1, "num_train_pairs": 9600,
                  "honesty_pairs": 0.25,
                  "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                          "down_proj"]},
     },
-    "grpo": {"quick": {**_COMMON, **_ONLINE_QUICK}, "full": {**_COMMON, **_ONLINE_FULL}},
+    "grpo": {"quick": {**_COMMON, **_ONLINE_QUICK}, "standard": {**_COMMON, **_ONLINE_QUICK, "max_steps": 80},
+             "full": {**_COMMON, **_ONLINE_FULL}},
     "rloo": {"quick": {**_COMMON, **_ONLINE_QUICK, "beta": 0.05},
+             "standard": {**_COMMON, **_ONLINE_QUICK, "beta": 0.05, "max_steps": 80},
              "full": {**_COMMON, **_ONLINE_FULL, "beta": 0.05}},
 }
 

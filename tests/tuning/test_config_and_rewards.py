@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -32,7 +33,7 @@ def test_config_errors(method, kwargs, pattern):
 
 
 def test_unknown_preset():
-    with pytest.raises(InputError, match="valid presets: quick, full"):
+    with pytest.raises(InputError, match="valid presets: quick, standard, full"):
         make_config("dpo", "huge")
 
 
@@ -40,6 +41,17 @@ def test_presets_expose_ppo_knobs():
     cfg = make_config("grpo", "quick", num_iterations=2, epsilon=0.1, beta=0.05)
     assert (cfg.num_iterations, cfg.epsilon, cfg.beta) == (2, 0.1, 0.05)
     assert make_config("dpo", "full").max_steps > make_config("dpo", "quick").max_steps
+
+
+def test_standard_preset_is_quick_with_more_data_and_steps():
+    for method, steps in (("dpo", 120), ("grpo", 80), ("rloo", 80)):
+        quick, standard = (dataclasses.asdict(make_config(method, p)) for p in ("quick", "standard"))
+        changed = {k for k in quick if quick[k] != standard[k]} - {"preset"}
+        assert standard["max_steps"] == steps
+        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else {"max_steps"})
+    # one epoch over the drawn pairs, as in quick
+    dpo = make_config("dpo", "standard")
+    assert dpo.max_steps * dpo.per_device_train_batch_size == dpo.num_train_pairs
 
 
 KW = {"item_id": ["i1", "i1", "i2", "i2"], "placement": ["push", "push", "home_banner", "home_banner"],
