@@ -102,7 +102,7 @@ def tune(
 
     summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model,
                              generator=generator, placements=placements, preset=preset, max_steps=max_steps,
-                             seed=seed, **({} if reward_pairs is None else {"reward_pairs": reward_pairs}))
+                             seed=seed, reward_pairs=reward_pairs)  # None: the preset's (make_config skips it)
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.tuning.pairs import PAIR_COLUMNS
-from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
+from rlopt.tuning.rewards import RewardFunc, ShownCopyReward, build_reward_funcs
 
 RANKED_SOURCE = "reward_model"
 _REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_penalty", "length_penalty",
@@ -68,7 +68,7 @@ def score_copies(copies: pd.DataFrame, reward_model: RewardFunc, catalog: pd.Dat
     for func, w in zip(funcs, weights, strict=True):
         part = w * np.asarray(func(prompts=[""] * len(texts), completions=texts, **cols), dtype=float)
         score += part
-        if func.__name__ != "rlopt_reward":
+        if not isinstance(func, ShownCopyReward):  # every other term is a guard
             guards += part
     return score, guards
 
