@@ -43,15 +43,21 @@ def test_presets_expose_ppo_knobs():
     assert make_config("dpo", "full").max_steps > make_config("dpo", "quick").max_steps
 
 
-def test_standard_preset_is_quick_with_more_dpo_data_and_steps():
+def test_standard_preset_is_quick_with_more_dpo_data_and_more_online_prompts():
     for method in ("dpo", "grpo", "rloo"):
         quick, standard = (dataclasses.asdict(make_config(method, p)) for p in ("quick", "standard"))
         changed = {k for k in quick if quick[k] != standard[k]} - {"preset"}
-        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else set())
+        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else {"per_device_train_batch_size"})
     assert make_config("dpo", "standard").max_steps == 120
     # one epoch over the drawn pairs, as in quick
     dpo = make_config("dpo", "standard")
     assert dpo.max_steps * dpo.per_device_train_batch_size == dpo.num_train_pairs
+    # online: same steps and group size, twice the prompts per generated batch
+    for method in ("grpo", "rloo"):
+        quick, standard = make_config(method, "quick"), make_config(method, "standard")
+        assert standard.max_steps == quick.max_steps
+        assert standard.per_device_train_batch_size // standard.num_generations == 4
+        assert quick.per_device_train_batch_size // quick.num_generations == 2
 
 
 KW = {"item_id": ["i1", "i1", "i2", "i2"], "placement": ["push", "push", "home_banner", "home_banner"],
