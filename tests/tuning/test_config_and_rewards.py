@@ -47,7 +47,9 @@ def test_standard_preset_is_quick_with_more_dpo_data_and_more_online_prompts():
     for method in ("dpo", "grpo", "rloo"):
         quick, standard = (dataclasses.asdict(make_config(method, p)) for p in ("quick", "standard"))
         changed = {k for k in quick if quick[k] != standard[k]} - {"preset"}
-        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else {"per_device_train_batch_size"})
+        # TRL derives generation_batch_size from per_device_train_batch_size
+        online = {"per_device_train_batch_size", "generation_batch_size"}
+        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else online)
     assert make_config("dpo", "standard").max_steps == 120
     # one epoch over the drawn pairs, as in quick
     dpo = make_config("dpo", "standard")
