@@ -290,7 +290,7 @@ if __name__ == "__main__":
             continue
         tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
                                        out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
-                                       generator=generator, max_steps=steps, seed=args.seed, **extra)
+                                       generator=generator, max_steps=steps, **{"seed": args.seed, **extra})
         timings[f"tune_{method}"] = time.time() - t
 
     # 5. generate on held-out contexts
