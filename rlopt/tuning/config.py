@@ -9,9 +9,10 @@ The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 m
 (README.md) on 2 AVX2 cores: DPO 465 s, GRPO 528 s, GRPO / RLOO started from DPO 597 / 582 s.
 ``standard`` is quick with three times the DPO pairs and steps (120 steps over 480 pairs, one
 epoch; ~22-26 minutes on the same cores); for GRPO/RLOO it keeps quick's 40 steps with twice the
-prompts per batch (4 prompts x 4 samples; GRPO from the base ~18 minutes, true CTR 2.30x against
-1.47x for quick), because 80 quick-sized GRPO steps from the base over-optimized the reward model
-(its score 1.59x, true CTR 1.14x; README).
+prompts per batch (4 prompts x 4 samples, ~18-22 minutes): GRPO from the base on the default market
+measured 2.30x / 1.93x true CTR over two seeds against 1.47x for quick (on bazaar, the outside shop,
+it did not help; README), while 80 quick-sized GRPO steps from the base over-optimized the reward
+model (its score 1.59x, true CTR 1.14x).
 ``full`` is for a GPU.
 """
 
