@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ class Args:
     """Market: 'default', an rlopt market TOML (experiments/markets/harbor.toml), or 'bazaar' (a shop
     simulator rlopt did not write: experiments/markets/bazaar.py)."""
     results: str = ""
-    """Where the summary JSON is copied (default: experiments/tuning/results[-MARKET].json)."""
+    """Where the summary JSON is copied (default: experiments/tuning/results[-MARKET].json, and only when this
+    run's settings (SAME_RUN_ARGS) match the run recorded there; else it stays in OUT/results.json)."""
     seed: int = 0
     """Seed for the simulation, tuning and sampling."""
     impressions: int = 200_000
@@ -138,6 +140,16 @@ SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_context
                  "decoder", "dpo_set", "online_set")
 
 
+def different_run_args(earlier_args: dict, args: dict) -> list[str]:
+    """The :data:`SAME_RUN_ARGS` on which two runs differ (a key an earlier run lacks: it ran with the default).
+
+    >>> different_run_args({"seed": 0}, {**dataclasses.asdict(Args()), "seed": 1, "online_set": ["seed=1"]})
+    ['seed', 'online_set']
+    """
+    defaults = dataclasses.asdict(Args())
+    return [k for k in SAME_RUN_ARGS if earlier_args.get(k, defaults[k]) != args[k]]
+
+
 def merge_earlier(results: dict, path: str | Path) -> dict:
     """Keep the methods an earlier results file has and this run did not redo (``--methods grpo``).
 
@@ -149,9 +161,7 @@ def merge_earlier(results: dict, path: str | Path) -> dict:
     if not path.is_file():
         return results
     earlier = json.loads(path.read_text())
-    defaults = dataclasses.asdict(Args())  # a key added after the earlier run: it ran with the default
-    same = all(earlier.get("args", {}).get(k, defaults[k]) == results["args"][k] for k in SAME_RUN_ARGS)
-    if not same:
+    if different_run_args(earlier.get("args", {}), results["args"]):
         return results
     done = set(results["args"]["methods"])
     for m, record in earlier.get("tuning", {}).items():
@@ -241,7 +251,8 @@ if __name__ == "__main__":
     # 1. simulate
     sim_dir = out / "sim"
     market_name, market_segments, load_truth = open_market(args.market, sim_dir, args.impressions, args.seed)
-    if not args.results:
+    record_to_default = not args.results
+    if record_to_default:
         suffix = "" if market_name == "default" else f"-{market_name}"
         args.results = f"experiments/tuning/results{suffix}.json"
     catalog = read_catalog(sim_dir / "catalog.parquet")
@@ -353,7 +364,14 @@ if __name__ == "__main__":
     }
     results = merge_earlier(results, args.results)
     write_json_atomic(out / "results.json", results)
-    write_json_atomic(args.results, results)
+    recorded = Path(args.results)
+    differs = (different_run_args(json.loads(recorded.read_text()).get("args", {}), results["args"])
+               if record_to_default and recorded.is_file() else [])
+    if differs:  # a one-off run with other settings must not replace the recorded comparison
+        print(f"not copied to {recorded}: this run's {', '.join(differs)} differ from the recorded run's; "
+              f"pass --results PATH to record it (written to {out / 'results.json'})", file=sys.stderr)
+    else:
+        write_json_atomic(args.results, results)
     print(json.dumps({"ratio_vs_base": ratios,
                       **{n: {k: e[k] for k in ("ctr", "purchase_rate", "proxy_reward", "misleading_rate",
                                                   "over_limit_rate")} for n, e in evals.items()}}, indent=1))

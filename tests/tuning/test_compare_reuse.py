@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.tuning.compare import config_overrides, same_settings
+from experiments.tuning.compare import Args, config_overrides, different_run_args, same_settings
 from rlopt.tuning.common import config_dict
 from rlopt.tuning.config import make_config
 
@@ -28,3 +28,17 @@ def test_same_settings_sees_overrides_both_ways():
     online = config_dict(make_config("grpo", "quick"))
     assert not same_settings(online, "grpo", "quick", {"discount_penalty": 2.0})
     assert not same_settings(online, "grpo", "full", {})
+
+
+def test_different_run_args_names_what_differs():
+    import dataclasses
+
+    recorded = dataclasses.asdict(Args())
+    assert different_run_args(recorded, recorded) == []
+    one_off = {**recorded, "seed": 1, "online_set": ["per_device_train_batch_size=16"]}
+    assert different_run_args(recorded, one_off) == ["seed", "online_set"]
+    older = {k: v for k, v in recorded.items() if k != "online_set"}  # written before the key existed
+    assert different_run_args(older, recorded) == []
+    assert different_run_args(older, one_off) == ["seed", "online_set"]
+    # the methods run and the output folder are not settings: a rerun of some methods still merges
+    assert different_run_args(recorded, {**recorded, "methods": ["grpo"], "out": "runs/x"}) == []
