@@ -150,18 +150,14 @@ def different_run_args(earlier_args: dict, args: dict) -> list[str]:
     return [k for k in SAME_RUN_ARGS if earlier_args.get(k, defaults[k]) != args[k]]
 
 
-def merge_earlier(results: dict, path: str | Path) -> dict:
+def merge_earlier(results: dict, earlier: dict) -> dict:
     """Keep the methods an earlier results file has and this run did not redo (``--methods grpo``).
 
-    Only when the earlier run had the same market, seed, data, evaluation contexts and preset, so its
-    base generator copies — the denominator of its ratios — were the same seeded copies.
-    Each kept method's record says so under ``"from_earlier_run"``.
+    Only when the earlier run had the same market, seed, data, evaluation contexts and preset
+    (no :func:`different_run_args`), so its base generator copies — the denominator of its ratios —
+    were the same seeded copies. Each kept method's record says so under ``"from_earlier_run"``.
     """
-    path = Path(path)
-    if not path.is_file():
-        return results
-    earlier = json.loads(path.read_text())
-    if different_run_args(earlier.get("args", {}), results["args"]):
+    if not earlier or different_run_args(earlier.get("args", {}), results["args"]):
         return results
     done = set(results["args"]["methods"])
     for m, record in earlier.get("tuning", {}).items():
@@ -362,11 +358,11 @@ if __name__ == "__main__":
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "cpu_threads": __import__("torch").get_num_threads(),
     }
-    results = merge_earlier(results, args.results)
-    write_json_atomic(out / "results.json", results)
     recorded = Path(args.results)
-    differs = (different_run_args(json.loads(recorded.read_text()).get("args", {}), results["args"])
-               if record_to_default and recorded.is_file() else [])
+    earlier = json.loads(recorded.read_text()) if recorded.is_file() else {}
+    results = merge_earlier(results, earlier)
+    write_json_atomic(out / "results.json", results)
+    differs = different_run_args(earlier.get("args", {}), results["args"]) if earlier and record_to_default else []
     if differs:  # a one-off run with other settings must not replace the recorded comparison
         print(f"not copied to {recorded}: this run's {', '.join(differs)} differ from the recorded run's; "
               f"pass --results PATH to record it (written to {out / 'results.json'})", file=sys.stderr)

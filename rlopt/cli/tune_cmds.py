@@ -88,7 +88,7 @@ def tune(
     = "default",
     placements: Annotated[Path | None, typer.Option(
         "--placements", help="Placements TOML/JSON; default: next to the logs, else the default market.")] = None,
-    preset: Annotated[str, typer.Option("--preset", help="quick (CPU, < 10 min on 2 cores) | standard (CPU, DPO ~25 min, GRPO/RLOO ~18 min) | full (GPU).")] = "quick",
+    preset: Annotated[str, typer.Option("--preset", help="quick (CPU, < 10 min on 2 cores) | standard (CPU, DPO ~25 min, GRPO/RLOO ~18-22 min) | full (GPU).")] = "quick",
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Override the preset's steps.")]
     = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for pair sampling, LoRA init and sampling.")] = 0,

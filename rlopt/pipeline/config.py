@@ -77,7 +77,7 @@ class RewardConfig:
 @dataclass
 class TuningConfig:
     method: str = _f("dpo", "Tuning method: 'dpo' (offline pairs from logs), 'grpo' or 'rloo' (online, reward-model reward).", choices=("dpo", "grpo", "rloo"))
-    preset: str = _f("quick", "Hyper-parameter preset of the tuning method: 'quick' (CPU, < 10 min), 'standard' (CPU, DPO ~25 min, GRPO/RLOO ~18 min) or 'full' (GPU).", choices=("quick", "standard", "full"))
+    preset: str = _f("quick", "Hyper-parameter preset of the tuning method: 'quick' (CPU, < 10 min), 'standard' (CPU, DPO ~25 min, GRPO/RLOO ~18-22 min) or 'full' (GPU).", choices=("quick", "standard", "full"))
     generator: str = _f("default", "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a Hugging Face id.", path=True)
     max_steps: int = _f(0, "Optimizer steps; 0 = the preset's.", minimum=0)
     learning_rate: float = _f(0.0, "Learning rate; 0 = the preset's.", minimum=0.0)
