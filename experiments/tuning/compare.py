@@ -66,6 +66,11 @@ class Args:
     methods: list[str] = field(default_factory=lambda: ["dpo", "grpo"])
     """Tuning methods compared with the base generator: dpo, grpo, rloo, and dpo-grpo (GRPO on the
     DPO-tuned generator of this run; needs dpo before it or an earlier run's tuned-dpo)."""
+    reward_members: int = 1
+    """Reward models GRPO/RLOO tune against: 1, or an ensemble of N trained on the same logs with seeds
+    seed, seed + 1, ... (OUT/reward_model, OUT/reward_model-seedK), combined per copy by the online config's
+    ``reward_ensemble`` (``--online-set reward_ensemble=min``: pessimistic). The proxy column is always the
+    first member's score."""
     generator: str = "default"
     """Base generator (a tiny local model makes a smoke run)."""
     decoder: str = "rlopt"
@@ -137,7 +142,7 @@ def stages(method: str) -> tuple[str, str]:
 
 
 SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
-                 "decoder", "dpo_set", "online_set")
+                 "decoder", "dpo_set", "online_set", "reward_members")
 
 
 def different_run_args(earlier_args: dict, args: dict) -> list[str]:
@@ -273,6 +278,12 @@ if __name__ == "__main__":
         from reward_models import train_reward_model
 
         train_reward_model(train, catalog, seed=args.seed, progress=False).save_pretrained(rm_dir)
+    member_dirs = [rm_dir] + [out / f"reward_model-seed{args.seed + k}" for k in range(1, args.reward_members)]
+    for k, member in enumerate(member_dirs[1:], start=1):  # the ensemble's other members: other seeds
+        if not (member / "reward_config.json").is_file():
+            from reward_models import train_reward_model
+
+            train_reward_model(train, catalog, seed=args.seed + k, progress=False).save_pretrained(member)
     timings["reward_model"] = time.time() - t
 
     # 4. tune
@@ -289,14 +300,18 @@ if __name__ == "__main__":
         extra = config_overrides(args.dpo_set if trainer == "dpo" else args.online_set)
         done = out / f"tuned-{method}" / "tuning.json"
         wanted = steps or make_config(trainer, args.preset).max_steps
+        online_rms = [str(d) for d in member_dirs] if trainer != "dpo" else [str(rm_dir)]
         earlier_run = json.loads(done.read_text()) if done.is_file() else None
+        earlier_rms = (earlier_run or {}).get("data", {}).get("reward_model")
         if earlier_run and earlier_run["steps"] == wanted and same_settings(  # finished earlier: reuse
-                earlier_run["config"], trainer, args.preset, extra):
+                earlier_run["config"], trainer, args.preset, extra) and (
+                [Path(d).name for d in ([earlier_rms] if isinstance(earlier_rms, str) else earlier_rms or [])]
+                == [Path(d).name for d in online_rms]):
             tuned[method] = earlier_run
             timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
             continue
         tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
-                                       out=out / f"tuned-{method}", reward_model=rm_dir, preset=args.preset,
+                                       out=out / f"tuned-{method}", reward_model=online_rms, preset=args.preset,
                                        generator=generator, max_steps=steps, **{"seed": args.seed, **extra})
         timings[f"tune_{method}"] = time.time() - t
 

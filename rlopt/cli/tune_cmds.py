@@ -82,8 +82,10 @@ def tune(
     logs: Annotated[Path, typer.Option("--logs", help="Impression log (training split).")],
     catalog: Annotated[Path, typer.Option("--catalog", help="Catalog (.parquet, .jsonl or .csv).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory (adapter, tuning.json, curves).")],
-    reward_model: Annotated[Path | None, typer.Option(
-        "--reward-model", help="Reward model directory (rlopt reward train); required for grpo/rloo.")] = None,
+    reward_model: Annotated[list[Path] | None, typer.Option(
+        "--reward-model", help="Reward model directory (rlopt reward train); required for grpo/rloo. Give it "
+        "more than once for an ensemble (members trained with other --seed values), combined per copy by "
+        "--reward-ensemble.")] = None,
     generator: Annotated[str, typer.Option("--generator", help="Base generator: default | DIR | HF-ID.")]
     = "default",
     placements: Annotated[Path | None, typer.Option(
@@ -95,14 +97,23 @@ def tune(
     reward_pairs: Annotated[float | None, typer.Option(
         "--reward-pairs", min=0.0, max=0.99, help="dpo: share of training pairs from the base generator's "
         "samples ranked by --reward-model (default: the preset's, 0 = off).")] = None,
+    reward_ensemble: Annotated[str | None, typer.Option(
+        "--reward-ensemble", help="grpo/rloo with several --reward-model: mean | min (pessimistic: a copy "
+        "scores high only where every member agrees; default: mean).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
     from rlopt.tuning.api import tune_generator
 
-    summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model,
+    if reward_ensemble is not None and method == "dpo":
+        from rlopt.errors import InputError
+
+        raise InputError("--reward-ensemble applies to grpo/rloo (dpo's reward-ranked pairs use the members' "
+                         "mean)", column="reward_ensemble", value=reward_ensemble)
+    summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model or None,
                              generator=generator, placements=placements, preset=preset, max_steps=max_steps,
-                             seed=seed, reward_pairs=reward_pairs)  # None: the preset's (make_config skips it)
+                             seed=seed, reward_pairs=reward_pairs,  # None: the preset's (make_config skips it)
+                             reward_ensemble=reward_ensemble)
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})

@@ -25,6 +25,7 @@ from typing import Any
 from trl import DPOConfig, GRPOConfig, RLOOConfig
 
 from rlopt.errors import InputError
+from rlopt.tuning.rewards import ENSEMBLE_REDUCTIONS
 
 METHODS = ("dpo", "grpo", "rloo")
 PRESETS = ("quick", "standard", "full")
@@ -73,6 +74,10 @@ class _OnlineFields(_LoraFields):
     reward_model_scale: str = field(default="log", metadata={
         "help": "'log': log of the reward model's scalar reward (twice the value = +0.69, on the guards' "
                 "scale in any market); 'linear': the raw value (~0.01-0.05; needs a weight ~20-200)."})
+    reward_ensemble: str = field(default="mean", metadata={
+        "help": "With several reward models (an ensemble: --reward-model given more than once), how their "
+                "scores combine per copy: 'mean', or 'min' (pessimistic: high only where every member "
+                "agrees, so one member's errors are not worth exploiting)."})
     stop_at_newline: bool = field(default=True, metadata={
         "help": "End each sampled completion at its first line break: the copy is the first line "
                 "(post-processing drops the rest), so later tokens would share its advantage unscored."})
@@ -94,6 +99,9 @@ class _OnlineFields(_LoraFields):
         if self.reward_model_scale not in ("log", "linear"):
             raise InputError(f"reward_model_scale ({self.reward_model_scale!r}) must be 'log' or 'linear'",
                              column="reward_model_scale")
+        if self.reward_ensemble not in ENSEMBLE_REDUCTIONS:
+            raise InputError(f"reward_ensemble ({self.reward_ensemble!r}) must be one of "
+                             f"{', '.join(ENSEMBLE_REDUCTIONS)}", column="reward_ensemble")
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", column=name)
@@ -194,7 +202,7 @@ class RloptGRPOConfig(_OnlineFields, GRPOConfig):
     several PPO epochs per generated batch, ``beta`` > 0 adds a KL penalty to the reference (the base
     model, adapter disabled). Project fields: ``generator``, ``lora_*``, ``preset``, ``max_contexts``
     and the reward terms ``reward_model_weight``, ``reward_model_scale``, ``discount_penalty``, ``length_penalty``,
-    ``repetition_penalty_weight``.
+    ``repetition_penalty_weight``, ``reward_ensemble``.
     """
 
 

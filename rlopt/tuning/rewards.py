@@ -9,11 +9,11 @@ are picklable callable classes with a stable ``__name__`` so TRL's metric keys
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rlopt.generation.postprocess import clean_copy, first_line, is_misleading
@@ -42,13 +42,17 @@ REWARD_SCALES = ("log", "linear")
 LOG_FLOOR = 1e-6  # log(0) guard: the reward model's value is a positive probability mix, ~1e-3..1e-1
 
 
+ENSEMBLE_REDUCTIONS = ("mean", "min")
+
+
 class ShownCopyReward:
-    """Score the copy as it would be shown (cleaned and capped) with an inner reward function.
+    """Score the copy as it would be shown (cleaned and capped) with one reward model or an ensemble.
 
     Parameters
     ----------
-    inner : RewardFunc
+    inner : RewardFunc or sequence of RewardFunc
         E.g. ``reward_models.RewardFunction`` — scores strings given ``item_id, segment, placement``.
+        Several (an ensemble of M reward models trained with other seeds) are combined per copy.
     placements : mapping name -> Placement
         Character limits for the cleanup.
     scale : {"log", "linear"}, default "log"
@@ -57,6 +61,17 @@ class ShownCopyReward:
         predicted value gains ``log 2 = 0.69`` whatever the context's base rate (the targets are CTR
         *ratios*), and that lands on the guards' scale (penalties in [-1, 0]). Linear differences
         are ~1e-3, so the guards drown them out unless the weight is tuned per market.
+    reduce : {"mean", "min"}, default "mean"
+        How an ensemble's member scores ``s_m`` (on ``scale``) combine: ``mean_m s_m``, or the
+        pessimistic ``min_m s_m`` (worst-case optimization, Coste et al. 2024, arXiv 2310.02743):
+        a copy scores high only if every member agrees, so the policy gains little from one
+        member's errors — what over-optimization exploits. With one member both are that member.
+
+    Notes
+    -----
+    With M >= 2 members and TRL's ``log_metric`` keyword (GRPO/RLOO), each batch logs
+    ``reward_model/spread`` = mean over copies of ``max_m s_m - min_m s_m``: the members' disagreement,
+    which grows when the generator drifts to copy only one member likes.
 
     >>> from types import SimpleNamespace
     >>> inner = lambda prompts, completions, **kw: [0.01, 0.02]
@@ -64,25 +79,40 @@ class ShownCopyReward:
     >>> r = ShownCopyReward(inner, places, scale="log")(None, ["a", "b"], placement=["push", "push"])
     >>> round(r[1] - r[0], 4)  # twice the value: +log 2
     0.6931
+    >>> other = lambda prompts, completions, **kw: [0.04, 0.01]
+    >>> r = ShownCopyReward([inner, other], places, reduce="min")(None, ["a", "b"], placement=["push"] * 2)
+    >>> [round(float(np.exp(v)), 3) for v in r]  # each copy's lower member score
+    [0.01, 0.01]
     """
 
     __name__ = "rlopt_reward"
 
-    def __init__(self, inner: RewardFunc, placements: Mapping[str, Any], scale: str = "log"):
+    def __init__(self, inner: RewardFunc | Sequence[RewardFunc], placements: Mapping[str, Any],
+                 scale: str = "log", reduce: str = "mean"):
         if scale not in REWARD_SCALES:
             raise ValueError(f"scale {scale!r} must be one of {', '.join(REWARD_SCALES)}")
-        self.inner = inner
+        if reduce not in ENSEMBLE_REDUCTIONS:
+            raise ValueError(f"reduce {reduce!r} must be one of {', '.join(ENSEMBLE_REDUCTIONS)}")
+        self.members = list(inner) if isinstance(inner, Sequence) else [inner]
+        if not self.members:
+            raise ValueError("ShownCopyReward needs at least one reward function")
         self.placements = dict(placements)
         self.scale = scale
+        self.reduce = reduce
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         places = _column(kwargs, "placement", len(completions))
         shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
                  for c, p in zip(completions, places, strict=True)]
-        values = [float(r) for r in self.inner(prompts=prompts, completions=shown, **kwargs)]
+        log_metric = kwargs.pop("log_metric", None)
+        scores = np.array([[float(r) for r in member(prompts=prompts, completions=shown, **kwargs)]
+                           for member in self.members])  # (M, n)
         if self.scale == "log":
-            return [math.log(max(v, LOG_FLOOR)) for v in values]
-        return values
+            scores = np.log(np.maximum(scores, LOG_FLOOR))
+        if len(self.members) > 1 and callable(log_metric) and scores.shape[1]:
+            log_metric("reward_model/spread", float((scores.max(axis=0) - scores.min(axis=0)).mean()))
+        combined = scores.mean(axis=0) if self.reduce == "mean" else scores.min(axis=0)
+        return [float(v) for v in combined]
 
 
 class DiscountHonestyPenalty:
@@ -157,13 +187,18 @@ class RepetitionPenalty:
         return out
 
 
-def build_reward_funcs(reward_model: RewardFunc | None, catalog: pd.DataFrame, placements: Mapping[str, Any],
+def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, catalog: pd.DataFrame, placements: Mapping[str, Any],
                        cfg) -> tuple[list[RewardFunc], list[float]]:
-    """The reward functions and their weights for an online config (``reward_model`` may be None)."""
+    """The reward functions and their weights for an online config.
+
+    ``reward_model`` may be None, one reward function, or a list of them (an ensemble, combined by
+    ``cfg.reward_ensemble``; "mean" for configs without that field).
+    """
     funcs: list[RewardFunc] = []
     weights: list[float] = []
     if reward_model is not None and cfg.reward_model_weight > 0:
-        funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale))
+        funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale,
+                                     reduce=getattr(cfg, "reward_ensemble", "mean")))
         weights.append(cfg.reward_model_weight)
     for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
                     (LengthLimitPenalty(placements), cfg.length_penalty),

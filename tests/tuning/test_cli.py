@@ -65,3 +65,16 @@ def test_reward_pairs_only_for_dpo(tmp_path):
                                  "--catalog", str(tmp_path / "catalog.jsonl"), "--out", str(tmp_path / "o")])
     assert isinstance(result.exception, InputError)
     assert "unknown grpo config field 'reward_pairs'" in str(result.exception)
+
+
+def test_reward_ensemble_needs_distinct_existing_members(tmp_path):
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    (tmp_path / "rm").mkdir()
+    base = ["tune", "--method", "grpo", "--logs", "l.csv", "--catalog", str(tmp_path / "catalog.jsonl"),
+            "--out", str(tmp_path / "o")]
+    twice = runner.invoke(app, [*base, "--reward-model", str(tmp_path / "rm"), "--reward-model", str(tmp_path / "rm")])
+    assert isinstance(twice.exception, InputError) and "more than once" in str(twice.exception)
+    missing = runner.invoke(app, [*base, "--reward-model", str(tmp_path / "rm"), "--reward-model", str(tmp_path / "no")])
+    assert isinstance(missing.exception, InputError) and str(tmp_path / "no") in str(missing.exception)
+    dpo = runner.invoke(app, [*base[:2], "dpo", *base[3:], "--reward-ensemble", "min"])
+    assert isinstance(dpo.exception, InputError) and "applies to grpo/rloo" in str(dpo.exception)

@@ -100,6 +100,28 @@ def test_shown_copy_reward_log_scale_is_relative_and_floored():
         ShownCopyReward(lambda *a, **k: [], PLACEMENTS, scale="sqrt")
 
 
+def test_ensemble_mean_is_the_members_mean_log_and_min_the_worst_member():
+    members = [lambda prompts, completions, **kw: [0.01, 0.04, 0.02, 0.02],
+               lambda prompts, completions, **kw: [0.04, 0.01, 0.02, 0.08]]
+    logged = []
+    texts = ["a", "b", "c", "d"]
+    mean = ShownCopyReward(members, PLACEMENTS, reduce="mean")(None, texts, log_metric=lambda *a: logged.append(a), **KW)
+    low = ShownCopyReward(members, PLACEMENTS, reduce="min")(None, texts, **KW)
+    assert mean == pytest.approx(np.log([0.02, 0.02, 0.02, 0.04]))  # geometric means
+    assert low == pytest.approx(np.log([0.01, 0.01, 0.02, 0.02]))
+    # spread = mean over copies of (max - min) member log score: (log 4 + log 4 + 0 + log 4) / 4
+    assert logged == [("reward_model/spread", pytest.approx(3 * np.log(4) / 4))]
+    one = ShownCopyReward(members[:1], PLACEMENTS, reduce="min")(None, texts, log_metric=logged.append, **KW)
+    assert one == pytest.approx(np.log([0.01, 0.04, 0.02, 0.02])) and len(logged) == 1  # no spread for one
+    with pytest.raises(ValueError, match="reduce"):
+        ShownCopyReward(members, PLACEMENTS, reduce="median")
+
+
+def test_online_config_rejects_unknown_reward_ensemble():
+    with pytest.raises(InputError, match="reward_ensemble.*mean, min"):
+        make_config("rloo", "quick", reward_ensemble="max")
+
+
 def test_online_config_rejects_unknown_reward_scale():
     with pytest.raises(InputError, match="reward_model_scale"):
         make_config("grpo", "quick", reward_model_scale="exp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from safetensors.torch import load_file
 
@@ -112,3 +113,18 @@ def test_sampling_stops_at_the_first_line_break(tiny_causal_lm_dir):
     stop_at_line_break(model, tok)
     eos = model.generation_config.eos_token_id
     assert eos[0] == tok.eos_token_id and set(breaks) <= set(eos) and len(eos) == len(set(eos))
+
+
+def test_grpo_against_a_pessimistic_ensemble_logs_the_members_spread(tiny_causal_lm_dir, tmp_path):
+    def short_reward(prompts, completions, **kwargs):  # a second member that disagrees with length_reward
+        return [1.0 / (1.0 + len(str(c))) for c in completions]
+
+    out = tmp_path / "grpo-ensemble"
+    cfg = make_config("grpo", "quick", generator=str(tiny_causal_lm_dir), max_steps=2, reward_ensemble="min",
+                      per_device_train_batch_size=4, num_generations=2, save_steps=1, max_completion_length=8)
+    train_online("grpo", training_logs(), CATALOG, PLACEMENTS, cfg, out, [length_reward, short_reward], SEGMENTS)
+    meta = _check_outputs(out, "grpo", 2)
+    assert meta["config"]["reward_ensemble"] == "min"
+    curves = pd.read_csv(out / "curves.csv")
+    spread = curves["reward_model/spread"].dropna()  # logged on the steps that sampled (num_iterations 2)
+    assert len(spread) >= 1 and (spread > 0).all()  # the members disagree
