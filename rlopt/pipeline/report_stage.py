@@ -78,13 +78,14 @@ def _overopt_section(ctx: StageContext) -> dict[str, Any]:
                      "true_ctr": e["ctr"]["mean"], "true_purchase_rate": e["purchase_rate"]["mean"],
                      "proxy_ctr": e.get("proxy_ctr", {}).get("mean"), "misleading_rate": e.get("misleading_rate"),
                      "over_limit_rate": e.get("over_limit_rate"), "repetitive_rate": e.get("repetitive_rate"),
-                     "mean_chars": e.get("mean_chars")})
+                     "distinct_share": e.get("distinct_share"), "mean_chars": e.get("mean_chars")})
     ratio = ctx.summary("generation").get("paired_ctr_ratio") or {}
     claims = _claims_table(ctx.summary("generation"), ev)
     notes = ("Means over (item, placement) contexts at slot 0. proxy_reward = the reward model's predicted value "
              "(what tuning optimizes); true_reward = the oracle's expected revenue per impression. A proxy gain "
              "without a true gain is over-optimization; repetitive_rate = share of copies with fewer than 80% "
-             "of their word bigrams distinct (a phrase repeated to please the reward).")
+             "of their word bigrams distinct (a phrase repeated to please the reward); distinct_share = distinct "
+             "copies / copies (a generator that writes one safe text everywhere has a low one).")
     if ratio:
         notes += (f" Paired true-CTR ratio tuned/base: {ratio['ratio']:.3f} "
                   f"(95% bootstrap CI {ratio['low']:.3f}-{ratio['high']:.3f}, {ratio['n_contexts']} contexts).")

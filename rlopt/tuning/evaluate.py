@@ -66,7 +66,10 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
         parser reads as claiming more than the real discount + 2 points (an independent check);
         ``repetitive_rate``: the share of shown copies with fewer than ``REPETITIVE_BELOW`` of their
         word bigrams distinct (the GRPO repetition guard's measure; reward hacking by repeating a
-        phrase the truth likes shows here); ``n_copies``, ``n_contexts``. Also returns the per-copy
+        phrase the truth likes shows here); ``distinct_per_context``: the mean over contexts of distinct
+        shown copies / copies (1.0 when all K samples differ, 1/K when they are one text) and
+        ``distinct_share``: distinct shown copies / all copies — mode collapse (one safe copy written
+        everywhere) shows here; ``n_copies``, ``n_contexts``. Also returns the per-copy
         frame under ``"frame"``.
     """
     df = copies.reset_index(drop=True).copy()
@@ -116,6 +119,11 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     distinct = 1.0 + np.asarray(RepetitionPenalty(ngram_size=2)(None, df["copy_text"].astype(str).tolist()))
     df["repetitive"] = distinct < REPETITIVE_BELOW
     out["repetitive_rate"] = float(df["repetitive"].mean())
+    # collapse (a policy that found one safe copy and writes it everywhere) shows here, not in the CTR
+    shown = df["copy_text"].astype(str)
+    out["distinct_per_context"] = float((shown.groupby([df[k] for k in CONTEXT_KEYS]).nunique()
+                                         / shown.groupby([df[k] for k in CONTEXT_KEYS]).size()).mean())
+    out["distinct_share"] = float(shown.nunique() / max(len(shown), 1))
     out["mean_chars"] = float(df["copy_text"].str.len().mean())
     out["n_copies"] = int(len(df))
     out["n_contexts"] = int(len(per_ctx))

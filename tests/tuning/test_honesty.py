@@ -128,3 +128,19 @@ def test_evaluation_counts_repetitive_copy():
     # 1st: ~half its bigrams repeat; 2nd: none; "sale sale" has one bigram; "Shoes" has none
     assert out["repetitive_rate"] == 0.25
     assert out["frame"]["repetitive"].tolist() == [True, False, False, False]
+
+
+def test_evaluation_counts_distinct_copies_so_collapse_shows():
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+    from rlopt.market.oracle import Oracle
+    from rlopt.tuning.evaluate import evaluate_copies
+
+    market = Marketplace.from_toml(DEFAULT_MARKET)
+    item = market.catalog.iloc[0]
+    # context push: 4 samples, one text; context home_banner: 4 samples, 4 texts (one equal to push's)
+    copies = pd.DataFrame({"item_id": item.item_id, "segment": "bargain_hunters",
+                           "placement": ["push"] * 4 + ["home_banner"] * 4,
+                           "copy_text": [item.title] * 4 + [item.title, "a", "b", "c"]})
+    out = evaluate_copies(copies, Oracle(market))
+    assert out["distinct_per_context"] == (1 / 4 + 4 / 4) / 2
+    assert out["distinct_share"] == 4 / 8

@@ -1,0 +1,72 @@
+"""Do other reward models agree with the one a generator was tuned against?
+
+For a finished ``compare.py`` run directory, train reward models on the same training logs that differ
+from the run's own (``OUT/reward_model``) only in seed, or in seed and data (each half of the users),
+and report each one's ratio of mean predicted value, tuned copy over base copy, next to the truth's
+ratio. A generator that exploits its reward model's errors scores well under that model and less well
+under the others; one that learned what shoppers respond to scores alike under all of them. This is
+the measurement behind ``reward_ensemble`` (README, "Reward-model ensembles").
+
+Run: ``python -m experiments.tuning.rm_agreement --out runs/tuning-compare-grpo80 --generator grpo``
+(writes ``OUT/rm_agreement-GENERATOR.json``; the extra reward models are cached under ``OUT/rm-agreement/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def user_halves(user_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A boolean mask, True for rows whose user is in a seeded random half of the distinct users.
+
+    >>> user_halves(np.array(["a", "b", "a", "c", "d"]), 0).tolist().count(True) in (2, 3)
+    True
+    """
+    users = np.unique(user_ids)
+    half = np.random.default_rng(seed).choice(users, len(users) // 2, replace=False)
+    return np.isin(user_ids, half)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="A compare.py run directory.")
+    parser.add_argument("--generator", default="grpo", help="Tuned generator name (copies-NAME.jsonl).")
+    parser.add_argument("--seed", type=int, default=7, help="Seed of the user split.")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from reward_models import RewardModel, train_reward_model
+    from rlopt.data import read_catalog, read_table
+    from rlopt.io_utils import write_json_atomic
+
+    out = Path(args.out)
+    catalog = read_catalog(out / "sim" / "catalog.parquet")
+    train = read_table(out / "train_items.parquet")
+    half = user_halves(train["user_id"].astype(str).to_numpy(), args.seed)
+    variants = {"other seed, all users": (train, 1), "other seed, users half A": (train[half], 2),
+                "other seed, users half B": (train[~half], 3)}
+    models = {"tuned against": RewardModel.from_pretrained(out / "reward_model")}
+    for name, (logs, seed) in variants.items():
+        cache = out / "rm-agreement" / f"seed{seed}"
+        if not (cache / "reward_config.json").is_file():
+            train_reward_model(logs.reset_index(drop=True), catalog, seed=seed, progress=False).save_pretrained(cache)
+        models[name] = RewardModel.from_pretrained(cache)
+    cols = ["item_id", "segment", "placement", "copy_text"]
+    base = read_table(out / "copies-base.jsonl")[cols]
+    tuned = read_table(out / f"copies-{args.generator}.jsonl")[cols]
+    ratios = {name: float(m.score(tuned, catalog)["reward"].mean() / m.score(base, catalog)["reward"].mean())
+              for name, m in models.items()}
+    results = json.loads((out / "results.json").read_text())
+    truth = results["ratio_vs_base"][args.generator]["p_click"]["ratio"]
+    summary = {"run": str(out), "generator": args.generator, "proxy_ratio_tuned_over_base": ratios,
+               "true_ctr_ratio": truth}
+    write_json_atomic(out / f"rm_agreement-{args.generator}.json", summary)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
