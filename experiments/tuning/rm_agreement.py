@@ -5,7 +5,10 @@ from the run's own (``OUT/reward_model``) only in seed, or in seed and data (eac
 and report each one's ratio of mean predicted value, tuned copy over base copy, next to the truth's
 ratio. A generator that exploits its reward model's errors scores well under that model and less well
 under the others; one that learned what shoppers respond to scores alike under all of them. This is
-the measurement behind ``reward_ensemble`` (README, "Reward-model ensembles").
+the measurement behind ``reward_ensemble`` (README, "Reward-model ensembles"). It also reports the share
+of copies that name their item (a title word of 4+ letters, or the brand) — logged, base and tuned — and
+each reward model's mean score of the copies that do and do not: copy outside what the logs show is
+where reward models extrapolate.
 
 Run: ``python -m experiments.tuning.rm_agreement --out runs/tuning-compare-grpo80 --generator grpo``
 (writes ``OUT/rm_agreement-GENERATOR.json``; the extra reward models are cached under ``OUT/rm-agreement/``).
@@ -16,9 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
+
+_WORD = re.compile(r"[a-z0-9']+")
 
 
 def user_halves(user_ids: np.ndarray, seed: int) -> np.ndarray:
@@ -30,6 +36,25 @@ def user_halves(user_ids: np.ndarray, seed: int) -> np.ndarray:
     users = np.unique(user_ids)
     half = np.random.default_rng(seed).choice(users, len(users) // 2, replace=False)
     return np.isin(user_ids, half)
+
+
+def names_item(text: str, title: str, brand: str) -> bool:
+    """Whether ``text`` names its item: a word of 4+ letters from the title, or the brand.
+
+    >>> names_item("Halvorsen Edge Earbuds, light", "Halvorsen Edge Earbuds", "Halvorsen"), names_item("Here is the copy:", "Edge Earbuds", "Halvorsen")
+    (True, False)
+    """
+    words = set(_WORD.findall(text.lower()))
+    return bool(words & {w for w in _WORD.findall(title.lower()) if len(w) >= 4}) or (
+        bool(brand) and brand.lower() in text.lower())
+
+
+def naming(frame, catalog) -> np.ndarray:
+    """:func:`names_item` per row of a frame with ``item_id`` and ``copy_text``."""
+    items = catalog.set_index(catalog["item_id"].astype(str))
+    brand = items["brand"] if "brand" in items.columns else None
+    return np.array([names_item(str(t), str(items.at[str(i), "title"]), "" if brand is None else str(brand[str(i)]))
+                     for t, i in zip(frame["copy_text"], frame["item_id"], strict=True)])
 
 
 def main() -> None:
@@ -49,7 +74,9 @@ def main() -> None:
     half = user_halves(train["user_id"].astype(str).to_numpy(), args.seed)
     variants = {"other seed, all users": (train, 1), "other seed, users half A": (train[half], 2),
                 "other seed, users half B": (train[~half], 3)}
-    models = {"tuned against": RewardModel.from_pretrained(out / "reward_model")}
+    # the run's own reward model(s): reward_model, and an ensemble's reward_model-seedK
+    models = {f"tuned against: {d.name}": RewardModel.from_pretrained(d)
+              for d in sorted(out.glob("reward_model*")) if (d / "reward_config.json").is_file()}
     for name, (logs, seed) in variants.items():
         cache = out / "rm-agreement" / f"seed{seed}"
         if not (cache / "reward_config.json").is_file():
@@ -58,12 +85,21 @@ def main() -> None:
     cols = ["item_id", "segment", "placement", "copy_text"]
     base = read_table(out / "copies-base.jsonl")[cols]
     tuned = read_table(out / f"copies-{args.generator}.jsonl")[cols]
-    ratios = {name: float(m.score(tuned, catalog)["reward"].mean() / m.score(base, catalog)["reward"].mean())
+    scores = {name: (m.score(base, catalog)["reward"].to_numpy(), m.score(tuned, catalog)["reward"].to_numpy())
               for name, m in models.items()}
+    ratios = {name: float(t.mean() / b.mean()) for name, (b, t) in scores.items()}
+    named_base, named_tuned = naming(base, catalog), naming(tuned, catalog)
+    logged = train.drop_duplicates(["item_id", "copy_text"])
+    by_naming = {name: {"base named": float(b[named_base].mean()), "base unnamed": float(b[~named_base].mean()),
+                        "tuned named": float(t[named_tuned].mean()), "tuned unnamed": float(t[~named_tuned].mean())}
+                 for name, (b, t) in scores.items()}
     results = json.loads((out / "results.json").read_text())
     truth = results["ratio_vs_base"][args.generator]["p_click"]["ratio"]
     summary = {"run": str(out), "generator": args.generator, "proxy_ratio_tuned_over_base": ratios,
-               "true_ctr_ratio": truth}
+               "true_ctr_ratio": truth,
+               "share_naming_the_item": {"logged copies": float(naming(logged, catalog).mean()),
+                                         "base": float(named_base.mean()), "tuned": float(named_tuned.mean())},
+               "mean_score_by_naming": by_naming}
     write_json_atomic(out / f"rm_agreement-{args.generator}.json", summary)
     print(json.dumps(summary, indent=1))
 
