@@ -218,6 +218,17 @@ def same_settings(earlier_config: dict, trainer: str, preset: str, overrides: di
     return all(earlier_config.get(k, default[k]) == wanted[k] for k in keys)
 
 
+def reward_model_names(recorded: str | list[str] | None) -> list[str]:
+    """Folder names of the reward model(s) a ``tuning.json`` records (one path, a list, or none), so a
+    moved run directory still matches.
+
+    >>> reward_model_names("runs/a/reward_model"), reward_model_names(["x/reward_model", "x/reward_model-seed1"])
+    (['reward_model'], ['reward_model', 'reward_model-seed1'])
+    """
+    paths = [recorded] if isinstance(recorded, str) else recorded or []
+    return [Path(d).name for d in paths]
+
+
 def copies_key(spec: str, contexts: pd.DataFrame, args: Args) -> dict:
     """What a generator's evaluation copies depend on: its weights (a tuned directory's tuning.json
     digest), the contexts and the sampling settings. Equal keys: an earlier run's copies are reused."""
@@ -274,12 +285,9 @@ if __name__ == "__main__":
     # 3. reward model
     t = time.time()
     rm_dir = out / "reward_model"
-    if not (rm_dir / "reward_config.json").is_file():
-        from reward_models import train_reward_model
-
-        train_reward_model(train, catalog, seed=args.seed, progress=False).save_pretrained(rm_dir)
+    # an ensemble's other members differ only in seed
     member_dirs = [rm_dir] + [out / f"reward_model-seed{args.seed + k}" for k in range(1, args.reward_members)]
-    for k, member in enumerate(member_dirs[1:], start=1):  # the ensemble's other members: other seeds
+    for k, member in enumerate(member_dirs):
         if not (member / "reward_config.json").is_file():
             from reward_models import train_reward_model
 
@@ -302,11 +310,9 @@ if __name__ == "__main__":
         wanted = steps or make_config(trainer, args.preset).max_steps
         online_rms = [str(d) for d in member_dirs] if trainer != "dpo" else [str(rm_dir)]
         earlier_run = json.loads(done.read_text()) if done.is_file() else None
-        earlier_rms = (earlier_run or {}).get("data", {}).get("reward_model")
         if earlier_run and earlier_run["steps"] == wanted and same_settings(  # finished earlier: reuse
                 earlier_run["config"], trainer, args.preset, extra) and (
-                [Path(d).name for d in ([earlier_rms] if isinstance(earlier_rms, str) else earlier_rms or [])]
-                == [Path(d).name for d in online_rms]):
+                reward_model_names(earlier_run["data"].get("reward_model")) == reward_model_names(online_rms)):
             tuned[method] = earlier_run
             timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
             continue

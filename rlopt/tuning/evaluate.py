@@ -121,8 +121,8 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     out["repetitive_rate"] = float(df["repetitive"].mean())
     # collapse (a policy that found one safe copy and writes it everywhere) shows here, not in the CTR
     shown = df["copy_text"].astype(str)
-    out["distinct_per_context"] = float((shown.groupby([df[k] for k in CONTEXT_KEYS]).nunique()
-                                         / shown.groupby([df[k] for k in CONTEXT_KEYS]).size()).mean())
+    per_context = shown.groupby([df[k] for k in CONTEXT_KEYS]).agg(["nunique", "size"])
+    out["distinct_per_context"] = float((per_context["nunique"] / per_context["size"]).mean())
     out["distinct_share"] = float(shown.nunique() / max(len(shown), 1))
     out["mean_chars"] = float(df["copy_text"].str.len().mean())
     out["n_copies"] = int(len(df))
