@@ -100,20 +100,25 @@ def tune(
     reward_ensemble: Annotated[str | None, typer.Option(
         "--reward-ensemble", help="grpo/rloo with several --reward-model: mean | min (pessimistic: a copy "
         "scores high only where every member agrees; default: mean).")] = None,
+    support_penalty: Annotated[float | None, typer.Option(
+        "--support-penalty", min=0.0, help="grpo/rloo: weight of the support guard, a penalty for copy unlike "
+        "every logged copy of its item (where the reward model has no data); default 0 = off.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
     from rlopt.tuning.api import tune_generator
 
-    if reward_ensemble is not None and method == "dpo":
-        from rlopt.errors import InputError
+    online_only = {"reward_ensemble": (reward_ensemble, "dpo's reward-ranked pairs use the members' mean"),
+                   "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support")}
+    for name, (value, why) in online_only.items():
+        if value is not None and method == "dpo":
+            from rlopt.errors import InputError
 
-        raise InputError("--reward-ensemble applies to grpo/rloo (dpo's reward-ranked pairs use the members' "
-                         "mean)", column="reward_ensemble", value=reward_ensemble)
+            raise InputError(f"--{name.replace('_', '-')} applies to grpo/rloo ({why})", column=name, value=value)
     summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model or None,
                              generator=generator, placements=placements, preset=preset, max_steps=max_steps,
                              seed=seed, reward_pairs=reward_pairs,  # None: the preset's (make_config skips it)
-                             reward_ensemble=reward_ensemble)
+                             reward_ensemble=reward_ensemble, support_penalty=support_penalty)
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})

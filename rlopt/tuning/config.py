@@ -91,6 +91,12 @@ class _OnlineFields(_LoraFields):
         "help": "Weight of the penalty for copy longer than the placement's character limit."})
     repetition_penalty_weight: float = field(default=0.5, metadata={
         "help": "Weight of the penalty for repeated word n-grams."})
+    support_penalty: float = field(default=0.0, metadata={
+        "help": "Weight of the support guard (rlopt.tuning.support): a penalty for copy unlike every logged "
+                "copy of its item in MiniLM sentence space, where the reward model has no data; 0 = off."})
+    support_quantile: float = field(default=0.25, metadata={
+        "help": "The support guard's threshold: this quantile of logged copies' similarity to the nearest "
+                "other logged copy of their item (copy at least that similar is free); lower is more lenient."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -102,7 +108,11 @@ class _OnlineFields(_LoraFields):
         if self.reward_ensemble not in ENSEMBLE_REDUCTIONS:
             raise InputError(f"reward_ensemble ({self.reward_ensemble!r}) must be one of "
                              f"{', '.join(ENSEMBLE_REDUCTIONS)}", column="reward_ensemble")
-        for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight"):
+        if not 0.0 < self.support_quantile < 1.0:
+            raise InputError(f"support_quantile ({self.support_quantile}) must be in (0, 1)",
+                             column="support_quantile")
+        for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
+                     "support_penalty"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", column=name)
 

@@ -66,7 +66,7 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
         trainer_cls = with_rlopt_sampling(trainer_cls)
     started = clock()
     contexts = training_contexts(logs, cfg.max_contexts, cfg.seed)
-    funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg)
+    funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg, logs)
     if reward_model is None:
         raise InputError(f"{method} needs a reward model (--reward-model DIR); the guards alone only "
                          "teach the generator what not to write", column="reward_model")

@@ -187,12 +187,14 @@ class RepetitionPenalty:
         return out
 
 
-def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, catalog: pd.DataFrame, placements: Mapping[str, Any],
-                       cfg) -> tuple[list[RewardFunc], list[float]]:
+def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, catalog: pd.DataFrame,
+                       placements: Mapping[str, Any], cfg,
+                       logs: pd.DataFrame | None = None) -> tuple[list[RewardFunc], list[float]]:
     """The reward functions and their weights for an online config.
 
     ``reward_model`` may be None, one reward function, or a list of them (an ensemble, combined by
-    ``cfg.reward_ensemble``; "mean" for configs without that field).
+    ``cfg.reward_ensemble``; "mean" for configs without that field). ``logs`` (the training logs) feed
+    the support guard when ``cfg.support_penalty > 0``.
     """
     funcs: list[RewardFunc] = []
     weights: list[float] = []
@@ -206,4 +208,12 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
         if w > 0:
             funcs.append(func)
             weights.append(w)
+    support = getattr(cfg, "support_penalty", 0.0)
+    if support > 0:
+        if logs is None:
+            raise ValueError("the support guard (support_penalty > 0) needs the training logs")
+        from rlopt.tuning.support import LoggedSupportPenalty
+
+        funcs.append(LoggedSupportPenalty(logs, placements, quantile=cfg.support_quantile))
+        weights.append(support)
     return funcs, weights

@@ -78,3 +78,13 @@ def test_reward_ensemble_needs_distinct_existing_members(tmp_path):
     assert isinstance(missing.exception, InputError) and str(tmp_path / "no") in str(missing.exception)
     dpo = runner.invoke(app, [*base[:2], "dpo", *base[3:], "--reward-ensemble", "min"])
     assert isinstance(dpo.exception, InputError) and "applies to grpo/rloo" in str(dpo.exception)
+
+
+def test_support_penalty_is_an_online_option(tmp_path):
+    write_table(CATALOG, tmp_path / "catalog.jsonl")
+    base = ["tune", "--method", "dpo", "--logs", "l.csv", "--catalog", str(tmp_path / "catalog.jsonl"),
+            "--out", str(tmp_path / "o")]
+    dpo = runner.invoke(app, [*base, "--support-penalty", "1"])
+    assert isinstance(dpo.exception, InputError) and "--support-penalty applies to grpo/rloo" in str(dpo.exception)
+    negative = runner.invoke(app, [*base[:2], "grpo", *base[3:], "--support-penalty", "-1"])
+    assert negative.exit_code == 2 and not (tmp_path / "o").exists()

@@ -115,16 +115,20 @@ def test_sampling_stops_at_the_first_line_break(tiny_causal_lm_dir):
     assert eos[0] == tok.eos_token_id and set(breaks) <= set(eos) and len(eos) == len(set(eos))
 
 
-def test_grpo_against_a_pessimistic_ensemble_logs_the_members_spread(tiny_causal_lm_dir, tmp_path):
+def test_grpo_against_a_pessimistic_ensemble_logs_the_spread_and_support(tiny_causal_lm_dir, tmp_path):
     def short_reward(prompts, completions, **kwargs):  # a second member that disagrees with length_reward
         return [1.0 / (1.0 + len(str(c))) for c in completions]
 
     out = tmp_path / "grpo-ensemble"
     cfg = make_config("grpo", "quick", generator=str(tiny_causal_lm_dir), max_steps=2, reward_ensemble="min",
-                      per_device_train_batch_size=4, num_generations=2, save_steps=1, max_completion_length=8)
+                      per_device_train_batch_size=4, num_generations=2, save_steps=1, max_completion_length=8,
+                      support_penalty=1.0)  # and the support guard, with the real default sentence encoder
     train_online("grpo", training_logs(), CATALOG, PLACEMENTS, cfg, out, [length_reward, short_reward], SEGMENTS)
     meta = _check_outputs(out, "grpo", 2)
     assert meta["config"]["reward_ensemble"] == "min"
+    assert meta["data"]["rewards"][-1] == "logged_support"
     curves = pd.read_csv(out / "curves.csv")
     spread = curves["reward_model/spread"].dropna()  # logged on the steps that sampled (num_iterations 2)
     assert len(spread) >= 1 and (spread > 0).all()  # the members disagree
+    similarity = curves["support/similarity"].dropna()
+    assert len(similarity) >= 1 and ((similarity > -1) & (similarity <= 1)).all()
