@@ -78,6 +78,8 @@ def main() -> None:
     models = {f"tuned against: {d.name}": RewardModel.from_pretrained(d)
               for d in sorted(out.glob("reward_model*")) if (d / "reward_config.json").is_file()}
     for name, (logs, seed) in variants.items():
+        if logs is train and f"tuned against: reward_model-seed{seed}" in models:
+            continue  # an ensemble member is this model already (all training users, this seed)
         cache = out / "rm-agreement" / f"seed{seed}"
         if not (cache / "reward_config.json").is_file():
             train_reward_model(logs.reset_index(drop=True), catalog, seed=seed, progress=False).save_pretrained(cache)
