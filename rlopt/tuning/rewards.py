@@ -31,11 +31,19 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def _column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
+def dataset_column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
+    """The dataset column ``name`` that TRL passes to a reward function, one value per completion."""
     values = kwargs.get(name)
     if values is None or len(values) != n:
         raise ValueError(f"reward needs the dataset column '{name}' with one value per completion")
     return list(values)
+
+
+def shown_copies(completions: Sequence[Any], kwargs: dict[str, Any], placements: Mapping[str, Any]) -> list[str]:
+    """Each completion as it would be shown: cleaned and capped at its placement's limit."""
+    places = dataset_column(kwargs, "placement", len(completions))
+    return [clean_copy(completion_text(c), max_chars_for(placements, p))
+            for c, p in zip(completions, places, strict=True)]
 
 
 REWARD_SCALES = ("log", "linear")
@@ -101,9 +109,7 @@ class ShownCopyReward:
         self.reduce = reduce
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        places = _column(kwargs, "placement", len(completions))
-        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
-                 for c, p in zip(completions, places, strict=True)]
+        shown = shown_copies(completions, kwargs, self.placements)
         log_metric = kwargs.pop("log_metric", None)
         scores = np.array([[float(r) for r in member(prompts=prompts, completions=shown, **kwargs)]
                            for member in self.members])  # (M, n)
@@ -131,7 +137,7 @@ class DiscountHonestyPenalty:
         self.prices = dict(zip(ids, catalog["price"].astype(float), strict=True))
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        items = _column(kwargs, "item_id", len(completions))
+        items = dataset_column(kwargs, "item_id", len(completions))
         return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)],
                                       price=self.prices.get(str(i))) else 0.0
                 for c, i in zip(completions, items, strict=True)]
@@ -150,7 +156,7 @@ class LengthLimitPenalty:
         self.placements = dict(placements)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        places = _column(kwargs, "placement", len(completions))
+        places = dataset_column(kwargs, "placement", len(completions))
         out = []
         for c, p in zip(completions, places, strict=True):
             text = first_line(completion_text(c)).strip()

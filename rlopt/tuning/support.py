@@ -37,9 +37,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.generation.postprocess import clean_copy
-from rlopt.generation.prompts import max_chars_for
-from rlopt.tuning.rewards import _column, completion_text
+from rlopt.tuning.rewards import dataset_column, shown_copies
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -154,10 +152,8 @@ class LoggedSupportPenalty:
         return state
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        items = _column(kwargs, "item_id", len(completions))
-        places = _column(kwargs, "placement", len(completions))
-        shown = [clean_copy(completion_text(c), max_chars_for(self.placements, p))
-                 for c, p in zip(completions, places, strict=True)]
+        items = dataset_column(kwargs, "item_id", len(completions))
+        shown = shown_copies(completions, kwargs, self.placements)
         out = np.full(len(shown), -1.0)  # empty copy: about nothing
         keep = [k for k, t in enumerate(shown) if t]
         if keep:
