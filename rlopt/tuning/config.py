@@ -26,6 +26,7 @@ from trl import DPOConfig, GRPOConfig, RLOOConfig
 
 from rlopt.errors import InputError
 from rlopt.tuning.rewards import ENSEMBLE_REDUCTIONS
+from rlopt.tuning.support import check_support_quantile
 
 METHODS = ("dpo", "grpo", "rloo")
 PRESETS = ("quick", "standard", "full")
@@ -108,9 +109,7 @@ class _OnlineFields(_LoraFields):
         if self.reward_ensemble not in ENSEMBLE_REDUCTIONS:
             raise InputError(f"reward_ensemble ({self.reward_ensemble!r}) must be one of "
                              f"{', '.join(ENSEMBLE_REDUCTIONS)}", column="reward_ensemble")
-        if not 0.0 < self.support_quantile < 1.0:
-            raise InputError(f"support_quantile ({self.support_quantile}) must be in (0, 1)",
-                             column="support_quantile")
+        check_support_quantile(self.support_quantile)
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
                      "support_penalty"):
             if getattr(self, name) < 0:

@@ -40,6 +40,12 @@ from rlopt.errors import InputError
 from rlopt.tuning.rewards import dataset_column, shown_copies
 
 
+def check_support_quantile(quantile: float) -> None:
+    """The guard's threshold quantile must lie in (0, 1); an InputError naming ``support_quantile``."""
+    if not 0.0 < quantile < 1.0:
+        raise InputError(f"support_quantile ({quantile}) must be in (0, 1)", column="support_quantile")
+
+
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
@@ -95,8 +101,7 @@ class LoggedSupportPenalty:
 
     def __init__(self, logs: pd.DataFrame, placements: Mapping[str, Any], quantile: float = 0.25,
                  encoder: Any = "default"):
-        if not 0.0 < quantile < 1.0:
-            raise InputError(f"support_quantile ({quantile}) must be in (0, 1)", column="support_quantile")
+        check_support_quantile(quantile)
         for column in ("item_id", "copy_text"):
             if column not in logs.columns:
                 raise InputError(f"the support guard needs the logs column '{column}'", column=column)
