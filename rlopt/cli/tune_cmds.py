@@ -103,22 +103,34 @@ def tune(
     support_penalty: Annotated[float | None, typer.Option(
         "--support-penalty", min=0.0, help="grpo/rloo: weight of the support guard, a penalty for copy unlike "
         "every logged copy of its item (where the reward model has no data); default 0 = off.")] = None,
+    support_top_share: Annotated[float | None, typer.Option(
+        "--support-top-share", min=0.0, max=1.0, help="grpo/rloo with --support-penalty: count as support only "
+        "this share of each item's honest logged copies, ranked by logged value lift (default 1 = all copy).")]
+    = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
     from rlopt.tuning.api import tune_generator
 
     online_only = {"reward_ensemble": (reward_ensemble, "dpo's reward-ranked pairs use the members' mean"),
-                   "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support")}
+                   "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support"),
+                   "support_top_share": (support_top_share, "dpo has no support guard")}
     for name, (value, why) in online_only.items():
         if value is not None and method == "dpo":
             from rlopt.errors import InputError
 
             raise InputError(f"--{name.replace('_', '-')} applies to grpo/rloo ({why})", column=name, value=value)
+    if support_top_share is not None and not support_penalty:
+        from rlopt.errors import InputError
+
+        raise InputError("--support-top-share chooses the support guard's reference copies; it needs "
+                         "--support-penalty > 0 (the guard is off without it)", column="support_top_share",
+                         value=support_top_share)
     summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model or None,
                              generator=generator, placements=placements, preset=preset, max_steps=max_steps,
                              seed=seed, reward_pairs=reward_pairs,  # None: the preset's (make_config skips it)
-                             reward_ensemble=reward_ensemble, support_penalty=support_penalty)
+                             reward_ensemble=reward_ensemble, support_penalty=support_penalty,
+                             support_top_share=support_top_share)
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})

@@ -26,7 +26,7 @@ from trl import DPOConfig, GRPOConfig, RLOOConfig
 
 from rlopt.errors import InputError
 from rlopt.tuning.rewards import ENSEMBLE_REDUCTIONS
-from rlopt.tuning.support import check_support_quantile
+from rlopt.tuning.support import check_support_quantile, check_support_top_share
 
 METHODS = ("dpo", "grpo", "rloo")
 PRESETS = ("quick", "standard", "full")
@@ -98,6 +98,9 @@ class _OnlineFields(_LoraFields):
     support_quantile: float = field(default=0.25, metadata={
         "help": "The support guard's threshold: this quantile of logged copies' similarity to the nearest "
                 "other logged copy of their item (copy at least that similar is free); lower is more lenient."})
+    support_top_share: float = field(default=1.0, metadata={
+        "help": "Value-weighted support: the share of each item's logged copies, ranked by logged value lift "
+                "(honest copies only when < 1), that count as support; 1 = every logged copy."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -110,6 +113,7 @@ class _OnlineFields(_LoraFields):
             raise InputError(f"reward_ensemble ({self.reward_ensemble!r}) must be one of "
                              f"{', '.join(ENSEMBLE_REDUCTIONS)}", column="reward_ensemble")
         check_support_quantile(self.support_quantile)
+        check_support_top_share(self.support_top_share)
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
                      "support_penalty"):
             if getattr(self, name) < 0:

@@ -220,6 +220,7 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
             raise ValueError("the support guard (support_penalty > 0) needs the training logs")
         from rlopt.tuning.support import LoggedSupportPenalty
 
-        funcs.append(LoggedSupportPenalty(logs, placements, quantile=cfg.support_quantile))
+        funcs.append(LoggedSupportPenalty(logs, placements, quantile=cfg.support_quantile,
+                                          top_share=getattr(cfg, "support_top_share", 1.0), catalog=catalog))
         weights.append(support)
     return funcs, weights

@@ -88,3 +88,8 @@ def test_support_penalty_is_an_online_option(tmp_path):
     assert isinstance(dpo.exception, InputError) and "--support-penalty applies to grpo/rloo" in str(dpo.exception)
     negative = runner.invoke(app, [*base[:2], "grpo", *base[3:], "--support-penalty", "-1"])
     assert negative.exit_code == 2 and not (tmp_path / "o").exists()
+    no_guard = runner.invoke(app, [*base[:2], "grpo", *base[3:], "--support-top-share", "0.5"])
+    assert isinstance(no_guard.exception, InputError) and "needs --support-penalty" in str(no_guard.exception)
+    zero = runner.invoke(app, [*base[:2], "grpo", *base[3:], "--support-penalty", "1", "--support-top-share", "0"])
+    assert isinstance(zero.exception, InputError) and "support_top_share" in str(zero.exception)
+    assert not (tmp_path / "o").exists()
