@@ -1,8 +1,9 @@
 """Does a tuning option help? Paired compare.py runs, with and without it, graded by the truth.
 
 Each pair is two ``experiments.tuning.compare`` run directories that share the simulation, reward
-model(s), evaluation contexts and base copies and differ only in one option (here: the support guard,
-``--online-set support_penalty=1``). For each pair this reads both runs' tuned copies
+model(s), evaluation contexts and base copies and differ only in one option (the support guard,
+``--online-set support_penalty=1``, in ``support-guard-pairs-*.json``; reward scaling per batch,
+``scale_rewards=batch``, in ``scale-batch-pairs-*.json``). For each pair this reads both runs' tuned copies
 (``copies-METHOD.jsonl``), grades them with the market's truth on the same contexts and reports
 
 * the paired ratio option / control of true CTR and purchases per impression, with a paired
