@@ -1,7 +1,8 @@
 """Clean raw model output into one line of copy that fits its placement, and check its claims.
 
 :func:`clean_copy` keeps the first non-empty line, strips wrapping quotes, markdown, hashtags,
-emoji and "Subject:"-style labels, collapses whitespace and caps the text to ``max_chars`` at a
+emoji and "Subject:"-style labels, collapses whitespace, drops empty template slots (a run of
+separators, a trailing dash or colon) and caps the text to ``max_chars`` at a
 word boundary. :func:`claimed_discounts` / :func:`is_misleading` read the discount a copy claims
 (through :mod:`rlopt.generation.compliance`, which also repairs it) so rewards, pair mining and
 evaluation apply one rule.
@@ -20,6 +21,8 @@ _JUNK = re.compile("[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D
 _QUOTES = "\"'“”‘’«»`"
 _SPACE = re.compile(r"\s+")
 _TRAIL_PUNCT = " ,;:-–—/&(["
+# Two or more separators in a row ("Kettle - 10% off - - -"): a template slot the model left empty.
+_SEPARATOR_RUN = re.compile(r"\s[-–—|]+(?:\s+[-–—|]+)+(?=\s|$)")
 
 def first_line(text: str) -> str:
     """The first line with any letters or digits in it ('' when none)."""
@@ -55,6 +58,8 @@ def clean_copy(raw: str, max_chars: int) -> str:
     'Big savings on Nike Air!'
     >>> clean_copy("Subject: Your new favourite mug is here", 100)
     'Your new favourite mug is here'
+    >>> clean_copy("Stainless Kettle - 10% off - - -", 100)  # empty template slots, dangling separator
+    'Stainless Kettle - 10% off'
     """
     text = first_line(raw)
     text = _JUNK.sub("", text)
@@ -67,6 +72,8 @@ def clean_copy(raw: str, max_chars: int) -> str:
     while prev != text:
         prev = text
         text = text.strip().strip(_QUOTES).strip()
+    # Copy never ends on a separator or colon, and never repeats one: those are slots left empty.
+    text = _SEPARATOR_RUN.sub(" -", text).rstrip(_TRAIL_PUNCT)
     return cap_length(text, max_chars)
 
 

@@ -14,6 +14,13 @@ from rlopt.generation.postprocess import cap_length, claimed_discounts, clean_co
     ("- Cozy socks for cold days 🧦🔥", 100, "Cozy socks for cold days"),
     ("Trail shoes with grip for every muddy morning run", 20, "Trail shoes with"),
     ("Supercalifragilisticexpialidocious", 10, "Supercalif"),
+    # empty template slots and dangling separators go; hyphenated words and ranges stay
+    ("Coffee Grinder - - - -", 100, "Coffee Grinder"),
+    ("Power Bank - Shop - Get it - 20% off -", 100, "Power Bank - Shop - Get it - 20% off"),
+    ("Warmer - - Shop now", 100, "Warmer - Shop now"),
+    ("Here is the copy:", 100, "Here is the copy"),
+    ("Noise-Cancelling Headset - 10-20% off", 100, "Noise-Cancelling Headset - 10-20% off"),
+    ("- -", 100, ""),
 ])
 def test_clean_copy(raw, limit, expected):
     assert clean_copy(raw, limit) == expected

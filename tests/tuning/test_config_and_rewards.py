@@ -49,8 +49,11 @@ def test_standard_preset_is_quick_with_more_dpo_data_and_more_online_prompts():
         changed = {k for k in quick if quick[k] != standard[k]} - {"preset"}
         # TRL derives generation_batch_size from per_device_train_batch_size
         online = {"per_device_train_batch_size", "generation_batch_size"}
-        assert changed == ({"max_steps", "num_train_pairs"} if method == "dpo" else online)
+        # DPO: more pairs and steps, at the smaller step its recorded runs used (quick's larger step
+        # makes up for its 40 steps)
+        assert changed == ({"max_steps", "num_train_pairs", "learning_rate"} if method == "dpo" else online)
     assert make_config("dpo", "standard").max_steps == 120
+    assert make_config("dpo", "quick").learning_rate == 5e-4 and make_config("dpo", "standard").learning_rate == 2e-4
     # one epoch over the drawn pairs, as in quick
     dpo = make_config("dpo", "standard")
     assert dpo.max_steps * dpo.per_device_train_batch_size == dpo.num_train_pairs
