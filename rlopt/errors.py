@@ -1,8 +1,73 @@
-"""Errors that mean "the input is wrong" (the CLI turns them into exit code 2)."""
+r"""Errors that mean "the input is wrong" (the CLI turns them into exit code 2), and the one place
+that makes any message safe to print: :func:`clean_message`.
+
+File names, column names and cell values come from users' files. Printed raw they can move the
+cursor, recolour or clear the terminal (``ESC [ ... m``), or split a one-paragraph message with
+``\r``. :class:`InputError` and the CLI's last-resort handler pass every message through
+:func:`clean_message`; reports use :func:`strip_controls`.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
+
+# ANSI/VT escape sequences: CSI (ESC [ params final), OSC (ESC ] ... BEL or ESC \), and two-byte ESC x.
+_ESCAPE_SEQ = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+# Bidirectional overrides and isolates reorder what a terminal shows ("Trojan source").
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\n\r\t\v\f\x85\u2028\u2029")
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cc" or ch in _BIDI
+
+
+def clean_message(text: str) -> str:
+    r"""``text`` as one printable paragraph: escape sequences shown, not obeyed.
+
+    Line breaks and tabs (``\n \r \t``, U+2028 ...) become one space; an escape sequence or any
+    other control character (Unicode category ``Cc``, bidi overrides) is replaced by its visible
+    ``\xNN`` / ``\uNNNN`` spelling, so the user can still find it in the file.
+
+    >>> clean_message("bad column '\x1b[31mred\x1b[0m'\r\nnext")
+    "bad column '\\x1b[31mred\\x1b[0m' next"
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in _LINE_BREAKS:
+            if not out or out[-1] != " ":
+                out.append(" ")
+        elif _is_control(ch):
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def strip_controls(text: str) -> str:
+    r"""``text`` without escape sequences and control characters (for report strings).
+
+    Line breaks and tabs become one space (a ``\r`` or ``\n`` in a name must not start a new
+    Markdown block); everything else of category ``Cc`` and the bidi overrides is dropped.
+
+    >>> strip_controls("Shoe\r# injected\x1b[2J\x00")
+    'Shoe # injected'
+    """
+    if text.isprintable():
+        return text
+    text = _ESCAPE_SEQ.sub("", text)
+    out = []
+    for ch in text:
+        if ch in _LINE_BREAKS:
+            if not out or out[-1] != " ":
+                out.append(" ")
+        elif not _is_control(ch):
+            out.append(ch)
+    return "".join(out)
 
 
 class InputError(ValueError):
@@ -38,6 +103,11 @@ class InputError(ValueError):
         self.value = value
         super().__init__(self._format())
 
+    def with_file(self, file: str | None) -> InputError:
+        """The same error naming ``file`` (e.g. the user's original instead of a run's copy of it)."""
+        return InputError(self.message, file=file, row=self.row, column=self.column, rule=self.rule,
+                          value=self.value)
+
     def _format(self) -> str:
         where = []
         if self.file is not None:
@@ -55,4 +125,4 @@ class InputError(ValueError):
         text = f"{prefix}: {self.message}" if prefix else self.message
         if extra:
             text += f" ({'; '.join(extra)})"
-        return text
+        return clean_message(text)

@@ -31,9 +31,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(target)  # a failed write() names no file; say which output it was
         raise
 
 

@@ -1,15 +1,19 @@
 """The ``rlopt`` command line: one entry point, one module of subcommands per area.
 
-Every command exits 0 on success and 2 on bad input (an :class:`rlopt.errors.InputError`),
-printing one paragraph that names the file, row and column.
+Every command exits 0 on success, 2 on bad input (an :class:`rlopt.errors.InputError`: one
+paragraph naming the file, row, column and rule) and 1 when the environment fails (disk full,
+permission denied, read-only file system: the path and, for a full disk, the free space) or on an
+unexpected error. Either way the user sees one paragraph, never a bare traceback;
+``rlopt -v ...`` or ``RLOPT_DEBUG=1`` prints the traceback as well.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from rlopt.cli import (
     ab_cmds,
@@ -21,8 +25,7 @@ from rlopt.cli import (
     simulate_cmd,
     tune_cmds,
 )
-from rlopt.cli._common import err_console
-from rlopt.errors import InputError
+from rlopt.cli._common import DEBUG_ENV, EXIT_INTERRUPTED, err_console, print_failure
 
 app = typer.Typer(
     name="rlopt",
@@ -35,11 +38,16 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=f"Print the traceback of a failure too "
+                                          f"(same as {DEBUG_ENV}=1).")] = False,
+) -> None:
     """Make e-commerce marketing copy earn more clicks and purchases, and prove it offline.
 
     Keeps `rlopt` a command group (subcommands stay subcommands however many are registered).
     """
+    if verbose:
+        os.environ[DEBUG_ENV] = "1"
 
 
 for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, bandit_cmds, ope_cmds, ab_cmds, run_cmd):
@@ -47,9 +55,15 @@ for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, bandit_cmds, op
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning bad input into exit code 2."""
+    """Console-script entry point: run the app; any failure becomes one paragraph and an exit code.
+
+    See :func:`rlopt.cli._common.describe_failure` for the codes (2 bad input, 1 environment or
+    unexpected). Click's own usage errors keep click's message and exit 2.
+    """
     try:
         app()
-    except InputError as err:
-        err_console.print(f"[bold red]error:[/bold red] {escape(str(err))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/bold red]; rerun the same command to resume", highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as err:  # the last resort: one paragraph, never a bare traceback
+        sys.exit(print_failure(err))

@@ -1,14 +1,21 @@
-"""Shared pieces of the command line: JSON/table output and the ``--json`` option."""
+"""Shared pieces of the command line: JSON/table output, the ``--json`` option, ``--out`` checks and
+the one place that turns an exception into a paragraph and an exit code (:func:`describe_failure`)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from rlopt.errors import InputError, clean_message
 from rlopt.io_utils import _json_default
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
@@ -34,3 +41,129 @@ def emit(result: dict[str, Any], as_json: bool, title: str = "") -> None:
             text = str(value)
         table.add_row(str(key), text)
     console.print(table)
+
+
+# --------------------------------------------------------------------------- failures
+DEBUG_ENV = "RLOPT_DEBUG"
+EXIT_INPUT, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 2, 1, 130
+_DEBUG_HINT = f"rerun with `rlopt -v ...` or {DEBUG_ENV}=1 for the traceback"
+# How libraries that do their own I/O (Arrow, safetensors, torch) spell a full disk.
+_DISK_FULL_TEXT = ("no space left on device", "storagefull", "errno 28", "disk quota exceeded")
+
+
+def debug_enabled() -> bool:
+    """True when ``-v`` was given or ``RLOPT_DEBUG`` is set to anything but ``""``/``0``."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # unreachable; keeps type checkers happy
+
+
+def free_space(path: str | os.PathLike[str] | None) -> str:
+    """``"<free> free of <total> on the file system holding <dir>"`` for ``path``'s nearest existing folder."""
+    import shutil
+
+    probe = Path(path).absolute() if path else Path.cwd()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        usage = shutil.disk_usage(probe)
+    except OSError:
+        return f"free space on {probe} unknown"
+    return f"{_human_bytes(usage.free)} free of {_human_bytes(usage.total)} on the file system holding {probe}"
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err).lower()
+    return any(t in text for t in _DISK_FULL_TEXT)
+
+
+def describe_failure(err: BaseException) -> tuple[str, int]:
+    """One printable paragraph and the exit code for an exception that reached the command line.
+
+    - :class:`~rlopt.errors.InputError` (bad input): its message, exit 2.
+    - Disk full (``ENOSPC``/``EDQUOT``, or a library's message saying so): the path and the free
+      space (:func:`shutil.disk_usage`), exit 1 -- the environment, not the input, is at fault.
+    - Any other :class:`OSError` (permission denied, read-only file system, ...): the path and the
+      system's reason, exit 1.
+    - ``UnicodeDecodeError`` escaping a reader: the byte and offset, exit 2.
+    - Anything else: the exception's type and message and how to see the traceback, exit 1.
+    """
+    if isinstance(err, InputError):
+        return str(err), EXIT_INPUT
+    filename = getattr(err, "filename", None)
+    if _is_disk_full(err):
+        where = f" while writing {filename}" if filename else ""
+        return (f"no space left on the device{where} ({free_space(filename)}); free some space or write to "
+                f"another disk (--out), then rerun: finished stages are kept ({_short(err)})"), EXIT_ENVIRONMENT
+    if isinstance(err, OSError):
+        reason = err.strerror or _short(err)
+        target = filename or "(path not reported)"
+        if getattr(err, "filename2", None):
+            target = f"{target} -> {err.filename2}"
+        hint = {errno.EACCES: "check the permissions of that path or choose another",
+                errno.EPERM: "check the permissions of that path or choose another",
+                errno.EROFS: "the file system is read-only; write to another location (--out)"}.get(
+                    err.errno or -1, _DEBUG_HINT)
+        return f"cannot access {target}: {reason} ({type(err).__name__}); {hint}", EXIT_ENVIRONMENT
+    if isinstance(err, UnicodeDecodeError):
+        return (f"a file is not valid UTF-8 text: byte {err.object[err.start:err.start + 1]!r} at offset "
+                f"{err.start}; re-save it as UTF-8 (rule: UTF-8 encoding)"), EXIT_INPUT
+    return (f"unexpected {type(err).__name__}: {_short(err) or '(no message)'}. This is not a problem rlopt "
+            f"knows how to explain; {_DEBUG_HINT}"), EXIT_ENVIRONMENT
+
+
+def _short(err: BaseException, limit: int = 600) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def print_failure(err: BaseException) -> int:
+    """Print ``err`` as one paragraph on stderr (its traceback first when debugging); return the exit code."""
+    message, code = describe_failure(err)
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    err_console.print(f"[bold red]error:[/bold red] {escape(clean_message(message))}", highlight=False,
+                      soft_wrap=True)
+    return code
+
+
+# --------------------------------------------------------------------------- --out checks
+def _parent_file(out: Path) -> Path | None:
+    for parent in out.absolute().parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def check_out_dir(out: Path, option: str = "--out") -> Path:
+    """Fail (exit 2) before any work when ``out``, an output *directory*, is an existing file or lies under one."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} names an existing file; it must be a directory (new, or one rlopt wrote "
+                         "before)", file=str(out), column=option, rule=f"{option} is a directory")
+    blocker = _parent_file(out)
+    if blocker is not None:
+        raise InputError(f"{option} lies under {blocker}, which is a file, not a directory", file=str(out),
+                         column=option, rule=f"{option} is a directory")
+    return out
+
+
+def check_out_file(out: Path, option: str = "--out") -> Path:
+    """Fail (exit 2) before any work when ``out``, an output *file*, is an existing directory or lies under a file."""
+    if out.is_dir():
+        raise InputError(f"{option} names an existing directory; give a file path", file=str(out),
+                         column=option, rule=f"{option} is a file")
+    blocker = _parent_file(out)
+    if blocker is not None:
+        raise InputError(f"{option} lies under {blocker}, which is a file, not a directory", file=str(out),
+                         column=option, rule=f"{option} is a file")
+    return out

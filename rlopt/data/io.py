@@ -43,6 +43,31 @@ def table_format(path: PathLike) -> str:
     return FORMATS[suffix]
 
 
+def sniff_format(path: PathLike) -> str:
+    """The format of an existing file *without a suffix*, from its first bytes.
+
+    Exports and pipes often drop the suffix, and the three formats are told apart without
+    guessing: Parquet files start with the magic ``PAR1``; a JSONL (or JSON array) file's first
+    non-blank character is ``{`` or ``[``, which no contract CSV header can start with; anything
+    else is read as CSV (and the CSV reader names the problem if it is not one). A file *with* an
+    unknown suffix (``.xlsx``, ``.txt``) is refused instead: the suffix says it is something else.
+
+    Raises
+    ------
+    InputError
+        The suffix is not empty and not one of :data:`FORMATS`.
+    """
+    p = Path(path)
+    if p.suffix:
+        return table_format(p)
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    return "jsonl" if body.lstrip()[:1] in (b"{", b"[") else "csv"
+
+
 # --------------------------------------------------------------------------- reading
 def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool = True) -> pd.DataFrame:
     """Read a Parquet (file or directory of shards), JSONL or CSV table into a DataFrame.
@@ -56,7 +81,8 @@ def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool =
     ----------
     path : str or PathLike
         ``.parquet``/``.pq`` (or a directory of them), ``.jsonl``/``.json``/``.ndjson`` (one JSON
-        object per line; a single JSON array of objects is accepted too) or ``.csv`` (UTF-8).
+        object per line; a single JSON array of objects is accepted too) or ``.csv`` (UTF-8); a
+        file without a suffix is recognized by its first bytes (:func:`sniff_format`).
     allow_empty : bool
         Accept a table with a header but no rows (default: raise).
     decode_json : bool
@@ -79,7 +105,7 @@ def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool =
     if p.is_dir():
         df = _read_parquet_dir(p)
     else:
-        fmt = table_format(p)
+        fmt = sniff_format(p)
         if p.stat().st_size == 0:
             raise InputError("file is empty (0 bytes)", file=str(p), rule="file not empty")
         if fmt == "parquet":
@@ -146,6 +172,17 @@ def _decode_parquet(table: Any) -> pd.DataFrame:
                                        index=df.index, dtype=object)
     df.attrs[_ATTRS_KEY] = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
     return df
+
+
+def read_text_file(path: PathLike) -> str:
+    """A UTF-8 text file (a config, placements) as ``str``, a leading BOM dropped.
+
+    Raises
+    ------
+    InputError
+        The file is UTF-16, or not valid UTF-8 (the message names the byte, its offset and line).
+    """
+    return _read_text(Path(path))[1]
 
 
 def _read_text(p: Path) -> tuple[bytes, str]:
@@ -236,25 +273,34 @@ def _parse_lines(lines: list[str]) -> list[Any] | None:
             if end != len(line) and not line[end:].isspace():
                 return None
             append(value)
-    except StopIteration:  # leading whitespace, or invalid JSON
-        try:
+    except (StopIteration, ValueError):  # leading whitespace, or invalid JSON (a cut-off last line
+        try:                                 # raises JSONDecodeError, a ValueError, from inside a string)
             return [loads_exact(line) for line in lines]
-        except json.JSONDecodeError:
+        except ValueError:
             return None
     return records
 
 
 def _raise_bad_json_line(p: Path, text: str) -> None:
-    for lineno, line in enumerate(text.split("\n"), start=1):
+    """Raise the InputError for the first line that is not one JSON value (row = its record number)."""
+    lines = text.split("\n")
+    row = 0
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        row += 1
         try:
             json.loads(line)
-        except json.JSONDecodeError as err:
+        except ValueError as err:
+            msg, col = (err.msg, err.colno) if isinstance(err, json.JSONDecodeError) else (str(err), 1)
+            last = all(not rest.strip() for rest in lines[lineno:])
+            cut = (" -- it is the last line: the file looks cut off (an interrupted copy or download?)"
+                   if last and not text.rstrip(" \t\r").endswith("\n") else "")
             raise InputError(
-                f"line {lineno} is not valid JSON ({err.msg} at column {err.colno}); JSONL needs one "
-                f"JSON object per line: {line[:80]!r}", file=str(p), rule="file format") from None
-    raise InputError("lines do not form valid JSONL", file=str(p), rule="file format")
+                f"line {lineno} is not valid JSON ({msg}: column {col}){cut}; JSONL needs one "
+                f"JSON object per line: {line[:80]!r}", file=str(p), row=row,
+                rule="each line is one JSON object") from None
+    raise InputError("lines do not form valid JSONL", file=str(p), rule="each line is one JSON object")
 
 
 def _read_csv(p: Path, text: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rlopt.data.io import read_text_file
 from rlopt.data.schema import Placement
 from rlopt.errors import InputError
 from rlopt.io_utils import write_json_atomic, write_text_atomic
@@ -52,11 +53,7 @@ def read_placements(path: str | os.PathLike[str]) -> dict[str, Placement]:
     if not p.is_file():
         raise InputError("placements file not found", file=str(p), rule="file readable")
     suffix = p.suffix.lower()
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not valid UTF-8 text (offset {err.start})", file=str(p),
-                         rule="UTF-8 encoding") from None
+    text = read_text_file(p)
     try:
         if suffix == ".toml":
             raw = tomllib.loads(text)

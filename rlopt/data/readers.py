@@ -24,10 +24,18 @@ PlacementsLike = Mapping[str, Placement] | str | os.PathLike[str] | None
 CATALOG_JOIN_COLUMNS = ("title", "category", "brand", "price", "discount_pct", "attributes")
 
 
-def _load(source: TableLike) -> tuple[pd.DataFrame, str | None]:
+def _load(source: TableLike, name: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """The raw table and the file name messages use: ``name`` when given (a run reading its copy
+    of the user's file names the user's file), else the path."""
     if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True), None
-    return read_table(source, decode_json=False), str(source)
+        return source.reset_index(drop=True), name
+    try:
+        df = read_table(source, decode_json=False)
+    except InputError as err:
+        if name is None or err.file != str(source):
+            raise
+        raise err.with_file(name) from None
+    return df, name or str(source)
 
 
 def _attach(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
@@ -36,8 +44,12 @@ def _attach(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
 
 
 def read_catalog(path: TableLike, on_error: OnError = "fail",
-                 quarantine_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+                 quarantine_path: str | os.PathLike[str] | None = None, *, name: str | None = None
+                 ) -> pd.DataFrame:
     """Read and validate a catalog (one row per item).
+
+    ``name``, on every reader, is the file named in messages instead of ``path`` (a run reading
+    its copy of the user's file names the user's file).
 
     Returns
     -------
@@ -45,7 +57,7 @@ def read_catalog(path: TableLike, on_error: OnError = "fail",
         ``item_id, title, category, brand`` (str), ``price, discount_pct`` (float64),
         ``attributes`` (dict, ``{}`` when absent), then any extra columns.
     """
-    df, file = _load(path)
+    df, file = _load(path, name)
     clean, report = validate_table(df, "catalog", file=file, on_error=on_error, quarantine_path=quarantine_path)
     return _attach(clean, report)
 
@@ -56,8 +68,8 @@ def _catalog_ids(catalog: TableLike) -> pd.Index:
 
 
 def read_logs(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
-              on_error: OnError = "fail", quarantine_path: str | os.PathLike[str] | None = None
-              ) -> pd.DataFrame:
+              on_error: OnError = "fail", quarantine_path: str | os.PathLike[str] | None = None, *,
+              name: str | None = None) -> pd.DataFrame:
     """Read and validate an impression log against a catalog and (optionally) placements.
 
     Parameters
@@ -79,16 +91,16 @@ def read_logs(path: TableLike, catalog: TableLike, placements: PlacementsLike = 
         Valid rows: contract columns present in the file (``timestamp`` int64 epoch ms,
         ``user_features`` dicts, ``copy_id`` always present), then extra columns.
     """
-    df, file = _load(path)
+    df, file = _load(path, name)
     clean, report = validate_table(df, "logs", file=file, on_error=on_error, quarantine_path=quarantine_path,
                                    catalog_ids=_catalog_ids(catalog), placements=resolve_placements(placements))
     return _attach(clean, report)
 
 
 def read_contexts(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
-                  on_error: OnError = "fail") -> pd.DataFrame:
+                  on_error: OnError = "fail", *, name: str | None = None) -> pd.DataFrame:
     """Read and validate generation contexts: ``item_id, segment, placement`` (+ ``user_features``)."""
-    df, file = _load(path)
+    df, file = _load(path, name)
     clean, report = validate_table(df, "contexts", file=file, on_error=on_error,
                                    catalog_ids=_catalog_ids(catalog), placements=resolve_placements(placements))
     return _attach(clean, report)

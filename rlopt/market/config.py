@@ -186,7 +186,9 @@ class MarketConfig:
         """Read and check a market TOML file (unknown keys are errors)."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            from rlopt.data.io import read_text_file  # non-UTF-8 -> InputError naming the byte offset
+
+            data = tomllib.loads(read_text_file(path))
         except FileNotFoundError:
             raise InputError("market config not found", file=str(path)) from None
         except tomllib.TOMLDecodeError as err:

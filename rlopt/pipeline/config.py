@@ -281,7 +281,9 @@ def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> Exper
     if not path.is_file():
         raise InputError("config file not found", file=str(path), rule="file exists")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        from rlopt.data.io import read_text_file  # non-UTF-8 -> InputError naming the byte offset
+
+        data = tomllib.loads(read_text_file(path))
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML: {err}", file=str(path), rule="TOML syntax") from err
     cfg = config_from_dict(data, source=str(path), base_dir=path.resolve().parent)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlopt.errors import InputError
 from rlopt.pipeline.runner import StageContext, StageUnavailable
 
 
@@ -51,8 +52,15 @@ def stage_data(ctx: StageContext) -> dict[str, Any]:
     if d.logs:
         for key in ("logs", "catalog", "placements", "contexts"):
             src = Path(getattr(d, key))
-            if str(src) and src.is_file():
+            if not getattr(d, key):
+                continue
+            if src.is_dir():  # a directory of Parquet shards (read_table reads it as one table)
+                shutil.copytree(src, ctx.work_dir / f"{key}{''.join(src.suffixes)}")
+            elif src.is_file():
                 shutil.copyfile(src, ctx.work_dir / f"{key}{''.join(src.suffixes)}")
+            else:
+                raise InputError(f"data.{key} names {src}, which does not exist", file=ctx.config.source,
+                                 column=f"data.{key}", rule="input file exists")
         return {"source": "external", "logs_file": d.logs, "has_oracle": False}
     market_mod = require("rlopt.market", "the marketplace simulator")
     market = market_mod.Marketplace.from_toml(market_path(d.market))
@@ -65,8 +73,16 @@ def stage_data(ctx: StageContext) -> dict[str, Any]:
 
 
 def _one(directory: Path, key: str) -> Path | None:
-    found = sorted(directory.glob(f"{key}.*"))
+    """The run's copy of input ``key``: ``<key>.<ext>``, or ``<key>`` for a file or shard folder without one."""
+    found = sorted(p for p in directory.glob(f"{key}.*") if not p.name.endswith(".tmp"))
+    if not found and (directory / key).exists():
+        return directory / key
     return found[0] if found else None
+
+
+def _original(ctx: StageContext, key: str) -> str | None:
+    """The user's file behind the run's copy of ``key`` (named in messages), None when simulated."""
+    return getattr(ctx.config.data, key) or None
 
 
 def stage_validate(ctx: StageContext) -> dict[str, Any]:
@@ -83,13 +99,20 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
         market = require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(market_path(cfg.market))
         placements = market.placements
     else:
-        placements = data.read_placements(placements_file)
-    catalog = data.read_catalog(_one(src, "catalog"))
+        try:
+            placements = data.read_placements(placements_file)
+        except InputError as err:
+            raise (err.with_file(_original(ctx, "placements")) if cfg.placements else err) from None
+    # Bad catalog rows are set aside like bad log rows (on_error), as `rlopt validate` does.
+    catalog = data.read_catalog(_one(src, "catalog"), on_error=cfg.on_error,
+                                quarantine_path=out / "catalog.quarantine.jsonl", name=_original(ctx, "catalog"))
+    catalog_report = catalog.attrs.get("validation", {})
     reports: dict[str, Any] = {}
 
     def read(path: Path, name: str) -> pd.DataFrame:
         frame = data.read_logs(path, catalog, placements, on_error=cfg.on_error,
-                               quarantine_path=out / f"{name}.quarantine.jsonl")
+                               quarantine_path=out / f"{name}.quarantine.jsonl",
+                               name=_original(ctx, "logs") if name == "logs" else None)
         reports[name] = frame.attrs.get("validation", {})
         return frame
 
@@ -98,7 +121,7 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
         train, holdout = data.split_logs(logs, holdout_fraction=cfg.holdout_fraction, by="time", seed=ctx.seed)
         contexts_file = _one(src, "contexts")
         if contexts_file is not None:
-            contexts = data.read_contexts(contexts_file, catalog, placements)
+            contexts = data.read_contexts(contexts_file, catalog, placements, name=_original(ctx, "contexts"))
         else:
             contexts = holdout[["item_id", "segment", "placement"]].drop_duplicates().reset_index(drop=True)
     else:
@@ -117,7 +140,10 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
     return {"train": int(len(train)), "holdout": int(len(holdout)), "contexts": int(len(contexts)),
             "items": int(len(catalog)), "placements": sorted(placements), "quarantined": quarantined,
             "rule_counts": rule_counts, "on_error": cfg.on_error,
-            "rows_read": sum(int(r.get("rows_read", 0)) for r in reports.values())}
+            "rows_read": sum(int(r.get("rows_read", 0)) for r in reports.values()),
+            "catalog_rows_read": int(catalog_report.get("rows_read", len(catalog))),
+            "catalog_quarantined": int(catalog_report.get("rows_quarantined", 0)),
+            "catalog_rule_counts": dict(catalog_report.get("rule_counts") or {})}
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
