@@ -112,9 +112,12 @@ def ab_command(
     the mSPRT decision under continuous monitoring. pool-best peeks at the truth: an upper reference.
     """
     from rlopt.ab.simulate import simulate_ab
+    from rlopt.cli._common import check_out_file
     from rlopt.io_utils import write_json_atomic
     from rlopt.market import DEFAULT_MARKET, Marketplace
 
+    if out is not None:
+        check_out_file(out)
     arms = {"A": a, "B": b, **({"C": c} if c else {})}
     weights = None
     if split is not None:

@@ -55,10 +55,12 @@ def bandit(
     as_json: JsonOption = False,
 ) -> None:
     """Run bandit policies for N steps: cumulative reward, regret vs the oracle, a regret plot."""
+    from rlopt.cli._common import check_out_dir
     from rlopt.errors import InputError
     from rlopt.io_utils import write_json_atomic
     from rlopt.policies import parse_policy_spec
 
+    check_out_dir(out)
     for spec in policy:  # fail on a bad spec before any expensive setup
         parse_policy_spec(spec)
     if env == "replay":

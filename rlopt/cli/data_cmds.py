@@ -43,9 +43,10 @@ def validate(
         raise InputError(f"--on-error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
                          rule="--on-error choice")
     if out is not None:
+        from rlopt.cli._common import check_out_file
         from rlopt.data.io import table_format
 
-        table_format(out)  # fail on an unsupported suffix before doing any work
+        table_format(check_out_file(out))  # fail on a bad --out before doing any work
     placement_map = read_placements(placements) if placements is not None else None
     # Quarantine files go next to --out, or next to each input without it.
     cat_quarantine = quarantine_path_for(catalog if out is None else out.with_name(catalog.name))

@@ -18,11 +18,25 @@ PlacementsOpt = Annotated[Path | None, typer.Option("--placements", help="Placem
 OnErrorOpt = Annotated[str, typer.Option("--on-error", help="fail | quarantine (bad log rows).")]
 
 
-def _read_inputs(logs: Path, catalog: Path, placements: Path | None, on_error: str):
+def _read_inputs(logs: Path, catalog: Path, placements: Path | None, on_error: str,
+                 quarantine_dir: Path | None = None):
+    """Validated logs and catalog; with ``quarantine_dir`` the bad rows of each go there (not next to the input)."""
     from rlopt.data import read_catalog, read_logs
+    from rlopt.data.validate import quarantine_path_for
 
-    cat = read_catalog(catalog)
-    return read_logs(logs, cat, placements=placements, on_error=on_error), cat
+    def where(path: Path, prefix: str = "") -> Path | None:
+        return None if quarantine_dir is None else quarantine_path_for(quarantine_dir / f"{prefix}{path.name}")
+
+    cat = read_catalog(catalog, on_error=on_error, quarantine_path=where(catalog, "catalog-"))  # type: ignore[arg-type]
+    return read_logs(logs, cat, placements=placements, on_error=on_error, quarantine_path=where(logs)), cat
+
+
+def _quarantine_summary(**frames: Any) -> dict[str, Any]:
+    """Rows set aside per input and where they went (``{}`` entries when nothing was set aside)."""
+    rows = {name: int(f.attrs.get("validation", {}).get("rows_quarantined", 0)) for name, f in frames.items()}
+    files = {name: f.attrs["validation"]["quarantine_path"] for name, f in frames.items()
+             if f.attrs.get("validation", {}).get("quarantine_path")}
+    return {"rows_quarantined": sum(rows.values()), "rows_quarantined_by_input": rows, "quarantine_files": files}
 
 
 def _flat(prefix: str, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -53,14 +67,18 @@ def train_cmd(
     --holdout sim/holdout.parquet --out runs/reward
     """
     from reward_models import train_reward_model
+    from rlopt.cli._common import check_out_dir
+    from rlopt.data.validate import quarantine_path_for
 
+    check_out_dir(out)
     start = time.perf_counter()
-    train_logs, cat = _read_inputs(logs, catalog, placements, on_error)
+    train_logs, cat = _read_inputs(logs, catalog, placements, on_error, quarantine_dir=out)
     held = None
     if holdout is not None:
         from rlopt.data import read_logs
 
-        held = read_logs(holdout, cat, placements=placements, on_error=on_error)
+        held = read_logs(holdout, cat, placements=placements, on_error=on_error,
+                         quarantine_path=quarantine_path_for(out / f"holdout-{holdout.name}"))
     model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), encoder=encoder, mode=mode,
                                calibration=calibration, precision=precision, ipw_clip=ipw_clip, max_epochs=epochs,
                                use_item_text=not no_item_text, seed=seed, progress=not as_json)
@@ -70,6 +88,7 @@ def train_cmd(
               "encoder_precision": model.config["encoder_precision"], "n_train": metrics["n_train"],
               "n_valid": metrics["n_valid"], "n_calib": metrics["n_calib"], "best_epoch": metrics["best_epoch"],
               "calibration_method": metrics["calibration_method"],
+              **_quarantine_summary(catalog=cat, logs=train_logs, **({} if held is None else {"holdout": held})),
               "wall_s": round(time.perf_counter() - start, 2)}
     result.update(_flat("valid_", metrics["valid"]))
     if "holdout" in metrics:
@@ -128,8 +147,11 @@ def score_cmd(
     from dataclasses import replace
 
     from reward_models import RewardModel
+    from rlopt.cli._common import check_out_file
     from rlopt.data import read_catalog, read_copies, write_table
+    from rlopt.data.io import table_format
 
+    table_format(check_out_file(out))  # a bad --out fails before the model loads
     start = time.perf_counter()
     reward_model = RewardModel.from_pretrained(model, precision=precision)
     cat = read_catalog(catalog)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit, err_console
+from rlopt.cli._common import JsonOption, check_out_dir, emit, err_console
 
 
 def simulate_command(
@@ -32,12 +32,9 @@ def simulate_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rlopt.errors import InputError
     from rlopt.market import DEFAULT_MARKET, Marketplace
 
-    if out.exists() and not out.is_dir():  # fail before simulating, not after
-        raise InputError("--out must be a directory, not an existing file", file=str(out),
-                         rule="output directory")
+    check_out_dir(out)  # fail before simulating, not after
 
     stages = ["sampling shoppers", "choosing copy", "scoring with the ground truth", "drawing responses",
               "sampling generation contexts", "summarizing the truth", "writing files"]

@@ -54,6 +54,10 @@ def generate(
     """Write --num copies per context from a generator (seeded, post-processed to fit each placement)."""
     import time
 
+    from rlopt.cli._common import check_out_file
+
+    check_out_file(out)  # before the (slow) generator load
+
     from rlopt.data import read_catalog, read_contexts, write_jsonl
     from rlopt.generation.inputs import find_placements, find_segments
     from rlopt.generation.models import resolve_generator
@@ -110,7 +114,10 @@ def tune(
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
+    from rlopt.cli._common import check_out_dir
     from rlopt.tuning.api import tune_generator
+
+    check_out_dir(out)
 
     online_only = {"reward_ensemble": (reward_ensemble, "dpo's reward-ranked pairs use the members' mean"),
                    "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support"),
