@@ -73,9 +73,10 @@ def strip_controls(text: str) -> str:
 class InputError(ValueError):
     """Bad user input: a file, a row, a column or an argument that breaks a rule.
 
-    The message is one paragraph a person can act on. ``file``, ``row``, ``column`` and
-    ``rule`` are kept as attributes so callers (and tests) can inspect them. Rows are
-    numbered from 1 for the first data row (the header of a CSV is not counted).
+    The message is one paragraph a person can act on. ``file``, ``row``, ``column``, ``key``
+    and ``rule`` are kept as attributes so callers (and tests) can inspect them. Rows are
+    numbered from 1 for the first data row (the header of a CSV is not counted). ``key`` names
+    a config key or option (``tuning.lora_r``) where ``column`` names a table's column.
 
     Examples
     --------
@@ -83,6 +84,8 @@ class InputError(ValueError):
     ...                  rule="propensity in (0, 1]", value=1.5)
     >>> str(err)
     "logs.csv, row 3, column 'propensity': must be in (0, 1] (rule: propensity in (0, 1]; value: 1.5)"
+    >>> str(InputError("must be >= 1", file="run.toml", key="tuning.lora_r", value=0))
+    "run.toml, key 'tuning.lora_r': must be >= 1 (value: 0)"
     """
 
     def __init__(
@@ -94,11 +97,13 @@ class InputError(ValueError):
         column: str | None = None,
         rule: str | None = None,
         value: Any = None,
+        key: str | None = None,
     ) -> None:
         self.message = message
         self.file = None if file is None else str(file)
         self.row = row
         self.column = column
+        self.key = key
         self.rule = rule
         self.value = value
         super().__init__(self._format())
@@ -106,7 +111,7 @@ class InputError(ValueError):
     def with_file(self, file: str | None) -> InputError:
         """The same error naming ``file`` (e.g. the user's original instead of a run's copy of it)."""
         return InputError(self.message, file=file, row=self.row, column=self.column, rule=self.rule,
-                          value=self.value)
+                          value=self.value, key=self.key)
 
     def _format(self) -> str:
         where = []
@@ -116,6 +121,8 @@ class InputError(ValueError):
             where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
+        if self.key is not None:
+            where.append(f"key '{self.key}'")
         prefix = ", ".join(where)
         extra = []
         if self.rule is not None:
