@@ -21,18 +21,20 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
 Any section may instead be ``{"unavailable": "why"}`` (or absent), and the report says so:
 numbers are never invented. Figures are PNGs embedded as base64 ``data:`` URIs; the HTML has no
 script, no external URL and no web font, so it opens offline and renders the same everywhere.
+Every string from the data is escaped for its format and stripped of control characters
+(:mod:`rlopt.report.text`): a hostile catalog title or run name renders as text, in both files.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rlopt.io_utils import atomic_path, write_text_atomic
 from rlopt.report import figures
+from rlopt.report.text import html_text, md_block, md_inline
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("data", "Data and validation"),
@@ -145,11 +147,11 @@ CLAIMS_TITLE = "Discount claims: what the generators wrote vs what is shown"
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     if not rows:
         return ""
-    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+    th = "".join(f"<th>{html_text(h)}</th>" for h in head)
     trs = []
     for row in rows:
         cells = "".join(
-            f'<td class="num">{html.escape(_fmt(v))}</td>' if isinstance(v, (int, float)) else f"<td>{html.escape(_fmt(v))}</td>"
+            f'<td class="num">{html_text(_fmt(v))}</td>' if isinstance(v, (int, float)) else f"<td>{html_text(_fmt(v))}</td>"
             for v in row
         )
         trs.append(f"<tr>{cells}</tr>")
@@ -160,7 +162,7 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     if not rows:
         return ""
     def cell(v: Any) -> str:
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
+        return md_inline(_fmt(v))  # escapes '|' too; line breaks are gone
     lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -178,7 +180,7 @@ def _stage_rows(data: Mapping[str, Any]) -> list[list[Any]]:
 
 def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
     """The report as one HTML document (no scripts, no external resources)."""
-    esc = html.escape
+    esc = html_text
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -206,25 +208,26 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
                 parts.append(f"<p>{esc(claims[0])}</p>")
             parts.append(_html_table(claims[1], claims[2]))
     decision, sentence = _verdict(data)
-    parts.append(f'<h2 id="verdict">Verdict</h2><p class="verdict {decision.replace(" ", "-")}">{esc(sentence)}</p>')
+    parts.append(f'<h2 id="verdict">Verdict</h2><p class="verdict {esc(decision.replace(" ", "-"))}">{esc(sentence)}</p>')
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
 
 def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> str:
     """The report as Markdown; figures are referenced as PNG files next to it."""
-    lines = [f"# {data.get('title', 'rlopt report')}", "",
-             f"run **{data.get('run_name', '')}** · config `{data.get('config', '')}` · seed {data.get('seed', '')} · "
-             f"generated {data.get('generated', '')}", "", "## Stages", "",
+    lines = [f"# {md_inline(data.get('title', 'rlopt report'))}", "",
+             f"run **{md_inline(data.get('run_name', ''))}** · config {md_inline(data.get('config', ''))} · "
+             f"seed {md_inline(data.get('seed', ''))} · generated {md_inline(data.get('generated', ''))}", "",
+             "## Stages", "",
              _md_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data)), ""]
     for key, title in SECTIONS:
         body = data.get(key)
         lines += [f"## {title}", ""]
         if not body or "unavailable" in body:
-            lines += [f"> Not available: {(body or {}).get('unavailable', 'this stage did not run')}", ""]
+            lines += [f"> Not available: {md_inline((body or {}).get('unavailable', 'this stage did not run'))}", ""]
             continue
         if notes := _notes(key, body):
-            lines += [notes, ""]
+            lines += [md_block(notes), ""]
         if table := _md_table(*_table_rows(key, body)):
             lines += [table, ""]
         if key in fig_files:
@@ -232,9 +235,9 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
         if key == "overopt" and (claims := _claims(body)):
             lines += [f"### {CLAIMS_TITLE}", ""]
             if claims[0]:
-                lines += [claims[0], ""]
+                lines += [md_block(claims[0]), ""]
             lines += [_md_table(claims[1], claims[2]), ""]
-    lines += ["## Verdict", "", f"**{_verdict(data)[1]}**", ""]
+    lines += ["## Verdict", "", f"**{md_inline(_verdict(data)[1])}**", ""]
     return "\n".join(lines)
 
 
