@@ -72,6 +72,8 @@ def filter_and_sample(logits, uniform, temperature: float = 1.0, top_k: int = 50
     temperature, top_k, top_p
         As in ``transformers``: ``p_i ∝ exp(logit_i / T)`` over the ``top_k`` most likely tokens,
         then the smallest prefix of them whose mass reaches ``top_p`` (at least one token).
+        ``temperature <= 0`` is greedy decoding (the limit T -> 0): the most likely token, with
+        ``uniform`` unused.
 
     Returns
     -------
@@ -80,7 +82,9 @@ def filter_and_sample(logits, uniform, temperature: float = 1.0, top_k: int = 50
     """
     import torch
 
-    logits = logits.float() / max(float(temperature), 1e-6)
+    if temperature <= 0:  # dividing by a tiny T instead would overflow to inf / NaN in half precision
+        return logits.argmax(dim=-1)
+    logits = logits.float() / float(temperature)
     k = logits.shape[-1] if top_k <= 0 else min(int(top_k), logits.shape[-1])
     values, ids = torch.topk(logits, k, dim=-1)  # sorted, most likely first
     probs = torch.softmax(values, dim=-1)

@@ -54,6 +54,9 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         Repair misleading discount claims after cleaning (:func:`rlopt.generation.compliance.repair`
         against the item's list price and real discount); copy that cannot be repaired falls back
         to the item title. Off: the cleaned text is shown as the model wrote it.
+    temperature : float
+        Sampling temperature; ``0`` is greedy decoding (every sample of a context is then the
+        same). Negative values are an error.
     precision : {"auto", "fp32", "bf16"}
         Sampling of an fp32 model runs under bf16 autocast when ``"bf16"``, or ``"auto"`` and the
         device computes bf16 natively (:mod:`rlopt.precision`; 1.4x faster on such a CPU). A model
@@ -75,14 +78,20 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         The context columns + ``copy_text, raw_copy_text, compliance_action, generator,
         sample_idx``. ``copy_text`` is what is shown and fits its placement's ``max_chars``;
         ``raw_copy_text`` is the cleaned model output before the compliance repair (what the model
-        itself wrote), ``compliance_action`` one of ``ok, corrected, removed, unrepairable`` (``off``
-        when compliance is off). A sample that cleans to nothing, or cannot be repaired, falls back
-        to the item title. ``attrs`` holds ``title_fallbacks`` and ``compliance`` (count per action).
+        itself wrote), ``compliance_action`` one of ``ok, corrected, removed, unrepairable, empty``
+        (``off`` when compliance is off). A sample that cleans to nothing (``empty``: there was
+        nothing to check), or cannot be repaired, falls back to the item title. ``attrs`` holds
+        ``title_fallbacks`` and ``compliance`` (count per action).
     """
     import torch
 
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
+    if not temperature >= 0:  # also catches NaN
+        from rlopt.errors import InputError
+
+        raise InputError(f"temperature must be >= 0 (0 = greedy decoding), got {temperature}",
+                         column="temperature", rule="temperature >= 0", value=temperature)
     contexts = contexts.reset_index(drop=True)
     messages = context_messages(contexts, catalog, placements, segments, source=source)
     prompts = chat_prompts(tokenizer, messages)
@@ -122,9 +131,13 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                 else:
                     enc = tokenizer(batch_prompts, return_tensors="pt", padding=True,
                                     add_special_tokens=False).to(device)
-                    out = model.generate(**enc, do_sample=True, temperature=temperature, top_k=top_k, top_p=top_p,
-                                         max_new_tokens=budget, num_return_sequences=num,
+                    # transformers rejects T = 0, and greedy search returns one sequence per prompt
+                    sampling = ({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                 "num_return_sequences": num} if temperature > 0 else {"do_sample": False})
+                    out = model.generate(**enc, **sampling, max_new_tokens=budget,
                                          pad_token_id=tokenizer.pad_token_id)
+                    if temperature <= 0:
+                        out = out.repeat_interleave(num, dim=0)
                     new = out[:, enc["input_ids"].shape[1]:]
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(idx):
@@ -132,6 +145,8 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                     raw = text = clean_copy(decoded[j * num + k], limits[i])
                     if compliance and text:
                         text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
+                    elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
+                        actions[i * num + k] = "empty"
                     if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
                         text = cap_length(str(titles[i]), limits[i])
                         n_fallback += 1
@@ -146,6 +161,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     rows["generator"] = generator_name
     rows["sample_idx"] = list(range(num)) * len(contexts)
     rows.attrs["title_fallbacks"] = n_fallback
-    rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "off")
+    rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "empty",
+                                                              "off")
                                 if a in actions}
     return rows

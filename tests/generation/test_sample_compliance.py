@@ -25,9 +25,10 @@ def test_new_columns_with_the_tiny_model(tiny):
     model, tok = tiny
     out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=1)
     assert {"copy_text", "raw_copy_text", "compliance_action"} <= set(out.columns)
-    assert set(out["compliance_action"]) <= {"ok", "corrected", "removed", "unrepairable"}
+    assert set(out["compliance_action"]) <= {"ok", "corrected", "removed", "unrepairable", "empty"}
     assert sum(out.attrs["compliance"].values()) == len(out)
-    unchanged = (out["compliance_action"] == "ok") & (out["raw_copy_text"] != "")  # "" -> the title is shown
+    assert ((out["compliance_action"] == "empty") == (out["raw_copy_text"] == "")).all()  # "" -> the title
+    unchanged = out["compliance_action"] == "ok"
     assert (out.loc[unchanged, "copy_text"] == out.loc[unchanged, "raw_copy_text"]).all()
     off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=1, compliance=False)
     assert set(off["compliance_action"]) == {"off"} and off.attrs["compliance"] == {"off": 4}
