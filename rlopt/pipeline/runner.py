@@ -15,16 +15,34 @@ A stage whose area is not installed raises :class:`StageUnavailable`; it is reco
 reason, stages that need it are "blocked", and stages that only *optionally* use it (the report)
 run and say "not available". Any other exception is recorded as "failed" and re-raised: the next
 run resumes from that stage, skipping the finished ones.
+
+Safety and failures:
+
+- The run directory is claimed first (:mod:`rlopt.pipeline.rundir`): rlopt refuses a non-empty
+  directory it did not make and a directory another run holds (one ``flock`` per run directory,
+  released when the process ends, however it ends), and removes a stage folder only when it
+  carries rlopt's own marker.
+- Before a stage starts, the manifest records it as ``running`` (with the pid); a run killed
+  outright (``kill -9``) leaves exactly that, and the next run redoes the stage. Environment
+  failures are recorded as ``failed`` with a reason a person can act on: disk full names the path
+  and the free space, ``MemoryError`` says so, Ctrl-C / ``SIGTERM`` read "interrupted".
+- Writing the manifest is best-effort: if it fails (the disk is full), the failure is said on
+  stderr and the stage's own error is the one raised.
+- A resumable stage (tuning) keeps a crashed attempt's ``<stage>.tmp/`` when the fingerprint
+  matches and the stage is not forced; ``--force`` always starts from an empty ``.tmp``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import shutil
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +58,12 @@ from rlopt.pipeline.cache import (
     file_digest,
     fingerprint,
     fresh_tmp_dir,
+    library_versions,
     read_marker,
+    source_digest,
 )
 from rlopt.pipeline.config import ExperimentConfig
+from rlopt.pipeline.rundir import ATTEMPT_MARKER, claim_run_dir, remove_owned_dir
 from rlopt.seeding import seed_everything
 
 FAULT_ENV = "RLOPT_INJECT_FAULT"
@@ -50,7 +71,8 @@ FAULT_ENV = "RLOPT_INJECT_FAULT"
 committed (the resume tests use it; it simulates a kill mid-stage)."""
 
 OK_STATUSES = ("ran", "cached")
-ATTEMPT = ".attempt.json"  # in <stage>.tmp/: the fingerprint the attempt was started with
+ATTEMPT = ATTEMPT_MARKER  # in <stage>.tmp/: the fingerprint the attempt was started with
+RUN_DIR_OPTION = "--out / [run] out_dir"
 
 
 class StageUnavailable(RuntimeError):
@@ -59,6 +81,10 @@ class StageUnavailable(RuntimeError):
 
 class InjectedFault(RuntimeError):
     """Raised by the runner when :data:`FAULT_ENV` names the running stage."""
+
+
+class Terminated(KeyboardInterrupt):
+    """``SIGTERM`` arrived during a run (raised so the manifest records it, like Ctrl-C)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +127,7 @@ class StageResult:
     """What happened to a stage in this run: status, output directory, summary, timings."""
 
     name: str
-    status: str  # ran | cached | unavailable | blocked | failed
+    status: str  # ran | cached | unavailable | blocked | failed (| running, in the manifest only)
     dir: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
@@ -188,7 +214,8 @@ def _stage_fingerprint(stage: Stage, config: ExperimentConfig, upstream: dict[st
     payload = {
         "stage": stage.name,
         "code": code_version(stage.fn, stage.version),
-        "rlopt": rlopt.__version__,
+        "source": source_digest(),
+        "versions": library_versions(),
         "seed": config.run.seed,
         "config": _section_values(config, stage.sections),
         "inputs": {str(p): file_digest(p) for p in inputs},
@@ -231,9 +258,12 @@ def run_stages(
         Receives one progress line per stage.
     """
     _check_order(stages)
-    force = set(force)
-    run_dir = Path(config.run.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with claim_run_dir(config.run.out_dir, RUN_DIR_OPTION) as run_dir, _sigterm_as_interrupt():
+        return _run_all(config, stages, run_dir, set(force), log)
+
+
+def _run_all(config: ExperimentConfig, stages: Sequence[Stage], run_dir: Path, force: set[str],
+             log: Callable[[str], None]) -> RunResult:
     seed_everything(config.run.seed)
     if config.run.threads:
         import torch
@@ -247,6 +277,7 @@ def run_stages(
         "rlopt_version": rlopt.__version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "stage_order": [s.name for s in stages],
+        "pid": os.getpid(),
         "stages": {},
     }
     results: dict[str, StageResult] = {}
@@ -254,16 +285,77 @@ def run_stages(
     for stage in stages:
         if any(dep in force for dep in (*stage.deps, *stage.optional_deps)):
             force.add(stage.name)
-        result = _run_one(stage, config, run_dir, results, stage.name in force, log)
+        # "running" until the stage ends: what a run killed outright (kill -9) leaves behind.
+        manifest["stages"][stage.name] = {"status": "running", "pid": os.getpid(),
+                                          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        write_manifest(run_dir, manifest)
+        try:
+            result = _run_one(stage, config, run_dir, results, stage.name in force, log)
+        except (Exception, KeyboardInterrupt) as err:  # outside the stage function: claiming or committing
+            manifest["stages"][stage.name] = {"status": "failed", "reason": failure_reason(err)}
+            write_manifest(run_dir, manifest)
+            raise
         results[stage.name] = result
         manifest["stages"][stage.name] = result.to_dict()
         manifest["total_wall_s"] = round(time.perf_counter() - t_run, 3)
-        write_json_atomic(run_dir / "manifest.json", manifest)
+        write_manifest(run_dir, manifest)
         if result.status == "failed":
             raise result.summary.pop("_exception")
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json_atomic(run_dir / "manifest.json", manifest)
+    write_manifest(run_dir, manifest)
     return RunResult(run_dir=run_dir, results=results, manifest=manifest)
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Write ``<run>/manifest.json`` atomically, best-effort: a failure (disk full) is said on
+    stderr and returns False instead of raising, so it never hides the error being recorded."""
+    try:
+        write_json_atomic(run_dir / "manifest.json", manifest)
+    except OSError as err:
+        print(f"warning: could not write {run_dir / 'manifest.json'} ({failure_reason(err)}); the stage "
+              "statuses above are not recorded on disk", file=sys.stderr)
+        return False
+    return True
+
+
+def failure_reason(err: BaseException) -> str:
+    """One line for the manifest: why a stage failed, in words a person can act on.
+
+    Disk full and other ``OSError`` are described by the CLI's :func:`rlopt.cli._common.describe_failure`
+    (path and free space), so the manifest and the terminal say the same thing.
+    """
+    if isinstance(err, Terminated):
+        return "interrupted: the process received SIGTERM; rerun to resume"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (Ctrl-C); rerun to resume"
+    if isinstance(err, MemoryError):
+        return ("out of memory (MemoryError); lower the batch sizes or [run] threads, or free memory, then "
+                "rerun to resume")
+    if isinstance(err, OSError):
+        from rlopt.cli._common import describe_failure
+
+        return describe_failure(err)[0]
+    return f"{type(err).__name__}: {err}"
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn ``SIGTERM`` into :class:`Terminated` while the run lasts, so the manifest records it.
+
+    Only the main thread can install signal handlers; elsewhere the default action stays.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_one(
@@ -290,12 +382,11 @@ def _run_one(
                            compute_wall_s=marker.get("wall_s", 0.0))
     tmp = run_dir / f"{stage.name}.tmp"
     attempt = read_marker(tmp, ATTEMPT)
-    if stage.resumable and attempt is not None and attempt.get("fingerprint") == fp:
+    if stage.resumable and not forced and attempt is not None and attempt.get("fingerprint") == fp:
         log(f"[{stage.name}] resuming a crashed attempt in {tmp.name}/")
     else:
         log(f"[{stage.name}] running")
-        tmp = fresh_tmp_dir(run_dir, stage.name)
-        write_json_atomic(tmp / ATTEMPT, {"fingerprint": fp})
+        tmp = fresh_tmp_dir(run_dir, stage.name, {"fingerprint": fp, "pid": os.getpid()})
     seed = derive_seed(config.run.seed, stage.name)
     seed_everything(seed)
     ctx = StageContext(stage.name, config, tmp, run_dir, seed, upstream, log)
@@ -305,14 +396,14 @@ def _run_one(
         if os.environ.get(FAULT_ENV) == stage.name:
             raise InjectedFault(f"fault injected into stage '{stage.name}' by ${FAULT_ENV}")
     except StageUnavailable as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_owned_dir(tmp)
         log(f"[{stage.name}] not available: {err}")
         return StageResult(stage.name, "unavailable", reason=str(err), wall_s=time.perf_counter() - t0)
-    except Exception as err:
+    except (Exception, KeyboardInterrupt) as err:  # KeyboardInterrupt too: Ctrl-C and SIGTERM are recorded
         wall = time.perf_counter() - t0
-        log(f"[{stage.name}] failed after {wall:.1f}s: {type(err).__name__}: {err}")
-        return StageResult(stage.name, "failed", summary={"_exception": err}, wall_s=wall,
-                           reason=f"{type(err).__name__}: {err}")
+        reason = failure_reason(err)
+        log(f"[{stage.name}] failed after {wall:.1f}s: {reason}")
+        return StageResult(stage.name, "failed", summary={"_exception": err}, wall_s=wall, reason=reason)
     wall = time.perf_counter() - t0
     summary = json.loads(canonical_json(summary))  # what a cached rerun will read back
     marker = {
@@ -324,7 +415,6 @@ def _run_one(
         "upstream": {d: r.fingerprint for d, r in upstream.items()},
         "summary": summary,
     }
-    (tmp / ATTEMPT).unlink(missing_ok=True)
     final = commit_stage(run_dir, stage.name, tmp, marker)
     log(f"[{stage.name}] done in {wall:.1f}s")
     return StageResult(stage.name, "ran", final, summary, fp, wall_s=wall, compute_wall_s=wall)
