@@ -43,6 +43,7 @@ import torch
 from benchmarks.machine import cpu_label
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.baseline import HashedNgramBaseline
+from reward_models.calibration import expected_calibration_error
 from reward_models.encoder import bf16_native
 from reward_models.evaluate import prediction_metrics
 from reward_models.synthetic import make_synthetic_logs
@@ -59,9 +60,7 @@ def ece_vs_true_p(p_true: np.ndarray, p: np.ndarray, n_bins: int = 15) -> float:
     >>> ece_vs_true_p(np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2, 0.3]), 3)
     0.0
     """
-    order = np.argsort(p, kind="stable")
-    return float(sum(len(i) / len(p) * abs(p_true[i].mean() - p[i].mean())
-                     for i in np.array_split(order, min(n_bins, len(p)))))
+    return expected_calibration_error(p_true, p, n_bins)  # observed = mean true p per bin
 
 
 def _quality(model: RewardModel, train: pd.DataFrame, holdout: pd.DataFrame, catalog: pd.DataFrame,

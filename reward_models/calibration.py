@@ -32,21 +32,33 @@ CHOICES = ("auto", *METHODS)  # what training accepts
 AUTO_CANDIDATES = ("none", "temperature", "platt", "isotonic")  # simplest first
 
 
+def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
+    """Equal-count bins of predicted probability: mean prediction, observed rate and count per bin.
+
+    ``y`` (n,) may be 0/1 labels or true probabilities (then ``observed`` is their mean).
+
+    >>> bins = calibration_bins(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]), n_bins=2)
+    >>> [(round(b["mean_predicted"], 2), b["observed"], b["count"]) for b in bins]
+    [(0.15, 0.0, 2), (0.8, 1.0, 2)]
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    return [{"mean_predicted": float(p[idx].mean()), "observed": float(y[idx].mean()), "count": int(len(idx))}
+            for idx in np.array_split(order, min(n_bins, len(order))) if len(idx)]
+
+
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 15) -> float:
-    """Equal-mass-bin ECE of predictions ``p`` (n,) against binary labels ``y`` (n,).
+    """Equal-mass-bin ECE of predictions ``p`` (n,) against binary labels ``y`` (n,):
+    ``sum_b (n_b / n) |observed_b - mean_predicted_b|`` over :func:`calibration_bins`.
 
     >>> round(expected_calibration_error(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5]), 2), 3)
     0.0
     """
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
     if len(y) == 0:
         return float("nan")
-    order = np.argsort(p, kind="stable")
-    ece = 0.0
-    for idx in np.array_split(order, min(n_bins, len(y))):
-        ece += len(idx) / len(y) * abs(y[idx].mean() - p[idx].mean())
-    return float(ece)
+    return float(sum(b["count"] / len(y) * abs(b["observed"] - b["mean_predicted"])
+                     for b in calibration_bins(y, p, n_bins)))
 
 
 def click_prob(z_click: np.ndarray, slot_log_ratio: np.ndarray, scale: float = 1.0,

@@ -80,18 +80,12 @@ def market_study(args) -> dict:
     for rep, child in enumerate(np.random.default_rng(args.seed).spawn(args.reps)):
         sim = market.simulate(args.n_impressions, seed=args.seed * 100_003 + rep)
         fb = contract_feedback(sim.logs, pools=None if args.logged_pools else pools)
-        cand_rows, cand_acts = np.nonzero(fb.valid)
-        texts = np.array([fb.pool_texts[g][a] for g, a in zip(fb.group[cand_rows], cand_acts, strict=True)])
-        frame = fb.frame.iloc[cand_rows]
-        p_click = np.zeros(fb.valid.shape)
-        p_click[cand_rows, cand_acts] = oracle.click_prob(
-            texts, frame["item_id"].to_numpy(), frame["segment"].to_numpy(), frame["placement"].to_numpy(),
-            frame["position"].to_numpy(), list(frame["user_features"]))
+        p_click = oracle.candidate_click_probs(fb)  # (n_rounds, n_actions), shared by both policies
         feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
         for policy, prng in zip(policies, child.spawn(len(policies)), strict=True):
             model_rng, boot_rng = prng.spawn(2)
             dist, q = contract_inputs(fb, policy, n_folds=3, rng=model_rng)
-            truth = float((dist[:, :, 0] * p_click).sum(axis=1).mean())
+            truth = oracle.policy_value(fb, dist, p_click)
             ope = OffPolicyEvaluation(feedback, make_estimators(lambda_=args.lambda_))
             boot_seed = int(boot_rng.integers(0, 2**63 - 1))
             for method in METHODS:

@@ -85,6 +85,41 @@ class Oracle:
         t, i, s, p = _broadcast(copy_text, item_id, segment, placement)
         return self.truth.probabilities(t, i, s, p, user_features)["p_purchase_given_click"]
 
+    def candidate_click_probs(self, feedback) -> np.ndarray:
+        """True P(click) of every candidate copy on every logged impression, shape (n_rounds, n_actions).
+
+        ``feedback`` is a :class:`rlopt.ope.contract.ContractFeedback` (its ``frame``, ``group``,
+        ``pool_texts`` and ``valid``): candidate ``a`` of round ``i`` is copy ``a`` of that round's
+        pool, shown to the same shopper in the logged slot. Padding candidates (``valid`` False) get 0.
+        """
+        n, k = feedback.valid.shape
+        texts = np.array([list(feedback.pool_texts[g]) + [""] * (k - len(feedback.pool_texts[g]))
+                          for g in feedback.group], dtype=object)
+        rows = feedback.frame.loc[feedback.frame.index.repeat(k)].reset_index(drop=True)
+        valid = feedback.valid.reshape(-1)
+        sub = rows[valid]
+        features = sub["user_features"].tolist() if "user_features" in sub else None
+        p = np.zeros(n * k)
+        p[valid] = self.click_prob(texts.reshape(-1)[valid], sub["item_id"], sub["segment"], sub["placement"],
+                                   sub["position"], features)
+        return p.reshape(n, k)
+
+    def policy_value(self, feedback, action_dist: np.ndarray, p_click: np.ndarray | None = None) -> float:
+        """True click rate of a policy on the logged shoppers: ``mean_i sum_a pi(a | x_i) P(click | a, x_i)``.
+
+        Parameters
+        ----------
+        feedback : ContractFeedback
+            The logged rounds and their candidate pools (see :meth:`candidate_click_probs`).
+        action_dist : ndarray, shape (n_rounds, n_actions) or (n_rounds, n_actions, len_list)
+            The policy's probabilities; with a slot axis, slot 0's (the policy does not depend on the slot).
+        p_click : ndarray, shape (n_rounds, n_actions), optional
+            :meth:`candidate_click_probs` already computed (to value several policies at the cost of one).
+        """
+        dist = action_dist[:, :, 0] if action_dist.ndim == 3 else action_dist
+        p = self.candidate_click_probs(feedback) if p_click is None else p_click
+        return float(np.mean(np.sum(dist * p, axis=1)))
+
     def evaluate(self, df: pd.DataFrame) -> pd.DataFrame:
         """Add ``p_click, p_purchase_given_click, p_purchase, expected_revenue`` to a copy of ``df``.
 

@@ -1,24 +1,23 @@
 """One config dataclass per tuning method, each subclassing TRL's own config.
 
 Only project fields are added (which generator, LoRA shape, pair mining, guard weights); every
-TRL/Trainer field keeps its meaning, so ``HfArgumentParser`` or a TOML table can fill them.
-Presets (``quick``, ``standard``, ``full``) are plain dicts of field overrides, applied by
-:func:`make_config`.
+TRL/Trainer field keeps its meaning. These dataclasses are the one config of the area: ``rlopt tune``
+makes a flag of every field (:mod:`rlopt.cli.tune_cmds`, with ``HfArgumentParser`` as TRL's scripts
+do), the ``[tuning]`` table of an experiment accepts exactly the same keys, and Python callers pass
+them to :func:`make_config` or :func:`rlopt.tuning.api.tune_generator`.
 
-The quick presets are sized for SmolLM2-135M + LoRA on 2 CPU cores in under 10 minutes; measured
-(README.md) on 2 AVX2 cores: DPO 409 s, GRPO 528 s, GRPO / RLOO started from DPO 454 / 480 s.
-``standard`` is quick with three times the DPO pairs and steps (120 steps over 480 pairs, one
-epoch; ~22-26 minutes on the same cores); for GRPO/RLOO it keeps quick's 40 steps with twice the
-prompts per batch (4 prompts x 4 samples, ~18-22 minutes): GRPO from the base on the default market
-measured 2.30x / 1.93x true CTR over two seeds against 1.47x for quick (on bazaar, the outside shop,
-it did not help; README), while 80 quick-sized GRPO steps from the base over-optimized the reward
-model (its score 1.59x, true CTR 1.14x).
-``full`` is for a GPU.
+Presets (``quick``, ``standard``, ``full``) are plain dicts of field overrides, applied by
+:func:`make_config`; explicit values win over the preset's. ``quick`` is sized for SmolLM2-135M +
+LoRA on a 2-core CPU; ``standard`` is quick with three times the DPO pairs and steps, and for
+GRPO/RLOO quick's steps with twice the prompts per batch (more steps over-optimized the reward
+model); ``full`` is for a GPU. Timings and the measured effect of each preset are on the results
+page (``docs/results.md``), not here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,16 +51,16 @@ class _LoraFields:
     preset: str = field(default="", metadata={"help": "Name of the preset these values came from (recorded)."})
     compact_lm_head: bool = field(default=True, metadata={
         "help": "On the CPU, project only the completion's positions through TRL's fused LM head, as TRL "
-                "does on CUDA (rlopt.tuning.lm_head; same losses, 1.34-1.77x faster steps); false: TRL's "
+                "does on CUDA (rlopt.tuning.lm_head; same losses, faster steps); false: TRL's "
                 "CPU path, which projects every position."})
 
     def __post_init__(self):
         super().__post_init__()  # the TRL config's (next in the MRO)
         if self.lora_r < 1:
-            raise InputError(f"lora_r ({self.lora_r}) must be >= 1", column="lora_r")
+            raise InputError(f"lora_r ({self.lora_r}) must be >= 1", key="lora_r")
         if not self.lora_target_modules:
             raise InputError("lora_target_modules is empty; name at least one module, e.g. q_proj",
-                             column="lora_target_modules")
+                             key="lora_target_modules")
 
 
 @dataclass
@@ -105,19 +104,19 @@ class _OnlineFields(_LoraFields):
     def __post_init__(self):
         super().__post_init__()
         if self.max_contexts < 1:
-            raise InputError(f"max_contexts ({self.max_contexts}) must be >= 1", column="max_contexts")
+            raise InputError(f"max_contexts ({self.max_contexts}) must be >= 1", key="max_contexts")
         if self.reward_model_scale not in ("log", "linear"):
             raise InputError(f"reward_model_scale ({self.reward_model_scale!r}) must be 'log' or 'linear'",
-                             column="reward_model_scale")
+                             key="reward_model_scale")
         if self.reward_ensemble not in ENSEMBLE_REDUCTIONS:
             raise InputError(f"reward_ensemble ({self.reward_ensemble!r}) must be one of "
-                             f"{', '.join(ENSEMBLE_REDUCTIONS)}", column="reward_ensemble")
+                             f"{', '.join(ENSEMBLE_REDUCTIONS)}", key="reward_ensemble")
         check_support_quantile(self.support_quantile)
         check_support_top_share(self.support_top_share)
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
                      "support_penalty"):
             if getattr(self, name) < 0:
-                raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", column=name)
+                raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", key=name)
 
 
 @dataclass
@@ -134,8 +133,16 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         Weight of purchases per impression in the ``combined`` value.
     max_pairs_per_group : int, default 20
         Cap on pairs from one item x segment x placement group (the most confident are kept).
+    min_impressions : int, default 3
+        A copy shown fewer times than this in its group is not compared.
+    prior_strength : float, default 20.0
+        Pseudo-impressions of the empirical-Bayes prior at the placement's pooled rate.
     min_pairs : int, default 16
-        Fewer confident pairs than this is an error (DPO on a handful of pairs only memorizes them).
+        Fewer confident pairs than this is an error (DPO on a handful of pairs only memorizes them)
+        naming, for these logs, the settings that would give enough (:mod:`rlopt.tuning.pairs`).
+    auto_relax : bool, default False
+        Instead of that error, lower ``min_confidence`` step by step (then try ``value_metric="ctr"``)
+        until ``min_pairs`` pairs pass, with a warning naming the values used.
     num_train_pairs : int, default 0
         Pairs drawn with probability proportional to weight = gain x confidence (with replacement) as
         the training set; 0 means as many as there are pairs. This is how pair weights enter DPO
@@ -164,7 +171,16 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         "help": "Weight of purchases per impression in the combined value."})
     max_pairs_per_group: int = field(default=20, metadata={
         "help": "At most this many (most confident) pairs per item x segment x placement."})
-    min_pairs: int = field(default=16, metadata={"help": "Error out with fewer confident pairs than this."})
+    min_impressions: int = field(default=3, metadata={
+        "help": "Compare only copies shown at least this many times in their item x segment x placement."})
+    prior_strength: float = field(default=20.0, metadata={
+        "help": "Pseudo-impressions of the empirical-Bayes prior (at the placement's pooled rate)."})
+    min_pairs: int = field(default=16, metadata={
+        "help": "Error out with fewer confident pairs than this (the error says which settings would give "
+                "enough on these logs)."})
+    auto_relax: bool = field(default=False, metadata={
+        "help": "With too few pairs, lower min_confidence step by step (then try value_metric ctr) until "
+                "min_pairs pass, with a warning naming the values used, instead of stopping."})
     num_train_pairs: int = field(default=0, metadata={
         "help": "Training pairs drawn with probability proportional to gain x confidence; 0 = number of pairs."})
     guard_pairs: bool = field(default=True, metadata={
@@ -187,24 +203,27 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         super().__post_init__()  # TRL's checks, then the LoRA fields' (_LoraFields)
         if not 0.5 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence ({self.min_confidence}) must be in [0.5, 1); lower it to mine "
-                             "more pairs, raise it for cleaner ones", column="min_confidence")
+                             "more pairs, raise it for cleaner ones", key="min_confidence")
         if self.value_metric not in VALUE_METRICS:
             raise InputError(f"value_metric ({self.value_metric!r}) must be one of {', '.join(VALUE_METRICS)}",
-                             column="value_metric")
+                             key="value_metric")
         if not 0.0 <= self.honesty_pairs < 1.0:
             raise InputError(f"honesty_pairs ({self.honesty_pairs}) must be in [0, 1): the share of training "
-                             "pairs that are honesty pairs", column="honesty_pairs")
+                             "pairs that are honesty pairs", key="honesty_pairs")
         if not 0.0 <= self.reward_pairs < 1.0 or self.honesty_pairs + self.reward_pairs >= 1.0:
             raise InputError(f"reward_pairs ({self.reward_pairs}) must be in [0, 1) and honesty_pairs + "
                              f"reward_pairs ({self.honesty_pairs + self.reward_pairs}) below 1: logged pairs "
-                             "keep the rest of the training set", column="reward_pairs")
+                             "keep the rest of the training set", key="reward_pairs")
         if self.reward_pairs_contexts < 1 or self.reward_pairs_samples < 2:
             raise InputError("reward_pairs_contexts must be >= 1 and reward_pairs_samples >= 2 (a pair needs "
                              f"two samples; got {self.reward_pairs_contexts}, {self.reward_pairs_samples})",
-                             column="reward_pairs_samples")
-        if self.min_pairs < 1 or self.max_pairs_per_group < 1 or self.num_train_pairs < 0:
-            raise InputError("min_pairs and max_pairs_per_group must be >= 1 and num_train_pairs >= 0 "
-                             f"(got {self.min_pairs}, {self.max_pairs_per_group}, {self.num_train_pairs})")
+                             key="reward_pairs_samples")
+        for name, low in (("min_pairs", 1), ("max_pairs_per_group", 1), ("num_train_pairs", 0),
+                          ("min_impressions", 1)):
+            if getattr(self, name) < low:
+                raise InputError(f"{name} ({getattr(self, name)}) must be >= {low}", key=name)
+        if not self.prior_strength > 0:
+            raise InputError(f"prior_strength ({self.prior_strength}) must be > 0", key="prior_strength")
 
 
 @dataclass
@@ -232,7 +251,7 @@ CONFIG_CLASSES = {"dpo": RloptDPOConfig, "grpo": RloptGRPOConfig, "rloo": RloptR
 _COMMON = {"report_to": "none", "logging_steps": 1, "save_strategy": "steps", "save_total_limit": 2,
            "disable_tqdm": True}
 # Quick: 40 optimizer steps, 2 per generated batch (num_iterations = 2, PPO-style reuse: a step
-# without sampling costs less than half of one with it on CPU: ~6 s vs ~14 s), so 20 batches of 2 prompts x 4 samples.
+# without sampling costs less than half of one with it on CPU), so 20 batches of 2 prompts x 4 samples.
 _ONLINE_QUICK = {"max_completion_length": 32, "num_generations": 4, "per_device_train_batch_size": 8,
                  "temperature": 0.9, "max_steps": 40, "save_steps": 10, "learning_rate": 5e-4,
                  "beta": 0.02, "epsilon": 0.2, "num_iterations": 2, "max_contexts": 240}
@@ -246,8 +265,8 @@ _ONLINE_FULL = {"max_completion_length": 40, "num_generations": 8, "per_device_t
 # both copies of a pair; the SFT term keeps the chosen (high-value) copy likely.
 _RPO = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
 # Quick DPO is budget-bound (40 steps; the standard preset's 3x steps gained far more), so it takes a
-# larger step: 5e-4 against 2e-4 measured 1.24x -> 1.99x true CTR on bazaar (README). Standard keeps
-# 2e-4, the rate its recorded runs used.
+# larger step (5e-4 against 2e-4; the comparison is on the results page). Standard keeps 2e-4, the rate
+# its recorded runs used.
 _DPO_QUICK = {**_COMMON, **_RPO, "max_length": 160, "per_device_train_batch_size": 4, "max_steps": 40,
               "save_steps": 10, "learning_rate": 5e-4, "beta": 0.1, "num_train_pairs": 160, "honesty_pairs": 0.25}
 PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
@@ -273,8 +292,10 @@ def _precision_defaults() -> dict[str, Any]:
     """bf16 mixed precision where the hardware does bf16 natively (:mod:`rlopt.precision`), else fp32.
 
     TRL defaults to ``bf16=True`` and fails on a CPU without ``use_cpu``; on a CPU with native
-    bf16 (AVX512-BF16 / AMX) autocast makes a DPO step ~1.7x faster at the same loss (README).
-    Gradient checkpointing (TRL's default) is off: the models here are small, and it slows CPU steps.
+    bf16 (AVX512-BF16 / AMX) autocast makes a DPO step faster at the same loss (see the results page).
+    Activation (gradient) checkpointing, TRL's default, is off: the models here are small, and it slows
+    CPU steps. It is set by its transformers 5 name, ``activation_checkpointing``: ``gradient_checkpointing``
+    is a deprecated alias that warns.
     """
     import torch
 
@@ -282,7 +303,7 @@ def _precision_defaults() -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     bf16 = native_bf16("cuda" if cuda else "cpu")
-    return {"bf16": bf16, "fp16": False, "gradient_checkpointing": False, "use_cpu": bool(bf16 and not cuda)}
+    return {"bf16": bf16, "fp16": False, "activation_checkpointing": False, "use_cpu": bool(bf16 and not cuda)}
 
 
 def make_config(method: str, preset: str = "quick", **overrides: Any):
@@ -295,16 +316,35 @@ def make_config(method: str, preset: str = "quick", **overrides: Any):
     """
     if method not in CONFIG_CLASSES:
         raise InputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}",
-                         column="method", value=method)
+                         key="method", value=method)
     if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}", column="preset")
+        raise InputError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}", key="preset")
     cls = CONFIG_CLASSES[method]
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = field_names(method)
     values = {**PRESET_VALUES[method][preset], "preset": preset, **_precision_defaults()}
     for key, value in overrides.items():
         if value is None:
             continue
         if key not in names:
-            raise InputError(f"unknown {method} config field {key!r}", column=key)
+            raise InputError(unknown_field_message(method, key), key=key)
         values[key] = value
     return cls(**values)
+
+
+def field_names(method: str) -> list[str]:
+    """Every field of ``method``'s config class, in declaration order (TRL's first, then rlopt's)."""
+    return [f.name for f in dataclasses.fields(CONFIG_CLASSES[method])]
+
+
+def unknown_field_message(method: str, key: str) -> str:
+    """``unknown dpo config field 'x'``, with close matches and where the full list is.
+
+    >>> unknown_field_message("dpo", "min_confidance")
+    "unknown dpo config field 'min_confidance'; did you mean min_confidence? (every field: rlopt tune --method dpo --help)"
+    """
+    close = difflib.get_close_matches(key.replace("-", "_"), field_names(method), n=3, cutoff=0.75)
+    elsewhere = [m for m in METHODS if m != method and key in field_names(m)]
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    if elsewhere and not close:
+        hint = f"; it is a field of {'/'.join(elsewhere)}, not {method}"
+    return f"unknown {method} config field {key!r}{hint} (every field: rlopt tune --method {method} --help)"

@@ -22,7 +22,7 @@ from rlopt.tuning.common import (
     train_resuming,
     training_contexts,
 )
-from rlopt.tuning.pairs import honesty_pairs, mine_pairs, mix_pairs
+from rlopt.tuning.pairs import honesty_pairs, mine_enough_pairs, mix_pairs
 from rlopt.tuning.ranked_pairs import RANKED_SOURCE, reward_ranked_pairs
 from rlopt.tuning.rewards import RewardFunc
 
@@ -45,25 +45,18 @@ def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[
 
 def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg,
               catalog: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
-    """Mine pairs with the config's thresholds (guarded when a catalog is given); error when too few.
+    """Mine pairs with the config's knobs (guarded when a catalog is given); too few: relax or error
+    (:func:`rlopt.tuning.pairs.mine_enough_pairs`). The values used end up in ``cfg``.
 
     Returns the pairs and how many the guard dropped.
     """
-    pairs = mine_pairs(logs, placements, min_confidence=cfg.min_confidence, value_metric=cfg.value_metric,
-                       purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group,
-                       seed=cfg.seed)
-    n_mined = len(pairs)
+    guard = None
     if catalog is not None and getattr(cfg, "guard_pairs", True):
-        pairs = guard_pairs(pairs, catalog, placements)
-    if len(pairs) < cfg.min_pairs:
-        n_groups = logs.groupby(["item_id", "placement"]).ngroups
-        raise InputError(
-            f"only {len(pairs)} confident preference pairs (need min_pairs={cfg.min_pairs}) from "
-            f"{len(logs)} impressions in {n_groups} item x placement groups at "
-            f"min_confidence={cfg.min_confidence}. Log more impressions per copy, lower min_confidence "
-            "(e.g. 0.8), use value_metric='ctr' (clicks are more frequent than purchases), or lower "
-            "min_pairs", rule="enough confident pairs for DPO", value=len(pairs))
-    return pairs, n_mined - len(pairs)
+        def guard(pairs: pd.DataFrame) -> pd.DataFrame:
+            return guard_pairs(pairs, catalog, placements)
+    pairs, n_guarded, used = mine_enough_pairs(logs, placements, cfg, guard)
+    cfg.min_confidence, cfg.value_metric = used["min_confidence"], used["value_metric"]  # tuning.json records them
+    return pairs, n_guarded
 
 
 def dpo_dataset(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],

@@ -296,3 +296,130 @@ def mix_pairs(pairs: pd.DataFrame, honesty: pd.DataFrame | None, n: int, honesty
         parts.append(sample_pairs(ranked, n_ranked, seed=seed + 2))
     mixed = pd.concat(parts, ignore_index=True)
     return mixed.iloc[rng.permutation(len(mixed))].reset_index(drop=True)
+
+
+# Thresholds tried, in this order, below the configured min_confidence (auto_relax and the error's
+# suggestions); 0.5 is the floor: below it "chosen" is no more likely to beat "rejected" than not.
+RELAX_CONFIDENCES = (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55)
+
+
+def _candidates(logs: pd.DataFrame, placements, cfg, value_metric: str, guard) -> pd.DataFrame:
+    """Every pair with confidence >= 0.5 (uncapped), with ``kept`` = passes the guard.
+
+    The Monte Carlo confidences do not depend on the threshold (same seed, same groups), so the
+    pairs at any ``min_confidence`` are this frame's rows above it, capped per group.
+    """
+    pairs = mine_pairs(logs, placements, min_confidence=0.5, value_metric=value_metric,
+                       purchase_weight=cfg.purchase_weight, max_pairs_per_group=np.iinfo(np.int32).max,
+                       min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed)
+    pairs["kept"] = True
+    if guard is not None and len(pairs):
+        kept = guard(pairs.assign(_row=np.arange(len(pairs))))
+        pairs["kept"] = np.isin(np.arange(len(pairs)), kept["_row"].to_numpy())
+    return pairs
+
+
+def _count(candidates: pd.DataFrame, min_confidence: float, max_pairs_per_group: int) -> int:
+    """Pairs that pass ``min_confidence``, at most ``max_pairs_per_group`` per group, then the guard."""
+    above = candidates[candidates["confidence"] >= min_confidence]
+    if above.empty:
+        return 0
+    rank = above.groupby(["item_id", "segment", "placement"], sort=False).cumcount()  # weight order
+    return int((above["kept"] & (rank < max_pairs_per_group)).sum())
+
+
+def group_counts(logs: pd.DataFrame, min_impressions: int) -> tuple[int, int, str]:
+    """``(groups, comparable groups, what a group is)`` as :func:`mine_pairs` forms them.
+
+    A group is item x segment x placement (item x placement when the log has no ``segment``); it is
+    comparable when at least two of its copies were shown ``min_impressions`` times or more.
+    """
+    keys = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
+    shown = logs.groupby([*keys, "copy_text"], sort=False).size()
+    per_group = (shown >= min_impressions).groupby(level=list(range(len(keys)))).sum()
+    return int(len(per_group)), int((per_group >= 2).sum()), " x ".join(k.removesuffix("_id") for k in keys)
+
+
+def mine_enough_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, cfg,
+                      guard=None) -> tuple[pd.DataFrame, int, dict[str, Any]]:
+    """Mine pairs with ``cfg``'s knobs; with fewer than ``cfg.min_pairs``, relax or say what would work.
+
+    Parameters
+    ----------
+    logs, placements
+        As :func:`mine_pairs`.
+    cfg : RloptDPOConfig
+        ``min_confidence, value_metric, purchase_weight, max_pairs_per_group, min_impressions,
+        prior_strength, min_pairs, auto_relax, seed``.
+    guard : callable, optional
+        ``pairs -> kept pairs`` (drops pairs whose chosen copy breaks a guard).
+
+    Returns
+    -------
+    pairs : DataFrame
+        The kept pairs (columns :data:`PAIR_COLUMNS`).
+    n_guarded : int
+        Pairs the guard dropped.
+    mining : dict
+        The values used (``min_confidence``, ``value_metric``) and, after relaxing, ``relaxed_from``.
+
+    Raises
+    ------
+    InputError
+        Too few pairs and ``auto_relax`` off (or nothing reaches ``min_pairs``): the message gives the
+        pair counts that other values of the knobs give on these logs, never the value in use.
+    """
+    def mine(confidence: float, metric: str) -> tuple[pd.DataFrame, int]:
+        pairs = mine_pairs(logs, placements, min_confidence=confidence, value_metric=metric,
+                           purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group,
+                           min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed)
+        kept = guard(pairs) if guard is not None else pairs
+        return kept, len(pairs) - len(kept)
+
+    used = {"min_confidence": cfg.min_confidence, "value_metric": cfg.value_metric}
+    pairs, n_guarded = mine(cfg.min_confidence, cfg.value_metric)
+    if len(pairs) >= cfg.min_pairs:
+        return pairs, n_guarded, used
+    # What other values give on these logs: lower thresholds, then the click rate as the value.
+    metrics = [cfg.value_metric] + ([] if cfg.value_metric == "ctr" else ["ctr"])
+    ladder = [(c, m) for m in metrics for c in (cfg.min_confidence, *RELAX_CONFIDENCES)
+              if c <= cfg.min_confidence and (c, m) != (cfg.min_confidence, cfg.value_metric)]
+    found: dict[tuple[float, str], int] = {}
+    cands = {m: _candidates(logs, placements, cfg, m, guard) for m in metrics}
+    for c, m in ladder:
+        found[(c, m)] = _count(cands[m], c, cfg.max_pairs_per_group)
+    enough = [(c, m) for c, m in ladder if found[(c, m)] >= cfg.min_pairs]
+    if cfg.auto_relax and enough:
+        c, m = enough[0]
+        import warnings
+
+        warnings.warn(f"auto_relax: {len(pairs)} pairs at min_confidence={cfg.min_confidence}, value_metric="
+                      f"{cfg.value_metric!r} (need min_pairs={cfg.min_pairs}); mining with min_confidence={c}, "
+                      f"value_metric={m!r} instead ({found[(c, m)]} pairs)", UserWarning, stacklevel=2)
+        pairs, n_guarded = mine(c, m)
+        return pairs, n_guarded, {"min_confidence": c, "value_metric": m, "relaxed_from": used}
+    n_groups, n_comparable, what = group_counts(logs, cfg.min_impressions)
+    options = []
+    same = []
+    for c, m in ladder:  # down to the first threshold that is enough
+        if m == cfg.value_metric:
+            same.append(f"{c} would give {found[(c, m)]}")
+            if found[(c, m)] >= cfg.min_pairs:
+                break
+    if same:
+        options.append("min_confidence " + ", ".join(same))
+    if cfg.value_metric != "ctr":
+        ctr = [f"{found[(c, 'ctr')]} at min_confidence {c}" for c, m in ladder if m == "ctr"][:3]
+        options.append("value_metric 'ctr' (clicks are more frequent than purchases) would give " + ", ".join(ctr))
+    if len(pairs) >= 1:
+        options.append(f"min_pairs {len(pairs)} would accept these {len(pairs)}")
+    tried = " (auto_relax tried every step)" if cfg.auto_relax else \
+        "; or set auto_relax (--auto-relax) to lower them step by step"
+    raise InputError(
+        f"only {len(pairs)} confident preference pairs (need min_pairs={cfg.min_pairs}) from {len(logs)} "
+        f"impressions in {n_groups} {what} groups ({n_comparable} with two or more copies shown at least "
+        f"min_impressions={cfg.min_impressions} times) at min_confidence={cfg.min_confidence}, "
+        f"value_metric={cfg.value_metric!r}. On these logs: {'; '.join(options) or 'no lower setting helps'}. "
+        "Log more impressions per copy and more copies per item, or change these knobs (rlopt tune "
+        f"--min-confidence/--value-metric/--min-pairs, or the same [tuning] keys){tried}",
+        key="min_pairs", rule="enough confident pairs for DPO", value=len(pairs))
