@@ -44,7 +44,7 @@ def generate(
         "else the default market.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Contexts per generation batch.")] = 16,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.01, help="Sampling temperature.")] = 0.8,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature (0 = greedy).")] = 0.8,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = "auto",
     compliance: Annotated[bool, typer.Option(
         "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "

@@ -8,7 +8,9 @@ All work is vectorized except JSON objects, which are inspected per value.
 
 from __future__ import annotations
 
+import functools
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,16 +46,79 @@ class Parsed:
     unparsed: np.ndarray
 
 
+# Shown as nothing, yet not whitespace to str.strip(): Hangul fillers and the blank Braille pattern
+# (category Lo/So, used to fake "empty" text), on top of every format (Cf) and control (Cc) character.
+_BLANK_LOOKING = "\u115f\u1160\u3164\uffa0\u2800"
+
+
+@functools.cache
+def invisible_only_pattern() -> str:
+    """A regex (Python ``re`` and RE2 alike) matching strings made only of characters that show nothing.
+
+    Those are every whitespace character (``str.isspace``: U+3000 ideographic space, U+00A0 ...),
+    every format character (category ``Cf``: zero-width space U+200B, joiners, U+FEFF, bidi marks
+    ...), every control character (``Cc``) and the blank-looking letters of ``_BLANK_LOOKING``.
+    Built from :mod:`unicodedata` once (the Basic Multilingual Plane plus the Cf tag block).
+    """
+    chars = {chr(c) for c in range(0x10000) if chr(c).isspace() or unicodedata.category(chr(c)) in ("Cf", "Cc")}
+    chars |= {chr(c) for c in range(0xE0000, 0xE0080) if unicodedata.category(chr(c)) == "Cf"}
+    chars |= set(_BLANK_LOOKING)
+    # C0 controls as \xHH escapes (a literal NUL cannot travel in an RE2 pattern); the rest literal
+    # (none is a character-class metacharacter).
+    body = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in sorted(chars))
+    return f"[{body}]*"
+
+
 def _blank(s: pd.Series) -> np.ndarray:
-    """Null cells plus strings that are empty after stripping whitespace."""
+    """Null cells plus strings that show nothing: empty after stripping whitespace, or made only of
+    invisible characters (zero-width, ideographic spaces...; see :func:`invisible_only_pattern`)."""
     missing = s.isna().to_numpy(dtype=bool)
     if s.dtype == object:
         if pdt.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
             return missing
     elif not pdt.is_string_dtype(s.dtype):
         return missing
-    blank = s.str.strip().eq("")  # non-strings in an object column give NA here
-    return missing | blank.fillna(False).to_numpy(dtype=bool)
+    blank = s.str.strip().eq("").fillna(False).to_numpy(dtype=bool, copy=True)  # non-strings give NA
+    # Python's strip misses zero-width and control characters; only non-ASCII cells, or cells with a
+    # control character, can be made of them alone (two fast filters).
+    maybe = ~missing & ~blank & (~s.str.isascii().fillna(True).to_numpy(dtype=bool) | control_char_rows(s))
+    if maybe.any():
+        idx = np.flatnonzero(maybe)
+        blank[idx] = s.iloc[idx].str.fullmatch(invisible_only_pattern()).fillna(False).to_numpy(dtype=bool)
+    return missing | blank
+
+
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[list(range(0x20)) + [0x7F, 0xC2]] = True  # C0, DEL, and the lead byte of U+0080..U+00BF
+_CONTROL_RE = "[\\x00-\\x1f\\x7f-\\x9f]"
+
+
+def control_char_rows(values: pd.Series) -> np.ndarray:
+    """Rows of a string column holding a control character (C0 ``\\x00-\\x1f``, DEL, C1 ``\\x80-\\x9f``).
+
+    Arrow-backed columns are first screened on their raw UTF-8 bytes in one vectorized pass (a
+    column with no such byte, the normal case, costs one table lookup per byte); only a column
+    that may hold one is searched row by row.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True where the cell is a string with a control character; missing cells are False.
+    """
+    if len(values) == 0 or not (values.dtype == object or pdt.is_string_dtype(values.dtype)):
+        return np.zeros(len(values), dtype=bool)
+    if values.dtype != object:
+        import pyarrow as pa
+
+        try:
+            arr = pa.array(values)
+            chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+            if not any(_CONTROL_BYTES[np.frombuffer(c.buffers()[2], dtype=np.uint8)].any()
+                       for c in chunks if c.buffers()[2] is not None):
+                return np.zeros(len(values), dtype=bool)
+        except (pa.ArrowException, TypeError, IndexError):  # not Arrow-backed: search row by row
+            pass
+    return values.str.contains(_CONTROL_RE, regex=True).fillna(False).to_numpy(dtype=bool)
 
 
 def parse_str(s: pd.Series) -> Parsed:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rlopt.data.coerce import MAX_EXACT_INT, Parsed
+from rlopt.data.coerce import MAX_EXACT_INT, Parsed, control_char_rows
 from rlopt.data.placements import DEFAULT_PLACEMENT
 from rlopt.data.schema import Placement
 
@@ -77,6 +77,16 @@ def _nonblank(col: str) -> Check:
         if not f.has(col):
             return None
         return f.cols[col].missing | f.cols[col].unparsed
+    return check
+
+
+def _no_control(col: str) -> Check:
+    """Bad when a present string holds a control character (NUL, ESC, line breaks, DEL, C1)."""
+    def check(f: Frame) -> np.ndarray | None:
+        if not f.has(col):
+            return None
+        p = f.cols[col]
+        return control_char_rows(p.values) & ~p.missing & ~p.unparsed
     return check
 
 
@@ -176,17 +186,21 @@ def _binary(v: np.ndarray) -> np.ndarray:
 
 
 _STRING_TEXT = "is a non-empty string"
+_NO_CONTROL = "has no control characters (NUL, ESC, tab, line breaks, DEL)"
 L, C, X, P = ("logs",), ("catalog",), ("contexts",), ("copies",)
 ALL = ("catalog", "logs", "contexts", "copies")
 
 RULES: tuple[Rule, ...] = (
     Rule("event_id.nonblank", "event_id", f"event_id {_STRING_TEXT}", L, _nonblank("event_id")),
+    Rule("event_id.printable", "event_id", f"event_id {_NO_CONTROL}", L, _no_control("event_id")),
     Rule("event_id.unique", "event_id", "event_id is unique (repeats after the first are flagged)", L,
          _unique("event_id")),
     Rule("timestamp.valid", "timestamp", "timestamp is int64 epoch ms or ISO-8601", L,
          _nonblank("timestamp")),
     Rule("user_id.nonblank", "user_id", f"user_id {_STRING_TEXT}", L, _nonblank("user_id")),
+    Rule("user_id.printable", "user_id", f"user_id {_NO_CONTROL}", L, _no_control("user_id")),
     Rule("item_id.nonblank", "item_id", f"item_id {_STRING_TEXT}", ALL, _nonblank("item_id")),
+    Rule("item_id.printable", "item_id", f"item_id {_NO_CONTROL}", ALL, _no_control("item_id")),
     Rule("item_id.unique", "item_id", "item_id is unique in the catalog", C, _unique("item_id")),
     Rule("item_id.in_catalog", "item_id", "item_id is in the catalog", L + X + P, _in_catalog),
     Rule("title.nonblank", "title", f"title {_STRING_TEXT}", C, _nonblank("title")),
@@ -199,9 +213,11 @@ RULES: tuple[Rule, ...] = (
          _unparsed("attributes")),
     Rule("segment.nonblank", "segment", f"segment {_STRING_TEXT} (on every row when the column is present)",
          L + X + P, _nonblank("segment")),
+    Rule("segment.printable", "segment", f"segment {_NO_CONTROL}", L + X + P, _no_control("segment")),
     Rule("user_features.object", "user_features",
          "user_features is a JSON object of numbers, strings or booleans", L + X + P, _unparsed("user_features")),
     Rule("placement.nonblank", "placement", f"placement {_STRING_TEXT}", L + X + P, _nonblank("placement")),
+    Rule("placement.printable", "placement", f"placement {_NO_CONTROL}", L + X + P, _no_control("placement")),
     Rule("placement.known", "placement",
          "placement is defined in the placements (or a 'default' placement exists)", L + X + P, _placement_known),
     Rule("position.range", "position", "position is an integer >= 0", L,
@@ -209,9 +225,12 @@ RULES: tuple[Rule, ...] = (
     Rule("position.slots", "position", "position < slots of its placement", L, _position_in_slots),
     Rule("copy_id.string", "copy_id", "copy_id is a string (blank = derived from copy_text)", L,
          _unparsed("copy_id")),
-    Rule("copy_text.nonblank", "copy_text", "copy_text is non-empty (after stripping spaces)", L + P,
+    Rule("copy_id.printable", "copy_id", f"copy_id {_NO_CONTROL}", L, _no_control("copy_id")),
+    Rule("copy_text.nonblank", "copy_text",
+         "copy_text is non-empty (after stripping spaces, zero-width and other invisible characters)", L + P,
          _nonblank("copy_text")),
     Rule("generator.string", "generator", "generator is a string", P, _unparsed("generator")),
+    Rule("generator.printable", "generator", f"generator {_NO_CONTROL}", P, _no_control("generator")),
     Rule("sample_idx.range", "sample_idx", "sample_idx is an integer >= 0", P,
          _number("sample_idx", _integer_at_least(0))),
     Rule("propensity.range", "propensity", "propensity is a number in (0, 1]", L,

@@ -77,6 +77,15 @@ CASES = [
          formats=("jsonl",)),
     Case("copy_text.nonblank", "logs", 5, setv(5, "copy_text", "  \t ")),
     Case("copy_text.nonblank", "logs", 1, setv(1, "copy_text", None)),
+    Case("copy_text.nonblank", "logs", 3, setv(3, "copy_text", "\u200b\u3000\u200b")),  # zero-width + ideographic
+    Case("copy_text.nonblank", "logs", 2, setv(2, "copy_text", "\ufeff\u2060\u00a0\u3164")),
+    Case("event_id.printable", "logs", 2, setv(2, "event_id", "e2\x00")),
+    Case("event_id.printable", "logs", 3, setv(3, "event_id", "e\x1b[31m3")),
+    Case("user_id.printable", "logs", 4, setv(4, "user_id", "u1\r\nu9")),
+    Case("item_id.printable", "catalog", 2, setv(2, "item_id", "sku\x002")),
+    Case("segment.printable", "logs", 1, setv(1, "segment", "bargain\x7f")),
+    Case("placement.printable", "logs", 6, setv(6, "placement", "push\x85")),
+    Case("copy_id.printable", "logs", 5, both(setv(1, "copy_id", "c1"), setv(5, "copy_id", "c\x005"))),
     Case("propensity.range", "logs", 2, setv(2, "propensity", 1.5)),
     Case("propensity.range", "logs", 3, setv(3, "propensity", 0.0)),
     Case("propensity.range", "logs", 4, setv(4, "propensity", "high")),
@@ -183,11 +192,15 @@ CONTEXT_CASES = {
     "placement.nonblank": setv(2, "placement", None),
     "placement.known": setv(2, "placement", "billboard"),
     "user_features.object": setv(2, "user_features", "[]"),
+    "item_id.printable": setv(2, "item_id", "sku-2\x00"),
+    "segment.printable": setv(2, "segment", "loyal\n"),
+    "placement.printable": setv(2, "placement", "home\tbanner"),
 }
 COPIES_CASES = {
     **CONTEXT_CASES,
     "copy_text.nonblank": setv(2, "copy_text", " "),
     "generator.string": setv(2, "generator", ["x"]),
+    "generator.printable": setv(2, "generator", "default\x1b[2J"),
     "sample_idx.range": setv(2, "sample_idx", -1),
 }
 
@@ -220,10 +233,10 @@ def test_contexts_and_copies_read_clean():
     assert cop["sample_idx"].dtype == "int64" and list(cop["copy_text"]) == ["Go run", "Stay dry"]
 
 
-def test_readme_rule_table_is_the_code_table():
+def test_docs_rule_table_is_the_code_table():
     from pathlib import Path
 
     from rlopt.data.rules import rules_markdown
 
-    doc = Path(__file__).resolve().parents[2] / "README.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "guides" / "data.md"
     assert rules_markdown() in doc.read_text(encoding="utf-8")
