@@ -19,13 +19,15 @@ from rlopt.cli import (
     ab_cmds,
     bandit_cmds,
     data_cmds,
+    export_cmd,
     ope_cmds,
     reward_cmds,
     run_cmd,
     simulate_cmd,
     tune_cmds,
 )
-from rlopt.cli._common import DEBUG_ENV, EXIT_INTERRUPTED, err_console, print_failure
+from rlopt.cli._common import DEBUG_ENV, EXIT_INTERRUPTED, debug_enabled, err_console, print_failure
+from rlopt.logging_setup import configure_library_output
 
 app = typer.Typer(
     name="rlopt",
@@ -40,7 +42,8 @@ app = typer.Typer(
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help=f"Print the traceback of a failure too "
-                                          f"(same as {DEBUG_ENV}=1).")] = False,
+                                          f"(same as {DEBUG_ENV}=1), and the libraries' warnings and progress "
+                                          "bars (same as RLOPT_VERBOSE=1).")] = False,
 ) -> None:
     """Make e-commerce marketing copy earn more clicks and purchases, and prove it offline.
 
@@ -48,9 +51,10 @@ def _root(
     """
     if verbose:
         os.environ[DEBUG_ENV] = "1"
+    configure_library_output(verbose or debug_enabled() or None)  # library warnings/bars only with -v
 
 
-for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, bandit_cmds, ope_cmds, ab_cmds, run_cmd):
+for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, export_cmd, bandit_cmds, ope_cmds, ab_cmds, run_cmd):
     _module.register(app)
 
 

@@ -1,4 +1,5 @@
-"""``rlopt validate``: check impression logs and a catalog against the data contract."""
+"""``rlopt validate`` (check logs and a catalog against the data contract) and ``rlopt split``
+(a train/holdout split of your own logs without leakage)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,70 @@ def validate(
     emit(result, as_json, title="rlopt validate")
 
 
+_SPLIT_EPILOG = (
+    "Examples:\n\n"
+    "  rlopt split shop_logs.csv --out splits/ --by time --holdout-fraction 0.2\n\n"
+    "  rlopt split runs/sim/logs.parquet --out splits/ --by user --holdout-fraction 0.3 --seed 7 --json\n\n"
+    "--by time: every train impression is no later than every holdout impression (rows sharing the "
+    "boundary timestamp go to one side). --by user: whole users go to the holdout (shuffled with --seed), "
+    "so no user is in both. The logs are validated first (bad rows: exit 2, or --on-error quarantine); "
+    "DIR gets train.<ext> and holdout.<ext> in the input's format and split.json with the checks."
+)
+_SPLIT_FILES = ("train", "holdout")
+
+
+def split(
+    logs: Annotated[Path, typer.Argument(help="Impression log (.parquet, .jsonl/.json or .csv).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for train.<ext>, holdout.<ext>, split.json.")],
+    by: Annotated[str, typer.Option("--by", help="time | user.")] = "time",
+    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Target share of rows in the "
+                                                    "holdout, in (0, 1).")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Shuffles users for --by user.")] = 0,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Also check item ids against this catalog.")]
+    = None,
+    on_error: Annotated[str, typer.Option(
+        "--on-error", help="fail: stop at any bad row (exit 2) | quarantine: split the valid rows only.")] = "fail",
+    as_json: JsonOption = False,
+) -> None:
+    """Split your logs into train and holdout without leakage (by time, or by whole users)."""
+    from rlopt.cli._common import check_out_dir
+    from rlopt.data import read_catalog, split_logs, validate_table, write_table
+    from rlopt.data.io import read_table, table_format
+    from rlopt.data.split import split_summary
+    from rlopt.data.validate import ON_ERROR_CHOICES, quarantine_path_for
+    from rlopt.errors import InputError
+    from rlopt.io_utils import write_json_atomic
+
+    if on_error not in ON_ERROR_CHOICES:
+        raise InputError(f"--on-error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
+                         rule="--on-error choice")
+    if by not in ("time", "user"):
+        raise InputError(f"--by must be time or user, got {by!r}", key="--by", value=by)
+    check_out_dir(out)
+    suffix = {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}[table_format(logs)]
+    targets = {name: out / f"{name}{suffix}" for name in _SPLIT_FILES}
+    if not (out / "split.json").is_file():  # never overwrite files rlopt did not write
+        taken = [str(p) for p in targets.values() if p.exists()]
+        if taken:
+            raise InputError(f"{taken[0]} exists and was not written by rlopt split; choose another --out",
+                             file=taken[0], key="--out")
+    catalog_ids = read_catalog(catalog)["item_id"] if catalog is not None else None
+    with err_console.status(f"reading {logs}"):
+        raw = read_table(logs, decode_json=False)
+    clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
+                                   quarantine_path=quarantine_path_for(out / f"logs{suffix}"),
+                                   catalog_ids=catalog_ids)
+    train, holdout = split_logs(clean, holdout_fraction, by=by, seed=seed)  # type: ignore[arg-type]
+    for name, part in (("train", train), ("holdout", holdout)):
+        write_table(part, targets[name])
+    summary = {"logs": str(logs), **split_summary(train, holdout, by), "holdout_fraction": holdout_fraction,
+               "seed": seed, "rows_quarantined": report.rows_quarantined, "quarantine_file": report.quarantine_path,
+               "train": str(targets["train"]), "holdout": str(targets["holdout"])}
+    write_json_atomic(out / "split.json", summary)
+    emit(summary, as_json, title="rlopt split")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``validate`` to ``app``."""
+    """Add ``validate`` and ``split`` to ``app``."""
     app.command("validate", epilog=_EPILOG)(validate)
+    app.command("split", epilog=_SPLIT_EPILOG)(split)

@@ -86,3 +86,30 @@ def _user_holdout(logs: pd.DataFrame, fraction: float, seed: RNGLike) -> np.ndar
     chosen = np.zeros(len(uniques), dtype=bool)
     chosen[order[:k]] = True
     return chosen[codes]
+
+
+def split_summary(train: pd.DataFrame, holdout: pd.DataFrame, by: str) -> dict[str, object]:
+    """What a split did, with its no-leakage checks made on the result (for ``split.json``).
+
+    ``time_boundary_ok``: every train timestamp <= every holdout timestamp (``by="time"``);
+    ``shared_users``: users in both parts (0 for ``by="user"``; for ``by="time"`` a returning user
+    is expected and only reported).
+
+    >>> tr = pd.DataFrame({"timestamp": [1, 2], "user_id": ["a", "b"]})
+    >>> ho = pd.DataFrame({"timestamp": [3], "user_id": ["b"]})
+    >>> s = split_summary(tr, ho, "time")
+    >>> s["holdout_share"], s["time_boundary_ok"], s["shared_users"]
+    (0.3333, True, 1)
+    """
+    n = len(train) + len(holdout)
+    out: dict[str, object] = {"by": by, "train_rows": len(train), "holdout_rows": len(holdout),
+                              "holdout_share": round(len(holdout) / n, 4) if n else 0.0}
+    if "timestamp" in train.columns:
+        out.update(train_last_timestamp=int(train["timestamp"].max()),
+                   holdout_first_timestamp=int(holdout["timestamp"].min()),
+                   time_boundary_ok=bool(train["timestamp"].max() <= holdout["timestamp"].min()))
+    if "user_id" in train.columns:
+        users_train, users_holdout = set(train["user_id"]), set(holdout["user_id"])
+        out.update(train_users=len(users_train), holdout_users=len(users_holdout),
+                   shared_users=len(users_train & users_holdout))
+    return out

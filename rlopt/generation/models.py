@@ -24,6 +24,9 @@ from rlopt.errors import InputError
 from rlopt.resources import cache_dir, smollm2_gguf_path
 
 DEFAULT_GENERATOR = "default"
+# The hub id of the model ``default`` is a (4-bit, Q4_1) copy of: what a tuned directory records as
+# its base for plain PEFT on other machines (rlopt itself resolves ``default`` from tuning.json).
+DEFAULT_GENERATOR_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _DEFAULT_CACHE_NAME = "smollm2-135m-instruct"
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                  "pytorch_model.bin.index.json")
@@ -90,14 +93,19 @@ def is_adapter_dir(path: str | Path) -> bool:
 def adapter_base_spec(path: str | Path) -> str:
     """The generator spec of a tuned directory's base model.
 
-    ``tuning.json`` (written by rlopt tune) records the spec the user gave (``rlopt_base``), so
+    ``tuning.json`` (written by rlopt tune) records the spec the user gave (``generator``), so
     ``default`` stays portable across machines; otherwise PEFT's ``base_model_name_or_path``.
+    A relative path that exists inside ``path`` (``rlopt export``'s ``base/``) is taken from there,
+    so an exported directory loads wherever it is moved.
     """
     path = Path(path)
     meta = path / "tuning.json"
     if meta.is_file():
         base = json.loads(meta.read_text()).get("generator")
         if base:
+            inside = path / str(base)
+            if base != DEFAULT_GENERATOR and not Path(base).is_absolute() and inside.is_dir():
+                return str(inside)
             return str(base)
     cfg = json.loads((path / "adapter_config.json").read_text())
     base = cfg.get("base_model_name_or_path")

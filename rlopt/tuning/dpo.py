@@ -13,16 +13,18 @@ from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.io_utils import write_text_atomic
 from rlopt.seeding import seed_everything
+from rlopt.tracking import log_trainer_run, trackers
 from rlopt.tuning.common import (
     clock,
     finish,
     load_base,
     lora_config,
     prompt_messages,
-    train_resuming,
     training_contexts,
 )
+from rlopt.tuning.export import publish_tuned_dir
 from rlopt.tuning.pairs import honesty_pairs, mine_enough_pairs, mix_pairs
+from rlopt.tuning.progress import train_with_progress
 from rlopt.tuning.ranked_pairs import RANKED_SOURCE, reward_ranked_pairs
 from rlopt.tuning.rewards import RewardFunc
 
@@ -95,6 +97,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     from trl import DPOTrainer
 
     started = clock()
+    trackers(cfg.report_to)  # an unknown or uninstalled tracker fails before the model loads
     ranked_share = float(getattr(cfg, "reward_pairs", 0.0))
     if ranked_share > 0 and reward_model is None:
         raise InputError(f"reward_pairs={ranked_share} ranks the generator's samples with a reward model: "
@@ -119,7 +122,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
     cfg.output_dir = str(out_dir)
     trainer = DPOTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(cfg))
-    resumed_from, compact = train_resuming(trainer, cfg, out_dir)
+    resumed_from, compact = train_with_progress(trainer, cfg, out_dir, "tune dpo")
     data = {**(data_info or {}), "compact_lm_head": compact, "impressions": len(logs), "pairs": len(pairs),
             "pairs_dropped_by_guard": n_guarded,
             "train_pairs": len(dataset),
@@ -130,4 +133,6 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}
-    return finish(trainer, cfg, "dpo", out_dir, data, segments, started, resumed_from)
+    summary = finish(trainer, cfg, "dpo", out_dir, data, segments, started, resumed_from)
+    log_trainer_run(trainer, {"tuning": summary["data"]}, step=summary["steps"])
+    return publish_tuned_dir(trainer, summary)

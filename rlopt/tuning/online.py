@@ -17,15 +17,17 @@ import pandas as pd
 from rlopt.errors import InputError
 from rlopt.generation.decode import end_token_ids, line_break_token_ids
 from rlopt.seeding import seed_everything
+from rlopt.tracking import log_trainer_run, trackers
 from rlopt.tuning.common import (
     clock,
     finish,
     load_base,
     lora_config,
     prompt_messages,
-    train_resuming,
     training_contexts,
 )
+from rlopt.tuning.export import publish_tuned_dir
+from rlopt.tuning.progress import train_with_progress
 from rlopt.tuning.rewards import RewardFunc, build_reward_funcs
 from rlopt.tuning.sampling import with_rlopt_sampling
 
@@ -65,6 +67,7 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
     if cfg.rlopt_sampling:
         trainer_cls = with_rlopt_sampling(trainer_cls)
     started = clock()
+    trackers(cfg.report_to)  # an unknown or uninstalled tracker fails before the model loads
     contexts = training_contexts(logs, cfg.max_contexts, cfg.seed)
     funcs, weights = build_reward_funcs(reward_model, catalog, placements, cfg, logs)
     if reward_model is None:
@@ -79,9 +82,11 @@ def train_online(method: str, logs: pd.DataFrame, catalog: pd.DataFrame, placeme
         stop_at_line_break(model, tokenizer)
     trainer = trainer_cls(model=model, reward_funcs=funcs, args=cfg, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(cfg))
-    resumed_from, compact = train_resuming(trainer, cfg, out_dir)
+    resumed_from, compact = train_with_progress(trainer, cfg, out_dir, f"tune {method}")
     data = {**(data_info or {}), "compact_lm_head": compact, "impressions": len(logs),
             "contexts": len(contexts),
             "rlopt_sampled_batches": getattr(trainer, "rlopt_sampled_batches", 0),
             "rewards": [getattr(f, "__name__", type(f).__name__) for f in funcs], "reward_weights": weights}
-    return finish(trainer, cfg, method, out_dir, data, segments, started, resumed_from)
+    summary = finish(trainer, cfg, method, out_dir, data, segments, started, resumed_from)
+    log_trainer_run(trainer, {"tuning": summary["data"]}, step=summary["steps"])
+    return publish_tuned_dir(trainer, summary)
