@@ -6,7 +6,17 @@ Output directory of a tuning run::
     OUT/tuning.json        method, generator (base spec), data, steps, seeds, metrics, config
     OUT/segments.json      segment descriptions used in the prompts (generation reuses them)
     OUT/curves.csv/.png    training curves (loss, reward, KL, ...)
-    OUT/checkpoint-*/      Trainer checkpoints; a rerun with the same OUT resumes from the last
+    OUT/checkpoint-*/      Trainer checkpoints; a rerun with the same OUT resumes from the last good one
+
+Resume (:func:`train_resuming`) survives a crash at any point, including a kill in the middle of
+writing a checkpoint or a full disk: each ``checkpoint-N`` is checked (:func:`checkpoint_problem`:
+a parseable ``trainer_state.json`` at step N, complete weight, optimizer, scheduler and RNG files)
+newest first; a bad one is removed with a :class:`CheckpointWarning` and the previous good one is
+used, or training starts clean. A checkpoint that is already at ``max_steps`` is restored, not
+trained on (the Trainer would take one step more), so a resumed run ends with the same step count,
+adapter and ``curves.csv`` as an uninterrupted one. ``adapter_config.json`` lists
+``target_modules`` sorted (PEFT keeps a set, whose order changes between processes), so identical
+runs write identical files.
 """
 
 from __future__ import annotations
@@ -14,7 +24,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
+import struct
 import time
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +37,14 @@ import pandas as pd
 
 from rlopt.generation.prompts import build_messages, catalog_index, max_chars_for, segment_description
 from rlopt.io_utils import write_json_atomic
+
+TRAINER_STATE = "trainer_state.json"
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")  # a LoRA adapter, or a full model
+TORCH_STATE_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # needed for an exact resume
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was incomplete or corrupt and was removed; training resumed from an earlier one."""
 
 
 def lora_config(cfg):
@@ -54,14 +76,111 @@ def training_contexts(logs: pd.DataFrame, max_contexts: int, seed: int) -> pd.Da
     return ctx
 
 
-def last_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest ``checkpoint-N`` directory under ``out_dir`` (None when there is none)."""
+def checkpoints(out_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(N, path)`` of every ``checkpoint-N`` directory under ``out_dir``, newest first."""
     out = Path(out_dir)
     if not out.is_dir():
-        return None
+        return []
     found = [(int(m.group(1)), p) for p in out.iterdir()
              if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
-    return max(found)[1] if found else None
+    return sorted(found, reverse=True)
+
+
+def last_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest ``checkpoint-N`` directory under ``out_dir`` (None when there is none), good or not."""
+    found = checkpoints(out_dir)
+    return found[0][1] if found else None
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete safetensors file, or None.
+
+    The format is ``u64 header length | JSON header | data``; the header gives every tensor's
+    ``data_offsets``, so a complete file is exactly ``8 + header length + max end offset`` bytes.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            if n > size - 8:
+                return f"{path.name} is cut short (header of {n} bytes, file of {size})"
+            header = json.loads(fh.read(n))
+    except (OSError, struct.error, ValueError) as err:
+        return f"{path.name} is unreadable ({type(err).__name__})"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    if 8 + n + max(ends, default=0) != size:
+        return f"{path.name} is cut short ({size} bytes, its header describes {8 + n + max(ends, default=0)})"
+    return None
+
+
+def checkpoint_problem(ckpt: Path, step: int) -> str | None:
+    """Why the Trainer checkpoint ``ckpt`` (``checkpoint-<step>``) cannot be resumed exactly, or None.
+
+    Checks: ``trainer_state.json`` parses and says ``global_step == step``; a weights file is a
+    complete safetensors file; ``optimizer.pt``, ``scheduler.pt`` and ``rng_state.pth`` are
+    complete zip archives (``torch.save``'s format; a cut-off file loses its central directory).
+    Without the optimizer or RNG state the Trainer would silently resume differently.
+    """
+    try:
+        state = json.loads((ckpt / TRAINER_STATE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{TRAINER_STATE} is missing"
+    except (OSError, ValueError) as err:
+        return f"{TRAINER_STATE} is unreadable ({type(err).__name__})"
+    if not isinstance(state, dict) or state.get("global_step") != step:
+        return f"{TRAINER_STATE} does not say global_step {step}"
+    weights = [ckpt / w for w in WEIGHT_FILES if (ckpt / w).is_file()]
+    if not weights:
+        return f"no weights ({' or '.join(WEIGHT_FILES)})"
+    problem = _safetensors_problem(weights[0])
+    if problem:
+        return problem
+    for name in TORCH_STATE_FILES:
+        path = ckpt / name
+        if not path.is_file():
+            return f"{name} is missing"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.infolist()
+        except (OSError, zipfile.BadZipFile):
+            return f"{name} is cut short or corrupt"
+    return None
+
+
+def last_good_checkpoint(out_dir: str | Path) -> tuple[Path, int] | None:
+    """The newest checkpoint that :func:`checkpoint_problem` accepts, and its step.
+
+    Newer checkpoints that fail the check (a crash or a full disk while the Trainer wrote them) are
+    removed, each with a :class:`CheckpointWarning`: left in place, the Trainer would later save
+    into the same folder over half-written files.
+    """
+    for step, ckpt in checkpoints(out_dir):
+        problem = checkpoint_problem(ckpt, step)
+        if problem is None:
+            return ckpt, step
+        warnings.warn(f"{ckpt} is incomplete ({problem}); removed it, resuming from the previous good "
+                      "checkpoint or from the start", CheckpointWarning, stacklevel=2)
+        shutil.rmtree(ckpt)
+    return None
+
+
+def _restore_finished(trainer, ckpt: Path) -> None:
+    """Load a checkpoint taken at ``max_steps`` into ``trainer`` without training.
+
+    ``Trainer.train(resume_from_checkpoint=...)`` always takes one more optimizer step before it
+    checks ``max_steps``, so resuming from the final checkpoint would train ``max_steps + 1``
+    steps. The adapter weights and the state (step, log history) are all there is left to restore.
+    """
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+
+    weights = next(ckpt / w for w in WEIGHT_FILES if (ckpt / w).is_file())
+    if weights.name == "adapter_model.safetensors":
+        set_peft_model_state_dict(trainer.model, load_file(str(weights)))
+    else:
+        trainer.model.load_state_dict(load_file(str(weights)), strict=False)
+    trainer.state = TrainerState.load_from_json(str(ckpt / TRAINER_STATE))
 
 
 def load_base(cfg):
@@ -74,18 +193,54 @@ def load_base(cfg):
 
 
 def train_resuming(trainer, cfg, out_dir: str | Path) -> tuple[str | None, bool]:
-    """Run ``trainer.train``, resuming from the last ``out_dir/checkpoint-*`` when one exists.
+    """Run ``trainer.train``, resuming from the last good ``out_dir/checkpoint-*`` when one exists.
+
+    See :func:`last_good_checkpoint` (bad checkpoints are removed) and :func:`_restore_finished`
+    (a checkpoint already at ``max_steps`` is loaded, not trained on).
 
     Returns the checkpoint resumed from (or None) and whether the compact LM head was in effect
     (``cfg.compact_lm_head``, :mod:`rlopt.tuning.lm_head`).
     """
     from rlopt.tuning.lm_head import compact_lm_head
 
-    ckpt = last_checkpoint(out_dir)
-    resumed_from = str(ckpt) if ckpt else None
+    good = last_good_checkpoint(out_dir)
+    resumed_from = str(good[0]) if good else None
     with compact_lm_head(cfg.compact_lm_head) as compact:
-        trainer.train(resume_from_checkpoint=resumed_from)
+        if good is not None and 0 < trainer.args.max_steps <= good[1]:
+            _restore_finished(trainer, good[0])
+        else:
+            if good is not None:
+                _restore_token_count(trainer, good[0])
+            trainer.train(resume_from_checkpoint=resumed_from)
     return resumed_from, compact
+
+
+def _restore_token_count(trainer, ckpt: Path) -> None:
+    """Carry TRL's running ``num_tokens`` over a resume.
+
+    TRL's DPO trainer counts the tokens it trained on in ``_total_train_tokens`` (logged as
+    ``num_tokens``) from 0 in each process; a resumed run would log a count that restarts, and its
+    ``curves.csv`` would differ from an uninterrupted run's. The checkpoint's last logged count is
+    where the uninterrupted run stood. (GRPO/RLOO log the Trainer's own restored counter.)
+    """
+    if not hasattr(trainer, "_total_train_tokens"):
+        return
+    history = json.loads((ckpt / TRAINER_STATE).read_text(encoding="utf-8")).get("log_history", [])
+    counts = [h["num_tokens"] for h in history if isinstance(h, dict) and "num_tokens" in h]
+    if counts:
+        trainer._total_train_tokens = int(counts[-1])
+
+
+def sort_adapter_config(out_dir: str | Path) -> None:
+    """Rewrite ``out_dir/adapter_config.json`` with ``target_modules`` sorted (PEFT stores a set,
+    so its order follows the process's string hashing and differs between identical runs)."""
+    path = Path(out_dir) / "adapter_config.json"
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        write_json_atomic(path, config)
 
 
 def config_dict(cfg) -> dict[str, Any]:
@@ -119,13 +274,19 @@ def finish(trainer, cfg, method: str, out_dir: str | Path, data: dict[str, Any],
 
     out = Path(out_dir)
     trainer.save_model(str(out))
+    sort_adapter_config(out)
     history = trainer.state.log_history
     curves = write_curves(history, out)
     final = [h for h in history if "train_runtime" in h]
     train_logs = [h for h in history if "loss" in h]
     metrics = {k: v for k, v in (final[-1] if final else {}).items() if isinstance(v, (int, float))}
+    # From the state, not the final log entry, which a run restored from its last checkpoint lacks.
+    metrics.update(step=int(trainer.state.global_step), total_flos=float(trainer.state.total_flos))
     if train_logs:
         metrics.update({f"last_{k}": v for k, v in train_logs[-1].items() if isinstance(v, (int, float))})
+        # The Trainer's train_loss averages the last train() call only: after a resume, only the
+        # resumed steps. The mean of every logged loss is the same number whether or not it resumed.
+        metrics["train_loss"] = sum(h["loss"] for h in train_logs) / len(train_logs)
     seg_text = {str(k): segment_description(segments, k) for k in (segments or {})}
     write_json_atomic(out / "segments.json", seg_text)
     summary = {

@@ -19,9 +19,16 @@ _PANELS = (
 
 
 def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows of ``log_history`` that are per-step training logs (have ``step``, not the final summary)."""
+    """Rows of ``log_history`` that are per-step training logs (have ``step``, not the final summary).
+
+    Columns are ``step``, ``epoch``, then the rest sorted by name: the order the Trainer logged
+    keys in is lost when it reloads a checkpoint's ``trainer_state.json`` (saved with sorted
+    keys), and a resumed run must write the same ``curves.csv`` as an uninterrupted one.
+    """
     rows = [h for h in history if "step" in h and "train_runtime" not in h]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    first = [c for c in ("step", "epoch") if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
 
 
 def write_curves(history: list[dict[str, Any]], out_dir: str | Path) -> dict[str, str]:
