@@ -1,4 +1,4 @@
-# Two entry points (see README): `make run` runs the main job, `make test` runs the tests.
+# Two entry points (see README): `make run` runs the main job, `make test` runs the tests and the strict docs build.
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= experiments/quickstart.toml
@@ -15,6 +15,7 @@ test: setup
 	bash scripts/setup-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --doctest-modules rlopt reward_models envs tests
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow tests

@@ -1,6 +1,6 @@
 """The data contract: schema, readers/writers, validation, quarantine, catalog join and splits.
 
-See DESIGN.md ("Data contract") and :mod:`rlopt.data.rules` for the rule table.
+See docs/design.md ("Data contract") and :mod:`rlopt.data.rules` for the rule table.
 """
 
 from rlopt.data.io import read_table, write_jsonl, write_table

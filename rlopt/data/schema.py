@@ -1,4 +1,4 @@
-"""The data contract's column names and the ``Placement`` type (see DESIGN.md, "Data contract")."""
+"""The data contract's column names and the ``Placement`` type (see docs/design.md, "Data contract")."""
 
 from __future__ import annotations
 

@@ -1,12 +1,14 @@
 """The simulated marketplace: catalog, shoppers, placements, copy pools, logging policy, ground truth.
 
+The ground truth lives in :mod:`rlopt.market.truth` and is exposed to evaluators only through
+:mod:`rlopt.market.oracle` (EVALUATION ONLY: training code must never import either).
+
+Examples
+--------
 >>> from rlopt.market import DEFAULT_MARKET, Marketplace
 >>> market = Marketplace.from_toml(DEFAULT_MARKET)
 >>> sorted(market.segments)[:2]
 ['bargain_hunters', 'brand_loyalists']
-
-The ground truth lives in :mod:`rlopt.market.truth` and is exposed to evaluators only through
-:mod:`rlopt.market.oracle` (EVALUATION ONLY: training code must never import either).
 """
 
 from rlopt.market.config import USER_FEATURE_NAMES, MarketConfig, PlacementSpec, Segment

@@ -76,7 +76,7 @@ class Oracle:
         return self.truth.attractiveness(t, i, s, p, user_features)
 
     def click_prob(self, copy_text, item_id, segment, placement, position=0, user_features=None) -> np.ndarray:
-        """P(click) = examination[placement][position] * attractiveness, shape (n,)."""
+        """P(click) = ``examination[placement][position] * attractiveness``, shape (n,)."""
         t, i, s, p, pos = _broadcast(copy_text, item_id, segment, placement, position)
         return self.truth.probabilities(t, i, s, p, user_features, pos.astype(np.int64))["p_click"]
 
@@ -154,6 +154,8 @@ class Oracle:
         copy claims nothing. This is the ``claim`` of :mod:`rlopt.market.truth` (kept in step by
         ``tests/market/test_oracle.py``). ``df`` needs ``copy_text`` and ``item_id``.
 
+        Examples
+        --------
         >>> from rlopt.market import DEFAULT_MARKET, Marketplace
         >>> oracle = Oracle(Marketplace.from_toml(DEFAULT_MARKET))
         >>> item = oracle.market.catalog.iloc[0]

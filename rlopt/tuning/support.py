@@ -137,6 +137,8 @@ def nearest_other_similarity(emb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     groups : ndarray, shape (n,)
         Group label per row (the item).
 
+    Examples
+    --------
     >>> e = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     >>> nearest_other_similarity(e, np.array(["a", "a", "b"])).round(2).tolist()
     [0.6, 0.6, nan]

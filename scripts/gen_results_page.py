@@ -1,0 +1,486 @@
+"""Generate the docs' results page from the measurement JSONs; every number on it comes from a file.
+
+Sources: ``benchmarks/results/*.json`` (``make bench``) and the experiment JSONs under
+``experiments/`` (any ``*.json`` whose path has a ``results`` part: ``experiments/**/results*.json``
+and ``experiments/*/results/*.json``). Each file is recognised by its shape, not its place, so a
+script that moves its output keeps its table; a JSON the page does not know is listed by path at
+the end rather than dropped.
+
+``python scripts/gen_results_page.py [--out FILE]`` prints the Markdown (or writes it); the docs
+build calls :func:`results_markdown` from ``scripts/docs_hooks.py``, so the page is never stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Where the docs site shows ``experiments/tuning/README.md`` (the tuning lab record; see docs_hooks.py).
+TUNING_RECORD = "records/tuning.md"
+
+Json = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def num(x: Any, digits: int = 3) -> str:
+    """``x`` with ``digits`` significant digits ("" for missing/NaN; thousands separated)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{decimals}f}"
+
+
+def pct(x: Any, decimals: int = 1) -> str:
+    """A share in [0, 1] as a percent string."""
+    return "" if x is None else f"{100 * x:.{decimals}f}%"
+
+
+def ratio_ci(r: Json | None) -> str:
+    """``{"ratio", "low", "high"}`` -> ``"4.24x [3.51, 5.17]"``."""
+    if not r:
+        return ""
+    return f"{r['ratio']:.2f}x [{r['low']:.2f}, {r['high']:.2f}]"
+
+
+def mean_ci(m: Json | None, scale: float = 1.0, decimals: int = 2) -> str:
+    """``{"mean", "low", "high"}`` -> ``"3.64 [3.18, 4.10]"`` after multiplying by ``scale``."""
+    if not m:
+        return ""
+    return f"{scale * m['mean']:.{decimals}f} [{scale * m['low']:.{decimals}f}, {scale * m['high']:.{decimals}f}]"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table; cells are str()-ed and pipes escaped."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def machine_line(m: Json | None) -> str:
+    """One sentence about the machine a benchmark ran on, from whatever its JSON recorded."""
+    if not m:
+        return ""
+    parts = []
+    cpus = m.get("cpus", m.get("cpu_count"))
+    if cpus:
+        parts.append(f"{cpus} CPUs")
+    if m.get("cpu_flags"):
+        parts.append(", ".join(m["cpu_flags"]))
+    load = m.get("load_avg_1m", m.get("load"))
+    if isinstance(load, (int, float)):
+        parts.append(f"load average {load:.1f}")
+    elif load:
+        parts.append(str(load))
+    return f"Machine: {'; '.join(parts)}." if parts else ""
+
+
+def rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/results/<area>.json
+
+
+def bench_market(d: Json) -> str:
+    rows = [
+        ("impressions", f"{d['impressions']:,}"),
+        ("simulate + write all files (s)", num(d["simulate_seconds"])),
+        ("target (s)", num(d.get("target_seconds"))),
+        ("NumPy + Parquet floor (s)", num(d.get("floor_seconds"))),
+        ("simulate / floor", num(d.get("ratio_simulate_over_floor"))),
+        ("truth per row, uncached (s, extrapolated)", num(d.get("truth_per_row_uncached_seconds_extrapolated"))),
+        ("truth cached + vectorized (s)", num(d.get("truth_cached_vectorized_seconds"))),
+        ("peak memory (MiB)", num(d.get("peak_rss_mib"))),
+    ]
+    stages = table(["stage", "seconds"], ((k, num(v)) for k, v in d.get("simulate_stages_seconds", {}).items()))
+    return table(["quantity", "value"], rows) + "\n" + stages
+
+
+def bench_data(d: Json) -> str:
+    rows = [(r["format"], f"{r['file_mb']} MB", num(r["baseline_read_s"]), f"**{num(r['read_logs_s'])}**",
+             num(r["ratio_vs_baseline"]), num(r["read_logs_cpu_s"]), f"{r['rows_per_s']:,}",
+             num(r["quarantine_1pct_s"]), num(r["cli_validate_s"]), num(r["cli_peak_rss_mb"]))
+            for r in d["results"]]
+    head = ["format", "file", "pandas reader, no checks (s)", "`read_logs`, all rules (s)", "ratio",
+            "`read_logs` CPU (s)", "rows/s", "1% bad rows, quarantine (s)", "`rlopt validate` (s)", "peak RSS (MB)"]
+    return f"{d['rows']:,} rows; best of {d.get('repeats', 1)}. Target: {d.get('target', '')}.\n\n" + table(head, rows)
+
+
+def bench_reward(d: Json) -> str:
+    out = []
+    for case, label in (("simulated", "simulated logs"), ("foreign", "logs rlopt's market did not make")):
+        c = d.get(case)
+        if not c:
+            continue
+        m, t, b = c["model"], c["truth"], c["baseline_lr_hashed_ngrams"]
+        rows = [
+            ("click AUC", num(m["click_auc"], 4), num(t["click_auc"], 4), num(b["click_auc"], 4),
+             num(c["click_auc_ratio_vs_truth"]) + " of truth"),
+            ("click log-loss", num(m["click_logloss"], 4), num(t["click_logloss"], 4), num(b["click_logloss"], 4),
+             num(c["click_logloss_ratio_vs_baseline"]) + " of baseline"),
+            ("click ECE", num(m["click_ece"], 2), num(t["click_ece"], 2), num(b["click_ece"], 2), ""),
+            ("purchase AUC", num(m["purchase_auc"], 4), num(t["purchase_auc"], 4), num(b["purchase_auc"], 4),
+             num(c["purchase_auc_ratio_vs_truth"]) + " of truth"),
+            ("purchase log-loss", num(m["purchase_logloss"], 4), num(t["purchase_logloss"], 4),
+             num(b["purchase_logloss"], 4), num(c["purchase_logloss_ratio_vs_baseline"]) + " of baseline"),
+            ("purchase ECE", num(m["purchase_ece"], 2), num(t["purchase_ece"], 2), num(b["purchase_ece"], 2), ""),
+        ]
+        out.append(f"**{label}** ({c['n_train']:,} training rows, {c['n_holdout']:,} held out; calibration "
+                   f"chosen: {c['calibration_method']}; frozen training {num(c['train_wall_s'])} s over "
+                   f"{c['distinct_train_copies']:,} distinct copies)\n\n"
+                   + table(["metric", "reward model", "truth", "hashed n-gram LR", "ratio"], rows))
+    by_cpu = d.get("scoring_by_cpu", {})
+    if by_cpu:
+        rows = []
+        for cpu, s in by_cpu.items():
+            for prec in ("fp32", "bf16"):
+                if prec in s:
+                    for threads, v in sorted(s[prec].items()):
+                        rows.append((cpu, prec, threads, num(v.get("copies_per_s") if isinstance(v, dict) else v)))
+        out.append("**Scoring speed** (distinct never-seen copies per second, default MiniLM)\n\n"
+                   + table(["CPU", "precision", "torch threads", "copies/s"], rows))
+    return "\n".join(out)
+
+
+def bench_bandits(d: Json) -> str:
+    env = d.get("env_steps_per_second", {})
+    single = env.get("single")
+    rows = [(k, f"{v:,.0f}", num(v / single) if single else "") for k, v in env.items()]
+    out = [table(["path", "steps/s", "x single env"], rows)]
+    pol = d.get("policies_batch100", {})
+    if pol:
+        out.append(f"Policy loops ({d['args']['steps']:,} steps, batch 100):\n\n"
+                   + table(["policy", "cumulative regret", "steps/s"],
+                           ((k, num(v["cumulative_regret"], 4), f"{v['steps_per_second']:,.0f}") for k, v in pol.items())))
+    mw = d.get("linucb_vs_mabwiser", {}).get("summary", {})
+    if mw:
+        base = mw.get("mabwiser_linucb", {}).get("seconds_mean")
+        out.append("Against MABWiser's LinUCB (same env, seeds and protocol):\n\n" + table(
+            ["implementation", "regret (mean ± sd)", "seconds", "speed vs MABWiser"],
+            ((k, f"{v['regret_mean']:.1f} ± {v['regret_sd']:.1f}", num(v["seconds_mean"]),
+              num(base / v["seconds_mean"]) + "x" if base else "") for k, v in mw.items())))
+    return "\n".join(out)
+
+
+def bench_ope(d: Json) -> str:
+    rows = [(r["task"], f"{r['n']:,}", num(r["rlopt_s"]), r["baseline"], num(r["baseline_s"]),
+             num(r.get("speedup", r.get("ratio")))) for r in d["results"]]
+    return table(["task", "n", "rlopt (s)", "baseline", "baseline (s)", "ratio"], rows)
+
+
+def bench_ab(d: Json) -> str:
+    rows = [(r["measure"], f"{r['impressions']:,}", r["baseline"], num(r["baseline_s"]), num(r["rlopt_s"]),
+             num(r["ratio"])) for r in d["rows"]]
+    return (f"Best of {d.get('repeats', 1)}; peak RSS {num(d.get('peak_rss_mb'))} MB.\n\n"
+            + table(["measure", "impressions", "baseline", "baseline (s)", "rlopt (s)", "ratio"], rows))
+
+
+def bench_pipeline(d: Json) -> str:
+    out = []
+    q = d.get("quickstart")
+    if q:
+        out.append(f"`rlopt run experiments/quickstart.toml`: {num(q['total_wall_s'])} s in all "
+                   f"({q.get('finished', '')}). {machine_line(q.get('machine'))}\n\n"
+                   + table(["stage", "wall time (s)"], ((k, num(v)) for k, v in q["stages"].items())))
+    t = d.get("tiny")
+    if t:
+        rows = [("cold run, all stages", num(t["cold_s"]), "1"),
+                ("rerun, everything cached", num(t["cached_s"]), num(t["cached_ratio"])),
+                ("rerun after changing `[bandit] steps`", num(t["bandit_changed_s"]), num(t["bandit_changed_ratio"]))]
+        out.append("The stage cache on a tiny experiment (2-layer random models, 8-item market):\n\n"
+                   + table(["measurement", "seconds", "ratio vs cold run"], rows))
+    return "\n".join(out)
+
+
+def bench_tuning(d: Json) -> str:
+    out = []
+    tq = d.get("tuning_quick", {})
+    rows = [(k, v["steps_run"], num(v["s_per_step"]), "on" if v.get("compact_lm_head") else "off (TRL's CPU path)",
+             num(v["train_loss"], 4)) for k, v in tq.items() if isinstance(v, dict) and "s_per_step" in v]
+    if rows:
+        out.append("Seconds per quick-preset step, compact LM head against TRL's CPU path (same data and seed):\n\n"
+                   + table(["run", "steps", "s/step", "compact LM head", "training loss"], rows))
+    g = d.get("generation")
+    if g:
+        out.append(bench_generation(g))
+    return "\n".join(out)
+
+
+def bench_generation(g: Json) -> str:
+    rows = [(k, v["copies"], num(v["copies_per_s"]), num(v["speedup_vs_batched_16_transformers_generate"]) + "x")
+            for k, v in g.items() if isinstance(v, dict) and "copies_per_s" in v]
+    return (f"Generation, K = {g.get('num')} copies per context, {g.get('contexts')} contexts "
+            f"(first-line stop changed no copy: {g.get('first_line_stop_same_copies')}):\n\n"
+            + table(["decoder", "copies", "copies/s", "vs `generate`"], rows))
+
+
+BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
+    "market": ("Simulated marketplace (`bench_simulate`)", bench_market),
+    "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
+    "reward": ("Reward model (`bench_reward`)", bench_reward),
+    "bandits": ("Bandits (`bench_bandits`)", bench_bandits),
+    "ope": ("Off-policy evaluation speed (`bench_ope`)", bench_ope),
+    "ab": ("A/B simulation speed (`bench_ab`)", bench_ab),
+    "pipeline": ("The loop (`bench_pipeline`)", bench_pipeline),
+    "tuning": ("Tuning and generation speed (`bench_tuning`)", bench_tuning),
+    "tuning_generation_k1": ("Generation speed, one copy per context (`bench_tuning --num 1`)",
+                             lambda d: bench_generation(d.get("generation", d))),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# experiment JSONs, recognised by shape
+
+
+def is_tuning(d: Json) -> bool:
+    return isinstance(d.get("generators"), dict) and isinstance(d.get("ratio_vs_base"), dict)
+
+
+def is_aa(d: Json) -> bool:
+    rows = d.get("rows")
+    return isinstance(rows, list) and bool(rows) and "fpr" in rows[0]
+
+
+def is_sequential(d: Json) -> bool:
+    rows = d.get("rows")
+    return isinstance(rows, list) and bool(rows) and "msprt_power" in rows[0]
+
+
+def is_regret(d: Json) -> bool:
+    s = d.get("summary")
+    return isinstance(s, dict) and bool(s) and all(isinstance(v, dict) and "regret_mean" in v for v in s.values())
+
+
+def is_coverage(d: Json) -> bool:
+    return any(isinstance(d.get(k), dict) and "summary" in d[k] for k in ("synthetic", "market"))
+
+
+def is_obd(d: Json) -> bool:
+    runs = d.get("runs")
+    return isinstance(runs, list) and bool(runs) and "ground_truth" in runs[0] and "estimators" in runs[0]
+
+
+def exp_aa(d: Json) -> str:
+    cfg = d.get("config", {})
+    has_ks = any("ks_uniform_pvalue" in r for r in d["rows"])
+    head = ["test", "false-positive rate", "95% CI", "rejections"] + (["target", "KS p (uniform p-values)"] if has_ks else [])
+    rows = []
+    for r in d["rows"]:
+        row = [r["test"], pct(r["fpr"], 2), f"[{pct(r['ci95'][0], 2)}, {pct(r['ci95'][1], 2)}]", r.get("rejections", "")]
+        if has_ks:
+            ks = r.get("ks_uniform_pvalue")
+            row += [r.get("target", ""), "" if ks is None or (isinstance(ks, float) and math.isnan(ks)) else num(ks, 2)]
+        rows.append(row)
+    setup = ", ".join(f"{k} = {v}" for k, v in cfg.items() if k != "out")
+    return f"Setup: {setup}.\n\n" + table(head, rows)
+
+
+def exp_sequential(d: Json) -> str:
+    rows = [(f"+{100 * r['lift']:.0f}%", pct(r["fixed_power"]), pct(r["planned_power_normal_approx"]),
+             pct(r["msprt_power"]), pct(r["msprt_mean_sample_fraction"]),
+             pct(r["msprt_median_stop_fraction_when_rejecting"], 0), pct(r["msprt_wrong_sign_rate"]))
+            for r in d["rows"]]
+    cfg = d.get("config", {})
+    return (f"{cfg.get('reps')} runs per lift, {cfg.get('impressions'):,} impressions, {cfg.get('looks')} looks, "
+            f"baseline true CTR {pct(d.get('baseline_true_ctr'), 2)}.\n\n"
+            + table(["true CTR lift", "fixed-horizon power", "planned (normal approx.)", "mSPRT power",
+                     "mSPRT mean share of sample", "median stop when rejecting", "wrong sign"], rows))
+
+
+def exp_regret(d: Json) -> str:
+    a = d.get("args", {})
+    rows = []
+    for name, s in d["summary"].items():
+        params = ", ".join(f"{k}={v}" for k, v in s.get("params", {}).items() if k in ("alpha", "v", "epsilon", "c"))
+        rows.append((name, params, f"{s['regret_mean']:.0f} ± {s['regret_sd']:.0f}",
+                     num(s.get("ratio_to_epsilon_greedy")), f"{s['reward_mean']:.0f}", f"{s['steps_per_second']:,.0f}"))
+    return (f"{a.get('steps', 0):,} steps, {a.get('seeds')} seeds (mean ± sd), reward `{a.get('reward')}`, "
+            f"batch {a.get('batch_size')}.\n\n"
+            + table(["policy", "parameters", "regret", "x epsilon-greedy", "reward", "steps/s"], rows))
+
+
+def exp_coverage(d: Json) -> str:
+    out = []
+    syn = d.get("synthetic")
+    if syn:
+        su = syn["setup"]
+        p, b = syn["summary"]["percentile"], syn["summary"].get("bca", {})
+        rows = [(e, num(p[e]["coverage"], 2), num(b.get(e, {}).get("coverage"), 2), num(p[e]["mean_width"], 2),
+                 num(p[e]["bias"], 2), pct(p[e]["relative_rmse"])) for e in p]
+        out.append(f"**Synthetic bandit** ({su['n_actions']} actions, {su['len_list']} slots, {su['n_rounds']:,} rows "
+                   f"per repetition; truth {num(su['truth'])})\n\n"
+                   + table(["estimator", "coverage (percentile)", "coverage (BCa)", "mean CI width", "bias",
+                            "RMSE / truth"], rows))
+    mk = d.get("market")
+    if mk:
+        for policy, s in mk["summary"].items():
+            p, b = s["percentile"], s.get("bca", {})
+            rows = [(e, num(p[e]["coverage"], 2), num(b.get(e, {}).get("coverage"), 2), pct(p[e]["relative_rmse"]))
+                    for e in p]
+            out.append(f"**Built-in market**, policy `{policy}` ({mk['setup'].get('n_impressions', 0):,} impressions "
+                       "per repetition)\n\n"
+                       + table(["estimator", "coverage (percentile)", "coverage (BCa)", "RMSE / truth"], rows))
+    reps = d.get("config", {}).get("reps")
+    return (f"{reps} seeded repetitions; target: the 95% intervals cover the truth at least 90% of the time.\n\n"
+            if reps else "") + "\n".join(out)
+
+
+def exp_obd(d: Json) -> str:
+    out = []
+    for r in d["runs"]:
+        rows = [(e, f"{v['estimate']:.5f} [{v['low']:.5f}, {v['high']:.5f}]", num(v["relative_error"], 2),
+                 "yes" if v["covers"] else "**no**") for e, v in r["estimators"].items()]
+        out.append(f"**{r['case']}**: truth {r['ground_truth']}, logged value {r['logged_value']}, "
+                   f"{r['n_rounds']:,} rounds\n\n" + table(["estimator", "estimate [95% CI]", "rel. error", "covers"], rows))
+    return "\n".join(out)
+
+
+def tuning_market(d: Json) -> str:
+    return str(d.get("args", {}).get("market", "default"))
+
+
+def tuning_headline(d: Json) -> str:
+    gens, ratios = d["generators"], d["ratio_vs_base"]
+    times = d.get("timings_seconds", {})
+    rows = []
+    for name, g in gens.items():
+        rows.append((name, mean_ci(g.get("ctr"), 100), mean_ci(g.get("purchase_rate"), 1000),
+                     mean_ci(g.get("proxy_reward"), 100), pct(g.get("misleading_rate_raw")),
+                     pct(g.get("misleading_rate")), pct(g.get("over_limit_rate")), pct(g.get("repetitive_rate")),
+                     num(g.get("mean_chars"), 2), num(times.get(f"tune_{name}"))))
+    gen_table = table(["generator", "true CTR % (95% CI)", "purchases / 1k impressions", "proxy reward x100",
+                       "misleading, raw", "shown", "over limit", "repetitive", "mean chars", "tuning (s)"], rows)
+    rrows = [(name, ratio_ci(r.get("p_click")), ratio_ci(r.get("p_purchase")), ratio_ci(r.get("proxy_reward")))
+             for name, r in ratios.items()]
+    for name, r in d.get("ratio_vs_start", {}).items():
+        rrows.append((f"{name} over {r.get('start')}", ratio_ci(r.get("p_click")), ratio_ci(r.get("p_purchase")),
+                      ratio_ci(r.get("proxy_reward"))))
+    return gen_table + "\n" + table(["tuned / base (paired bootstrap)", "true CTR", "purchases per impression",
+                                     "proxy reward"], rrows)
+
+
+def tuning_rows(path: str, d: Json) -> list[tuple[Any, ...]]:
+    a = d.get("args", {})
+    rows = []
+    for name, r in d["ratio_vs_base"].items():
+        g = d["generators"].get(name, {})
+        wall = d.get("timings_seconds", {}).get(f"tune_{name}")
+        overrides = ", ".join(str(x) for x in (a.get("dpo_set") or []) + (a.get("online_set") or []))
+        rows.append((f"`{Path(path).name}`", tuning_market(d), name, a.get("preset", ""), overrides,
+                     ratio_ci(r.get("p_click")), ratio_ci(r.get("p_purchase")), pct(g.get("misleading_rate_raw")),
+                     num(g.get("distinct_share"), 2), num(wall)))
+    return rows
+
+
+def experiments_sections(files: list[tuple[str, Json]]) -> tuple[list[str], list[str]]:
+    """Markdown sections for the experiment JSONs, and the paths no section took."""
+    sections, unknown = [], []
+    tuning = [(p, d) for p, d in files if is_tuning(d)]
+    headline = next(((p, d) for p, d in tuning if Path(p).name == "results.json"), None)
+    if headline:
+        sections.append(f"### Tuning: the quick presets on the default market\n\nFrom `{headline[0]}`: held-out "
+                        "items, graded by the simulator's truth; 95% t-intervals over contexts, paired-bootstrap "
+                        "intervals for ratios.\n\n" + tuning_headline(headline[1]))
+    if tuning:
+        rows = [row for p, d in sorted(tuning, key=lambda pd: (tuning_market(pd[1]), pd[0])) for row in tuning_rows(p, d)]
+        sections.append("### Tuning: every recorded run\n\nOne row per tuned generator in each "
+                        f"`results*.json`; the commands and the reading of each run are in the "
+                        f"[tuning record]({TUNING_RECORD}).\n\n"
+                        + table(["file", "market", "generator", "preset", "settings", "true CTR / base",
+                                 "purchases / base", "misleading, raw", "distinct share", "tuning (s)"], rows))
+    for p, d in files:
+        if is_tuning(d):
+            continue
+        for test, title, render in ((is_sequential, "A/B: sequential against fixed horizon", exp_sequential),
+                                    (is_aa, "A/B: false-positive rates", exp_aa),
+                                    (is_regret, "Bandits: cumulative regret", exp_regret),
+                                    (is_coverage, "OPE: interval coverage", exp_coverage),
+                                    (is_obd, "OPE: Open Bandit Dataset sample", exp_obd)):
+            if test(d):
+                sections.append(f"### {title} ({Path(p).stem})\n\nFrom `{p}`.\n\n{render(d)}")
+                break
+        else:
+            unknown.append(p)
+    return sections, unknown
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+
+def experiment_files(root: Path) -> list[Path]:
+    """Every experiment JSON with a ``results`` part in its path, sorted."""
+    exp = root / "experiments"
+    found = {p for p in exp.rglob("*.json") if any("results" in part for part in p.relative_to(exp).parts)}
+    return sorted(found)
+
+
+def load(path: Path) -> Json | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda _: float("nan"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def results_markdown(root: Path = ROOT) -> str:
+    """The whole results page as Markdown, built from the JSON files under ``root``."""
+    parts = ["# Results", "",
+             "Generated from the measurement files when the docs are built "
+             "(`scripts/gen_results_page.py`); nothing here is typed by hand. Benchmarks compare against a "
+             "baseline measured in the same run; each section names its file. Most numbers come from 2-core "
+             "CPU machines, some shared with other jobs, so absolute times are rough and the same-run ratios "
+             "are the numbers to compare. How to rerun them: [Benchmarks](guides/benchmarks.md).", "",
+             "## Benchmarks", ""]
+    unknown = []
+    bench_dir = root / "benchmarks" / "results"
+    for path in sorted(bench_dir.glob("*.json")):
+        d = load(path)
+        entry = BENCHMARKS.get(path.stem)
+        if d is None or entry is None:
+            unknown.append(rel(path, root))
+            continue
+        title, render = entry
+        machine = machine_line(d.get("machine") if isinstance(d.get("machine"), dict) else None)
+        parts += [f"### {title}", "", f"From `{rel(path, root)}`. {machine}".rstrip(), "", render(d), ""]
+    loaded = [(rel(p, root), d) for p in experiment_files(root) if (d := load(p)) is not None]
+    sections, more_unknown = experiments_sections(loaded)
+    parts += ["## Experiments", ""] + [s + "\n" for s in sections]
+    unknown += more_unknown
+    if unknown:
+        parts += ["## Other result files", "", "Recorded but not summarized on this page:", ""]
+        parts += [f"- `{p}`" for p in unknown] + [""]
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Print (or write) the docs' results page.")
+    parser.add_argument("--out", type=Path, help="write here instead of printing")
+    args = parser.parse_args(argv)
+    text = results_markdown()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Write the sample shop files in ``examples/`` with the packaged marketplace simulator.
+
+The files stand in for a shop's own export: a CSV impression log with ISO-8601 timestamps (the
+older 80% of 2,000 impressions in ``logs.csv``, the latest 20% in ``holdout.csv``), a CSV catalog,
+a placements TOML, the generation contexts, and ``logs_with_errors.csv``: the first rows of the
+log with three rows broken on purpose, to show what validation says. They are small so the
+README's five-minute tour runs in seconds; the same seed writes the same bytes.
+
+Run ``python scripts/make_examples.py`` from the repository root to rebuild them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from rlopt.data import write_jsonl, write_placements, write_table
+from rlopt.market import DEFAULT_MARKET, Marketplace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def iso_timestamps(ms: pd.Series) -> pd.Series:
+    """Epoch milliseconds -> ISO-8601 UTC strings (a shop export rarely carries epoch ms)."""
+    return pd.to_datetime(ms, unit="ms", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def broken_rows(logs: pd.DataFrame) -> pd.DataFrame:
+    """Break three rows of ``logs``, one contract rule each, so validation has something to say.
+
+    Row 3 gets a propensity outside (0, 1], row 5 a purchase without a click, row 8 repeats row 1's
+    ``event_id`` (rows count from 1, as validation messages do).
+    """
+    bad = logs.reset_index(drop=True).copy()
+    bad["propensity"] = bad["propensity"].astype(float)
+    bad.loc[2, "propensity"] = 2.0
+    bad.loc[4, ["clicked", "converted", "revenue"]] = [0, 1, float(bad.loc[4, "revenue"]) or 19.99]
+    bad.loc[7, "event_id"] = bad.loc[0, "event_id"]
+    return bad
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--impressions", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "examples")
+    args = parser.parse_args(argv)
+
+    sim = Marketplace.from_toml(DEFAULT_MARKET).simulate(args.impressions, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    train, holdout = (frame.assign(timestamp=iso_timestamps(frame["timestamp"])) for frame in (sim.train, sim.holdout))
+    write_table(train, args.out / "logs.csv")
+    write_table(holdout, args.out / "holdout.csv")
+    write_table(broken_rows(train.head(12)), args.out / "logs_with_errors.csv")
+    write_table(sim.catalog, args.out / "catalog.csv")
+    write_placements(sim.placements, args.out / "placements.toml")
+    write_jsonl(sim.contexts, args.out / "contexts.jsonl")
+    print(f"wrote {len(train)} + {len(holdout)} impressions, {len(sim.catalog)} items, {len(sim.placements)} placements, "
+          f"{len(sim.contexts)} contexts to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
