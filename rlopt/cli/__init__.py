@@ -28,6 +28,7 @@ from rlopt.cli import (
 )
 from rlopt.cli._common import DEBUG_ENV, EXIT_INTERRUPTED, debug_enabled, err_console, print_failure
 from rlopt.logging_setup import configure_library_output
+from rlopt.threads import configure_openmp
 
 app = typer.Typer(
     name="rlopt",
@@ -64,6 +65,7 @@ def main() -> None:
     See :func:`rlopt.cli._common.describe_failure` for the codes (2 bad input, 1 environment or
     unexpected). Click's own usage errors keep click's message and exit 2.
     """
+    configure_openmp()  # before any command loads torch (and with it OpenMP)
     try:
         app()
     except KeyboardInterrupt:

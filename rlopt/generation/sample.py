@@ -13,6 +13,7 @@ from rlopt.generation.decode import end_token_ids, first_line_complete, line_bre
 from rlopt.generation.postprocess import cap_length, clean_copy
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 from rlopt.precision import use_bf16
+from rlopt.threads import threads_for
 
 
 def max_new_tokens_for(max_chars: int) -> int:
@@ -30,7 +31,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                     seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95, top_k: int = 50,
                     generator_name: str = "", source: str = "contexts", compliance: bool = True,
                     precision: str = "auto", stop_at_first_line: bool = True,
-                    decoder: str = "rlopt") -> pd.DataFrame:
+                    decoder: str = "rlopt", threads: int = 0) -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -71,6 +72,10 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         batch). ``"transformers"``: the model's own ``generate`` with ``num_return_sequences`` and
         no first-line stop (the baseline the benchmark compares against; other samples for the
         same seed).
+    threads : int, default 0
+        torch CPU threads while decoding; 0 chooses them from the cores that are free now
+        (:func:`rlopt.threads.choose_threads`: one per idle core, so a busy machine's descheduled
+        threads do not stall every decode step). The copies do not depend on it.
 
     Returns
     -------
@@ -118,40 +123,41 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     was_training = model.training
     model.eval()
     try:
-        for b, idx in enumerate(batches):
-            batch_prompts = [prompts[i] for i in idx]
-            torch.manual_seed(seed + b)
-            budget = max_new_tokens_for(max(limits[i] for i in idx))
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                if decoder == "rlopt":
-                    ids = tokenizer(batch_prompts, add_special_tokens=False)["input_ids"]
-                    new = sample_tokens(model, ids, tokenizer.pad_token_id, num=num, max_new_tokens=budget,
-                                        temperature=temperature, top_k=top_k, top_p=top_p, stop_ids=stop_ids,
-                                        row_done=row_done, check_ids=break_ids)
-                else:
-                    enc = tokenizer(batch_prompts, return_tensors="pt", padding=True,
-                                    add_special_tokens=False).to(device)
-                    # transformers rejects T = 0, and greedy search returns one sequence per prompt
-                    sampling = ({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-                                 "num_return_sequences": num} if temperature > 0 else {"do_sample": False})
-                    out = model.generate(**enc, **sampling, max_new_tokens=budget,
-                                         pad_token_id=tokenizer.pad_token_id)
-                    if temperature <= 0:
-                        out = out.repeat_interleave(num, dim=0)
-                    new = out[:, enc["input_ids"].shape[1]:]
-            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-            for j, i in enumerate(idx):
-                for k in range(num):
-                    raw = text = clean_copy(decoded[j * num + k], limits[i])
-                    if compliance and text:
-                        text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
-                    elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
-                        actions[i * num + k] = "empty"
-                    if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
-                        text = cap_length(str(titles[i]), limits[i])
-                        n_fallback += 1
-                    texts[i * num + k] = text
-                    raws[i * num + k] = raw
+        with threads_for("decode", threads, device=device.type):
+            for b, idx in enumerate(batches):
+                batch_prompts = [prompts[i] for i in idx]
+                torch.manual_seed(seed + b)
+                budget = max_new_tokens_for(max(limits[i] for i in idx))
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                    if decoder == "rlopt":
+                        ids = tokenizer(batch_prompts, add_special_tokens=False)["input_ids"]
+                        new = sample_tokens(model, ids, tokenizer.pad_token_id, num=num, max_new_tokens=budget,
+                                            temperature=temperature, top_k=top_k, top_p=top_p, stop_ids=stop_ids,
+                                            row_done=row_done, check_ids=break_ids)
+                    else:
+                        enc = tokenizer(batch_prompts, return_tensors="pt", padding=True,
+                                        add_special_tokens=False).to(device)
+                        # transformers rejects T = 0, and greedy search returns one sequence per prompt
+                        sampling = ({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                     "num_return_sequences": num} if temperature > 0 else {"do_sample": False})
+                        out = model.generate(**enc, **sampling, max_new_tokens=budget,
+                                             pad_token_id=tokenizer.pad_token_id)
+                        if temperature <= 0:
+                            out = out.repeat_interleave(num, dim=0)
+                        new = out[:, enc["input_ids"].shape[1]:]
+                decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+                for j, i in enumerate(idx):
+                    for k in range(num):
+                        raw = text = clean_copy(decoded[j * num + k], limits[i])
+                        if compliance and text:
+                            text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
+                        elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
+                            actions[i * num + k] = "empty"
+                        if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
+                            text = cap_length(str(titles[i]), limits[i])
+                            n_fallback += 1
+                        texts[i * num + k] = text
+                        raws[i * num + k] = raw
     finally:
         model.train(was_training)
     rows = contexts.loc[contexts.index.repeat(num)].reset_index(drop=True)
