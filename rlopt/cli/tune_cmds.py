@@ -59,6 +59,7 @@ def generate(
     check_out_file(out)  # before the (slow) generator load
 
     from rlopt.data import read_catalog, read_contexts, write_jsonl
+    from rlopt.errors import InputError
     from rlopt.generation.inputs import find_placements, find_segments
     from rlopt.generation.models import resolve_generator
     from rlopt.generation.sample import generate_copies
@@ -66,7 +67,16 @@ def generate(
     started = time.time()
     places, places_src = find_placements(placements, contexts)
     cat = read_catalog(catalog)
-    ctx = read_contexts(contexts, cat, places)
+    try:
+        ctx = read_contexts(contexts, cat, places)
+    except InputError as err:  # generate has no --on-error: an unknown placement means other placements
+        if err.column != "placement":
+            raise
+        where = "the file given with --placements" if placements else "used because --placements was not given"
+        raise InputError(f"placement {err.value!r} is not in {places_src} ({where}). Pass --placements F "
+                         "(TOML/JSON: name -> {max_chars, slots, examination}; a 'default' entry accepts any "
+                         "placement name) with every placement your contexts use", file=err.file, row=err.row,
+                         column="placement", rule=err.rule, value=err.value) from err
     segments = find_segments(contexts, generator)
     model, tokenizer = resolve_generator(generator, device=device)
     copies = generate_copies(model, tokenizer, ctx, cat, places, segments, num=num, seed=seed,
