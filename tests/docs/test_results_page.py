@@ -1,0 +1,45 @@
+"""The results page is made from the JSON files alone: their numbers appear, unknown files are listed."""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+from tests.docs.markdown_blocks import ROOT
+
+GEN = runpy.run_path(str(ROOT / "scripts" / "gen_results_page.py"))
+results_markdown = GEN["results_markdown"]
+
+
+def _write(path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_numbers_come_from_the_files(tmp_path):
+    _write(tmp_path / "benchmarks/results/market.json",
+           {"impressions": 1234567, "simulate_seconds": 7.654321, "machine": {"cpus": 3}})
+    _write(tmp_path / "experiments/ab/results/aa.json",
+           {"config": {"reps": 10}, "rows": [{"test": "ctr_delta", "fpr": 0.0425, "ci95": [0.03, 0.06],
+                                              "rejections": 17}]})
+    _write(tmp_path / "experiments/tuning/results-x.json",
+           {"args": {"market": "bazaar", "preset": "quick", "online_set": ["seed=3"]},
+            "generators": {"base": {}, "dpo": {"misleading_rate_raw": 0.125}},
+            "ratio_vs_base": {"dpo": {"p_click": {"ratio": 2.345, "low": 1.5, "high": 3.25}}},
+            "timings_seconds": {"tune_dpo": 321.0}})
+    _write(tmp_path / "experiments/other/results/mystery.json", {"what": 1})
+    page = results_markdown(tmp_path)
+    assert "| impressions | 1,234,567 |" in page and "| simulate + write all files (s) | 7.65 |" in page
+    assert "Machine: 3 CPUs." in page
+    assert "| ctr_delta | 4.25% | [3.00%, 6.00%] | 17 |" in page
+    assert "| `results-x.json` | bazaar | dpo | quick | seed=3 | 2.35x [1.50, 3.25] |" in page
+    assert "- `experiments/other/results/mystery.json`" in page  # listed, not dropped
+
+
+def test_the_repository_page_covers_every_benchmark_file():
+    page = results_markdown(ROOT)
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
+        assert f"`{path.relative_to(ROOT).as_posix()}`" in page
+    tuning_runs = [p for p in (ROOT / "experiments").rglob("results*.json") if "ratio_vs_base" in p.read_text()]
+    for path in tuning_runs:  # every recorded tuning run has its rows in the table
+        assert f"| `{path.name}` |" in page
