@@ -1,14 +1,16 @@
 """Open Bandit Dataset (OBD) loader: logged multi-slot bandit feedback from ZOZOTOWN.
 
-The layout is the one the dataset's authors publish (Saito et al. 2021)::
+The layout is the one the dataset's authors publish (Saito et al. 2021), for each policy
+(``random``, ``bts``) and campaign (``all``, ``men``, ``women``)::
 
-    <policy>/<campaign>/all.csv            one row per impression
+    <policy>/<campaign>/<campaign>.csv     one row per impression (all.csv, men.csv, women.csv)
     <policy>/<campaign>/item_context.csv   one row per item
 
-``all.csv`` holds an unnamed index column, ``timestamp``, ``item_id`` (0..n_items-1),
-``position`` (1..len_list), ``click`` (0/1), ``propensity_score`` (the logging policy's
-probability of that item in that position), ``user_feature_*`` (hashed categorical) and
-``user-item_affinity_*`` (numeric). Any other column is an error naming it: a renamed or
+A path may name the log file, its campaign directory or the policy directory (then ``campaign``
+picks the sub-directory; :func:`resolve_obd_log`). The log holds an unnamed index column,
+``timestamp``, ``item_id`` (0..n_items-1), ``position`` (1..len_list), ``click`` (0/1),
+``propensity_score`` (the logging policy's probability of that item in that position),
+``user_feature_*`` (hashed categorical) and ``user-item_affinity_*`` (numeric). Any other column is an error naming it: a renamed or
 shifted export is far more likely than a new feature, and silently ignoring it would hide that.
 
 References
@@ -29,7 +31,7 @@ import pandas as pd
 
 from rlopt.errors import InputError
 
-__all__ = ["OBDFeedback", "load_obd", "REQUIRED_COLUMNS"]
+__all__ = ["CAMPAIGNS", "OBDFeedback", "load_obd", "resolve_obd_log", "REQUIRED_COLUMNS"]
 
 REQUIRED_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
 _PATTERN_COLUMNS = (re.compile(r"user_feature_\d+"), re.compile(r"user-item_affinity_\d+"))
@@ -59,7 +61,7 @@ class OBDFeedback:
     action_context : ndarray of shape (n_actions, dim_action_context)
         Item features: ``item_feature_0`` as is, the hashed categorical ones one-hot.
     policy_name, campaign : str
-        E.g. ``"random"``/``"bts"`` and ``"all"`` (from the directory names unless given).
+        E.g. ``"random"``/``"bts"`` and ``"all"``/``"men"``/``"women"`` (from the directory names unless given).
     timestamp : ndarray of int64, shape (n_rounds,)
         Epoch milliseconds.
     context_names, action_context_names : tuple of str
@@ -68,7 +70,7 @@ class OBDFeedback:
         ``user_feature_* -> categories`` used for the one-hot encoding; pass it to another
         ``load_obd`` call to encode a second log identically.
     source : str
-        The ``all.csv`` path.
+        The log file's path.
     """
 
     context: np.ndarray
@@ -111,17 +113,47 @@ class OBDFeedback:
         }
 
 
-def _resolve(path: str | os.PathLike[str], campaign: str) -> Path:
+CAMPAIGNS = ("all", "men", "women")
+
+
+def resolve_obd_log(path: str | os.PathLike[str], campaign: str = "all") -> tuple[Path, str]:
+    """The impression log file an OBD path names, and its campaign.
+
+    Tried in order: ``path`` itself (a file; its campaign is the directory name when the file is
+    ``<campaign>/<campaign>.csv``); a campaign directory (``<dir>/<dir name>.csv``, then
+    ``<dir>/<campaign>.csv``, then ``<dir>/all.csv`` for a file renamed by hand); a policy directory
+    (``<dir>/<campaign>/<campaign>.csv``, then ``.../all.csv``). A policy directory without the
+    ``all`` campaign but with exactly one other is read as that one.
+
+    Raises
+    ------
+    InputError
+        Nothing found (naming what was tried and the campaigns that are there).
+    """
     p = Path(path)
     if p.is_file():
-        return p
-    for candidate in (p / "all.csv", p / campaign / "all.csv"):
-        if candidate.is_file():
-            return candidate
+        named = p.stem == p.parent.name or p.parent.name in CAMPAIGNS
+        return p, (p.parent.name if named else campaign)
+    if p.is_dir():
+        own = p.name if p.name in CAMPAIGNS else campaign  # a campaign directory names its campaign
+        for name, found in ((f"{p.name}.csv", p.name), (f"{campaign}.csv", own), ("all.csv", own)):
+            if (p / name).is_file():
+                return p / name, found
+        for name in (f"{campaign}.csv", "all.csv"):
+            if (p / campaign / name).is_file():
+                return p / campaign / name, campaign
+        present = sorted(d.name for d in p.iterdir() if d.is_dir() and (d / f"{d.name}.csv").is_file())
+        if campaign == "all" and len(present) == 1:
+            return p / present[0] / f"{present[0]}.csv", present[0]
+        if present:
+            raise InputError(
+                f"no '{campaign}' campaign under {p}; it holds the campaigns {', '.join(present)}: pass one's "
+                f"directory (e.g. {p / present[0]})", file=str(p), rule="OBD layout <policy>/<campaign>/<campaign>.csv")
     raise InputError(
-        f"no OBD log found at {p} (looked for {p / 'all.csv'} and {p / campaign / 'all.csv'})",
+        f"no OBD log found at {p} (looked for {p / (p.name + '.csv')}, {p / 'all.csv'} and "
+        f"{p / campaign / (campaign + '.csv')})",
         file=str(p),
-        rule="OBD layout <policy>/<campaign>/all.csv",
+        rule="OBD layout <policy>/<campaign>/<campaign>.csv",
     )
 
 
@@ -221,14 +253,16 @@ def load_obd(
     include_affinity: bool = False,
     user_categories: dict[str, tuple[str, ...]] | None = None,
 ) -> OBDFeedback:
-    """Read one OBD log (``all.csv`` + ``item_context.csv``) into an :class:`OBDFeedback`.
+    """Read one OBD log (``<campaign>.csv`` + ``item_context.csv``) into an :class:`OBDFeedback`.
 
     Parameters
     ----------
     path : path-like
-        ``all.csv`` itself, its directory (``.../bts/all``) or the policy directory (``.../bts``).
+        The log itself (``.../bts/men/men.csv``), its campaign directory (``.../bts/men``) or the
+        policy directory (``.../bts``); see :func:`resolve_obd_log`.
     campaign : str
-        Campaign sub-directory used when ``path`` is a policy directory.
+        Campaign (``all``, ``men``, ``women``) read from a policy directory; a campaign directory
+        or file names its own.
     policy_name : str, optional
         Defaults to the directory above the campaign (``random`` or ``bts``).
     n_actions : int, optional
@@ -256,7 +290,7 @@ def load_obd(
     >>> fb.context.shape[0] == fb.n_rounds                  # doctest: +SKIP
     True
     """
-    file = _resolve(path, campaign)
+    file, campaign = resolve_obd_log(path, campaign)
     frame = pd.read_csv(file, dtype=str, keep_default_na=False)
     cols = _check_columns(list(frame.columns), REQUIRED_COLUMNS, _PATTERN_COLUMNS, file)
     if len(frame) == 0:
