@@ -15,6 +15,12 @@ probability monotonically instead; its step function is stored as two arrays (no
 K-fold cross-validated ESMM log-loss on the calibration split (each candidate is fitted on K-1
 folds and scored on the held-out fold; ties go to the simpler one), then refits the choice on the
 whole split. Cross-validation keeps isotonic's in-sample advantage out of the comparison.
+
+A calibration must not turn the model into a constant. When the raw scores carry no signal on the
+calibration split, the log-loss-optimal Platt slope is ~0 and every copy would get the base rate:
+:func:`collapse_reason` rejects a fit whose click slope is below ``MIN_SLOPE`` or whose calibrated
+click probabilities (first slot) vary by less than ``MIN_RELATIVE_SPREAD`` of their mean, and the
+next-best candidate (in the end ``none``) is used; the report records what was rejected and why.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ EPS = 1e-6
 METHODS = ("platt", "temperature", "isotonic", "none")
 CHOICES = ("auto", *METHODS)  # what training accepts
 AUTO_CANDIDATES = ("none", "temperature", "platt", "isotonic")  # simplest first
+MIN_SLOPE = 0.05  # smallest accepted click scale of temperature / Platt
+MIN_RELATIVE_SPREAD = 0.01  # smallest accepted std / mean of calibrated first-slot p_click
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
@@ -156,13 +164,43 @@ def esmm_row_loss(clicked, converted, p_click, p_cvr) -> np.ndarray:
     return _bce_rows(clicked, p_click) + _bce_rows(converted, p_click * p_cvr)
 
 
+def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
+    """Fold of each of ``n`` rows, shape (n,), values ``0 .. min(folds, n // 2) - 1`` (at least 2 folds)."""
+    folds = max(2, min(folds, n // 2))
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+def collapse_reason(cal: Calibrator, z_click: np.ndarray, z_cvr: np.ndarray) -> str | None:
+    """Why ``cal`` flattens the raw click scores ``z_click`` (n,) to a near constant, or None.
+
+    >>> z = np.linspace(-3, 0, 50)
+    >>> collapse_reason(Calibrator("platt", click=[1e-15, -3.1]), z, z) is not None
+    True
+    >>> collapse_reason(Calibrator("platt", click=[0.8, -0.2]), z, z) is None
+    True
+    """
+    z_click = np.asarray(z_click, np.float64)
+    if cal.method in ("temperature", "platt") and cal.click[0] < MIN_SLOPE:
+        return f"{cal.method} click slope {cal.click[0]:.3g} < {MIN_SLOPE} (the raw scores carry ~no signal here)"
+    raw, _ = Calibrator("none").transform(z_click, 0.0, z_cvr)
+    p_click, _ = cal.transform(z_click, 0.0, z_cvr)
+    spread = float(np.std(p_click) / max(float(np.mean(p_click)), EPS))
+    raw_spread = float(np.std(raw) / max(float(np.mean(raw)), EPS))
+    if spread < MIN_RELATIVE_SPREAD and raw_spread >= MIN_RELATIVE_SPREAD:
+        return (f"{cal.method} makes p_click nearly constant (std/mean {spread:.2g} < {MIN_RELATIVE_SPREAD}, "
+                f"uncalibrated {raw_spread:.2g})")
+    return None
+
+
 def select_calibrator(z_click, slot_b, z_cvr, clicked, converted, *, candidates=AUTO_CANDIDATES,
-                      folds: int = 5, seed: int = 0) -> tuple[Calibrator, dict[str, Any]]:
+                      folds: int = 5, seed: int = 0, return_oof: bool = False):
     """Choose and fit a calibrator by ``folds``-fold cross-validated ESMM log-loss.
 
     ``candidates`` are ordered simplest first (the first of equal losses wins). Returns the chosen
     calibrator, refitted on all rows, and a report ``{"method", "cv_logloss": {method: loss},
-    "folds", "n"}``.
+    "folds", "n", "rejected": [{"method", "reason"}]}``; ``rejected`` lists better-scoring fits
+    refused by :func:`collapse_reason`. With ``return_oof`` a third value holds the chosen
+    method's out-of-fold ``(p_click, p_cvr)``, (n,) each.
 
     >>> rng = np.random.default_rng(0)
     >>> z = rng.normal(-1, 1, 4000); b = np.zeros(4000); zv = rng.normal(0, 1, 4000)
@@ -177,9 +215,11 @@ def select_calibrator(z_click, slot_b, z_cvr, clicked, converted, *, candidates=
     slot_b = np.broadcast_to(np.asarray(slot_b, np.float64), z_click.shape)
     clicked, converted = np.asarray(clicked, np.float64), np.asarray(converted, np.float64)
     n = len(z_click)
-    folds = max(2, min(folds, n // 2))
-    fold = np.random.default_rng(seed).permutation(n) % folds
+    fold = fold_ids(n, folds, seed)
+    folds = int(fold.max()) + 1
     losses = {m: np.empty(n) for m in candidates}
+    oof_click = {m: np.empty(n) for m in candidates}
+    oof_cvr = {m: np.empty(n) for m in candidates}
     for k in range(folds):
         fit, test = fold != k, fold == k
         for method in candidates:
@@ -187,10 +227,22 @@ def select_calibrator(z_click, slot_b, z_cvr, clicked, converted, *, candidates=
             if method != "none":
                 cal.fit(z_click[fit], slot_b[fit], z_cvr[fit], clicked[fit], converted[fit])
             p_click, p_cvr = cal.transform(z_click[test], slot_b[test], z_cvr[test])
+            oof_click[method][test], oof_cvr[method][test] = p_click, p_cvr
             losses[method][test] = esmm_row_loss(clicked[test], converted[test], p_click, p_cvr)
     mean = {m: float(v.mean()) if np.isfinite(v).all() else float("inf") for m, v in losses.items()}
-    chosen = min(candidates, key=mean.__getitem__)  # min() keeps the first of equal values
-    cal = Calibrator(chosen)
-    if chosen != "none":
-        cal.fit(z_click, slot_b, z_cvr, clicked, converted)
-    return cal, {"method": chosen, "cv_logloss": mean, "folds": folds, "n": int(n)}
+    rejected = []
+    for chosen in sorted(candidates, key=mean.__getitem__):  # stable: the first of equal values wins
+        cal = Calibrator(chosen)
+        if chosen != "none":
+            cal.fit(z_click, slot_b, z_cvr, clicked, converted)
+        reason = collapse_reason(cal, z_click, z_cvr)
+        if reason is None:
+            break
+        rejected.append({"method": chosen, "reason": reason})
+    else:  # every candidate collapsed: the uncalibrated scores
+        cal, chosen = Calibrator("none"), "none"
+        oof_click["none"], oof_cvr["none"] = cal.transform(z_click, slot_b, z_cvr)
+    report = {"method": chosen, "cv_logloss": mean, "folds": folds, "n": int(n), "rejected": rejected}
+    if return_oof:
+        return cal, report, (oof_click[chosen], oof_cvr[chosen])
+    return cal, report

@@ -48,9 +48,9 @@ def prediction_metrics(clicked, converted, p_click, p_purchase) -> dict[str, flo
     return out
 
 
-def evaluate_reward_model(model, logs: pd.DataFrame, catalog: pd.DataFrame,
-                          source: str | None = None) -> tuple[dict[str, float], pd.DataFrame]:
-    """Evaluate ``model`` on logged rows.
+def evaluate_reward_model(model, logs: pd.DataFrame, catalog: pd.DataFrame, source: str | None = None,
+                          component: str | None = None) -> tuple[dict[str, float], pd.DataFrame]:
+    """Evaluate ``model`` on logged rows (``component``: ``encoder | baseline | blend``, default the chosen).
 
     Returns
     -------
@@ -59,7 +59,7 @@ def evaluate_reward_model(model, logs: pd.DataFrame, catalog: pd.DataFrame,
     predictions : DataFrame, len(logs) rows
         ``p_click`` and ``p_purchase`` per logged row (slot term included).
     """
-    p_click, p_cvr, _ = model.predict(logs, catalog, with_slot=True, source=source)
+    p_click, p_cvr, _ = model.predict(logs, catalog, with_slot=True, source=source, component=component)
     p_purchase = p_click * p_cvr
     metrics = prediction_metrics(logs["clicked"].to_numpy(), logs["converted"].to_numpy(), p_click, p_purchase)
     metrics["slot_term_included"] = True

@@ -2,10 +2,13 @@
 
 A checkpoint directory holds exactly two files:
 
-- ``model.safetensors``: the heads and slot bias (``net.*``) and, after LoRA (merged) or full
-  fine-tuning, the encoder weights (``encoder.*``);
+- ``model.safetensors``: the heads and slot bias (``net.*``), after LoRA (merged) or full
+  fine-tuning the encoder weights (``encoder.*``), and the hashed n-gram baseline's non-zero
+  coefficients (``baseline.*``);
 - ``reward_config.json``: the encoder spec and precision, training mode, feature vocabularies and
-  scalers, calibration parameters, revenue scale, default reward weights, metrics and seed.
+  scalers, calibration parameters, the baseline's hashing settings and vocabularies, which model
+  scores (``combiner``: encoder, baseline or blend, see :mod:`reward_models.stacking`), revenue
+  scale, default reward weights, metrics, the health check and seed.
 
 No pickle anywhere. The frozen default stores only the heads (~1 MB); the encoder is rebuilt from
 its spec (``default`` = the packaged MiniLM).
@@ -22,15 +25,19 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
+from scipy.special import expit
 
-from reward_models.calibration import Calibrator
+from reward_models.baseline import HashedNgramBaseline
+from reward_models.calibration import Calibrator, click_prob
 from reward_models.encoder import TextEncoder
 from reward_models.features import FeatureSpace, item_text, surface_features
 from reward_models.inputs import check_columns, check_copy_text, join_items
 from reward_models.net import RewardNet
 from reward_models.scoring import RewardWeights
+from reward_models.stacking import Combiner
 from rlopt.errors import InputError
 from rlopt.io_utils import atomic_path, write_json_atomic
+from rlopt.model_dirs import explains_load_errors
 
 CONFIG_NAME = "reward_config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -64,12 +71,15 @@ class RewardModel:
     """
 
     def __init__(self, net: RewardNet, encoder: TextEncoder, features: FeatureSpace, calibrator: Calibrator,
-                 config: dict[str, Any]):
+                 config: dict[str, Any], baseline: HashedNgramBaseline | None = None,
+                 combiner: Combiner | None = None):
         self.net = net
         self.encoder = encoder
         self.features = features
         self.calibrator = calibrator
         self.config = config
+        self.baseline = baseline
+        self.combiner = combiner or Combiner("encoder")
         self.net.eval()
 
     @property
@@ -130,16 +140,37 @@ class RewardModel:
 
     # ---------------------------------------------------------------- predictions
     def predict(self, frame: pd.DataFrame, catalog: pd.DataFrame, *, with_slot: bool = False,
-                source: str | None = None) -> tuple[np.ndarray, np.ndarray, Prepared]:
+                source: str | None = None, component: str | None = None) -> tuple[np.ndarray, np.ndarray, Prepared]:
         """Calibrated ``(p_click, p_purchase_given_click, prepared)``.
 
         ``with_slot=True`` includes the slot term of each row's ``(placement, position)``: use it
         for evaluation on logged rows, which happened in a slot. Scoring uses ``False``.
+        ``component`` picks ``encoder``, ``baseline`` or ``blend``; by default the one training
+        chose (``self.combiner.choice``), so scoring and the TRL reward use it too.
         """
+        component = component or self.combiner.choice
+        if component != "encoder" and self.baseline is None:
+            raise InputError(f"this reward model has no baseline, so it cannot score with {component!r}",
+                             rule="a model trained before the baseline existed scores with its encoder")
         prep = self.prepare(frame, catalog, source)
+        if component == "baseline":
+            p_click, p_purchase = self.baseline.predict(prep.joined, catalog, with_slot=with_slot)
+            return p_click, _cvr(p_click, p_purchase), prep
         zc, zv, slot_b = self.raw_outputs(prep)
-        p_click, p_cvr = self.calibrator.transform(zc, slot_b if with_slot else 0.0, zv)
-        return p_click, p_cvr, prep
+        slot_b = slot_b if with_slot else 0.0
+        if component == "encoder":
+            p_click, p_cvr = self.calibrator.transform(zc, slot_b, zv)
+            return p_click, p_cvr, prep
+        combiner = self.combiner
+        if combiner.choice != "blend":
+            if not self.config.get("combiner_blend"):
+                raise InputError("this reward model has no fitted blend (too few clicks or purchases on its "
+                                 "calibration slice)", rule="component blend needs a fitted blend")
+            combiner = Combiner.from_dict(self.config["combiner_blend"])
+        raw_click = click_prob(zc, np.broadcast_to(slot_b, zc.shape))
+        p_click, p_purchase = combiner.blend((raw_click, raw_click * expit(zv)),
+                                             self.baseline.predict(prep.joined, catalog, with_slot=with_slot))
+        return p_click, _cvr(p_click, p_purchase), prep
 
     def score(self, frame: pd.DataFrame, catalog: pd.DataFrame, weights: RewardWeights | None = None,
               source: str | None = None) -> pd.DataFrame:
@@ -181,14 +212,19 @@ class RewardModel:
         if self.config.get("mode", "frozen") != "frozen":
             enc = self.encoder.model.state_dict()
             tensors.update({f"encoder.{k}": v.detach().cpu().contiguous().clone() for k, v in enc.items()})
+        baseline = None
+        if self.baseline is not None:
+            base_tensors, baseline = self.baseline.state()
+            tensors.update({f"baseline.{k}": v for k, v in base_tensors.items()})
         with atomic_path(out / WEIGHTS_NAME) as tmp:
             save_file(tensors, str(tmp))
         config = dict(self.config, format_version=FORMAT_VERSION, features=self.features.to_dict(),
-                      calibration=self.calibrator.to_dict())
+                      calibration=self.calibrator.to_dict(), baseline=baseline, combiner=self.combiner.to_dict())
         write_json_atomic(out / CONFIG_NAME, config)
         return out
 
     @classmethod
+    @explains_load_errors("reward model", CONFIG_NAME)  # corrupt weights, missing keys, shapes: one paragraph
     def from_pretrained(cls, model_dir: str | Path, precision: str | None = None) -> RewardModel:
         """Load a directory written by :meth:`save_pretrained`; a missing file is an InputError.
 
@@ -208,7 +244,13 @@ class RewardModel:
             raise InputError(f"{CONFIG_NAME} is not valid JSON: {err}", file=str(root / CONFIG_NAME)) from err
         features = FeatureSpace.from_dict(config.pop("features"))
         calibrator = Calibrator.from_dict(config.pop("calibration"))
+        combiner = Combiner.from_dict(config.pop("combiner", None) or {"choice": "encoder"})
+        base_config = config.pop("baseline", None)
         state = load_file(str(root / WEIGHTS_NAME))
+        baseline = None
+        if base_config is not None:
+            baseline = HashedNgramBaseline.from_state(
+                {k[len("baseline."):]: v for k, v in state.items() if k.startswith("baseline.")}, base_config)
         if precision is not None:
             config["precision"] = precision
         encoder = TextEncoder(config["encoder"], max_length=config.get("max_length", 64),
@@ -218,7 +260,12 @@ class RewardModel:
             encoder.model.load_state_dict(enc_state, strict=True)
         net = build_net(config, features, encoder.dim)
         net.load_state_dict({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}, strict=True)
-        return cls(net, encoder, features, calibrator, config)
+        return cls(net, encoder, features, calibrator, config, baseline, combiner)
+
+
+def _cvr(p_click: np.ndarray, p_purchase: np.ndarray) -> np.ndarray:
+    """``P(purchase | click) = p_purchase / p_click``, kept in [0, 1]."""
+    return np.clip(p_purchase / np.maximum(p_click, 1e-12), 0.0, 1.0)
 
 
 def build_net(config: dict[str, Any], features: FeatureSpace, text_dim: int) -> RewardNet:

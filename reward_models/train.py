@@ -35,19 +35,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import expit
 from tqdm.auto import tqdm
 
-from reward_models.calibration import CHOICES, Calibrator, select_calibrator
+from reward_models.baseline import HashedNgramBaseline
+from reward_models.calibration import AUTO_CANDIDATES, CHOICES, Calibrator, click_prob, select_calibrator
 from reward_models.encoder import TextEncoder, resolve_precision
 from reward_models.evaluate import evaluate_reward_model, prediction_metrics
 from reward_models.features import FeatureSpace
+from reward_models.health import model_health
 from reward_models.inputs import check_trainable, join_items
 from reward_models.model import Prepared, RewardModel, build_net
 from reward_models.scoring import RewardWeights
+from reward_models.stacking import select_combiner
 from rlopt.errors import InputError
 from rlopt.seeding import seed_everything
 
 MODES = ("frozen", "lora", "full")
+MAX_SELECTION_FRACTION = 0.25  # cap of the calibration / scorer-selection slice on small logs
 LOG_EPS = math.log1p(-1e-6)
 
 
@@ -73,7 +78,8 @@ class TrainConfig:
     calibration_fraction: float = 0.1  # latest share of the training logs, used only to calibrate
     ipw_clip: float | None = None  # e.g. 0.05: weights 1/max(propensity, 0.05); None = no IPW
     calibration: str = "auto"  # auto (chosen by cross-validated log-loss) | platt | temperature | isotonic | none
-    calibration_folds: int = 5  # folds for calibration="auto"
+    calibration_folds: int = 5  # folds for calibration="auto" and the scorer selection
+    min_selection_rows: int = 1000  # small logs: the calibration slice grows to this many rows (<= 25%)
     lora_r: int = 8
     lora_alpha: int = 16
     seed: int = 0
@@ -113,6 +119,16 @@ def time_split(logs: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.Da
         order = np.arange(len(logs))
     cut = int(round(len(logs) * (1 - fraction)))
     return logs.iloc[order[:cut]], logs.iloc[order[cut:]]
+
+
+def selection_fraction(n: int, calibration_fraction: float, min_rows: int) -> float:
+    """The calibration slice's share: ``calibration_fraction``, raised on small logs so that the
+    slice has ``min_rows`` rows, at most ``MAX_SELECTION_FRACTION`` of the logs.
+
+    >>> selection_fraction(100_000, 0.1, 1000), selection_fraction(3000, 0.1, 1000)
+    (0.1, 0.25)
+    """
+    return max(calibration_fraction, min(MAX_SELECTION_FRACTION, min_rows / max(n, 1)))
 
 
 def split_training_logs(logs: pd.DataFrame, valid_fraction: float,
@@ -215,8 +231,9 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     check_trainable(logs, source)
     seed_everything(cfg.seed)
+    calib_fraction = selection_fraction(len(logs), cfg.calibration_fraction, cfg.min_selection_rows)
     fit_logs, valid_logs, calib_logs = split_training_logs(logs.reset_index(drop=True), cfg.valid_fraction,
-                                                           cfg.calibration_fraction)
+                                                           calib_fraction)
     check_trainable(fit_logs, f"{source or 'logs'} (training part, before the validation and calibration slices)")
     joined_fit = join_items(fit_logs, catalog, source)
 
@@ -275,29 +292,59 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
 
     raw_calib = model.raw_outputs(prep_calib)
     outcomes = calib_logs["clicked"].to_numpy(), calib_logs["converted"].to_numpy()
-    selection = None
-    if cfg.calibration == "auto":
-        model.calibrator, selection = select_calibrator(raw_calib[0], raw_calib[2], raw_calib[1], *outcomes,
-                                                        folds=cfg.calibration_folds, seed=cfg.seed)
-    else:
-        model.calibrator.fit(raw_calib[0], raw_calib[2], raw_calib[1], *outcomes)
+    candidates = AUTO_CANDIDATES if cfg.calibration == "auto" else (cfg.calibration,)
+    model.calibrator, selection, (oof_click, oof_cvr) = select_calibrator(
+        raw_calib[0], raw_calib[2], raw_calib[1], *outcomes, candidates=candidates, folds=cfg.calibration_folds,
+        seed=cfg.seed, return_oof=True)
     model.config["calibration_method"] = model.calibrator.method
+
+    # The baseline beside the encoder model; the latest slice decides which one scores (or a blend).
+    model.baseline = HashedNgramBaseline(seed=cfg.seed).fit(pd.concat([fit_logs, valid_logs]), catalog)
+    raw_click = click_prob(raw_calib[0], raw_calib[2])
+    model.combiner, choice, comb_oof = select_combiner(
+        (oof_click, oof_click * oof_cvr), (raw_click, raw_click * expit(raw_calib[1])),
+        model.baseline.predict(calib_logs, catalog), *outcomes, folds=cfg.calibration_folds, seed=cfg.seed)
+    model.config["combiner_blend"] = choice["blend"]
     metrics: dict[str, Any] = {
         "best_epoch": best[3], "epochs_run": len(history), "history": history,
         "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)), "n_calib": int(len(calib_logs)),
-        "calibration_method": model.calibrator.method,
+        "calibration_method": model.calibrator.method, "calibration_rejected": selection["rejected"],
+        "scorer": model.combiner.choice, "scorer_selection": choice,
     }
     for name, prep, part in (("valid", prep_valid, valid_logs), ("calib", prep_calib, calib_logs)):
         zc, zv, slot_b = raw_calib if name == "calib" else model.raw_outputs(prep)
         p_click, p_cvr = model.calibrator.transform(zc, slot_b, zv)
         metrics[name] = prediction_metrics(part["clicked"].to_numpy(), part["converted"].to_numpy(),
                                            p_click, p_click * p_cvr)
-    if selection is not None:
+    if cfg.calibration == "auto":
         metrics["calibration_selection"] = selection
     if holdout is not None:
-        metrics["holdout"], _ = evaluate_reward_model(model, holdout, catalog, source="holdout")
+        metrics["holdout"], preds = evaluate_reward_model(model, holdout, catalog, source="holdout")
+        for component in components(model):
+            metrics[f"holdout_{component}"], _ = evaluate_reward_model(model, holdout, catalog, source="holdout",
+                                                                       component=component)
+        eval_rows, p_click = holdout, preds["p_click"].to_numpy()
+        p_base = model.predict(holdout, catalog, with_slot=True, component="baseline")[0]
+        encoder_auc = metrics["holdout_encoder"]["click_auc"]
+        rows = f"the holdout ({len(holdout)} rows)"
+    else:
+        eval_rows, p_click, p_base = calib_logs, comb_oof[model.combiner.choice][0], comb_oof["baseline"][0]
+        encoder_auc = prediction_metrics(outcomes[0], outcomes[1], *comb_oof["encoder"])["click_auc"]
+        rows = f"out-of-fold predictions on the latest {len(calib_logs)} training rows"
     model.config["metrics"] = metrics
+    model.config["health"] = model_health(model, logs, eval_rows, catalog, p_click, p_base, rows=rows,
+                                          encoder_auc=encoder_auc, seed=cfg.seed)
     return model
+
+
+def components(model: RewardModel) -> list[str]:
+    """The scorers a trained model can evaluate: ``encoder``, ``baseline`` and (if fitted) ``blend``."""
+    names = ["encoder"]
+    if model.baseline is not None:
+        names.append("baseline")
+        if model.config.get("combiner_blend"):
+            names.append("blend")
+    return names
 
 
 def _fit(model: RewardModel, cfg: TrainConfig, embedder: _Embedder, prep_fit: Prepared, prep_valid: Prepared,

@@ -1,0 +1,158 @@
+"""Which model scores: the encoder model, the hashed n-gram baseline, or a logistic blend of both.
+
+Training fits both models on the earlier part of the logs; on the latest slice (the calibration
+slice, never trained on by either) three candidates are compared by K-fold cross-validated ESMM
+log-loss, per row ``BCE(clicked, p_click) + BCE(converted, p_purchase)``:
+
+- ``baseline``: the baseline's probabilities as they are (nothing fitted on the slice);
+- ``encoder``: the encoder model's calibrated probabilities (out-of-fold calibration);
+- ``blend``: per head, ``p = sigmoid(a * logit(p_encoder_raw) + b * logit(p_baseline) + c)`` with
+  ``(a, b, c)`` an L2-regularized logistic regression fitted on the other folds
+  (``p_encoder_raw`` is the uncalibrated encoder output: the blend calibrates it itself); with
+  fewer than ``MIN_CLASS`` purchases in a fold the blend keeps the baseline's purchase head.
+
+The lowest loss wins; of equal losses the first of ``baseline, encoder, blend`` (the simplest).
+So the saved model is the baseline, or something that beat the baseline out of sample on the
+latest logs. The blend's purchase probability is capped at its click probability
+(``p_purchase <= p_click``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+
+from reward_models.calibration import EPS, _bce_rows, fold_ids
+
+CANDIDATES = ("baseline", "encoder", "blend")  # simplest first
+BLEND_C = 1.0  # inverse L2 strength of the blend weights
+MIN_CLASS = 3  # fewest positives (and negatives) a training fold needs to fit the blend of a head
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def esmm_rows(clicked, converted, p_click, p_purchase) -> np.ndarray:
+    """Per-row ``BCE(clicked, p_click) + BCE(converted, p_purchase)``, shape (n,)."""
+    return (_bce_rows(np.asarray(clicked, np.float64), p_click)
+            + _bce_rows(np.asarray(converted, np.float64), p_purchase))
+
+
+@dataclass
+class Combiner:
+    """The chosen scorer and, for ``blend``, ``[a, b, c]`` per head (JSON round-trips via ``to_dict``)."""
+
+    choice: str = "encoder"
+    click: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])
+    purchase: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])
+
+    def __post_init__(self) -> None:
+        if self.choice not in CANDIDATES:
+            raise ValueError(f"combiner choice must be one of {CANDIDATES}, got {self.choice!r}")
+
+    @property
+    def needs_encoder(self) -> bool:
+        return self.choice != "baseline"
+
+    @property
+    def needs_baseline(self) -> bool:
+        return self.choice != "encoder"
+
+    def blend(self, encoder_raw: tuple[np.ndarray, np.ndarray],
+              baseline: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Blended ``(p_click, p_purchase)`` from raw encoder and baseline probabilities, (n,) each."""
+        out = []
+        for w, enc, base in zip((self.click, self.purchase), encoder_raw, baseline, strict=True):
+            out.append(expit(w[0] * logit(enc) + w[1] * logit(base) + w[2]))
+        return out[0], np.minimum(out[1], out[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Combiner:
+        return cls(**data)
+
+
+def _fit_head(x: np.ndarray, y: np.ndarray, seed: int) -> list[float] | None:
+    positives = int(y.sum())
+    if min(positives, len(y) - positives) < MIN_CLASS:
+        return None
+    lr = LogisticRegression(C=BLEND_C, max_iter=1000, random_state=seed).fit(x, y)
+    return [float(lr.coef_[0][0]), float(lr.coef_[0][1]), float(lr.intercept_[0])]
+
+
+def _fit_blend(enc_raw, base, clicked, converted, rows, seed) -> Combiner | None:
+    """Blend weights fitted on ``rows``; too few purchases keep the baseline's purchase head as is."""
+    weights = []
+    for head, (enc, b, y) in enumerate(zip(enc_raw, base, (clicked, converted), strict=True)):
+        w = _fit_head(np.column_stack([logit(enc[rows]), logit(b[rows])]), y[rows], seed)
+        if w is None:
+            if head == 0:
+                return None
+            w = [0.0, 1.0, 0.0]
+        weights.append(w)
+    return Combiner("blend", *weights)
+
+
+def select_combiner(encoder_oof: tuple[np.ndarray, np.ndarray], encoder_raw: tuple[np.ndarray, np.ndarray],
+                    baseline: tuple[np.ndarray, np.ndarray], clicked, converted, *, folds: int = 5,
+                    seed: int = 0) -> tuple[Combiner, dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Choose among ``baseline, encoder, blend`` by cross-validated ESMM log-loss on one slice.
+
+    Parameters
+    ----------
+    encoder_oof : (p_click, p_purchase), (n,) each
+        The encoder model's out-of-fold calibrated probabilities on the slice.
+    encoder_raw : (p_click, p_purchase), (n,) each
+        Its uncalibrated probabilities (the blend's input).
+    baseline : (p_click, p_purchase), (n,) each
+        The baseline's probabilities (fitted on earlier rows).
+    clicked, converted : (n,)
+        Outcomes.
+
+    Returns
+    -------
+    combiner, report, oof
+        The choice (a blend refitted on all rows), ``{"choice", "cv_logloss": {candidate: loss},
+        "folds", "n", "note", "blend": the refitted blend's dict or None}`` and each candidate's
+        out-of-fold ``(p_click, p_purchase)``.
+
+    >>> rng = np.random.default_rng(0); n = 3000
+    >>> truth = expit(rng.normal(-2.5, 0.8, n)); c = (rng.random(n) < truth).astype(float)
+    >>> v = c * (rng.random(n) < 0.3)
+    >>> noise = np.full(n, c.mean())                       # an encoder with no signal
+    >>> comb, report, _ = select_combiner((noise, noise * 0.3), (noise, noise * 0.3), (truth, truth * 0.3), c, v)
+    >>> comb.choice != "encoder", report["cv_logloss"]["baseline"] < report["cv_logloss"]["encoder"]
+    (True, True)
+    """
+    clicked, converted = np.asarray(clicked, np.float64), np.asarray(converted, np.float64)
+    n = len(clicked)
+    fold = fold_ids(n, folds, seed)
+    oof = {"baseline": tuple(np.asarray(p, np.float64) for p in baseline),
+           "encoder": (encoder_oof[0], np.minimum(encoder_oof[1], encoder_oof[0]))}
+    blend_click, blend_purchase = np.empty(n), np.empty(n)
+    note = None
+    for k in range(int(fold.max()) + 1):
+        comb = _fit_blend(encoder_raw, baseline, clicked, converted, fold != k, seed)
+        if comb is None:
+            note = f"blend not fitted: a fold has fewer than {MIN_CLASS} clicks"
+            break
+        test = fold == k
+        blend_click[test], blend_purchase[test] = comb.blend(
+            tuple(p[test] for p in encoder_raw), tuple(p[test] for p in baseline))
+    else:
+        oof["blend"] = (blend_click, blend_purchase)
+    losses = {name: float(esmm_rows(clicked, converted, *p).mean()) for name, p in oof.items()}
+    choice = min(losses, key=losses.__getitem__)  # dict order = CANDIDATES: ties go to the simpler
+    blend = _fit_blend(encoder_raw, baseline, clicked, converted, np.ones(n, bool), seed) if "blend" in oof else None
+    combiner = blend if choice == "blend" else Combiner(choice)
+    report = {"choice": choice, "cv_logloss": losses, "folds": int(fold.max()) + 1, "n": int(n), "note": note,
+              "blend": None if blend is None else blend.to_dict()}
+    return combiner, report, oof
