@@ -146,3 +146,29 @@ def log_trainer_run(trainer, metrics: Mapping[str, Any], step: int) -> dict[str,
     args = trainer.args
     return log_metrics(metrics, args.report_to, log_dir=tensorboard_dir(trainer), step=step,
                        run_name=getattr(args, "run_name", None))
+
+
+# Stages whose summaries hold rlopt's own end-of-run numbers (the report stage only renders them).
+RUN_STAGES = ("validate", "reward", "tuning", "generation", "ab", "bandit", "ope")
+RUN_LOG_SUBDIR = "tracking"
+
+
+def log_run(config, result) -> dict[str, float]:
+    """Log a finished ``rlopt run``'s stage summaries to ``[tuning] report_to``'s trackers.
+
+    Reward-model health (``reward/...``), the A/B comparison (``ab/...``), OPE estimates
+    (``ope/...``), bandit and generation numbers: every finite number of each finished stage's
+    summary (lists such as curves are left to TRL's per-step logging). TensorBoard gets them in
+    ``<run>/tracking`` (``tensorboard --logdir <run>`` shows them beside TRL's tuning curves in
+    ``<run>/tuning``); mlflow and trackio in a run named after the run directory.
+
+    Parameters
+    ----------
+    config : rlopt.pipeline.ExperimentConfig
+    result : rlopt.pipeline.RunResult
+    """
+    report_to = config.tuning.fields.get("report_to", "none")
+    metrics = {name: result.results[name].summary for name in RUN_STAGES
+               if name in result.results and result.results[name].ok}
+    return log_metrics(metrics, report_to, log_dir=Path(result.run_dir) / RUN_LOG_SUBDIR,
+                       run_name=Path(result.run_dir).name)

@@ -24,7 +24,12 @@ def run_pipeline(config: ExperimentConfig, *, force: Iterable[str] = (),
     if unknown:
         raise InputError(f"unknown stage '{unknown[0]}' to force; stages: {', '.join(STAGE_NAMES)}",
                          column="force", value=unknown[0])
-    return run_stages(config, build_stages(config), force=force, log=log)
+    from rlopt.tracking import log_run, trackers
+
+    trackers(config.tuning.fields.get("report_to"))  # an unknown or uninstalled tracker: before any stage
+    result = run_stages(config, build_stages(config), force=force, log=log)
+    log_run(config, result)  # rlopt's own numbers to [tuning] report_to's tracker (none by default)
+    return result
 
 
 __all__ = ["ExperimentConfig", "RunResult", "Stage", "StageResult", "StageUnavailable", "config_from_dict",
