@@ -116,11 +116,18 @@ class TextEncoder:
         self.batch_size = batch_size
         self.max_cache = max_cache
         self.precision = precision
+        from rlopt.model_dirs import check_model_dir, load_error
+
+        check_model_dir(self.path, "reward model encoder")  # no custom code, no pickle-only weights
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            self.model = AutoModel.from_pretrained(self.path)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+            self.model = AutoModel.from_pretrained(self.path, use_safetensors=True, trust_remote_code=False)
         except OSError as err:
             raise InputError(f"cannot load the encoder '{spec}' ({self.path}): {err}", column="encoder") from err
+        except Exception as err:  # corrupt weights, shape mismatch...: one paragraph naming the directory
+            if (mapped := load_error(err, self.path, "reward model encoder")) is None:
+                raise
+            raise mapped from err
         self.model.eval()
         self.dim = int(self.model.config.hidden_size)
         self._cache: dict[str, np.ndarray] = {}

@@ -11,6 +11,11 @@ A spec is one of
   and the LoRA adapter loaded on top;
 - a local directory with ``config.json`` and weights;
 - any Hugging Face id (works where a hub or a local HF cache is reachable).
+
+Local directories are checked first (:func:`rlopt.model_dirs.check_model_dir`: no custom code, no
+pickle-only weights), weights are loaded from safetensors only, and every way a directory fails to
+load -- corrupt weights, shapes that do not match the config, a chat template the sandbox refuses
+-- is one :class:`~rlopt.errors.InputError` naming the directory.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import shutil
 from pathlib import Path
 
 from rlopt.errors import InputError
+from rlopt.model_dirs import check_chat_template, check_model_dir, load_error
 from rlopt.resources import cache_dir, smollm2_gguf_path
 
 DEFAULT_GENERATOR = "default"
@@ -107,7 +113,7 @@ def adapter_base_spec(path: str | Path) -> str:
             if base != DEFAULT_GENERATOR and not Path(base).is_absolute() and inside.is_dir():
                 return str(inside)
             return str(base)
-    cfg = json.loads((path / "adapter_config.json").read_text())
+    cfg = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
     base = cfg.get("base_model_name_or_path")
     if not base:
         raise InputError(f"{path}/adapter_config.json names no base_model_name_or_path and there is no "
@@ -170,8 +176,10 @@ def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype
     spec = str(spec)
     adapter_dir = None
     base_model = base_tokenizer = None
+    if Path(spec).is_dir():
+        check_model_dir(spec, "generator")
     if Path(spec).is_dir() and is_adapter_dir(spec):
-        if not any((Path(spec) / n).is_file() for n in ("adapter_model.safetensors", "adapter_model.bin")):
+        if not (Path(spec) / "adapter_model.safetensors").is_file():
             raise InputError(f"{spec}: adapter_config.json is here but no adapter weights "
                              "(adapter_model.safetensors)", file=spec, rule="tuned generator layout")
         adapter_dir = spec
@@ -187,20 +195,33 @@ def resolve_generator(spec: str = DEFAULT_GENERATOR, device: str = "auto", dtype
             base_path = resolve_base_path(base_spec)
     else:
         base_path = resolve_base_path(spec)
+    if base_model is None and Path(base_path).is_dir():
+        check_model_dir(base_path, "generator")
     try:
         if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file():
-            tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+            tokenizer = AutoTokenizer.from_pretrained(adapter_dir, trust_remote_code=False)
         else:
-            tokenizer = base_tokenizer or AutoTokenizer.from_pretrained(base_path)
-        model = base_model if base_model is not None else AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+            tokenizer = base_tokenizer or AutoTokenizer.from_pretrained(base_path, trust_remote_code=False)
+        model = base_model if base_model is not None else AutoModelForCausalLM.from_pretrained(
+            base_path, dtype=dtype, use_safetensors=True, trust_remote_code=False)
     except OSError as err:
         raise InputError(f"{spec}: cannot load the generator ({err}). Use 'default', a local directory "
                          "with config.json + weights, or a Hugging Face id reachable from this machine",
                          file=spec) from err
+    except Exception as err:  # corrupt weights, shape mismatch...: one paragraph naming the directory
+        if (mapped := load_error(err, spec, "generator")) is None:
+            raise
+        raise mapped from err
+    check_chat_template(tokenizer, adapter_dir or spec)
     if adapter_dir is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+        try:
+            model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable, use_safetensors=True)
+        except Exception as err:
+            if (mapped := load_error(err, adapter_dir, "tuned generator's adapter")) is None:
+                raise
+            raise mapped from err
         if not trainable:  # fold LoRA into the base weights: plain-model speed for generation
             model = model.merge_and_unload()
     prepare_tokenizer(tokenizer)
