@@ -12,7 +12,8 @@ from rlopt.cli._common import JsonOption, emit, err_console
 
 def run(
     config: Annotated[Path, typer.Argument(help="Experiment TOML (see experiments/README.md).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory; overrides [run] out_dir.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (new, empty, or one rlopt made; one run at a time); overrides [run] out_dir.")] = None,
     force: Annotated[list[str] | None, typer.Option(
         "--force", help="Redo this stage (and everything downstream) even if cached; repeatable.")] = None,
     as_json: JsonOption = False,
@@ -20,8 +21,10 @@ def run(
     """Run the whole loop: simulate or read logs -> validate -> reward model -> tune -> generate ->
     A/B (base vs tuned) -> placement bandits -> OPE -> report.
 
-    Each stage caches its outputs under the run directory and is skipped when its inputs are
-    unchanged; a crashed run resumes where it stopped.
+    Each stage caches its outputs under the run directory and is skipped when its inputs (and
+    rlopt's code and library versions) are unchanged; a crashed or killed run resumes where it
+    stopped. rlopt refuses (exit 2) a non-empty directory it did not make and one another run is
+    using.
 
     Example:
 

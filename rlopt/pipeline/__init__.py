@@ -2,6 +2,10 @@
 
 - :mod:`rlopt.pipeline.config` — experiment TOML -> :class:`ExperimentConfig` (strict keys).
 - :mod:`rlopt.pipeline.runner` — :class:`Stage`, caching by fingerprint, resume, manifest.
+- :mod:`rlopt.pipeline.cache` — fingerprints (config, inputs, rlopt's source, library versions), ``stage.json``.
+- :mod:`rlopt.pipeline.rundir` — the run directory's owner marker (``.rlopt-run``) and lock: rlopt
+  writes only into a new, empty or rlopt-made directory, one run at a time, and replaces only
+  folders it made.
 - :mod:`rlopt.pipeline.stages` — the stage list (data, validate, reward, tuning, generation, ab,
   bandit, ope, report) calling each area's public API.
 """
