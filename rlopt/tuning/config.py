@@ -294,8 +294,7 @@ def _precision_defaults() -> dict[str, Any]:
     TRL defaults to ``bf16=True`` and fails on a CPU without ``use_cpu``; on a CPU with native
     bf16 (AVX512-BF16 / AMX) autocast makes a DPO step faster at the same loss (see the results page).
     Activation (gradient) checkpointing, TRL's default, is off: the models here are small, and it slows
-    CPU steps. It is set by its transformers 5 name, ``activation_checkpointing``: ``gradient_checkpointing``
-    is a deprecated alias that warns.
+    CPU steps. It is set by the name the installed transformers has (:func:`_checkpointing_field`).
     """
     import torch
 
@@ -303,7 +302,18 @@ def _precision_defaults() -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     bf16 = native_bf16("cuda" if cuda else "cpu")
-    return {"bf16": bf16, "fp16": False, "activation_checkpointing": False, "use_cpu": bool(bf16 and not cuda)}
+    return {"bf16": bf16, "fp16": False, _checkpointing_field(): False, "use_cpu": bool(bf16 and not cuda)}
+
+
+def _checkpointing_field() -> str:
+    """The ``TrainingArguments`` field that switches activation checkpointing.
+
+    ``activation_checkpointing`` where transformers has it (``gradient_checkpointing`` is then a
+    deprecated alias that warns); ``gradient_checkpointing`` in earlier 5.x releases (5.17 has no
+    ``activation_checkpointing`` field, and passing it is a TypeError).
+    """
+    names = {f.name for f in dataclasses.fields(DPOConfig)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def make_config(method: str, preset: str = "quick", **overrides: Any):
