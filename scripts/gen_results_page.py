@@ -232,10 +232,34 @@ def bench_generation(g: Json) -> str:
             + table(["decoder", "copies", "copies/s", "vs `generate`"], rows))
 
 
+def health_cases(d: Json, prefix: str = "") -> list[tuple[str, Json]]:
+    """``(name, case)`` for every dict under ``d`` that holds a reward-model ``health`` record."""
+    found = []
+    for key, value in d.items():
+        if isinstance(value, dict):
+            name = f"{prefix}{key}"
+            found += [(name, value)] if "health" in value else health_cases(value, name + " / ")
+    return found
+
+
+def bench_reward_health(d: Json) -> str:
+    rows = []
+    for name, c in health_cases(d):
+        h, cv = c["health"], c.get("scorer_cv_logloss", {})
+        rows.append((name, f"{c.get('n_train', 0):,} / {c.get('n_holdout', 0):,}", c.get("scorer", ""),
+                     ", ".join(f"{k} {num(v, 4)}" for k, v in cv.items()),
+                     f"{h['auc']:.3f} [{h['auc_low']:.3f}, {h['auc_high']:.3f}]", num(h.get("baseline_auc"), 3),
+                     f"{h['calibration_slope']:.2f}" if "calibration_slope" in h else "", h.get("status", "")))
+    machine = f"Machine: {d['machine']}.\n\n" if isinstance(d.get("machine"), str) else ""
+    return machine + table(["case", "rows train / held out", "scorer chosen", "CV log-loss per candidate",
+                            "held-out click AUC [95% CI]", "baseline AUC", "calibration slope", "health"], rows)
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "market": ("Simulated marketplace (`bench_simulate`)", bench_market),
     "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
     "reward": ("Reward model (`bench_reward`)", bench_reward),
+    "reward_health": ("Reward model chosen on the user's data, and its health", bench_reward_health),
     "bandits": ("Bandits (`bench_bandits`)", bench_bandits),
     "ope": ("Off-policy evaluation speed (`bench_ope`)", bench_ope),
     "ab": ("A/B simulation speed (`bench_ab`)", bench_ab),
