@@ -18,12 +18,17 @@ Verbose mode leaves every library at its own default.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 
 VERBOSE_ENV = "RLOPT_VERBOSE"
+_state = {"quiet": False}  # set by configure_library_output; library use without it changes nothing
 # Modules whose warnings are library noise to an rlopt user (matched at the start of the module name).
 QUIET_MODULES = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch", "gguf",
                  "tokenizers", "safetensors")
@@ -52,6 +57,7 @@ def configure_library_output(verbose: bool | None = None) -> bool:
     """
     if verbose is None:
         verbose = verbose_requested()
+    _state["quiet"] = not verbose
     if verbose:
         return True
     for key, value in _QUIET_ENV.items():
@@ -81,3 +87,23 @@ def _quiet_imported() -> None:
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
+
+
+@contextlib.contextmanager
+def no_raw_tqdm(module_name: str) -> Iterator[None]:
+    """Silence the plain ``tqdm`` bars of one library module while the block runs (quiet mode only).
+
+    A few library loops call ``tqdm.auto.tqdm`` directly (transformers' "Converting and
+    de-quantizing GGUF tensors"), which no library switch reaches; the module's ``tqdm`` name is
+    swapped for a disabled one and restored after.
+    """
+    module = importlib.import_module(module_name) if _state["quiet"] else None
+    original = getattr(module, "tqdm", None)
+    if original is None:
+        yield
+        return
+    module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original

@@ -64,10 +64,13 @@ def default_generator_dir() -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from rlopt.logging_setup import no_raw_tqdm
+
     gguf = smollm2_gguf_path()
     kwargs = {"gguf_file": gguf.name}
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
-    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kwargs)
+    with no_raw_tqdm("transformers.modeling_gguf_pytorch_utils"):  # its bar ignores the library switches
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kwargs)
     config = AutoConfig.from_pretrained(str(gguf.parent), **kwargs)
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     # Copy into a plain model: the GGUF-loaded one keeps loader state that blocks save_pretrained.
