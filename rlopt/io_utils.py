@@ -20,7 +20,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:  # read-only or full file system: name the output, not a random temp name
+        err.filename = str(target)
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -34,8 +38,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        if isinstance(err, OSError) and err.filename is None:
-            err.filename = str(target)  # a failed write() names no file; say which output it was
+        if isinstance(err, OSError) and err.filename in (None, str(tmp_path)):
+            err.filename = str(target)  # a failed write() names no file, or our temp name: say which output
         raise
 
 

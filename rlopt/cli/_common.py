@@ -69,7 +69,7 @@ def free_space(path: str | os.PathLike[str] | None) -> str:
     import shutil
 
     probe = Path(path).absolute() if path else Path.cwd()
-    while not probe.exists() and probe != probe.parent:
+    while not probe.is_dir() and probe != probe.parent:  # a file, or not made yet: its folder
         probe = probe.parent
     try:
         usage = shutil.disk_usage(probe)
@@ -85,8 +85,20 @@ def _is_disk_full(err: BaseException) -> bool:
     return any(t in text for t in _DISK_FULL_TEXT)
 
 
-def describe_failure(err: BaseException) -> tuple[str, int]:
+_OUTPUTS: list[Path] = []  # the output named by the running command's --out (see check_out_dir)
+
+
+def note_output(path: str | os.PathLike[str]) -> None:
+    """Remember where the running command writes, for failures that name no file (a full disk in a
+    library's own write, say): :func:`describe_failure` then reports that place and its free space."""
+    _OUTPUTS[:] = [Path(path)]
+
+
+def describe_failure(err: BaseException, where: str | os.PathLike[str] | None = None) -> tuple[str, int]:
     """One printable paragraph and the exit code for an exception that reached the command line.
+
+    ``where`` is the directory being written when ``err`` names no file (e.g. a run directory);
+    by default the command's ``--out`` (:func:`note_output`).
 
     - :class:`~rlopt.errors.InputError` (bad input): its message, exit 2.
     - Disk full (``ENOSPC``/``EDQUOT``, or a library's message saying so): the path and the free
@@ -99,13 +111,16 @@ def describe_failure(err: BaseException) -> tuple[str, int]:
     if isinstance(err, InputError):
         return str(err), EXIT_INPUT
     filename = getattr(err, "filename", None)
+    if where is None and _OUTPUTS:
+        where = _OUTPUTS[0]
     if _is_disk_full(err):
-        where = f" while writing {filename}" if filename else ""
-        return (f"no space left on the device{where} ({free_space(filename)}); free some space or write to "
-                f"another disk (--out), then rerun: finished stages are kept ({_short(err)})"), EXIT_ENVIRONMENT
+        place = (f" while writing {filename}" if filename else f" while writing under {where}" if where
+                 else " (the library did not say which file)")
+        return (f"no space left on the device{place} ({free_space(filename or where)}); free some space or write to "
+                f"another disk (--out), then rerun ({_short(err)})"), EXIT_ENVIRONMENT
     if isinstance(err, OSError):
         reason = err.strerror or _short(err)
-        target = filename or "(path not reported)"
+        target = filename or (f"a file under {where}" if where else "(path not reported)")
         if getattr(err, "filename2", None):
             target = f"{target} -> {err.filename2}"
         hint = {errno.EACCES: "check the permissions of that path or choose another",
@@ -147,6 +162,7 @@ def _parent_file(out: Path) -> Path | None:
 
 def check_out_dir(out: Path, option: str = "--out") -> Path:
     """Fail (exit 2) before any work when ``out``, an output *directory*, is an existing file or lies under one."""
+    note_output(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{option} names an existing file; it must be a directory (new, or one rlopt wrote "
                          "before)", file=str(out), column=option, rule=f"{option} is a directory")
@@ -159,6 +175,7 @@ def check_out_dir(out: Path, option: str = "--out") -> Path:
 
 def check_out_file(out: Path, option: str = "--out") -> Path:
     """Fail (exit 2) before any work when ``out``, an output *file*, is an existing directory or lies under a file."""
+    note_output(out)
     if out.is_dir():
         raise InputError(f"{option} names an existing directory; give a file path", file=str(out),
                          column=option, rule=f"{option} is a file")
