@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,9 @@ def assess(clicked: np.ndarray, p_click: np.ndarray, p_click_baseline: np.ndarra
         if level == "no_signal" or status == "ok":
             status = level
 
+    if spread["copies_per_item"] <= 1:
+        flag("no_signal", "every item has a single logged copy, so the logs cannot say which copy of an item works "
+                          "better (the model learns item and context effects only)")
     rel = spread["score_std_within_item"] / max(spread["score_mean"], 1e-12)
     if math.isfinite(rel) and rel < MIN_RELATIVE_SPREAD:
         flag("no_signal", f"every copy of an item gets nearly the same score (within-item std/mean {rel:.2g})")
@@ -193,6 +197,24 @@ def predicted_best_copy_lift(model, rows: pd.DataFrame, logs: pd.DataFrame, cata
     return float(np.maximum(best, logged).sum() / max(logged.sum(), 1e-12) - 1.0)
 
 
+def data_warnings(logs: pd.DataFrame) -> list[str]:
+    """What the training logs lack that limits what any reward model learns from them (not fatal)."""
+    out = []
+    copies = logs.groupby("item_id")["copy_text"].nunique()
+    if (copies <= 1).all():
+        out.append("every item has one logged copy: copies of an item cannot be compared; log several copies "
+                   "per item (an A/B or a randomized copy choice)")
+    elif (copies <= 1).mean() > 0.5:
+        out.append(f"{(copies <= 1).mean():.0%} of the items have one logged copy: nothing is learned about "
+                   "their copy")
+    if "propensity" not in logs or logs["propensity"].isna().all():
+        out.append("no propensity column: the logging policy's choices are learned as they are (no IPW "
+                   "correction, --ipw-clip unavailable) and rlopt ope cannot weigh these logs")
+    if "segment" not in logs or logs["segment"].astype(str).nunique() <= 1:
+        out.append("one segment in the logs: the model cannot learn copy that suits one kind of shopper")
+    return out
+
+
 def model_health(model, logs: pd.DataFrame, eval_rows: pd.DataFrame, catalog: pd.DataFrame,
                  p_click: np.ndarray, p_click_baseline: np.ndarray | None, *, rows: str,
                  encoder_auc: float | None = None, seed: int = 0) -> dict[str, Any]:
@@ -206,6 +228,7 @@ def model_health(model, logs: pd.DataFrame, eval_rows: pd.DataFrame, catalog: pd
     health["traffic"] = traffic_power(float(logs["clicked"].mean()), len(logs), lift)
     health["min_detectable_lift"] = health["traffic"]["min_detectable_lift"]
     health["scorer"] = model.combiner.choice
+    health["warnings"] = data_warnings(logs)
     health["calibration"] = {"method": model.calibrator.method,
                              "rejected": model.config.get("metrics", {}).get("calibration_rejected", [])}
     return _finite(health)
@@ -248,11 +271,12 @@ def describe(health: dict[str, Any]) -> str:
             + "; ".join(health.get("reasons", [])))
 
 
-def require_usable(model_dir: str | Path, allow_weak: bool = False) -> dict[str, Any] | None:
+def require_usable(model_dir: str | Path, allow_weak: bool = False, echo: bool = False) -> dict[str, Any] | None:
     """Refuse online RL against a reward model whose health is ``no_signal`` (exit 2).
 
-    ``weak`` (or ``no_signal`` with ``allow_weak``) only warns. A model saved before the health
-    check existed passes (None is returned).
+    ``weak`` (or ``no_signal`` with ``allow_weak``) only warns: a ``UserWarning``, or with ``echo``
+    a line on stderr (the CLI hides library warnings without ``-v``). A model saved before the
+    health check existed passes (None is returned).
     """
     health = read_health(model_dir)
     if health is None or health.get("status") == "ok":
@@ -262,5 +286,8 @@ def require_usable(model_dir: str | Path, allow_weak: bool = False) -> dict[str,
             f"{describe(health)}. Online RL (GRPO/RLOO) against it would train on noise; pass "
             "--allow-weak-reward-model (or [reward] allow_weak = true) to run anyway",
             file=str(model_dir), rule="the reward model's health must not be no_signal for online RL")
-    warnings.warn(describe(health), UserWarning, stacklevel=2)
+    if echo:
+        print(f"warning: {describe(health)}", file=sys.stderr)
+    else:
+        warnings.warn(describe(health), UserWarning, stacklevel=2)
     return health

@@ -23,6 +23,14 @@ epoch, and sits closest in time to the data the model will score. ``calibration=
 default) picks none / temperature / Platt / isotonic by cross-validated log-loss on that slice
 (:func:`reward_models.calibration.select_calibrator`). A separate ``holdout`` frame, if given, is
 only evaluated.
+
+Beside the encoder model, the hashed n-gram baseline (:mod:`reward_models.baseline`) is fitted on
+the fit and validation slices; on the calibration slice :func:`reward_models.stacking.select_combiner`
+chooses which one scores (encoder, baseline or a logistic blend of both) by cross-validated
+log-loss, so the saved model is never worse there than the baseline. On small logs the calibration
+slice grows to ``min_selection_rows`` rows (at most a quarter of the logs) so that the choice rests
+on enough clicks. :func:`reward_models.health.model_health` then checks the result (``health`` in
+the saved config).
 """
 
 from __future__ import annotations

@@ -93,7 +93,40 @@ def train_cmd(
     result.update(_flat("valid_", metrics["valid"]))
     if "holdout" in metrics:
         result.update(_flat("holdout_", metrics["holdout"]))
+    result["scorer"] = metrics["scorer"]
+    result["scorer_cv_logloss"] = metrics["scorer_selection"]["cv_logloss"]
+    for component in ("encoder", "baseline", "blend"):
+        if f"holdout_{component}" in metrics:
+            part = metrics[f"holdout_{component}"]
+            result.update({f"{component}_click_auc": part["click_auc"], f"{component}_click_logloss": part["click_logloss"]})
+    result.update(_health_fields(model.config["health"], as_json))
     emit(result, as_json, "reward train")
+    _warn_unhealthy(model.config["health"])
+
+
+def _health_fields(health: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    """``{"health": {...}}`` for --json; flat ``health_*`` rows for the table."""
+    if as_json:
+        return {"health": health}
+
+    def num(key: str, fmt: str = ".3f") -> str:
+        return "n/a" if health.get(key) is None else format(health[key], fmt)
+
+    return {"health": health["status"],
+            "health_click_auc": f"{num('auc')} [{num('auc_low')}, {num('auc_high')}] on {health['rows']}",
+            "health_baseline_auc": num("baseline_auc"), "health_score_std": num("score_std", ".4f"),
+            "health_calibration_slope": num("calibration_slope", ".2f"),
+            "health_calibration": health["calibration"]["method"]
+            + "".join(f" ({r['method']} rejected: {r['reason']})" for r in health["calibration"]["rejected"]),
+            "health_min_detectable_lift": num("min_detectable_lift", ".1%"),
+            "health_reasons": "; ".join(health["reasons"] + health.get("warnings", [])) or "-"}
+
+
+def _warn_unhealthy(health: dict[str, Any]) -> None:
+    from reward_models.health import describe
+
+    if health["status"] != "ok" or health.get("warnings"):
+        typer.echo(f"warning: {describe(health)}", err=True)
 
 
 @reward_app.command("eval")
@@ -117,7 +150,14 @@ def eval_cmd(
     reward_model = RewardModel.from_pretrained(model)
     frame, cat = _read_inputs(logs, catalog, placements, on_error)
     metrics, _ = evaluate_reward_model(reward_model, frame, cat, source=str(logs))
-    result: dict[str, Any] = {"model_dir": str(model), "logs": str(logs), **metrics}
+    result: dict[str, Any] = {"model_dir": str(model), "logs": str(logs), "scorer": reward_model.combiner.choice,
+                              **metrics}
+    from reward_models.train import components
+
+    for component in components(reward_model):  # each scorer the model holds, on the same rows
+        part, _ = evaluate_reward_model(reward_model, frame, cat, source=str(logs), component=component)
+        result.update({f"{component}_{k}": part[k] for k in ("click_auc", "click_logloss", "purchase_auc",
+                                                             "purchase_logloss")})
     if not no_oracle:
         from reward_models.oracle_compare import compare_with_oracle, find_market_dir
 

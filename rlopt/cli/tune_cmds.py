@@ -121,6 +121,9 @@ def tune(
         "--support-top-share", min=0.0, max=1.0, help="grpo/rloo with --support-penalty: count as support only "
         "this share of each item's honest logged copies, ranked by logged value lift (default 1 = all copy).")]
     = None,
+    allow_weak_reward_model: Annotated[bool, typer.Option(
+        "--allow-weak-reward-model", help="grpo/rloo: train even when the reward model's health check says "
+        "no_signal (rlopt reward train shows it).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
@@ -128,6 +131,11 @@ def tune(
     from rlopt.tuning.api import tune_generator
 
     check_out_dir(out)
+    if method in ("grpo", "rloo"):
+        from reward_models.health import require_usable
+
+        for member in reward_model or []:
+            require_usable(member, allow_weak=allow_weak_reward_model, echo=True)
 
     online_only = {"reward_ensemble": (reward_ensemble, "dpo's reward-ranked pairs use the members' mean"),
                    "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support"),

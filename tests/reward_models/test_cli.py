@@ -102,3 +102,27 @@ def test_help_has_examples():
     for cmd in ("train", "eval", "score"):
         result = CliRunner().invoke(app, ["reward", cmd, "--help"])
         assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_train_json_carries_the_scorer_and_health(trained):
+    model_dir, summary = trained
+    health = summary["health"]
+    assert health["status"] in ("ok", "weak", "no_signal") and isinstance(health["reasons"], list)
+    assert health["auc_low"] <= health["auc"] <= health["auc_high"]
+    assert {"baseline_auc", "score_std", "calibration_slope", "min_detectable_lift"} <= set(health)
+    assert summary["scorer"] in ("encoder", "baseline", "blend")
+    assert summary["encoder_click_auc"] > 0.5 and summary["baseline_click_auc"] > 0.5
+    saved = json.loads((model_dir / "reward_config.json").read_text())
+    assert saved["health"]["status"] == health["status"] and saved["combiner"]["choice"] == summary["scorer"]
+
+
+def test_eval_reports_the_encoder_and_the_baseline(trained, sim_dir):
+    model_dir, summary = trained
+    result = CliRunner().invoke(app, ["reward", "eval", "--model", str(model_dir), "--logs",
+                                      str(sim_dir / "holdout.parquet"), "--catalog", str(sim_dir / "catalog.parquet"),
+                                      "--no-oracle", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["scorer"] == summary["scorer"]
+    assert out["baseline_click_auc"] == pytest.approx(summary["baseline_click_auc"])
+    assert out[f"{out['scorer']}_click_auc"] == pytest.approx(out["click_auc"])
