@@ -216,7 +216,9 @@ def test_library_disk_full_message_is_recognized(cli, world, monkeypatch, tmp_pa
     code, _, err = cli("validate", "--logs", world["logs"], "--catalog", world["catalog"], "--out",
                        tmp_path / "clean.jsonl")
     text = _one_paragraph(err)
-    assert code == 1 and "no space left on the device" in text and "free of" in text, text
+    assert code == 1, text
+    assert f"no space left on the device while writing under {tmp_path / 'clean.jsonl'} (" in text, text
+    assert "free of" in text and f"on the file system holding {tmp_path}" in text, text
 
 
 def test_unexpected_error_is_one_paragraph_and_v_shows_the_traceback(cli, world, monkeypatch):
