@@ -126,7 +126,7 @@ n_shoppers = 500
 
 [ope]
 n_folds = 2
-n_bootstrap = 50
+n_bootstrap_samples = 50
 max_eval_rows = 2000
 {report}""")
     return out

@@ -9,6 +9,14 @@ import typer
 from rich.table import Table
 
 from rlopt.cli._common import JsonOption, console, emit
+from rlopt.ope.config import OPEConfig
+
+_DEFAULTS = OPEConfig()
+
+
+def _help(name: str) -> str:
+    """The OPEConfig field's help (one text for the flag, the [ope] key and the docs)."""
+    return OPEConfig.__dataclass_fields__[name].metadata["help"]
 
 _HELP = """Estimate a policy's value (CTR by default) from another policy's logs, with 95% intervals.
 
@@ -26,32 +34,37 @@ Policy specs: uniform | logged-best[:epsilon=E] | reward-model:DIR[:epsilon=E] |
 """
 
 
+# The options that name what is evaluated on; every other option is an OPEConfig field (one to one,
+# same names: tests/ope/test_ope_config.py checks it).
+INPUT_OPTIONS = ("logs", "catalog", "fmt", "seed", "as_json")
+
+
 def ope(
     logs: Annotated[Path, typer.Option("--logs", help="Impression log (Parquet/JSONL/CSV), or an OBD log with --format obd.")],
     policy: Annotated[str, typer.Option("--policy", help="Evaluation policy spec, e.g. uniform, logged-best:epsilon=0.1.")],
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog (default: catalog.parquet next to --logs).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="contract (the rlopt data contract) or obd (Open Bandit Dataset).")] = "contract",
-    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimator names.")] = "ipw,snipw,dm,dr,sndr,switch-dr,dr-os",
-    lambda_: Annotated[float, typer.Option("--lambda", help="lambda_ of switch-dr and dr-os.")] = 100.0,
-    reward: Annotated[str, typer.Option("--reward", help="Contract logs: clicked, converted or revenue.")] = "clicked",
-    alpha: Annotated[float, typer.Option("--alpha", help="1 - confidence level.")] = 0.05,
-    interval: Annotated[str, typer.Option("--interval", help="Bootstrap interval: percentile or bca (bias-corrected and accelerated; better with heavy weights).")] = "percentile",
-    n_bootstrap: Annotated[int, typer.Option("--n-bootstrap", help="Bootstrap resamples.")] = 1000,
-    n_folds: Annotated[int, typer.Option("--n-folds", help="Cross-fitting folds of the reward model.")] = 5,
-    q_model: Annotated[str, typer.Option("--q-model", help="Contract logs' reward model for DM/DR: text (logistic on context + copy words) or ctr (empirical CTR per copy).")] = "text",
+    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated estimator names.")] = ",".join(_DEFAULTS.estimators),
+    lambda_: Annotated[float, typer.Option("--lambda", "--lambda-", help=_help("lambda_"))] = _DEFAULTS.lambda_,
+    reward: Annotated[str, typer.Option("--reward", help=_help("reward"))] = _DEFAULTS.reward,
+    alpha: Annotated[float, typer.Option("--alpha", help=_help("alpha"))] = _DEFAULTS.alpha,
+    interval: Annotated[str, typer.Option("--interval", help=_help("interval"))] = _DEFAULTS.interval,
+    n_bootstrap_samples: Annotated[int, typer.Option("--n-bootstrap-samples", "--n-bootstrap", help=_help("n_bootstrap_samples"))] = _DEFAULTS.n_bootstrap_samples,
+    n_folds: Annotated[int, typer.Option("--n-folds", help=_help("n_folds"))] = _DEFAULTS.n_folds,
+    q_model: Annotated[str, typer.Option("--q-model", help=_help("q_model"))] = _DEFAULTS.q_model,
+    max_eval_rows: Annotated[int, typer.Option("--max-eval-rows", help=_help("max_eval_rows"))] = _DEFAULTS.max_eval_rows,
     seed: Annotated[int, typer.Option("--seed", help="Seed for folds, Monte-Carlo and bootstrap.")] = 0,
-    fallback_dm: Annotated[bool, typer.Option("--fallback-dm", help="If propensities are missing or zero, use the direct method alone (and say so) instead of failing.")] = False,
+    fallback_dm: Annotated[bool, typer.Option("--fallback-dm", help=_help("fallback_dm"))] = False,
     as_json: JsonOption = False,
 ) -> None:
-    from rlopt.ope.evaluate import OPEConfig, run_ope
+    from rlopt.ope.evaluate import run_ope
 
     cfg = OPEConfig(
-        logs=logs, policy=policy, format=fmt, catalog=catalog,
-        estimators=tuple(e.strip() for e in estimators.split(",") if e.strip()), lambda_=lambda_,
-        reward=reward, alpha=alpha, interval=interval, n_bootstrap_samples=n_bootstrap, n_folds=n_folds, q_model=q_model, seed=seed,
-        fallback_dm=fallback_dm,
+        policy=policy, estimators=[e.strip() for e in estimators.split(",") if e.strip()], lambda_=lambda_,
+        reward=reward, alpha=alpha, interval=interval, n_bootstrap_samples=n_bootstrap_samples, n_folds=n_folds,
+        q_model=q_model, fallback_dm=fallback_dm, max_eval_rows=max_eval_rows,
     )
-    result = run_ope(cfg)
+    result = run_ope(cfg, logs, catalog=catalog, format=fmt, seed=seed)
     if as_json:
         emit(result, True)
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit, err_console
+from rlopt.cli._common import JsonOption, emit, err_console, note_output
 
 
 def run(
@@ -16,6 +16,9 @@ def run(
         "--out", help="Run directory (new, empty, or one rlopt made; one run at a time); overrides [run] out_dir.")] = None,
     force: Annotated[list[str] | None, typer.Option(
         "--force", help="Redo this stage (and everything downstream) even if cached; repeatable.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="SECTION.KEY=VALUE", help="Override one config key, e.g. --set tuning.learning_rate=1e-4 "
+        "(value in TOML syntax, a bare word is a string); repeatable; checked like the file.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the whole loop: simulate or read logs -> validate -> reward model -> tune -> generate ->
@@ -29,10 +32,13 @@ def run(
     Example:
 
         rlopt run experiments/quickstart.toml --out runs/quickstart
+
+        rlopt run experiments/quickstart.toml --set tuning.learning_rate=1e-4 --set tuning.min_confidence=0.8
     """
     from rlopt.pipeline import load_config, run_pipeline
 
-    cfg = load_config(config, out_dir=out)
+    cfg = load_config(config, out_dir=out, overrides=set_ or ())
+    note_output(cfg.run.out_dir)  # a failure that names no file (disk full in a library) reports the run dir
 
     def log(line: str) -> None:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)

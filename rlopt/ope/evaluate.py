@@ -8,21 +8,20 @@ logistic :class:`~rlopt.ope.regression.RegressionModel` on user and item feature
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from rlopt.errors import InputError
+from rlopt.ope.config import ESTIMATORS, FORMATS, OPEConfig, check_estimators
 from rlopt.ope.contract import contract_feedback, copy_text_features, empirical_ctr
 from rlopt.ope.meta import OffPolicyEvaluation
 from rlopt.ope.specs import greedy_dist, parse_spec, reward_model_scores
 from rlopt.seeding import as_rng
 
-__all__ = ["ESTIMATORS", "OPEConfig", "contract_inputs", "make_estimators", "run_ope"]
+__all__ = ["ESTIMATORS", "OPEConfig", "check_estimators", "contract_inputs", "make_estimators", "run_ope"]
 
-ESTIMATORS = ("ipw", "snipw", "dm", "dr", "sndr", "switch-dr", "dr-os")
 
 
 def make_estimators(names: tuple[str, ...] | list[str] = ESTIMATORS, lambda_: float = 100.0) -> list:
@@ -38,46 +37,16 @@ def make_estimators(names: tuple[str, ...] | list[str] = ESTIMATORS, lambda_: fl
         "switch-dr": lambda: ope.SwitchDoublyRobust(lambda_=lambda_),
         "dr-os": lambda: ope.DoublyRobustWithShrinkage(lambda_=lambda_),
     }
-    unknown = [n for n in names if n not in factories]
-    if unknown or not names:
-        raise InputError(f"unknown estimator(s) {unknown}; valid: {', '.join(ESTIMATORS)}", rule="--estimators")
-    return [factories[n]() for n in dict.fromkeys(names)]
+    return [factories[n]() for n in dict.fromkeys(check_estimators(names))]
 
 
-@dataclass
-class OPEConfig:
-    """Settings of one ``rlopt ope`` run (the CLI's options, one to one)."""
-
-    logs: Path
-    policy: str
-    format: Literal["contract", "obd"] = "contract"
-    catalog: Path | None = None
-    estimators: tuple[str, ...] = ESTIMATORS
-    lambda_: float = 100.0
-    reward: str = "clicked"
-    alpha: float = 0.05
-    interval: Literal["percentile", "bca"] = "percentile"
-    n_bootstrap_samples: int = 1000
-    n_folds: int = 5
-    q_model: Literal["text", "ctr"] = "text"
-    seed: int = 0
-    fallback_dm: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.format not in ("contract", "obd"):
-            raise InputError(f"`--format` must be 'contract' or 'obd', got {self.format!r}")
-        if self.q_model not in ("text", "ctr"):
-            raise InputError(f"`--q-model` must be 'text' or 'ctr', got {self.q_model!r}")
-
-
-def _obd_inputs(cfg: OPEConfig, rng: np.random.Generator):
+def _obd_inputs(cfg: OPEConfig, logs: Path, catalog, rng: np.random.Generator, notes: list[str], rows_rng=None):
     from rlopt.data.obd import load_obd
     from rlopt.ope.obd_policies import bts_action_dist, uniform_action_dist
     from rlopt.ope.regression import RegressionModel
 
     spec = parse_spec(cfg.policy)
-    fb = load_obd(cfg.logs)
+    fb = load_obd(logs)
     n, k, slots = fb.n_rounds, fb.n_actions, fb.len_list
     if spec.name in ("uniform", "random"):
         dist = uniform_action_dist(n, k, slots)
@@ -88,7 +57,7 @@ def _obd_inputs(cfg: OPEConfig, rng: np.random.Generator):
                              f"the evaluated log {k} x {slots}", file=str(spec.arg))
         opts = {o: spec.options[o] for o in ("method", "n_sim", "prior_strength") if o in spec.options}
         dist = bts_action_dist(target, n, rng=rng, **opts)
-        cfg.notes.append(f"BTS action_dist from {target.source} ({opts.get('method', 'posterior')}); "
+        notes.append(f"BTS action_dist from {target.source} ({opts.get('method', 'posterior')}); "
                          f"its on-policy CTR is {target.on_policy_value():.6g}")
     elif spec.name == "logged-best":
         ctr = empirical_ctr(fb.position, fb.action, fb.reward, k, n_folds=cfg.n_folds, rng=rng)
@@ -133,23 +102,41 @@ def contract_inputs(fb, policy: str, *, catalog=None, n_folds: int = 5, q_model:
     return dist, q
 
 
-def _contract_inputs(cfg: OPEConfig, rng: np.random.Generator):
+def _contract_inputs(cfg: OPEConfig, logs: Path, catalog, rng: np.random.Generator, notes: list[str],
+                     rows_rng: np.random.Generator | None = None):
     from rlopt.data import read_catalog, read_logs
 
-    catalog_path = cfg.catalog or Path(cfg.logs).parent / "catalog.parquet"
+    catalog_path = catalog or Path(logs).parent / "catalog.parquet"
     if not Path(catalog_path).exists():
         raise InputError("contract logs are validated against a catalog: pass --catalog F (no catalog.parquet "
-                         f"next to {cfg.logs})", file=str(catalog_path))
+                         f"next to {logs})", file=str(catalog_path))
     catalog = read_catalog(catalog_path)
-    fb = contract_feedback(read_logs(cfg.logs, catalog), reward=cfg.reward)
+    frame = read_logs(logs, catalog)
+    if cfg.max_eval_rows and len(frame) > cfg.max_eval_rows:
+        subset = np.sort(as_rng(rows_rng).choice(len(frame), cfg.max_eval_rows, replace=False))
+        frame = frame.iloc[subset].reset_index(drop=True)
+        notes.append(f"evaluated on a random {cfg.max_eval_rows:,} of the log's rows (max_eval_rows)")
+    fb = contract_feedback(frame, reward=cfg.reward)
     dist, q = contract_inputs(fb, cfg.policy, catalog=catalog, n_folds=cfg.n_folds, q_model=cfg.q_model, rng=rng)
     feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
     return feedback, dist, q, {"n_rounds": fb.n_rounds, "n_actions": fb.n_actions, "len_list": fb.len_list,
                                "n_pools": len(fb.pool_copies)}
 
 
-def run_ope(cfg: OPEConfig) -> dict[str, Any]:
-    """Estimate ``cfg.policy``'s value on ``cfg.logs`` with every requested estimator.
+def run_ope(cfg: OPEConfig, logs: str | Path, *, catalog: str | Path | None = None, format: str = "contract",
+            seed: int = 0) -> dict[str, Any]:
+    """Estimate ``cfg.policy``'s value on ``logs`` with every requested estimator.
+
+    Parameters
+    ----------
+    cfg : OPEConfig
+    logs : path
+        Contract impression log, or an OBD log folder with ``format="obd"``.
+    catalog : path, optional
+        Contract logs' catalog (default: ``catalog.parquet`` next to ``logs``).
+    format : {"contract", "obd"}
+    seed : int
+        Seeds the folds, Monte-Carlo and the bootstrap.
 
     Returns
     -------
@@ -158,13 +145,16 @@ def run_ope(cfg: OPEConfig) -> dict[str, Any]:
         confidence_level, estimates`` (list of ``estimator, estimate, low, high,
         relative_to_logged``) and ``notes``.
     """
-    if not Path(cfg.logs).exists():
-        raise InputError("log file not found", file=str(cfg.logs))
+    if format not in FORMATS:
+        raise InputError(f"`--format` must be one of {', '.join(FORMATS)}, got {format!r}", key="format")
+    if not Path(logs).exists():
+        raise InputError("log file not found", file=str(logs))
     estimators = make_estimators(cfg.estimators, cfg.lambda_)
-    rng = as_rng(cfg.seed)
-    model_rng, boot_rng = rng.spawn(2)
-    build = _obd_inputs if cfg.format == "obd" else _contract_inputs
-    feedback, dist, q, shape = build(cfg, model_rng)
+    rng = as_rng(seed)
+    model_rng, boot_rng, rows_rng = rng.spawn(3)  # the first two as before max_eval_rows existed
+    build = _obd_inputs if format == "obd" else _contract_inputs
+    notes: list[str] = []
+    feedback, dist, q, shape = build(cfg, Path(logs), catalog, model_rng, notes, rows_rng)
     ope = OffPolicyEvaluation(feedback, estimators, fallback_to_dm=cfg.fallback_dm)
     table = ope.summarize_off_policy_estimates(dist, q, alpha=cfg.alpha, n_bootstrap_samples=cfg.n_bootstrap_samples,
                                                rng=boot_rng, method=cfg.interval)
@@ -174,8 +164,8 @@ def run_ope(cfg: OPEConfig) -> dict[str, Any]:
         for name, row in table.iterrows()
     ]
     return {
-        "logs": str(cfg.logs), "format": cfg.format, "policy": cfg.policy,
-        "reward": "click" if cfg.format == "obd" else cfg.reward, **shape,
+        "logs": str(logs), "format": format, "policy": cfg.policy,
+        "reward": "click" if format == "obd" else cfg.reward, **shape,
         "on_policy_value": ope.on_policy_value, "confidence_level": 1 - cfg.alpha, "interval": cfg.interval,
-        "estimates": estimates, "notes": cfg.notes + ope.notes,
+        "estimates": estimates, "notes": notes + ope.notes,
     }

@@ -2,32 +2,48 @@
 
 An experiment file (``experiments/*.toml``) has the sections ``[run] [data] [reward] [tuning]
 [generation] [ab] [bandit] [ope] [report]``; every key is a field below, with the field's
-docstring-style ``help`` saying what it does. An unknown section or key, a wrong type or a missing
-file raises :class:`rlopt.errors.InputError` naming the file, the section, the key and the valid
-keys. Relative paths are resolved against the config file's directory (so a config works from any
-working directory).
+docstring-style ``help`` saying what it does. Two sections are the area's own config, so the CLI,
+the TOML and Python share one set of names: ``[tuning]`` is ``method``, ``preset`` and any field of
+the method's config (:class:`rlopt.tuning.config.RloptDPOConfig` / ``RloptGRPOConfig`` /
+``RloptRLOOConfig``, the flags of ``rlopt tune``; the preset fills what is not given), and ``[ope]``
+is :class:`rlopt.ope.config.OPEConfig` (the flags of ``rlopt ope``).
+
+An unknown section or key, a wrong type, a missing file or a value a later stage would refuse (a
+bandit policy or OPE policy spec, an estimator, a tuning field) raises
+:class:`rlopt.errors.InputError` naming the file, the key and the valid ones, before any stage
+runs. Relative paths are resolved against the config file's directory (so a config works from
+any working directory). ``overrides`` (``rlopt run --set tuning.learning_rate=1e-4``) replace one
+key each and are checked like the file.
 
 Examples
 --------
 >>> cfg = config_from_dict({"run": {"seed": 3}, "tuning": {"method": "grpo"}})
 >>> cfg.run.seed, cfg.tuning.method, cfg.reward.mode
 (3, 'grpo', 'frozen')
->>> config_from_dict({"tuning": {"methd": "dpo"}})
+>>> config_from_dict({"tuning": {"min_confidance": 0.8}})
 Traceback (most recent call last):
 ...
-rlopt.errors.InputError: <config>: unknown key 'methd' in section 'tuning'; valid keys: method, preset, generator, max_steps, learning_rate, num_train_pairs, max_contexts (rule: keys are exactly the dataclass fields)
+rlopt.errors.InputError: <config>, key 'tuning.min_confidance': unknown key 'min_confidance' in section 'tuning'; did you mean min_confidence? valid keys: method, preset and every field of RloptDPOConfig (see `rlopt tune --method dpo --help`) (rule: keys are exactly the dataclass fields)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import enum
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlopt.data.io import read_text_file
 from rlopt.errors import InputError
+from rlopt.ope.config import OPEConfig
+from rlopt.ope.specs import parse_spec
+from rlopt.policies.registry import parse_policy_spec
+from rlopt.tuning.config import CONFIG_CLASSES, make_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,24 +88,51 @@ class RewardConfig:
     batch_size: int = _f(0, "Training batch size; 0 = the trainer's default for the mode.", minimum=0)
     lr: float = _f(0.0, "Learning rate of the heads; 0 = the trainer's default.", minimum=0.0)
     max_rows: int = _f(0, "Train on at most this many log rows (random subset); 0 = all.", minimum=0)
+    allow_weak: bool = _f(False, "Let GRPO/RLOO train against a reward model whose health check says no_signal (held-out AUC not above 0.5, or scores that do not tell copies apart).")
+
+
+TUNING_METHODS = ("dpo", "grpo", "rloo")
+TUNING_PRESETS = ("quick", "standard", "full")
+TUNING_RUN_KEYS = ("output_dir",)  # set by the run (<run>/tuning.tmp/adapter), not by the config
 
 
 @dataclass
-class TuningConfig:
-    method: str = _f("dpo", "Tuning method: 'dpo' (offline pairs from logs), 'grpo' or 'rloo' (online, reward-model reward).", choices=("dpo", "grpo", "rloo"))
-    preset: str = _f("quick", "Hyper-parameter preset of the tuning method: 'quick' (CPU, < 10 min), 'standard' (CPU, DPO ~25 min, GRPO/RLOO ~18-22 min) or 'full' (GPU).", choices=("quick", "standard", "full"))
-    generator: str = _f("default", "Base generator: 'default' (SmolLM2-135M-Instruct), a local directory or a Hugging Face id.", path=True)
-    max_steps: int = _f(0, "Optimizer steps; 0 = the preset's.", minimum=0)
-    learning_rate: float = _f(0.0, "Learning rate; 0 = the preset's.", minimum=0.0)
-    num_train_pairs: int = _f(0, "DPO: training pairs drawn from the mined pairs; 0 = the preset's.", minimum=0)
-    max_contexts: int = _f(0, "GRPO/RLOO: training prompts drawn from the logs; 0 = the preset's.", minimum=0)
+class TuningSection:
+    """``[tuning]``: the method, its preset and the fields given explicitly (any field of the method's
+    config class; the preset and the class fill the rest, explicit values win).
+
+    Not a second config: :meth:`build` makes the method's own config (``RloptDPOConfig`` ...) with
+    :func:`rlopt.tuning.config.make_config`, exactly as ``rlopt tune`` does.
+    """
+
+    method: str = field(default="dpo", metadata={"help": "Tuning method: 'dpo' (offline pairs from logs), 'grpo' or 'rloo' (online, reward-model reward).", "choices": TUNING_METHODS})
+    preset: str = field(default="quick", metadata={"help": "Preset of the method's fields: 'quick' (CPU), 'standard' (CPU, longer) or 'full' (GPU); explicit keys win.", "choices": TUNING_PRESETS})
+    fields: dict[str, Any] = field(default_factory=dict, metadata={"help": "Any field of the method's config (RloptDPOConfig / RloptGRPOConfig / RloptRLOOConfig), e.g. max_steps, learning_rate, min_confidence; see `rlopt tune --method M --help`."})
+
+    @property
+    def generator(self) -> str:
+        """The base generator (``default`` unless the ``generator`` field is given)."""
+        return str(self.fields.get("generator", "default"))
+
+    @property
+    def needs_reward_model(self) -> bool:
+        """GRPO/RLOO score with the reward model; DPO only with ``reward_pairs`` > 0."""
+        return self.method in ("grpo", "rloo") or float(self.fields.get("reward_pairs", 0.0)) > 0
+
+    def build(self, **run_values: Any):
+        """The method's config: preset, then ``run_values`` (e.g. the stage's seed), then the explicit fields."""
+        return make_config(self.method, self.preset, **{**run_values, **self.fields})
+
+    def as_dict(self) -> dict[str, Any]:
+        """``method``, ``preset``, ``generator`` and the explicit fields (the fingerprint and ``config.json``)."""
+        return {"method": self.method, "preset": self.preset, "generator": self.generator, **self.fields}
 
 
 @dataclass
 class GenerationConfig:
     num_samples: int = _f(2, "Copies sampled per (item, placement) context and generator (base and tuned).", minimum=1)
     batch_size: int = _f(16, "Contexts per generation batch.", minimum=1)
-    temperature: float = _f(0.8, "Sampling temperature.", minimum=0.0)
+    temperature: float = _f(0.8, "Sampling temperature (> 0; as `rlopt generate --temperature`, at least 0.01).", minimum=0.01)
     compliance: bool = _f(True, "Repair misleading discount claims in generated copy (wrong ones corrected, claims on undiscounted items removed, unrepairable copy replaced by the item title); the report gives the raw and shown rates.")
 
 
@@ -112,16 +155,6 @@ class BanditConfig:
 
 
 @dataclass
-class OPEConfig:
-    policy: str = _f("reward-model", "Policy to evaluate off-policy: 'reward-model[:epsilon=E]' (greedy on this run's reward model), 'logged-best[:epsilon=E]', 'uniform', or 'reward-model:DIR'.")
-    estimators: list[str] = _f(["ipw", "snipw", "dm", "dr", "sndr"], "Estimators (OBP names: ipw, snipw, dm, dr, sndr, switch-dr, dr-os).")
-    confidence_level: float = _f(0.95, "Level of the bootstrap confidence intervals.", minimum=0.0)
-    n_bootstrap: int = _f(500, "Bootstrap resamples per estimator.", minimum=10)
-    n_folds: int = _f(3, "Cross-fitting folds of the reward regression used by DM/DR.", minimum=2)
-    max_eval_rows: int = _f(30_000, "Held-out rows the estimators use (random subset); 0 = all.", minimum=0)
-
-
-@dataclass
 class ReportConfig:
     title: str = _f("rlopt experiment report", "Report title.")
     examples_per_cell: int = _f(1, "Sample copies shown per (segment, placement) before/after.", minimum=1)
@@ -132,7 +165,7 @@ class ExperimentConfig:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
-    tuning: TuningConfig = field(default_factory=TuningConfig)
+    tuning: TuningSection = field(default_factory=TuningSection)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     ab: ABConfig = field(default_factory=ABConfig)
     bandit: BanditConfig = field(default_factory=BanditConfig)
@@ -142,7 +175,8 @@ class ExperimentConfig:
 
     def section(self, name: str) -> dict[str, Any]:
         """The section ``name`` as a plain dict (for fingerprints and the manifest)."""
-        return dataclasses.asdict(getattr(self, name))
+        value = getattr(self, name)
+        return value.as_dict() if isinstance(value, TuningSection) else dataclasses.asdict(value)
 
     def to_dict(self) -> dict[str, Any]:
         """All sections as nested dicts (what the run directory's ``config.json`` holds)."""
@@ -151,29 +185,66 @@ class ExperimentConfig:
 
 SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source")
 _NON_PATH_WORDS = {"default", ""}
+_SECTION_TYPES: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(ExperimentConfig)
+    if f.name != "source"
+}
+RULE_KEYS = "keys are exactly the dataclass fields"
 
 
-def _check_value(value: Any, fld: dataclasses.Field, section: str, source: str) -> Any:
-    """Type- and range-check one TOML value against its dataclass field; return it normalized."""
-    hint = typing.get_type_hints(_SECTION_TYPES[section])[fld.name]
-    where = dict(file=source, column=f"{section}.{fld.name}")
-    if hint is bool or hint is str:
-        ok = isinstance(value, hint)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    else:  # list[str]
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if not ok:
-        name = "list of str" if typing.get_origin(hint) is list else hint.__name__
-        raise InputError(f"expected {name}, got {type(value).__name__}", rule="type", value=value, **where)
-    choices, minimum = fld.metadata.get("choices"), fld.metadata.get("minimum")
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits the type hint ``hint`` (ints pass for floats; unknown hints pass:
+    the dataclass's own checks decide)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args if a is not type(None))
+    if origin is typing.Literal:
+        return value in args
+    if origin in (list, tuple):
+        item = args[0] if args else Any
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return value in {e.value for e in hint}
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (list, tuple):
+        return f"list of {_type_name(args[0]) if args else 'values'}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    return getattr(hint, "__name__", str(hint))
+
+
+def _check_value(value: Any, hint: Any, fld: dataclasses.Field | None, key: str, source: str) -> Any:
+    """Type- and range-check one TOML value against its field; return it normalized (ints -> floats)."""
+    if not _type_ok(value, hint):
+        raise InputError(f"expected {_type_name(hint)}, got {type(value).__name__}", rule="type", value=value,
+                         file=source, key=key)
+    if hint is float:
+        value = float(value)
+    meta = fld.metadata if fld is not None else {}
+    choices, minimum = meta.get("choices"), meta.get("minimum")
     if choices and value not in choices:
-        raise InputError(f"must be one of {', '.join(choices)}", rule="choice", value=value, **where)
+        raise InputError(f"must be one of {', '.join(choices)}", rule="choice", value=value, file=source, key=key)
     if minimum is not None and value < minimum:
-        raise InputError(f"must be >= {minimum}", rule="range", value=value, **where)
+        raise InputError(f"must be >= {minimum}", rule="range", value=value, file=source, key=key)
     return value
 
 
@@ -197,15 +268,58 @@ def _resolve_path(value: str, base: Path | None, section: str, key: str, source:
         return value
     raise InputError(
         f"the file named by {section}.{key} does not exist: {path}",
-        file=source, column=f"{section}.{key}", rule="file exists", value=value,
+        file=source, key=f"{section}.{key}", rule="file exists", value=value,
     )
 
 
-_SECTION_TYPES: dict[str, type] = {
-    f.name: f.default_factory  # type: ignore[misc]
-    for f in dataclasses.fields(ExperimentConfig)
-    if f.name != "source"
-}
+def _unknown_key(section: str, key: str, valid: list[str], source: str, *, long_list: str | None = None) -> InputError:
+    """``unknown key`` naming close matches and the valid keys (or where a long list of them is)."""
+    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.75)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    listed = long_list or ", ".join(valid)
+    return InputError(f"unknown key '{key}' in section '{section}'; {hint}valid keys: {listed}",
+                      file=source, key=f"{section}.{key}", rule=RULE_KEYS)
+
+
+def _rekey(err: InputError, section: str, source: str) -> InputError:
+    """An area config's InputError (``key='lambda_'``) as the config file's (``key='ope.lambda_'``)."""
+    key = f"{section}.{err.key}" if err.key else section
+    return InputError(err.message, file=source, key=key, rule=err.rule, value=err.value)
+
+
+def _tuning_section(raw: dict[str, Any], source: str, base_dir: Path | None) -> TuningSection:
+    """``[tuning]``: method and preset checked, every other key a field of the method's config class,
+    type-checked; the method's config is built once here so a bad value fails before any stage."""
+    own = {f.name: f for f in dataclasses.fields(TuningSection) if f.name != "fields"}
+    picked = {k: _check_value(raw[k], str, own[k], f"tuning.{k}", source) for k in own if k in raw}
+    section = TuningSection(**picked)
+    cls = CONFIG_CLASSES[section.method]
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for key, value in raw.items():
+        if key in own:
+            continue
+        if key in TUNING_RUN_KEYS:
+            raise InputError(f"tuning.{key} is set by the run (its tuning stage writes <run>/tuning); remove it",
+                             file=source, key=f"tuning.{key}", rule="set by the run")
+        if key not in names:
+            raise _unknown_key("tuning", key, ["method", "preset", *names], source, long_list=(
+                f"method, preset and every field of {cls.__name__} (see `rlopt tune --method {section.method} "
+                "--help`)"))
+        value = _check_value(value, hints[key], None, f"tuning.{key}", source)
+        if key == "generator":
+            value = _resolve_path(value, base_dir, "tuning", key, source)
+        values[key] = value
+    section.fields = values
+    try:
+        section.build()
+    except InputError as err:
+        raise _rekey(err, "tuning", source) from None
+    except (ValueError, TypeError) as err:  # TRL's / transformers' own checks
+        raise InputError(f"{section.method} config: {err}", file=source, key="tuning",
+                         rule=f"{cls.__name__} checks") from None
+    return section
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> ExperimentConfig:
@@ -222,8 +336,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
     """
     unknown = [name for name in data if name not in SECTIONS]
     if unknown:
+        close = difflib.get_close_matches(unknown[0], SECTIONS, n=1)
         raise InputError(
-            f"unknown section '{unknown[0]}'; valid sections: {', '.join(SECTIONS)}",
+            f"unknown section '{unknown[0]}'; {f'did you mean {close[0]}? ' if close else ''}"
+            f"valid sections: {', '.join(SECTIONS)}",
             file=source, rule="sections are exactly the ExperimentConfig fields",
         )
     sections = {}
@@ -231,25 +347,30 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
         cls = _SECTION_TYPES[name]
         raw = data.get(name, {})
         if not isinstance(raw, dict):
-            raise InputError(f"section '{name}' must be a table of keys", file=source, column=name, rule="type")
+            raise InputError(f"section '{name}' must be a table of keys", file=source, key=name, rule="type")
+        if cls is TuningSection:
+            sections[name] = _tuning_section(raw, source, base_dir)
+            continue
         fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
         for key in raw:
             if key not in fields:
-                raise InputError(
-                    f"unknown key '{key}' in section '{name}'; valid keys: {', '.join(fields)}",
-                    file=source, rule="keys are exactly the dataclass fields",
-                )
+                raise _unknown_key(name, key, list(fields), source)
         values = {}
         for key, value in raw.items():
-            value = _check_value(value, fields[key], name, source)
+            value = _check_value(value, hints[key], fields[key], f"{name}.{key}", source)
             if fields[key].metadata.get("path"):
                 value = _resolve_path(value, base_dir, name, key, source)
             values[key] = value
         if "out_dir" in fields and "out_dir" not in values and base_dir is not None:
             values["out_dir"] = _resolve_path(fields["out_dir"].default, base_dir, name, "out_dir", source)
-        sections[name] = cls(**values)
+        try:
+            sections[name] = cls(**values)
+        except InputError as err:  # the area's own checks (OPEConfig)
+            raise _rekey(err, name, source) from None
     cfg = ExperimentConfig(**sections, source=source)
     _check_consistency(cfg)
+    _check_specs(cfg)
     return cfg
 
 
@@ -258,35 +379,108 @@ def _check_consistency(cfg: ExperimentConfig) -> None:
     d = cfg.data
     if d.logs and not d.catalog:
         raise InputError("data.logs is set but data.catalog is not; external logs need their catalog",
-                         file=cfg.source, column="data.catalog", rule="logs requires catalog")
+                         file=cfg.source, key="data.catalog", rule="logs requires catalog")
     if not d.logs and (d.catalog or d.contexts):
         key = "catalog" if d.catalog else "contexts"
         raise InputError(f"data.{key} is set without data.logs; set logs too, or remove {key} to simulate",
-                         file=cfg.source, column=f"data.{key}", rule=f"{key} requires logs")
+                         file=cfg.source, key=f"data.{key}", rule=f"{key} requires logs")
     if not 0.0 < d.holdout_fraction < 1.0:
-        raise InputError("must be in (0, 1)", file=cfg.source, column="data.holdout_fraction",
+        raise InputError("must be in (0, 1)", file=cfg.source, key="data.holdout_fraction",
                          rule="range", value=d.holdout_fraction)
-    for key, value in (("ab.alpha", cfg.ab.alpha), ("ope.confidence_level", cfg.ope.confidence_level)):
-        if not 0.0 < value < 1.0:
-            raise InputError("must be in (0, 1)", file=cfg.source, column=key, rule="range", value=value)
+    if not 0.0 < cfg.ab.alpha < 1.0:
+        raise InputError("must be in (0, 1)", file=cfg.source, key="ab.alpha", rule="range", value=cfg.ab.alpha)
     if not cfg.bandit.policies:
-        raise InputError("list at least one policy", file=cfg.source, column="bandit.policies", rule="non-empty")
-    if not cfg.ope.estimators:
-        raise InputError("list at least one estimator", file=cfg.source, column="ope.estimators", rule="non-empty")
+        raise InputError("list at least one policy", file=cfg.source, key="bandit.policies", rule="non-empty")
 
 
-def load_config(path: str | Path, *, out_dir: str | Path | None = None) -> ExperimentConfig:
-    """Read an experiment TOML file; ``out_dir`` (e.g. from ``--out``) overrides ``[run] out_dir``."""
+RUN_REWARD_MODEL = Path("<this run>") / "reward" / "model"  # stands in for the run's model when checking specs
+
+
+def ope_policy_spec(spec: str, reward_model_dir: Path) -> str:
+    """``[ope] policy`` as an ``rlopt.ope`` spec: ``reward-model`` without a directory means this run's
+    reward model ``reward_model_dir`` (greedy on its scores).
+
+    >>> ope_policy_spec("reward-model:epsilon=0.1", Path("/r/model"))
+    'reward-model:/r/model:epsilon=0.1'
+    >>> ope_policy_spec("logged-best", Path("/r/model"))
+    'logged-best'
+    """
+    if not uses_run_reward_model(spec):
+        return spec
+    rest = spec.partition(":")[2]
+    return f"reward-model:{reward_model_dir}" + (f":{rest}" if rest else "")
+
+
+def uses_run_reward_model(spec: str) -> bool:
+    """Whether ``[ope] policy`` is ``reward-model[:options]`` without a directory (this run's model)."""
+    head, _, rest = spec.partition(":")
+    return head == "reward-model" and not (rest and "=" not in rest.split(":")[0])
+
+
+def _check_specs(cfg: ExperimentConfig) -> None:
+    """The specs later stages parse, parsed now by the same functions (so a typo fails before the
+    first stage, with the stage's message): ``[bandit] policies`` and ``[ope] policy``
+    (``[ope] estimators`` are checked by :class:`OPEConfig` itself)."""
+    for spec in cfg.bandit.policies:
+        try:
+            parse_policy_spec(spec)
+        except InputError as err:
+            raise InputError(err.message, file=cfg.source, key="bandit.policies", rule=err.rule,
+                             value=spec) from None
+    try:
+        parse_spec(ope_policy_spec(cfg.ope.policy, RUN_REWARD_MODEL))
+    except InputError as err:
+        raise InputError(err.message, file=cfg.source, key="ope.policy", rule=err.rule,
+                         value=cfg.ope.policy) from None
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``["tuning.learning_rate=1e-4", ...]`` as ``{section: {key: value}}``, values in TOML syntax.
+
+    A value that is not valid TOML (``tuning.method=grpo``) is taken as a bare string.
+
+    >>> parse_overrides(["tuning.learning_rate=1e-4", "tuning.method=grpo", "bandit.policies=['ucb1']"])
+    {'tuning': {'learning_rate': 0.0001, 'method': 'grpo'}, 'bandit': {'policies': ['ucb1']}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not eq or not dot or not section or not key:
+            raise InputError("--set takes section.key=value, e.g. --set tuning.learning_rate=1e-4",
+                             key="--set", value=item, rule="section.key=value")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def load_config(path: str | Path, *, out_dir: str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read an experiment TOML file; ``out_dir`` (e.g. from ``--out``) overrides ``[run] out_dir``;
+    ``overrides`` (``--set section.key=value``) replace keys before the whole config is checked."""
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found", file=str(path), rule="file exists")
     try:
-        from rlopt.data.io import read_text_file  # non-UTF-8 -> InputError naming the byte offset
-
-        data = tomllib.loads(read_text_file(path))
+        data = tomllib.loads(read_text_file(path))  # non-UTF-8 -> InputError naming the byte offset
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML: {err}", file=str(path), rule="TOML syntax") from err
-    cfg = config_from_dict(data, source=str(path), base_dir=path.resolve().parent)
+    given = parse_overrides(overrides)
+    for section, values in given.items():
+        table = data.setdefault(section, {})
+        if isinstance(table, dict):
+            table.update(values)
+    try:
+        cfg = config_from_dict(data, source=str(path), base_dir=path.resolve().parent)
+    except InputError as err:
+        keys = {f"{s}.{k}" for s, values in given.items() for k in values}
+        if err.key in keys or (err.key is None and set(given) - set(SECTIONS)):
+            raise InputError(err.message, file=f"{path} with --set", key=err.key, rule=err.rule,
+                             value=err.value) from None
+        raise
     if out_dir is not None:
         cfg.run.out_dir = str(Path(out_dir).expanduser().resolve())
     return cfg
@@ -298,8 +492,34 @@ def describe_fields() -> str:
     for name in SECTIONS:
         lines.append(f"### [{name}]\n\n| key | default | what it does |\n|---|---|---|")
         for f in dataclasses.fields(_SECTION_TYPES[name]):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
-            shown = str(default).lower() if isinstance(default, bool) else repr(default)  # TOML spelling
-            lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['help']} |")
+            if _SECTION_TYPES[name] is TuningSection and f.name == "fields":
+                lines.append(f"| *any field of the method's config* | the preset's | {_cell(f.metadata['help'])} |")
+                lines += _project_tuning_rows()
+                continue
+            lines.append(f"| `{f.name}` | `{_toml_default(f)}` | {_cell(f.metadata['help'])} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_default(f: dataclasses.Field) -> str:
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    return str(default).lower() if isinstance(default, bool) else repr(default)  # TOML spelling
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _project_tuning_rows() -> list[str]:
+    """One row per field rlopt adds to TRL's configs (TRL's own are documented by TRL), with the methods
+    that have it; defaults are the class's (a preset may set another)."""
+    rows: dict[str, tuple[dataclasses.Field, list[str]]] = {}
+    for method, cls in CONFIG_CLASSES.items():
+        trl_base = next(c for c in cls.__mro__ if c.__module__.startswith("trl."))  # DPOConfig, ...
+        trl_names = {f.name for f in dataclasses.fields(trl_base)}
+        for f in dataclasses.fields(cls):
+            if f.name not in trl_names and f.name != "preset":
+                rows.setdefault(f.name, (f, []))[1].append(method)
+    return [f"| `{n}` ({'/'.join(m)}) | `{_toml_default(f)}` | {_cell(f.metadata['help'])} |"
+            for n, (f, m) in rows.items()]

@@ -10,7 +10,7 @@
 Each stage's fingerprint covers only the config keys it reads (listed below), so changing
 ``[bandit] steps`` reruns ``bandit`` and ``report`` and nothing else; changing ``[reward]``
 reruns ``reward`` and, for GRPO/RLOO (whose reward is the reward model), ``tuning`` and all
-that follows.
+that follows (and for DPO with ``reward_pairs``, which ranks samples with it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ STAGE_NAMES = ("data", "validate", "reward", "tuning", "generation", "ab", "band
 
 def build_stages(config: ExperimentConfig) -> list[Stage]:
     """The stage list for ``config`` (tuning's dependencies depend on the method)."""
-    online = config.tuning.method in ("grpo", "rloo")
+    online = config.tuning.needs_reward_model
     return [
         Stage("data", stage_data, inputs=data_inputs,
               sections=("data.market", "data.impressions", "data.logs", "data.catalog", "data.placements",

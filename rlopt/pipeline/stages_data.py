@@ -1,12 +1,11 @@
 """Stages ``data``, ``validate`` and ``reward``: logs in, validated tables out, reward model trained.
 
 Each stage only calls the owning area's public functions (``rlopt.market``, ``rlopt.data``,
-``reward_models``); when an area is not installed the stage raises ``StageUnavailable``.
+``reward_models``), imported here so a reader sees what a stage runs.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reward_models import RewardModel, TrainConfig, evaluate_reward_model, train_reward_model
+from reward_models.calibration import calibration_bins
+from rlopt.data import (
+    read_catalog,
+    read_contexts,
+    read_logs,
+    read_placements,
+    read_table,
+    split_logs,
+    write_jsonl,
+    write_placements,
+    write_table,
+)
 from rlopt.errors import InputError
-from rlopt.pipeline.runner import StageContext, StageUnavailable
-
-
-def require(module: str, area: str) -> Any:
-    """Import ``module`` or raise :class:`StageUnavailable` naming the missing area."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise StageUnavailable(f"{area} ({module}) is not available in this installation: {err}") from err
+from rlopt.market import DEFAULT_MARKET, Marketplace
+from rlopt.pipeline.runner import StageContext
 
 
 def market_path(spec: str) -> Path:
     """The market TOML named by ``[data] market`` ('default' = the packaged market)."""
-    market = require("rlopt.market", "the marketplace simulator")
-    return Path(market.DEFAULT_MARKET) if spec == "default" else Path(spec)
+    return Path(DEFAULT_MARKET) if spec == "default" else Path(spec)
 
 
 def data_inputs(config) -> list[str]:
@@ -60,10 +64,9 @@ def stage_data(ctx: StageContext) -> dict[str, Any]:
                 shutil.copyfile(src, ctx.work_dir / f"{key}{''.join(src.suffixes)}")
             else:
                 raise InputError(f"data.{key} names {src}, which does not exist", file=ctx.config.source,
-                                 column=f"data.{key}", rule="input file exists")
+                                 key=f"data.{key}", rule="input file exists")
         return {"source": "external", "logs_file": d.logs, "has_oracle": False}
-    market_mod = require("rlopt.market", "the marketplace simulator")
-    market = market_mod.Marketplace.from_toml(market_path(d.market))
+    market = Marketplace.from_toml(market_path(d.market))
     ctx.log(f"[data] simulating {d.impressions:,} impressions")
     sim = market.simulate(d.impressions, seed=ctx.seed)
     sim.write(ctx.work_dir)
@@ -92,25 +95,23 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
     counted, or stop the run (``"fail"``). Writes ``catalog.parquet, train.parquet,
     holdout.parquet, placements.json, contexts.jsonl``: the only inputs later stages read.
     """
-    data = require("rlopt.data", "the data contract")
     cfg, src, out = ctx.config.data, ctx.dir("data"), ctx.work_dir
     placements_file = _one(src, "placements") or (None if cfg.logs else src / "placements.json")
     if placements_file is None:  # external logs without a placements file: the market's
-        market = require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(market_path(cfg.market))
-        placements = market.placements
+        placements = Marketplace.from_toml(market_path(cfg.market)).placements
     else:
         try:
-            placements = data.read_placements(placements_file)
+            placements = read_placements(placements_file)
         except InputError as err:
             raise (err.with_file(_original(ctx, "placements")) if cfg.placements else err) from None
     # Bad catalog rows are set aside like bad log rows (on_error), as `rlopt validate` does.
-    catalog = data.read_catalog(_one(src, "catalog"), on_error=cfg.on_error,
+    catalog = read_catalog(_one(src, "catalog"), on_error=cfg.on_error,
                                 quarantine_path=out / "catalog.quarantine.jsonl", name=_original(ctx, "catalog"))
     catalog_report = catalog.attrs.get("validation", {})
     reports: dict[str, Any] = {}
 
     def read(path: Path, name: str) -> pd.DataFrame:
-        frame = data.read_logs(path, catalog, placements, on_error=cfg.on_error,
+        frame = read_logs(path, catalog, placements, on_error=cfg.on_error,
                                quarantine_path=out / f"{name}.quarantine.jsonl",
                                name=_original(ctx, "logs") if name == "logs" else None)
         reports[name] = frame.attrs.get("validation", {})
@@ -118,20 +119,20 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
 
     if ctx.summary("data").get("source") == "external":
         logs = read(_one(src, "logs"), "logs")
-        train, holdout = data.split_logs(logs, holdout_fraction=cfg.holdout_fraction, by="time", seed=ctx.seed)
+        train, holdout = split_logs(logs, holdout_fraction=cfg.holdout_fraction, by="time", seed=ctx.seed)
         contexts_file = _one(src, "contexts")
         if contexts_file is not None:
-            contexts = data.read_contexts(contexts_file, catalog, placements, name=_original(ctx, "contexts"))
+            contexts = read_contexts(contexts_file, catalog, placements, name=_original(ctx, "contexts"))
         else:
             contexts = holdout[["item_id", "segment", "placement"]].drop_duplicates().reset_index(drop=True)
     else:
         train, holdout = read(src / "train.parquet", "train"), read(src / "holdout.parquet", "holdout")
-        contexts = data.read_contexts(src / "contexts.jsonl", catalog, placements)
-    data.write_table(catalog, out / "catalog.parquet")
-    data.write_table(train, out / "train.parquet")
-    data.write_table(holdout, out / "holdout.parquet")
-    data.write_placements(placements, out / "placements.json")
-    data.write_jsonl(contexts, out / "contexts.jsonl")
+        contexts = read_contexts(src / "contexts.jsonl", catalog, placements)
+    write_table(catalog, out / "catalog.parquet")
+    write_table(train, out / "train.parquet")
+    write_table(holdout, out / "holdout.parquet")
+    write_placements(placements, out / "placements.json")
+    write_jsonl(contexts, out / "contexts.jsonl")
     quarantined = sum(int(r.get("rows_quarantined", 0)) for r in reports.values())
     rule_counts: dict[str, int] = {}
     for r in reports.values():
@@ -146,34 +147,16 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
             "catalog_rule_counts": dict(catalog_report.get("rule_counts") or {})}
 
 
-def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
-    """Equal-count bins of predicted probability: mean prediction, observed rate and count per bin.
-
-    >>> bins = calibration_bins(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]), n_bins=2)
-    >>> [(round(b["mean_predicted"], 2), b["observed"], b["count"]) for b in bins]
-    [(0.15, 0.0, 2), (0.8, 1.0, 2)]
-    """
-    order = np.argsort(p, kind="stable")
-    out = []
-    for chunk in np.array_split(order, min(n_bins, len(order))):
-        if len(chunk):
-            out.append({"mean_predicted": float(p[chunk].mean()), "observed": float(y[chunk].mean()),
-                        "count": int(len(chunk))})
-    return out
-
-
 def stage_reward(ctx: StageContext) -> dict[str, Any]:
     """Train the reward model on the training logs (``reward_models.train_reward_model``) and
     evaluate it on the held-out logs (AUC, log-loss, ECE, calibration bins).
 
     Outputs: ``model/`` (``RewardModel.save_pretrained``), ``holdout_predictions.parquet``.
     """
-    rm = require("reward_models", "the reward model")
-    data = require("rlopt.data", "the data contract")
     cfg, src = ctx.config.reward, ctx.dir("validate")
-    catalog = data.read_table(src / "catalog.parquet")
-    train = data.read_table(src / "train.parquet")
-    holdout = data.read_table(src / "holdout.parquet")
+    catalog = read_table(src / "catalog.parquet")
+    train = read_table(src / "train.parquet")
+    holdout = read_table(src / "holdout.parquet")
     if cfg.max_rows and len(train) > cfg.max_rows:
         keep = np.sort(ctx.rng().choice(len(train), size=cfg.max_rows, replace=False))
         train = train.iloc[keep].reset_index(drop=True)
@@ -183,10 +166,10 @@ def stage_reward(ctx: StageContext) -> dict[str, Any]:
         if getattr(cfg, key):
             overrides[key] = getattr(cfg, key)
     ctx.log(f"[reward] training on {len(train):,} impressions ({cfg.mode} encoder)")
-    model = rm.train_reward_model(train, catalog, config=rm.TrainConfig(**overrides), source="train.parquet")
+    model: RewardModel = train_reward_model(train, catalog, config=TrainConfig(**overrides), source="train.parquet")
     model.save_pretrained(ctx.work_dir / "model")
-    metrics, preds = rm.evaluate_reward_model(model, holdout, catalog, source="holdout.parquet")
-    data.write_table(preds.reset_index(drop=True), ctx.work_dir / "holdout_predictions.parquet")
+    metrics, preds = evaluate_reward_model(model, holdout, catalog, source="holdout.parquet")
+    write_table(preds.reset_index(drop=True), ctx.work_dir / "holdout_predictions.parquet")
     return {
         "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
         "train_rows": int(len(train)),

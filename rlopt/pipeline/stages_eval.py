@@ -4,19 +4,30 @@
 - ``bandit``: each configured policy learns online in the placement environment (``envs``);
   cumulative expected regret per step.
 - ``ope``: a policy learned from the training logs is evaluated on the held-out logs by the
-  ``rlopt.ope`` estimators; the oracle gives its true value on the same shoppers.
+  ``rlopt.ope`` estimators (settings: :class:`rlopt.ope.config.OPEConfig`, the ``[ope]`` table);
+  the oracle gives its true value on the same shoppers (:meth:`rlopt.market.oracle.Oracle.policy_value`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from envs.runner import run_policy
+from rlopt.ab.simulate import simulate_ab
+from rlopt.data import read_table
+from rlopt.io_utils import write_json_atomic
+from rlopt.market import Marketplace
+from rlopt.market.oracle import Oracle
+from rlopt.ope.contract import contract_feedback
+from rlopt.ope.evaluate import contract_inputs, make_estimators
+from rlopt.ope.meta import OffPolicyEvaluation
+from rlopt.pipeline.config import ope_policy_spec, uses_run_reward_model
 from rlopt.pipeline.runner import StageContext, StageUnavailable
-from rlopt.pipeline.stages_data import market_path, require
+from rlopt.pipeline.stages_data import market_path
 
 RATIO_METRICS = ("ctr", "purchase_rate", "revenue_per_impression")
 
@@ -25,7 +36,7 @@ def _sim_market(ctx: StageContext, what: str):
     path = ctx.dir("data") / "market.toml"
     if not path.is_file():
         raise StageUnavailable(f"{what} needs the simulator's ground truth; external logs have none")
-    return require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(path)
+    return Marketplace.from_toml(path)
 
 
 def ab_metrics(result) -> dict[str, dict[str, float]]:
@@ -47,19 +58,14 @@ def ab_metrics(result) -> dict[str, dict[str, float]]:
 
 def stage_ab(ctx: StageContext) -> dict[str, Any]:
     """Simulated A/B test: base generator (control) vs tuned generator (treatment)."""
-    ab = require("rlopt.ab.simulate", "A/B simulation")
     market = _sim_market(ctx, "the simulated A/B test")
     cfg, gen = ctx.config.ab, ctx.dir("generation")
     arms = {"base": f"copies:{gen / 'base.jsonl'}", "tuned": f"copies:{gen / 'tuned.jsonl'}"}
     ctx.log(f"[ab] {cfg.impressions:,} impressions, base vs tuned")
-    import warnings
-
     with warnings.catch_warnings():  # its warnings are also in result.warnings, which the report shows
         warnings.simplefilter("ignore", UserWarning)
-        result = ab.simulate_ab(market, arms, cfg.impressions, seed=ctx.seed, alpha=cfg.alpha)
+        result = simulate_ab(market, arms, cfg.impressions, seed=ctx.seed, alpha=cfg.alpha)
     full = result.to_dict()
-    from rlopt.io_utils import write_json_atomic
-
     write_json_atomic(ctx.work_dir / "ab_result.json", full)
     return {"primary_metric": cfg.primary_metric, "alpha": cfg.alpha, "metrics": ab_metrics(result),
             "n": {a["name"]: a["impressions"] for a in full["arms"]},
@@ -74,12 +80,11 @@ def bandit_inputs(config) -> list[str]:
 def stage_bandit(ctx: StageContext) -> dict[str, Any]:
     """Each policy learns online for ``steps`` shoppers (``envs.runner.run_policy``), all with the
     same seed (common random numbers). Writes ``curves.csv``."""
-    runner = require("envs.runner", "the placement environments")
     cfg = ctx.config.bandit
     market = str(market_path(ctx.config.data.market))
     curves, final, rows = {}, [], []
     for spec in cfg.policies:
-        run = runner.run_policy(cfg.env_id, spec, cfg.steps, seed=ctx.seed, batch_size=cfg.batch_size,
+        run = run_policy(cfg.env_id, spec, cfg.steps, seed=ctx.seed, batch_size=cfg.batch_size,
                                 max_points=200, market=market, reward=cfg.reward, n_shoppers=cfg.n_shoppers,
                                 table_seed=ctx.seed)
         s = run.summary()
@@ -94,62 +99,39 @@ def stage_bandit(ctx: StageContext) -> dict[str, Any]:
     return {"env_id": cfg.env_id, "reward": cfg.reward, "steps": cfg.steps, "final": final, "curves": curves}
 
 
-def ope_policy_spec(spec: str, reward_model_dir: Path | None) -> str:
-    """``reward-model`` without a directory means this run's reward model (greedy on its scores).
-
-    >>> ope_policy_spec("reward-model:epsilon=0.1", Path("/r/model"))
-    'reward-model:/r/model:epsilon=0.1'
-    >>> ope_policy_spec("logged-best", None)
-    'logged-best'
-    """
-    head, _, rest = spec.partition(":")
-    if head != "reward-model" or (rest and "=" not in rest.split(":")[0]):
-        return spec
-    if reward_model_dir is None:
-        raise StageUnavailable("policy 'reward-model' needs this run's reward model, which did not finish")
-    return f"reward-model:{reward_model_dir}" + (f":{rest}" if rest else "")
-
-
 def stage_ope(ctx: StageContext) -> dict[str, Any]:
     """Off-policy value (click rate) of a policy learned from the logs (default: greedy on this
     run's reward model), estimated on the held-out logs by each estimator, next to the oracle's
     true value of that policy on the same shoppers."""
-    contract = require("rlopt.ope.contract", "off-policy evaluation")
-    evaluate = require("rlopt.ope.evaluate", "off-policy evaluation")
-    meta = require("rlopt.ope.meta", "off-policy evaluation")
-    data = require("rlopt.data", "the data contract")
     market = _sim_market(ctx, "OPE against the truth")
-    oracle = require("rlopt.market.oracle", "the marketplace oracle").Oracle(market)
     cfg, src = ctx.config.ope, ctx.dir("validate")
-    catalog = data.read_table(src / "catalog.parquet")
-    hold = data.read_table(src / "holdout.parquet")
+    if uses_run_reward_model(cfg.policy) and not ctx.has("reward"):
+        raise StageUnavailable("policy 'reward-model' needs this run's reward model, which did not finish")
+    if cfg.reward != "clicked":
+        raise StageUnavailable(f"[ope] reward = {cfg.reward!r}: the simulator's truth here is the click rate; "
+                               "use `rlopt ope --reward` on the logs for other rewards")
+    catalog = read_table(src / "catalog.parquet")
+    hold = read_table(src / "holdout.parquet")
     if cfg.max_eval_rows and len(hold) > cfg.max_eval_rows:
         hold = hold.iloc[np.sort(ctx.rng().choice(len(hold), cfg.max_eval_rows, replace=False))]
     hold = hold.reset_index(drop=True)
     pools = {key: list(market.copy_pool(*key)) for key in set(zip(hold["item_id"], hold["placement"], strict=True))}
-    fb = contract.contract_feedback(hold, reward="clicked", pools=pools)
-    spec = ope_policy_spec(cfg.policy, ctx.dir("reward") / "model" if ctx.has("reward") else None)
+    fb = contract_feedback(hold, reward=cfg.reward, pools=pools)
+    spec = ope_policy_spec(cfg.policy, ctx.dir("reward") / "model")
     model_rng, boot_rng = np.random.default_rng(ctx.seed).spawn(2)
-    dist, q = evaluate.contract_inputs(fb, spec, catalog=catalog, n_folds=cfg.n_folds, rng=model_rng)
-    # truth: sum_a pi(a|x) * P_true(click | candidate a, shopper x, logged slot)
-    n, k = fb.n_rounds, fb.n_actions
-    texts = np.array([[t for t in fb.pool_texts[g]] + [""] * (k - len(fb.pool_texts[g])) for g in fb.group], dtype=object)
-    rows = fb.frame.loc[fb.frame.index.repeat(k)].reset_index(drop=True)
-    valid = fb.valid.reshape(-1)
-    p_true = np.zeros(n * k)
-    sub = rows[valid]
-    p_true[valid] = oracle.click_prob(texts.reshape(-1)[valid], sub["item_id"], sub["segment"], sub["placement"],
-                                      sub["position"], sub["user_features"].tolist() if "user_features" in sub else None)
-    p_true = p_true.reshape(n, k)
-    truth = float(np.mean(np.sum(dist[:, :, 0] * p_true, axis=1)))
-    logged_truth = float(np.mean(p_true[np.arange(n), fb.action]))
+    dist, q = contract_inputs(fb, spec, catalog=catalog, n_folds=cfg.n_folds, q_model=cfg.q_model, rng=model_rng)
+    oracle = Oracle(market)
+    p_true = oracle.candidate_click_probs(fb)  # (n, k): every candidate, every logged shopper
+    truth = oracle.policy_value(fb, dist, p_true)
+    logged_truth = float(np.mean(p_true[np.arange(fb.n_rounds), fb.action]))
     feedback = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
-    ope = meta.OffPolicyEvaluation(feedback, evaluate.make_estimators(cfg.estimators))
-    table = ope.summarize_off_policy_estimates(dist, q, ground_truth=truth, alpha=1 - cfg.confidence_level,
-                                               n_bootstrap_samples=cfg.n_bootstrap, rng=boot_rng)
+    ope = OffPolicyEvaluation(feedback, make_estimators(cfg.estimators, cfg.lambda_), fallback_to_dm=cfg.fallback_dm)
+    table = ope.summarize_off_policy_estimates(dist, q, ground_truth=truth, alpha=cfg.alpha,
+                                               n_bootstrap_samples=cfg.n_bootstrap_samples, rng=boot_rng,
+                                               method=cfg.interval)
     table.reset_index().to_csv(ctx.work_dir / "estimates.csv", index=False)
     estimates = [{"estimator": str(name), "estimate": float(r["estimate"]), "low": float(r["low"]),
                   "high": float(r["high"]), "covers_truth": bool(r["covers"])} for name, r in table.iterrows()]
     return {"policy": cfg.policy, "reward": "click", "truth": truth, "logging_value": ope.on_policy_value,
-            "logging_truth": logged_truth, "n_eval": n, "n_actions": k,
-            "confidence_level": cfg.confidence_level, "estimates": estimates, "notes": list(ope.notes)}
+            "logging_truth": logged_truth, "n_eval": fb.n_rounds, "n_actions": fb.n_actions,
+            "confidence_level": 1 - cfg.alpha, "estimates": estimates, "notes": list(ope.notes)}

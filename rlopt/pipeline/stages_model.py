@@ -1,6 +1,7 @@
 """Stages ``tuning`` and ``generation``: tune the generator, then write copy with base and tuned.
 
-Both call ``rlopt.tuning`` / ``rlopt.generation`` public functions; the oracle enters only through
+Both call ``rlopt.tuning`` / ``rlopt.generation`` public functions (:func:`rlopt.tuning.api.tune_generator`,
+:func:`rlopt.generation.sample.generate_copies`); the oracle enters only through
 ``rlopt.tuning.evaluate.evaluate_copies`` (evaluation), never the tuning itself.
 """
 
@@ -13,8 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reward_models import RewardModel
+from rlopt.data import read_placements, read_table, write_jsonl, write_table
+from rlopt.generation.models import resolve_generator
+from rlopt.generation.sample import generate_copies
+from rlopt.market import Marketplace
+from rlopt.market.oracle import Oracle
 from rlopt.pipeline.runner import StageContext
-from rlopt.pipeline.stages_data import require
+from rlopt.tuning.api import tune_generator
+from rlopt.tuning.evaluate import evaluate_copies, paired_ratio
 
 
 def _market_or_none(ctx: StageContext):
@@ -22,14 +30,13 @@ def _market_or_none(ctx: StageContext):
     path = ctx.dir("data") / "market.toml"
     if not path.is_file():
         return None
-    return require("rlopt.market", "the marketplace simulator").Marketplace.from_toml(path)
+    return Marketplace.from_toml(path)
 
 
 def _validated(ctx: StageContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
-    data = require("rlopt.data", "the data contract")
     src = ctx.dir("validate")
-    return (data.read_table(src / "catalog.parquet"), data.read_table(src / "train.parquet"),
-            data.read_table(src / "holdout.parquet"), data.read_placements(src / "placements.json"))
+    return (read_table(src / "catalog.parquet"), read_table(src / "train.parquet"),
+            read_table(src / "holdout.parquet"), read_placements(src / "placements.json"))
 
 
 def stage_tuning(ctx: StageContext) -> dict[str, Any]:
@@ -38,28 +45,21 @@ def stage_tuning(ctx: StageContext) -> dict[str, Any]:
     Outputs ``adapter/`` (LoRA adapter + tokenizer + ``tuning.json`` + curves CSV). The stage is
     resumable: a crashed attempt's checkpoints in ``adapter/checkpoint-*`` are picked up.
     """
-    config = require("rlopt.tuning.config", "generator tuning")
     cfg = ctx.config.tuning
     catalog, train, _, placements = _validated(ctx)
     market = _market_or_none(ctx)
-    segments = market.segments if market is not None else None
-    overrides = {"generator": cfg.generator, "seed": ctx.seed,
-                 "max_steps": cfg.max_steps or None, "learning_rate": cfg.learning_rate or None}
-    if cfg.method == "dpo":
-        overrides["num_train_pairs"] = cfg.num_train_pairs or None
-    else:
-        overrides["max_contexts"] = cfg.max_contexts or None
-    tcfg = config.make_config(cfg.method, cfg.preset, **overrides)
     out = ctx.work_dir / "adapter"
+    tcfg = cfg.build(seed=ctx.seed)  # the preset, the stage's seed, then the [tuning] keys
     ctx.log(f"[tuning] {cfg.method} ({cfg.preset} preset, {tcfg.max_steps} steps) on {cfg.generator}")
-    if cfg.method == "dpo":
-        summary = require("rlopt.tuning.dpo", "generator tuning").train_dpo(
-            train, catalog, placements, tcfg, out, segments=segments)
-    else:
-        reward_fn = require("reward_models", "the reward model").RewardFunction(
-            str(ctx.dir("reward") / "model"), catalog)
-        summary = require("rlopt.tuning.online", "generator tuning").train_online(
-            cfg.method, train, catalog, placements, tcfg, out, reward_fn, segments=segments)
+    if cfg.method in ("grpo", "rloo"):  # online RL amplifies a reward model without signal: refuse (exit 2)
+        from reward_models.health import require_usable
+
+        health = require_usable(ctx.dir("reward") / "model", allow_weak=ctx.config.reward.allow_weak, echo=True)
+        if health is not None and health["status"] != "ok":
+            ctx.log(f"[tuning] reward model health {health['status']} (allowed): " + "; ".join(health["reasons"]))
+    summary = tune_generator(cfg.method, logs=train, catalog=catalog, placements=placements, out=out,
+                             reward_model=ctx.dir("reward") / "model" if cfg.needs_reward_model else None,
+                             segments=market.segments if market is not None else {}, config=tcfg)
     for ckpt in out.glob("checkpoint-*"):  # finished: the adapter is saved; checkpoints are dead weight
         shutil.rmtree(ckpt)
     curves = _read_curves(out)
@@ -107,25 +107,22 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
     Outputs ``base.jsonl``, ``tuned.jsonl`` (generated copies contract), ``evaluated.parquet``
     (per copy: truth, proxy, guard flags).
     """
-    data = require("rlopt.data", "the data contract")
-    models = require("rlopt.generation.models", "copy generation")
-    sample = require("rlopt.generation.sample", "copy generation")
     cfg = ctx.config.generation
     catalog, _, holdout, placements = _validated(ctx)
     market = _market_or_none(ctx)
-    held = data.read_table(ctx.dir("validate") / "contexts.jsonl")
+    held = read_table(ctx.dir("validate") / "contexts.jsonl")
     segments = sorted(market.segments) if market is not None else sorted(holdout["segment"].astype(str).unique())
     contexts = generation_contexts(held, catalog, placements, segments, ctx.rng())
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
-        model, tokenizer = models.resolve_generator(spec)
+        model, tokenizer = resolve_generator(spec)
         seg_desc = market.segments if market is not None else None
-        frames[name] = sample.generate_copies(
+        frames[name] = generate_copies(
             model, tokenizer, contexts, catalog, placements, seg_desc, num=cfg.num_samples, seed=ctx.seed,
             batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
             compliance=cfg.compliance)
-        data.write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
+        write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
         del model
     summary: dict[str, Any] = {"contexts": int(len(contexts)), "num_samples": cfg.num_samples,
                                "copies": {k: int(len(v)) for k, v in frames.items()},
@@ -135,17 +132,16 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
         summary["evaluation"] = None
         summary["evaluation_note"] = "external logs: no simulator, so no true reward"
         return summary
-    evaluate = require("rlopt.tuning.evaluate", "generator evaluation")
-    oracle = require("rlopt.market.oracle", "the marketplace oracle").Oracle(market)
+    oracle = Oracle(market)
     reward_model = None
     if ctx.has("reward"):  # the proxy; without it the report shows the truth only
-        reward_model = require("reward_models", "the reward model").RewardModel.from_pretrained(ctx.dir("reward") / "model")
+        reward_model = RewardModel.from_pretrained(ctx.dir("reward") / "model")
     evaluated, per_gen = [], {}
     for name, frame in frames.items():
-        result = evaluate.evaluate_copies(frame, oracle, reward_model, catalog, placements)
+        result = evaluate_copies(frame, oracle, reward_model, catalog, placements)
         evaluated.append(result.pop("frame").assign(generator=name))
         per_gen[name] = result
-    data.write_table(pd.concat(evaluated, ignore_index=True), ctx.work_dir / "evaluated.parquet")
+    write_table(pd.concat(evaluated, ignore_index=True), ctx.work_dir / "evaluated.parquet")
     summary["evaluation"] = per_gen
-    summary["paired_ctr_ratio"] = evaluate.paired_ratio(evaluated[0], evaluated[1], "p_click", seed=ctx.seed)
+    summary["paired_ctr_ratio"] = paired_ratio(evaluated[0], evaluated[1], "p_click", seed=ctx.seed)
     return summary

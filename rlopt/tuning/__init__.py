@@ -1,0 +1,58 @@
+"""Tune a copy generator on feedback logs: DPO on pairs mined from the logs, GRPO / RLOO against the
+reward model plus guards (TRL trainers, LoRA adapters).
+
+Public API (imported on first use, see :mod:`rlopt.lazy`):
+
+- :func:`tune_generator` — read logs, build the config, tune, write the adapter (what ``rlopt tune`` runs).
+- :func:`make_config`, :class:`RloptDPOConfig`, :class:`RloptGRPOConfig`, :class:`RloptRLOOConfig`,
+  ``METHODS``, ``PRESETS`` — the one config of the area (flags of ``rlopt tune``, keys of ``[tuning]``).
+- :func:`train_dpo`, :func:`train_online` — the trainers on already-read frames.
+- :func:`mine_pairs`, :func:`mine_enough_pairs`, :func:`honesty_pairs` — DPO preference pairs.
+- :func:`evaluate_copies` — true (oracle) vs proxy (reward model) value of generated copy; evaluation only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rlopt.lazy import lazy_exports
+
+_EXPORTS = {
+    "tune_generator": "api", "make_config": "config", "RloptDPOConfig": "config", "RloptGRPOConfig": "config",
+    "RloptRLOOConfig": "config", "METHODS": "config", "PRESETS": "config", "train_dpo": "dpo",
+    "train_online": "online", "mine_pairs": "pairs", "mine_enough_pairs": "pairs", "honesty_pairs": "pairs",
+    "evaluate_copies": "evaluate",
+}
+
+if TYPE_CHECKING:
+    from rlopt.tuning.api import tune_generator
+    from rlopt.tuning.config import (
+        METHODS,
+        PRESETS,
+        RloptDPOConfig,
+        RloptGRPOConfig,
+        RloptRLOOConfig,
+        make_config,
+    )
+    from rlopt.tuning.dpo import train_dpo
+    from rlopt.tuning.evaluate import evaluate_copies
+    from rlopt.tuning.online import train_online
+    from rlopt.tuning.pairs import honesty_pairs, mine_enough_pairs, mine_pairs
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = [
+    "METHODS",
+    "PRESETS",
+    "RloptDPOConfig",
+    "RloptGRPOConfig",
+    "RloptRLOOConfig",
+    "evaluate_copies",
+    "honesty_pairs",
+    "make_config",
+    "mine_enough_pairs",
+    "mine_pairs",
+    "train_dpo",
+    "train_online",
+    "tune_generator",
+]

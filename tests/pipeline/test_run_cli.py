@@ -80,10 +80,13 @@ def test_crash_resume_config_change_and_report(tmp_path, tiny_causal_lm_dir, tin
 @pytest.mark.parametrize(
     ("toml", "pattern"),
     [
-        ("[tuning]\nmethd = 'dpo'\n", r"unknown key 'methd' in section 'tuning'; valid keys: method, preset"),
-        ("[tunning]\n", r"unknown section 'tunning'; valid sections: run, data"),
+        ("[tuning]\nmethd = 'dpo'\n", r"unknown key 'methd' in section 'tuning'; did you mean method\? valid keys: method, preset"),
+        ("[bandit]\npolicies = ['linucbb']\n", r"key 'bandit.policies': unknown policy 'linucbb'"),
+        ("[ope]\nestimators = ['ipw', 'dr2']\n", r"key 'ope.estimators': unknown estimator"),
+        ("[generation]\ntemperature = 0.0\n", r"key 'generation.temperature': must be >= 0.01"),
+        ("[tunning]\n", r"unknown section 'tunning'; did you mean tuning\? valid sections: run, data"),
         ("[data]\nlogs = 'missing.csv'\ncatalog = 'cat.csv'\n", r"does not exist: .*missing\.csv"),
-        ("[ab]\nimpressions = 'many'\n", r"column 'ab.impressions': expected int, got str"),
+        ("[ab]\nimpressions = 'many'\n", r"key 'ab.impressions': expected int, got str"),
         ("[tuning]\nmethod = 'ppo'\n", r"must be one of dpo, grpo, rloo"),
         ("[run\n", r"not valid TOML"),
     ],
