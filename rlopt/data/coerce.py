@@ -52,6 +52,14 @@ _BLANK_LOOKING = "\u115f\u1160\u3164\uffa0\u2800"
 
 
 @functools.cache
+def _invisible_chars() -> list[str]:
+    """Every character that shows nothing (see :func:`invisible_only_pattern`), sorted."""
+    chars = {chr(c) for c in range(0x10000) if chr(c).isspace() or unicodedata.category(chr(c)) in ("Cf", "Cc")}
+    chars |= {chr(c) for c in range(0xE0000, 0xE0080) if unicodedata.category(chr(c)) == "Cf"}
+    return sorted(chars | set(_BLANK_LOOKING))
+
+
+@functools.cache
 def invisible_only_pattern() -> str:
     """A regex (Python ``re`` and RE2 alike) matching strings made only of characters that show nothing.
 
@@ -60,12 +68,9 @@ def invisible_only_pattern() -> str:
     ...), every control character (``Cc``) and the blank-looking letters of ``_BLANK_LOOKING``.
     Built from :mod:`unicodedata` once (the Basic Multilingual Plane plus the Cf tag block).
     """
-    chars = {chr(c) for c in range(0x10000) if chr(c).isspace() or unicodedata.category(chr(c)) in ("Cf", "Cc")}
-    chars |= {chr(c) for c in range(0xE0000, 0xE0080) if unicodedata.category(chr(c)) == "Cf"}
-    chars |= set(_BLANK_LOOKING)
     # C0 controls as \xHH escapes (a literal NUL cannot travel in an RE2 pattern); the rest literal
     # (none is a character-class metacharacter).
-    body = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in sorted(chars))
+    body = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in _invisible_chars())
     return f"[{body}]*"
 
 
@@ -78,27 +83,38 @@ def _blank(s: pd.Series) -> np.ndarray:
             return missing
     elif not pdt.is_string_dtype(s.dtype):
         return missing
-    blank = s.str.strip().eq("").fillna(False).to_numpy(dtype=bool, copy=True)  # non-strings give NA
-    # Python's strip misses zero-width and control characters; only non-ASCII cells, or cells with a
-    # control character, can be made of them alone (two fast filters).
-    maybe = ~missing & ~blank & (~s.str.isascii().fillna(True).to_numpy(dtype=bool) | control_char_rows(s))
+    stripped = s.str.strip()
+    blank = stripped.eq("").fillna(False).to_numpy(dtype=bool, copy=True)  # non-strings in an object column: NA
+    # str.strip() leaves zero-width and control characters; a cell made only of invisible characters
+    # then starts with one (a cheap vectorized test), and only those few cells are matched in full.
+    maybe = ~blank & stripped.str.slice(0, 1).isin(_invisible_chars()).to_numpy(dtype=bool)
     if maybe.any():
         idx = np.flatnonzero(maybe)
         blank[idx] = s.iloc[idx].str.fullmatch(invisible_only_pattern()).fillna(False).to_numpy(dtype=bool)
     return missing | blank
 
 
-_CONTROL_BYTES = np.zeros(256, dtype=bool)
-_CONTROL_BYTES[list(range(0x20)) + [0x7F, 0xC2]] = True  # C0, DEL, and the lead byte of U+0080..U+00BF
 _CONTROL_RE = "[\\x00-\\x1f\\x7f-\\x9f]"
+
+
+def _may_hold_control(chunk) -> bool:
+    """Whether an Arrow string array's UTF-8 bytes hold a C0 byte, DEL or 0xC2 (the lead byte of
+    U+0080..U+00BF, so of every C1 control). Only the chunk's own byte range is read: the chunks
+    of a column read from Parquet share one data buffer."""
+    data, offsets = chunk.buffers()[2], chunk.buffers()[1]
+    if data is None or len(chunk) == 0:
+        return False
+    width = np.int64 if chunk.type.equals(__import__("pyarrow").large_string()) else np.int32
+    off = np.frombuffer(offsets, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+    view = np.frombuffer(data, dtype=np.uint8)[int(off[0]): int(off[-1])]
+    return bool((view < 0x20).any() or (view == 0x7F).any() or (view == 0xC2).any())
 
 
 def control_char_rows(values: pd.Series) -> np.ndarray:
     """Rows of a string column holding a control character (C0 ``\\x00-\\x1f``, DEL, C1 ``\\x80-\\x9f``).
 
-    Arrow-backed columns are first screened on their raw UTF-8 bytes in one vectorized pass (a
-    column with no such byte, the normal case, costs one table lookup per byte); only a column
-    that may hold one is searched row by row.
+    Arrow-backed columns are first screened on their raw UTF-8 bytes (three vectorized byte
+    comparisons); only a column that may hold one is searched row by row.
 
     Returns
     -------
@@ -113,10 +129,10 @@ def control_char_rows(values: pd.Series) -> np.ndarray:
         try:
             arr = pa.array(values)
             chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-            if not any(_CONTROL_BYTES[np.frombuffer(c.buffers()[2], dtype=np.uint8)].any()
-                       for c in chunks if c.buffers()[2] is not None):
+            if all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks) and \
+                    not any(_may_hold_control(c) for c in chunks):
                 return np.zeros(len(values), dtype=bool)
-        except (pa.ArrowException, TypeError, IndexError):  # not Arrow-backed: search row by row
+        except (pa.ArrowException, TypeError, IndexError, ValueError):  # not Arrow-backed: search row by row
             pass
     return values.str.contains(_CONTROL_RE, regex=True).fillna(False).to_numpy(dtype=bool)
 
