@@ -181,3 +181,28 @@ def test_library_warnings_hidden_unless_verbose(verbose, tmp_path):
                           text=True, timeout=300, check=True)
     assert ("gradient_checkpointing` is deprecated" in done.stderr) == (verbose == "1")
     assert "CheckpointWarning: ours" in done.stderr  # rlopt's own warnings always show
+
+
+def test_a_chain_exports_whole(tuned, tmp_path):
+    """DPO on the DPO-tuned generator: plain PEFT cannot stack the two adapters; both exports carry the chain."""
+    from transformers import AutoModelForCausalLM
+
+    from rlopt.generation.models import resolve_generator
+
+    first, _, _ = tuned
+    second = tmp_path / "dpo-on-dpo"
+    cfg = make_config("dpo", "quick", generator=str(first), min_pairs=2, per_device_train_batch_size=2,
+                      save_steps=1, num_train_pairs=4, max_length=128, max_steps=1, learning_rate=5e-2)
+    with contextlib.redirect_stderr(io.StringIO()):
+        train_dpo(training_logs(), CATALOG, PLACEMENTS, cfg, second, SEGMENTS)
+    assert "rlopt export --merge" in (second / "README.md").read_text()
+    chain, tok = resolve_generator(str(second), device="cpu", dtype=torch.float32)
+    export_generator(second, tmp_path / "merged", merge=True)
+    export_generator(second, tmp_path / "adapter")
+    merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"), dtype=torch.float32).eval()
+    moved, _ = resolve_generator(str(tmp_path / "adapter"), device="cpu", dtype=torch.float32)
+    reference = _greedy(chain, tok)[1]
+    torch.testing.assert_close(_greedy(merged, tok)[1], reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(_greedy(moved, tok)[1], reference, rtol=1e-4, atol=1e-5)
+    only_first, _ = resolve_generator(str(first), device="cpu", dtype=torch.float32)
+    assert not torch.allclose(_greedy(only_first, tok)[1], reference)  # the second adapter is in there
