@@ -206,3 +206,15 @@ def test_a_chain_exports_whole(tuned, tmp_path):
     torch.testing.assert_close(_greedy(moved, tok)[1], reference, rtol=1e-4, atol=1e-5)
     only_first, _ = resolve_generator(str(first), device="cpu", dtype=torch.float32)
     assert not torch.allclose(_greedy(only_first, tok)[1], reference)  # the second adapter is in there
+
+
+def test_card_of_a_default_base_names_the_hub_id_and_the_quantization():
+    from rlopt.tuning.model_card import model_card
+
+    summary = {"method": "grpo", "generator": "default", "steps": 40, "seed": 0, "preset": "quick",
+               "data": {"logs": "<DataFrame>", "catalog": "shop/items.csv", "placements": "given", "contexts": 240},
+               "metrics": {"last_reward": 0.5, "train_runtime": 12.3}, "config": {"lora_r": 16}}
+    card = model_card(summary, portable_base("default"))
+    assert 'base_model: "HuggingFaceTB/SmolLM2-135M-Instruct"' in card and "Q4_1" in card
+    assert "`shop/items.csv`" in card and "DataFrame" not in card and "given" not in card
+    assert "| last_reward | 0.5 |" in card and "train_runtime" not in card
