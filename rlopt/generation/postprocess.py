@@ -1,9 +1,12 @@
-"""Clean raw model output into one line of copy that fits its placement, and check its claims.
+"""Clean raw model output into one line of copy that fits its placement, repair it, and check its claims.
 
 :func:`clean_copy` keeps the first non-empty line, strips wrapping quotes, markdown, hashtags,
 emoji and "Subject:"-style labels, collapses whitespace, drops empty template slots (a run of
 separators, a trailing dash or colon) and caps the text to ``max_chars`` at a
-word boundary. :func:`claimed_discounts` / :func:`is_misleading` read the discount a copy claims
+word boundary (backing off a dangling "that are" / "for the" the cut leaves). :func:`repair_quality`
+repairs the defects of :mod:`rlopt.generation.quality` it safely can (removes links, contacts and
+leaked instructions, collapses empty slots and doubled words, trims a dangling tail) and rejects
+copy it cannot. :func:`claimed_discounts` / :func:`is_misleading` read the discount a copy claims
 (through :mod:`rlopt.generation.compliance`, which also repairs it) so rewards, pair mining and
 evaluation apply one rule.
 """
@@ -37,6 +40,8 @@ def cap_length(text: str, max_chars: int) -> str:
 
     >>> cap_length("Fresh running shoes for your morning miles", 20)
     'Fresh running shoes'
+    >>> cap_length("Sweat resistant earphones that are built for your runs", 36)  # no dangling "that are"
+    'Sweat resistant earphones'
     >>> len(cap_length("x" * 50, 10))
     10
     """
@@ -48,7 +53,104 @@ def cap_length(text: str, max_chars: int) -> str:
     space = cut.rfind(" ")
     # Prefer a word boundary unless it throws away more than half the budget.
     head = cut[:space] if space >= max_chars // 2 else text[:max_chars]
-    return head.rstrip(_TRAIL_PUNCT)[:max_chars]
+    head = head.rstrip(_TRAIL_PUNCT)[:max_chars]
+    # A cut mid-sentence leaves a dangling "... that are" / "for the": back off to the last whole phrase.
+    return trim_dangling(head) or head
+
+
+_QUALITY_ACTIONS = ("ok", "repaired", "rejected")
+#: Fewer words than this after a repair is not copy any more (as the compliance repair's rule).
+MIN_WORDS = 3
+_GLUE = r"(?:\b(?:visit|see|at|on|via|from|in|through|follow(?:\s+us)?(?:\s+on)?|dm(?:\s+us)?|call(?:\s+us)?(?:\s+at)?"
+_GLUE += r"|e-?mail(?:\s+us)?(?:\s+at)?|contact(?:\s+us)?(?:\s+at)?|go\s+to|find\s+us\s+(?:at|on)|buy\s+(?:it\s+)?on)\s+)?"
+_CLAUSE = re.compile(r"(?<=[.!?:])\s+")
+_BOUNDARY = re.compile(r"[,;]\s|\s[-–—]\s|[.!?]\s")
+_PARTICLE_END = re.compile(r"(?<![\w'’-])(?:in|on|up|out|off|over|down)$", re.IGNORECASE)
+_LABEL_LEAK = re.compile(r"(?:^|(?<=[\s.;,!(]))(?:product|brand|category|price|discount|key feature)\s*:\s*",
+                         re.IGNORECASE)
+_DOUBLED = re.compile(r"\b([A-Za-z]{2,})(?:\s+\1\b)+", re.IGNORECASE)
+
+
+def trim_dangling(text: str) -> str:
+    """Drop a dangling tail (:func:`rlopt.generation.quality.is_incomplete`) back to the last whole phrase.
+
+    Backs off to the last clause boundary (``, ; . ! ?`` or a spaced dash) when at least
+    :data:`MIN_WORDS` words stand before it; otherwise strips the dangling word or separator
+    repeatedly ("... earphones that are" loses "are", then "that"; a particle left at the end by
+    that, "in" of "in a", goes too); "offer only" goes as a pair; an unclosed parenthesis goes
+    with what follows it.
+    Returns '' when nothing whole is left.
+
+    >>> trim_dangling("Sweat resistant earphones that are")
+    'Sweat resistant earphones'
+    >>> trim_dangling("Verve wireless earbuds offer only"), trim_dangling("Trail shoes that grip.")
+    ('Verve wireless earbuds', 'Trail shoes that grip.')
+    >>> trim_dangling("A must-buy for your skin, and it's for")  # back to the last whole clause
+    'A must-buy for your skin'
+
+    """
+    from rlopt.generation.quality import INCOMPLETE
+
+    m = INCOMPLETE.search(text)
+    if not m:
+        return text
+    # back off to the last clause boundary when a whole clause is left ("..., and it's for")
+    head = text[:m.start()]
+    bounds = [b.start() for b in _BOUNDARY.finditer(head)]
+    if bounds and len(re.findall(r"[A-Za-z0-9]+", head[:bounds[-1]])) >= MIN_WORDS:
+        return trim_dangling(head[:bounds[-1]].rstrip(_TRAIL_PUNCT))
+    prev = None
+    while prev != text and text:
+        prev = text
+        m = INCOMPLETE.search(text) or _PARTICLE_END.search(text)  # "promote it in a" -> "promote it"
+        if m:
+            text = text[:m.start()].rstrip(_TRAIL_PUNCT + ".…")
+    return text
+
+
+def repair_quality(text: str, max_chars: int) -> tuple[str | None, str]:
+    """Repair the defects of :mod:`rlopt.generation.quality` that can be repaired; reject the rest.
+
+    Steps: drop the prompt's fact labels ("Product:", "Discount:"); drop every sentence or label clause (split after ``. ! ? :``) that leaks the prompt or
+    talks like an assistant ("Sure! Here is a push notification: ..." keeps what follows the
+    colon); remove links, contacts, @handles and other stores with their glue words ("visit",
+    "at", "on", "call us at"); tidy the punctuation left behind and the empty slots
+    (:func:`rlopt.generation.compliance.tidy`); say a doubled word once; trim a dangling tail
+    (:func:`trim_dangling`). The result is capped to ``max_chars`` and checked again.
+
+    Returns
+    -------
+    (str or None, str)
+        ``(text, "ok")`` when there was no defect (``text`` unchanged), ``(repaired, "repaired")``,
+        or ``(None, "rejected")`` when a defect remains (a label chain, a placeholder, a repeated
+        phrase) or fewer than :data:`MIN_WORDS` words are left. Idempotent: a repaired copy
+        repairs to itself with ``"ok"``.
+
+    Examples
+    --------
+    >>> repair_quality("Trail shoes that grip. Built for mud.", 60)
+    ('Trail shoes that grip. Built for mud.', 'ok')
+    >>> repair_quality("Sure! Here is a push notification: Fresh kettles, 20% off", 60)
+    ('Fresh kettles, 20% off', 'repaired')
+    >>> repair_quality("Norda trail shoes - shop now at www.nordwind.com/sale", 60)
+    ('Norda trail shoes - shop now', 'repaired')
+    >>> repair_quality("For 160 characters, focus on the real.", 60)
+    (None, 'rejected')
+    """
+    from rlopt.generation.compliance import tidy
+    from rlopt.generation.quality import INVENTED_URL, LEAKED_INSTRUCTIONS, copy_defects
+
+    if not copy_defects(text):
+        return text, "ok"
+    out = _LABEL_LEAK.sub(" ", text)  # the prompt's fact labels go, the facts stay ("Product: Brewly Core ...")
+    out = " ".join(c for c in _CLAUSE.split(out) if not LEAKED_INSTRUCTIONS.search(c))
+    out = re.sub(_GLUE + r"(?:" + INVENTED_URL.pattern + r")\S*", " ", out, flags=re.IGNORECASE)
+    out = _DOUBLED.sub(r"\1", out)
+    out = tidy(out, lead=True, trail=False)
+    out = trim_dangling(cap_length(out, max_chars))
+    if not out or len(re.findall(r"[A-Za-z0-9]+", out)) < MIN_WORDS or copy_defects(out):
+        return None, "rejected"
+    return out, "repaired"
 
 
 def clean_copy(raw: str, max_chars: int) -> str:

@@ -12,7 +12,7 @@ from rlopt.generation.postprocess import cap_length, claimed_discounts, clean_co
     ("**Bold claim** here\nsecond line", 100, "Bold claim here"),
     ("\n\n  Subject: Fresh beans are in #coffee #deal", 100, "Fresh beans are in"),
     ("- Cozy socks for cold days 🧦🔥", 100, "Cozy socks for cold days"),
-    ("Trail shoes with grip for every muddy morning run", 20, "Trail shoes with"),
+    ("Trail shoes with grip for every muddy morning run", 20, "Trail shoes"),  # no dangling "with"
     ("Supercalifragilisticexpialidocious", 10, "Supercalif"),
     # empty template slots and dangling separators go; hyphenated words and ranges stay
     ("Coffee Grinder - - - -", 100, "Coffee Grinder"),

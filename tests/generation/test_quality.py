@@ -1,0 +1,134 @@
+"""Copy defects (rlopt.generation.quality) and their repair (rlopt.generation.postprocess.repair_quality).
+
+Real copies: the issue's examples from the quickstart's report and a user's shop, SmolLM2-135M's own
+output, and good copies that must not be flagged.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rlopt.generation.postprocess import cap_length, repair_quality, trim_dangling
+from rlopt.generation.quality import DEFECTS, copy_defects, defect_frame, defect_rates
+
+BAD = [
+    ("@Ridgeline: , , , : Ridgeline Edge L", {"invented_url", "junk"}),
+    ("SKIP SIGN-ON: Kinetic Pulse Trail Runners: 40% OFF", {"junk"}),
+    ("Sweat and water resistant earphones that are", {"incomplete"}),
+    ("Verve wireless earbuds offer only", {"incomplete"}),
+    ("For 160 characters, focus on the real.", {"leaked_instructions"}),
+    ("Nordwind jackets at www.nordwind.com/sale", {"invented_url"}),
+    ("https://www.brio-shoes.com/brio-brand-", {"invented_url", "incomplete"}),
+    ("@norda_running_shoes@norda_shoes@norda", {"invented_url"}),
+    ("Purchase: Amazon UK", {"invented_url"}),
+    ("Sure! Here is a push notification for your shoppers", {"leaked_instructions"}),
+    ("I'm thrilled to announce a new addition to our list of", {"leaked_instructions", "incomplete"}),
+    ("Product: Brewly Core Espresso Machine at $299.99", {"leaked_instructions"}),
+    ("Dear [Customer Name]", {"leaked_instructions", "junk"}),
+    ("Email hello@brewly.co for a free sample", {"invented_url"}),
+    ("Call 555-123-4567 to order your kettle", {"invented_url"}),
+    ("This is a sneak peek into a sneak peek into the new Aero", {"repetition"}),
+    ("Fjellmark Fjellmark, UK", {"repetition"}),
+    ("Kettle - - - 20% off", {"junk"}),
+    ("Trail shoes built for", {"incomplete"}),
+    ("Cosy slippers (warm and", {"incomplete"}),
+]
+
+GOOD = [
+    "Stainless Kettle - 20% off",
+    "Loved by 10,000+ runners",
+    "Trail shoes that grip. Built for mud.",
+    "For members only",
+    "Level up your morning brew",
+    "Game on: Nova controllers are here",
+    "A gift for her",
+    "Now only $1,299.99",
+    "Deals end at 10:30 tonight",
+    "Run more, run faster",
+    "Focus on your run, not your feet",
+    "Save 20% on Stride runners",
+    "100% organic cotton tee, made to last",
+    "Fresh running shoes for your morning miles",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_defective_copy_is_flagged(text, expected):
+    assert set(copy_defects(text)) == expected
+
+
+@pytest.mark.parametrize("text", GOOD)
+def test_good_copy_is_not_flagged(text):
+    assert copy_defects(text) == []
+
+
+def test_frame_and_rates_apply_the_same_rules():
+    texts = pd.Series([t for t, _ in BAD] + GOOD, index=range(100, 100 + len(BAD) + len(GOOD)))
+    frame = defect_frame(texts)
+    assert list(frame.columns) == list(DEFECTS) and list(frame.index) == list(texts.index)
+    for i, text in texts.items():
+        assert [d for d in DEFECTS if frame.loc[i, d]] == copy_defects(text)
+    rates = defect_rates(texts)
+    assert rates["n"] == len(texts)
+    assert rates["any"] == pytest.approx(len(BAD) / len(texts))
+    assert rates["invented_url"] == pytest.approx(frame["invented_url"].mean())
+    assert all(v != v for k, v in defect_rates([]).items() if k != "n")  # nan for no copies
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("Sweat and water resistant earphones that are", 60, "Sweat and water resistant earphones"),
+    ("Verve wireless earbuds offer only", 60, "Verve wireless earbuds"),
+    ("@Ridgeline: , , , : Ridgeline Edge L", 60, "Ridgeline Edge L"),
+    ("Nordwind jackets - shop now at www.nordwind.com/sale", 60, "Nordwind jackets - shop now"),
+    ("Sure! Here is a push notification: Fresh kettles, 20% off", 60, "Fresh kettles, 20% off"),
+    ("Product: Brewly Core Espresso Machine at $299.99", 60, "Brewly Core Espresso Machine at $299.99"),
+    ("This product is a must-buy for your skin, and it's for", 60, "This product is a must-buy for your skin"),
+    ("Comfy comfy slippers for cold nights", 60, "Comfy slippers for cold nights"),
+    ("Great kettles on Amazon UK today", 60, "Great kettles today"),
+])
+def test_repairable_copy_is_repaired(text, limit, expected):
+    fixed, action = repair_quality(text, limit)
+    assert (fixed, action) == (expected, "repaired")
+    assert copy_defects(fixed) == [] and len(fixed) <= limit
+    assert repair_quality(fixed, limit) == (fixed, "ok")  # idempotent
+
+
+@pytest.mark.parametrize("text", [
+    "SKIP SIGN-ON: Kinetic Pulse Trail Runners: 40% OFF",
+    "For 160 characters, focus on the real.",
+    "Purchase: Amazon UK",
+    "@norda_running_shoes@norda_shoes@norda",
+    "Dear [Customer Name]",
+    "Hello! I'm the Marketing Manager at Kinetic Pulse, and",
+    "This is a sneak peek into a sneak peek into the new Aero",
+])
+def test_unrepairable_copy_is_rejected(text):
+    assert repair_quality(text, 60) == (None, "rejected")
+
+
+@pytest.mark.parametrize("text", GOOD)
+def test_good_copy_passes_unchanged(text):
+    assert repair_quality(text, 60) == (text, "ok")
+
+
+def test_cap_length_backs_off_a_dangling_tail():
+    # the cut at the limit used to leave "... earphones that are"
+    text = "Sweat and water resistant earphones that are built for long runs"
+    assert cap_length(text, 45) == "Sweat and water resistant earphones"
+    assert copy_defects(cap_length(text, 45)) == []
+    assert trim_dangling("for the") == ""  # nothing whole left: the caller keeps its own text
+    assert cap_length("for the win and the", 10) == "for the"  # ... and cap_length keeps the cut
+
+
+def test_recorded_smollm2_copies_are_repaired_or_rejected():
+    """Every recorded SmolLM2 copy either passes, is repaired to defect-free copy, or is rejected."""
+    from pathlib import Path
+
+    rows = pd.read_json(Path(__file__).parent / "smollm2_claims.jsonl", lines=True)
+    actions = []
+    for text in rows["copy_text"]:
+        fixed, action = repair_quality(str(text), 160)
+        actions.append(action)
+        assert fixed is None or copy_defects(fixed) == []
+    assert "repaired" in actions or "rejected" in actions
