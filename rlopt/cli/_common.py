@@ -95,6 +95,12 @@ def note_output(path: str | os.PathLike[str]) -> None:
 
 
 def describe_failure(err: BaseException, where: str | os.PathLike[str] | None = None) -> tuple[str, int]:
+    """One printable paragraph (control characters shown, not obeyed) and the exit code; see :func:`_describe`."""
+    message, code = _describe(err, where)
+    return clean_message(message), code
+
+
+def _describe(err: BaseException, where: str | os.PathLike[str] | None = None) -> tuple[str, int]:
     """One printable paragraph and the exit code for an exception that reached the command line.
 
     ``where`` is the directory being written when ``err`` names no file (e.g. a run directory);
@@ -147,7 +153,7 @@ def print_failure(err: BaseException) -> int:
         import traceback
 
         traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
-    err_console.print(f"[bold red]error:[/bold red] {escape(clean_message(message))}", highlight=False,
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False,
                       soft_wrap=True)
     return code
 
