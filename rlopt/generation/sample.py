@@ -10,7 +10,7 @@ import pandas as pd
 
 from rlopt.generation.compliance import repair
 from rlopt.generation.decode import end_token_ids, first_line_complete, line_break_token_ids, sample_tokens
-from rlopt.generation.postprocess import cap_length, clean_copy
+from rlopt.generation.postprocess import cap_length, clean_copy, repair_quality
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 from rlopt.precision import use_bf16
 from rlopt.threads import threads_for
@@ -31,7 +31,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                     seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95, top_k: int = 50,
                     generator_name: str = "", source: str = "contexts", compliance: bool = True,
                     precision: str = "auto", stop_at_first_line: bool = True,
-                    decoder: str = "rlopt", threads: int = 0) -> pd.DataFrame:
+                    decoder: str = "rlopt", threads: int = 0, quality: bool = True) -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -55,6 +55,11 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         Repair misleading discount claims after cleaning (:func:`rlopt.generation.compliance.repair`
         against the item's list price and real discount); copy that cannot be repaired falls back
         to the item title. Off: the cleaned text is shown as the model wrote it.
+    quality : bool, default True
+        After the compliance repair, repair the defects of :mod:`rlopt.generation.quality`
+        (:func:`rlopt.generation.postprocess.repair_quality`: links, contacts, leaked
+        instructions, empty slots, doubled words, a dangling tail); copy it rejects falls back to
+        the item title. Off: ``quality_action`` is ``off``.
     temperature : float
         Sampling temperature; ``0`` is greedy decoding (every sample of a context is then the
         same). Negative values are an error.
@@ -84,9 +89,11 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         sample_idx``. ``copy_text`` is what is shown and fits its placement's ``max_chars``;
         ``raw_copy_text`` is the cleaned model output before the compliance repair (what the model
         itself wrote), ``compliance_action`` one of ``ok, corrected, removed, unrepairable, empty``
-        (``off`` when compliance is off). A sample that cleans to nothing (``empty``: there was
-        nothing to check), or cannot be repaired, falls back to the item title. ``attrs`` holds
-        ``title_fallbacks`` and ``compliance`` (count per action).
+        (``off`` when compliance is off), ``quality_action`` one of ``ok, repaired, rejected,
+        empty`` (``off`` when quality is off; ``ok`` where compliance already replaced an unrepairable
+        copy by the title). A sample that cleans to nothing (``empty``: there was
+        nothing to check), or cannot be repaired, or is rejected for its defects, falls back to the item
+        title. ``attrs`` holds ``title_fallbacks``, ``compliance`` and ``quality`` (count per action).
     """
     import torch
 
@@ -113,6 +120,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     discounts = [float(items[str(i)]["discount_pct"]) for i in contexts["item_id"]]
     raws: list[str] = [""] * len(texts)
     actions: list[str] = ["ok" if compliance else "off"] * len(texts)
+    qualities: list[str] = ["ok" if quality else "off"] * len(texts)
     n_fallback = 0
     if decoder not in ("rlopt", "transformers"):
         raise ValueError(f"unknown decoder {decoder!r}; valid: rlopt, transformers")
@@ -153,6 +161,10 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                             text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
                         elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
                             actions[i * num + k] = "empty"
+                        if quality and text:  # after compliance: a removed claim can leave a dangling tail
+                            text, qualities[i * num + k] = repair_quality(text, limits[i])
+                        elif quality and not raw:  # compliance's own fallback (unrepairable) stays "ok" here
+                            qualities[i * num + k] = "empty"
                         if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
                             text = cap_length(str(titles[i]), limits[i])
                             n_fallback += 1
@@ -164,9 +176,12 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     rows["copy_text"] = texts
     rows["raw_copy_text"] = raws
     rows["compliance_action"] = actions
+    rows["quality_action"] = qualities
     rows["generator"] = generator_name
     rows["sample_idx"] = list(range(num)) * len(contexts)
     rows.attrs["title_fallbacks"] = n_fallback
+    rows.attrs["quality"] = {a: qualities.count(a) for a in ("ok", "repaired", "rejected", "empty", "off")
+                             if a in qualities}
     rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "empty",
                                                               "off")
                                 if a in actions}

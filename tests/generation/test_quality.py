@@ -132,3 +132,31 @@ def test_recorded_smollm2_copies_are_repaired_or_rejected():
         actions.append(action)
         assert fixed is None or copy_defects(fixed) == []
     assert "repaired" in actions or "rejected" in actions
+
+
+def test_generate_copies_repairs_or_rejects_defective_samples(tiny_causal_lm_dir, monkeypatch):
+    """generate_copies: quality repair after compliance, title fallback on reject, same seed -> same copies."""
+    from rlopt.generation import sample
+    from rlopt.generation.models import resolve_generator
+    from tests.generation.test_sample_compliance import CONTEXTS
+    from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS
+
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    first = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=3)
+    again = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=3)
+    assert first["copy_text"].tolist() == again["copy_text"].tolist()
+    assert sum(first.attrs["quality"].values()) == len(first)
+    raw = iter(["Trail shoes that grip at stride.com", "For 40 characters, focus on the real.",
+                "", "Coffee set for slow mornings"])
+    monkeypatch.setattr(sample, "clean_copy", lambda text, limit: next(raw))
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0, batch_size=1)
+    titles = CATALOG.set_index("item_id")["title"]
+    assert out["quality_action"].tolist() == ["repaired", "rejected", "empty", "ok"]
+    assert out["copy_text"].tolist() == ["Trail shoes that grip", cap_length(titles["i1"], 40),
+                                         cap_length(titles["i2"], 60), "Coffee set for slow mornings"]
+    assert out.attrs["quality"] == {"ok": 1, "repaired": 1, "rejected": 1, "empty": 1}
+    assert out.attrs["title_fallbacks"] == 2
+    raw = iter(["Trail shoes that grip at stride.com", "For 40 characters, focus on the real."] * 2)
+    off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0,
+                                 batch_size=1, quality=False)
+    assert set(off["quality_action"]) == {"off"} and (off["copy_text"] == off["raw_copy_text"]).all()

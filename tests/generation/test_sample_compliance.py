@@ -28,7 +28,7 @@ def test_new_columns_with_the_tiny_model(tiny):
     assert set(out["compliance_action"]) <= {"ok", "corrected", "removed", "unrepairable", "empty"}
     assert sum(out.attrs["compliance"].values()) == len(out)
     assert ((out["compliance_action"] == "empty") == (out["raw_copy_text"] == "")).all()  # "" -> the title
-    unchanged = out["compliance_action"] == "ok"
+    unchanged = (out["compliance_action"] == "ok") & (out["quality_action"] == "ok")
     assert (out.loc[unchanged, "copy_text"] == out.loc[unchanged, "raw_copy_text"]).all()
     off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=1, compliance=False)
     assert set(off["compliance_action"]) == {"off"} and off.attrs["compliance"] == {"off": 4}
@@ -78,5 +78,7 @@ def test_cli_generate_no_compliance(tmp_path, tiny_causal_lm_dir):
     assert payload(off)["compliance"] == {"off": 4}
     written = pd.read_json(tmp_path / "off.jsonl", lines=True, dtype=False)
     assert set(written["compliance_action"]) == {"off"}
-    kept = written["raw_copy_text"] != ""  # an empty sample shows the title
+    # an empty sample shows the title; so does one the quality repair rejects (it stays on without compliance)
+    assert set(written["quality_action"]) <= {"ok", "repaired", "rejected", "empty"}
+    kept = (written["raw_copy_text"] != "") & (written["quality_action"] == "ok")
     assert (written.loc[kept, "copy_text"] == written.loc[kept, "raw_copy_text"]).all()
