@@ -31,6 +31,7 @@ from reward_models.inputs import join_items
 
 CONTEXT = ("segment", "placement", "slot", "category")
 HEADS = ("click", "purchase")
+C_GRID = (0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried by fit_tuned
 
 
 def _context(joined: pd.DataFrame, with_slot: bool) -> pd.DataFrame:
@@ -124,6 +125,24 @@ class HashedNgramBaseline:
         """``(p_click, p_purchase)`` per row, shape (n,) each; ``with_slot=False`` scores at position 0."""
         z = self.logits(frame, catalog, with_slot)
         return expit(z["click"]), expit(z["purchase"])
+
+    @classmethod
+    def fit_tuned(cls, fit_logs: pd.DataFrame, valid_logs: pd.DataFrame, catalog: pd.DataFrame,
+                  grid: tuple[float, ...] = C_GRID, **kwargs: Any) -> tuple[HashedNgramBaseline, dict[str, float]]:
+        """Choose ``C`` from ``grid`` by the validation rows' log-loss (click + purchase), refit on both.
+
+        Few logs want a stronger prior (small ``C``) than many; the choice is made on the logs at hand.
+        Returns the refitted baseline and ``{str(C): validation log-loss}``.
+        """
+        from sklearn.metrics import log_loss
+
+        losses = {}
+        for c in grid:
+            p_click, p_purchase = cls(C=c, **kwargs).fit(fit_logs, catalog).predict(valid_logs, catalog)
+            losses[str(c)] = float(log_loss(valid_logs["clicked"], p_click, labels=[0, 1])
+                                   + log_loss(valid_logs["converted"], p_purchase, labels=[0, 1]))
+        best = min(grid, key=lambda c: losses[str(c)])
+        return cls(C=best, **kwargs).fit(pd.concat([fit_logs, valid_logs]), catalog), losses
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -108,6 +108,9 @@ class TrainConfig:
         if self.valid_fraction + self.calibration_fraction >= 0.5:
             raise InputError("valid_fraction + calibration_fraction must be < 0.5, got "
                              f"{self.valid_fraction + self.calibration_fraction}", column="calibration_fraction")
+        if self.min_selection_rows < 0:
+            raise InputError(f"min_selection_rows must be >= 0, got {self.min_selection_rows}",
+                             column="min_selection_rows")
         if self.ipw_clip is not None and not 0.0 < self.ipw_clip <= 1.0:
             raise InputError(f"ipw_clip must be in (0, 1], got {self.ipw_clip}", column="ipw_clip")
         if self.batch_size is None:
@@ -307,7 +310,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     model.config["calibration_method"] = model.calibrator.method
 
     # The baseline beside the encoder model; the latest slice decides which one scores (or a blend).
-    model.baseline = HashedNgramBaseline(seed=cfg.seed).fit(pd.concat([fit_logs, valid_logs]), catalog)
+    model.baseline, baseline_c = HashedNgramBaseline.fit_tuned(fit_logs, valid_logs, catalog, seed=cfg.seed)
     raw_click = click_prob(raw_calib[0], raw_calib[2])
     model.combiner, choice, comb_oof = select_combiner(
         (oof_click, oof_click * oof_cvr), (raw_click, raw_click * expit(raw_calib[1])),
@@ -318,6 +321,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         "n_train": int(len(fit_logs)), "n_valid": int(len(valid_logs)), "n_calib": int(len(calib_logs)),
         "calibration_method": model.calibrator.method, "calibration_rejected": selection["rejected"],
         "scorer": model.combiner.choice, "scorer_selection": choice,
+        "baseline_C": model.baseline.C, "baseline_valid_logloss": baseline_c,
     }
     for name, prep, part in (("valid", prep_valid, valid_logs), ("calib", prep_calib, calib_logs)):
         zc, zv, slot_b = raw_calib if name == "calib" else model.raw_outputs(prep)
