@@ -193,6 +193,33 @@ class RepetitionPenalty:
         return out
 
 
+class CopyQualityPenalty:
+    """Minus the number of copy defects of the shown copy: ``r = -len(copy_defects(shown))``.
+
+    The defects of :func:`rlopt.generation.quality.copy_defects` (incomplete, leaked instructions,
+    invented URL / contact, punctuation junk, repetition), each ``-1``, on the completion as it
+    would be shown (cleaned and capped at its placement's limit, :func:`shown_copies`), so a
+    policy that learns to write a link or a dangling "that are" pays for each. Generation repairs
+    or rejects such copy anyway; the penalty teaches the policy not to write it.
+
+    >>> from types import SimpleNamespace
+    >>> places = {"push": SimpleNamespace(max_chars=60)}
+    >>> CopyQualityPenalty(places)(None, ["Trail shoes that grip", "@stride: , , shop www.stride.com"],
+    ...                            placement=["push", "push"])
+    [0.0, -2.0]
+    """
+
+    __name__ = "copy_quality"
+
+    def __init__(self, placements: Mapping[str, Any]):
+        self.placements = dict(placements)
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        from rlopt.generation.quality import copy_defects
+
+        return [0.0 - len(copy_defects(text)) for text in shown_copies(completions, kwargs, self.placements)]
+
+
 def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, catalog: pd.DataFrame,
                        placements: Mapping[str, Any], cfg,
                        logs: pd.DataFrame | None = None) -> tuple[list[RewardFunc], list[float]]:
@@ -200,7 +227,8 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
 
     ``reward_model`` may be None, one reward function, or a list of them (an ensemble, combined by
     ``cfg.reward_ensemble``; "mean" for configs without that field). ``logs`` (the training logs) feed
-    the support guard when ``cfg.support_penalty > 0``.
+    the support guard when ``cfg.support_penalty > 0``. ``cfg.quality_penalty`` weighs
+    :class:`CopyQualityPenalty` (0 for configs without that field).
     """
     funcs: list[RewardFunc] = []
     weights: list[float] = []
@@ -210,7 +238,8 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
         weights.append(cfg.reward_model_weight)
     for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
                     (LengthLimitPenalty(placements), cfg.length_penalty),
-                    (RepetitionPenalty(), cfg.repetition_penalty_weight)):
+                    (RepetitionPenalty(), cfg.repetition_penalty_weight),
+                    (CopyQualityPenalty(placements), getattr(cfg, "quality_penalty", 0.0))):
         if w > 0:
             funcs.append(func)
             weights.append(w)

@@ -160,3 +160,22 @@ def test_generate_copies_repairs_or_rejects_defective_samples(tiny_causal_lm_dir
     off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0,
                                  batch_size=1, quality=False)
     assert set(off["quality_action"]) == {"off"} and (off["copy_text"] == off["raw_copy_text"]).all()
+
+
+def test_grpo_rloo_pay_a_penalty_per_defect_weighted_by_the_config():
+    from rlopt.errors import InputError
+    from rlopt.tuning.config import make_config
+    from rlopt.tuning.rewards import CopyQualityPenalty, build_reward_funcs
+    from tests.tuning.tuning_data import CATALOG, PLACEMENTS
+
+    completions = ["Trail shoes that grip", [{"role": "assistant", "content": "Sure! Visit stride.com for"}],
+                   "@stride: , , Trail shoes"]
+    scores = CopyQualityPenalty(PLACEMENTS)(None, completions, placement=["home_banner"] * 3)
+    assert scores == [0.0, -3.0, -2.0]  # leaked + invented URL + incomplete; invented URL + junk
+    for method in ("grpo", "rloo"):
+        funcs, weights = build_reward_funcs(None, CATALOG, PLACEMENTS, make_config(method, "quick"))
+        assert dict(zip([f.__name__ for f in funcs], weights, strict=True))["copy_quality"] == 1.0
+        off = make_config(method, "quick", quality_penalty=0.0)
+        assert "copy_quality" not in [f.__name__ for f in build_reward_funcs(None, CATALOG, PLACEMENTS, off)[0]]
+    with pytest.raises(InputError, match="quality_penalty"):
+        make_config("grpo", "quick", quality_penalty=-1.0)
