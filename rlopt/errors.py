@@ -48,6 +48,20 @@ def clean_message(text: str) -> str:
     return "".join(out)
 
 
+def show_controls(text: str) -> str:
+    r"""``text`` with every control character but ``\n`` and ``\t`` shown as its ``\xNN`` spelling.
+
+    For multi-line terminal output (tables, notes): line structure stays, escape sequences and
+    ``\r`` are shown, not obeyed.
+
+    >>> show_controls("a\x1b[2Jb\r\nc")
+    'a\\x1b[2Jb\\r\nc'
+    """
+    if text.isprintable():
+        return text
+    return "".join(ascii(ch)[1:-1] if ch not in "\n\t" and _is_control(ch) else ch for ch in text)
+
+
 def strip_controls(text: str) -> str:
     r"""``text`` without escape sequences and control characters (for report strings).
 

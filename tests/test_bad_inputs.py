@@ -237,3 +237,17 @@ def test_unexpected_error_is_one_paragraph_and_v_shows_the_traceback(cli, world,
     monkeypatch.setenv("RLOPT_DEBUG", "1")
     code, _, err = cli(*args)
     assert code == 1 and "Traceback (most recent call last)" in err
+
+
+# --------------------------------------------------------------------------- hostile names in output
+@pytest.mark.parametrize("name", ["[red]x[-][/a].parquet", "e\x1b[2Jvil\r.parquet"])
+def test_hostile_file_names_print_as_text(cli, world, tmp_path, monkeypatch, name):
+    """Rich markup in a file name is not obeyed (nor a MarkupError); escape sequences are shown."""
+    monkeypatch.chdir(tmp_path)  # a short relative name: the table is not cut at 80 columns
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(world["logs"].read_bytes())
+    code, out, err = cli("validate", "--logs", name, "--catalog", world["catalog"])
+    assert code == 0, err
+    assert "\x1b[2J" not in out + err and "\r" not in out + err
+    shown = name.replace("\x1b", "\\x1b").replace("\r", "\\r")
+    assert shown in out.replace("\n", ""), out

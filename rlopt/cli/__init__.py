@@ -14,6 +14,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from rlopt.cli import (
     ab_cmds,
@@ -69,7 +70,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/bold red]; rerun the same command to resume", highlight=False)
+        err_console.print(Text.assemble(("interrupted", "bold red"), "; rerun the same command to resume"))
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the last resort: one paragraph, never a bare traceback
         sys.exit(print_failure(err))

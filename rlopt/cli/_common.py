@@ -12,16 +12,37 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from rlopt.errors import InputError, clean_message
+from rlopt.errors import InputError, clean_message, show_controls
 from rlopt.io_utils import _json_default
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
-console = Console()
-err_console = Console(stderr=True)
+class SafeConsole(Console):
+    """A rich console that prints strings as they are: no markup, control characters shown.
+
+    File names, column names and values reach the terminal through tables, titles and status
+    lines. With rich's default markup a file named ``[red]x[/a].csv`` is recoloured or makes
+    rich raise ``MarkupError``; an ``ESC [2J`` in a CSV header clears the screen. Styled text is
+    built with :class:`rich.text.Text` instead (see :func:`print_failure`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        super().__init__(*args, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(show_controls(text), **kwargs)
+
+    def status(self, status: Any, **kwargs: Any) -> Any:
+        """A spinner line; a plain string is shown as text (rich's spinner would parse it as markup)."""
+        return super().status(Text(show_controls(status)) if isinstance(status, str) else status, **kwargs)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 
 def emit(result: dict[str, Any], as_json: bool, title: str = "") -> None:
@@ -39,7 +60,7 @@ def emit(result: dict[str, Any], as_json: bool, title: str = "") -> None:
             text = json.dumps(value, default=_json_default)
         else:
             text = str(value)
-        table.add_row(str(key), text)
+        table.add_row(str(key), text)  # SafeConsole: no markup, control characters shown
     console.print(table)
 
 
@@ -153,8 +174,7 @@ def print_failure(err: BaseException) -> int:
         import traceback
 
         traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False,
-                      soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return code
 
 

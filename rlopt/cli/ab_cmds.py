@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from rlopt.cli._common import JsonOption, console, err_console
 from rlopt.errors import InputError
@@ -141,7 +142,7 @@ def ab_command(
     else:
         _print_tables(result, sequential)
     for note in result.warnings:  # stderr, so --json output stays clean
-        err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
 
 
 def _clean(obj):
