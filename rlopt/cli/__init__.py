@@ -27,7 +27,14 @@ from rlopt.cli import (
     simulate_cmd,
     tune_cmds,
 )
-from rlopt.cli._common import DEBUG_ENV, EXIT_INTERRUPTED, debug_enabled, err_console, print_failure
+from rlopt.cli._common import (
+    DEBUG_ENV,
+    EXIT_INTERRUPTED,
+    debug_enabled,
+    err_console,
+    note_output,
+    print_failure,
+)
 from rlopt.logging_setup import configure_library_output
 from rlopt.threads import configure_openmp
 
@@ -51,6 +58,7 @@ def _root(
 
     Keeps `rlopt` a command group (subcommands stay subcommands however many are registered).
     """
+    note_output(None)  # in-process reruns (tests) start without the previous command's --out
     if verbose:
         os.environ[DEBUG_ENV] = "1"
     configure_library_output(verbose or debug_enabled() or None)  # library warnings/bars only with -v

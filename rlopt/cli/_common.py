@@ -109,10 +109,11 @@ def _is_disk_full(err: BaseException) -> bool:
 _OUTPUTS: list[Path] = []  # the output named by the running command's --out (see check_out_dir)
 
 
-def note_output(path: str | os.PathLike[str]) -> None:
+def note_output(path: str | os.PathLike[str] | None) -> None:
     """Remember where the running command writes, for failures that name no file (a full disk in a
-    library's own write, say): :func:`describe_failure` then reports that place and its free space."""
-    _OUTPUTS[:] = [Path(path)]
+    library's own write, say): :func:`describe_failure` then reports that place and its free space.
+    None forgets it (each command starts afresh)."""
+    _OUTPUTS[:] = [] if path is None else [Path(path)]
 
 
 def describe_failure(err: BaseException, where: str | os.PathLike[str] | None = None) -> tuple[str, int]:
