@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import difflib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rlopt.cli._common import JsonOption, emit
+from rlopt.errors import InputError
 
 _GEN_EPILOG = (
     "Examples:\n\n"
@@ -91,81 +95,152 @@ def generate(
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
 
 
-def tune(
-    method: Annotated[str, typer.Option("--method", help="dpo | grpo | rloo.")],
-    logs: Annotated[Path, typer.Option("--logs", help="Impression log (training split).")],
-    catalog: Annotated[Path, typer.Option("--catalog", help="Catalog (.parquet, .jsonl or .csv).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (adapter, tuning.json, curves).")],
-    reward_model: Annotated[list[Path] | None, typer.Option(
-        "--reward-model", help="Reward model directory (rlopt reward train); required for grpo/rloo. Give it "
-        "more than once for an ensemble (members trained with other --seed values), combined per copy by "
-        "--reward-ensemble.")] = None,
-    generator: Annotated[str, typer.Option("--generator", help="Base generator: default | DIR | HF-ID.")]
-    = "default",
-    placements: Annotated[Path | None, typer.Option(
-        "--placements", help="Placements TOML/JSON; default: next to the logs, else the default market.")] = None,
-    preset: Annotated[str, typer.Option("--preset", help="quick (CPU, < 10 min on 2 cores) | standard (CPU, DPO ~25 min, GRPO/RLOO ~18-22 min) | full (GPU).")] = "quick",
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Override the preset's steps.")]
-    = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for pair sampling, LoRA init and sampling.")] = 0,
-    reward_pairs: Annotated[float | None, typer.Option(
-        "--reward-pairs", min=0.0, max=0.99, help="dpo: share of training pairs from the base generator's "
-        "samples ranked by --reward-model (default: the preset's, 0 = off).")] = None,
-    reward_ensemble: Annotated[str | None, typer.Option(
-        "--reward-ensemble", help="grpo/rloo with several --reward-model: mean | min (pessimistic: a copy "
-        "scores high only where every member agrees; default: mean).")] = None,
-    support_penalty: Annotated[float | None, typer.Option(
-        "--support-penalty", min=0.0, help="grpo/rloo: weight of the support guard, a penalty for copy unlike "
-        "every logged copy of its item (where the reward model has no data); default 0 = off.")] = None,
-    support_top_share: Annotated[float | None, typer.Option(
-        "--support-top-share", min=0.0, max=1.0, help="grpo/rloo with --support-penalty: count as support only "
-        "this share of each item's honest logged copies, ranked by logged value lift (default 1 = all copy).")]
-    = None,
-    allow_weak_reward_model: Annotated[bool, typer.Option(
-        "--allow-weak-reward-model", help="grpo/rloo: train even when the reward model's health check says "
-        "no_signal (rlopt reward train shows it).")] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards)."""
-    from rlopt.cli._common import check_out_dir
-    from rlopt.tuning.api import tune_generator
+# Options that say what to tune on and where to write; every other option of `rlopt tune` is a field
+# of the method's config class (HfArgumentParser makes one per field, as TRL's scripts do), and the
+# same names are the keys of an experiment's [tuning] table.
+# (The tuning config imports TRL and torch: imported when `tune` runs, not when the CLI starts.)
+TUNE_INPUTS = ("method", "logs", "catalog", "out", "reward_model", "placements", "preset",
+               "allow_weak_reward_model", "json")
+RUN_FIELDS = ("output_dir", "preset")  # set from --out; --preset is the input that fills the fields
+TUNE_METHODS = ("dpo", "grpo", "rloo")  # rlopt.tuning.config.METHODS (a test keeps them equal)
 
+
+def _help_default(method: str, name: str, default: Any) -> str:
+    """`` (default: X; presets: quick A, standard B, full C)`` for a field's help."""
+    from rlopt.tuning.config import PRESET_VALUES, PRESETS
+
+    presets = [f"{p} {PRESET_VALUES[method][p][name]!r}" for p in PRESETS if name in PRESET_VALUES[method][p]]
+    text = f" (default: {default!r}" + (f"; presets: {', '.join(presets)}" if presets else "") + ")"
+    return text.replace("%", "%%")
+
+
+def tune_parser(method: str):
+    """The argument parser of ``rlopt tune --method METHOD``: the inputs, then one option per field of
+    ``CONFIG_CLASSES[method]`` (``--max-steps`` and ``--max_steps`` alike). Field options default to
+    ``argparse.SUPPRESS``, so only what is given reaches :func:`make_config` (the preset fills the rest)."""
+    from transformers import HfArgumentParser
+
+    from rlopt.tuning.config import CONFIG_CLASSES, METHODS, PRESETS
+
+    class _TuneParser(HfArgumentParser):
+        """Errors are InputErrors (one paragraph, exit 2), not argparse's exit."""
+
+        def error(self, message: str):
+            raise InputError(f"rlopt tune: {message}", rule="rlopt tune --method M --help lists every option")
+
+    cls = CONFIG_CLASSES[method]
+    parser = _TuneParser(cls, prog="rlopt tune", formatter_class=argparse.RawDescriptionHelpFormatter,
+                         usage=f"rlopt tune --method {method} --logs F --catalog F --out DIR [--FIELD VALUE ...]",
+                         description=f"Tune a generator on feedback logs with {method} (fields of {cls.__name__}; "
+                                     "the same names are [tuning] keys of an experiment).", epilog=_TUNE_EPILOG)
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    for action in list(parser._actions):
+        if action.dest in RUN_FIELDS:  # argparse has no public remove; the conflict handler does this
+            parser._remove_action(action)
+            for group in parser._action_groups:
+                if action in group._group_actions:
+                    group._group_actions.remove(action)
+            for flag in action.option_strings:
+                parser._option_string_actions.pop(flag, None)
+        elif action.dest in defaults and action.option_strings:
+            if not action.option_strings[0].startswith("--no"):
+                action.help = (action.help or "") + _help_default(method, action.dest, defaults[action.dest])
+            action.default = argparse.SUPPRESS
+    inputs = parser.add_argument_group("inputs (not config fields)")
+    inputs.add_argument("--method", required=True, choices=METHODS, help="dpo | grpo | rloo.")
+    inputs.add_argument("--logs", required=True, help="Impression log (training split).")
+    inputs.add_argument("--catalog", required=True, help="Catalog (.parquet, .jsonl or .csv).")
+    inputs.add_argument("--out", required=True, help="Output directory (adapter, tuning.json, curves).")
+    inputs.add_argument("--reward-model", "--reward_model", action="append", dest="reward_model", help=(
+        "Reward model directory (rlopt reward train); required for grpo/rloo. Give it more than once for an "
+        "ensemble (members trained with other --seed values), combined per copy by --reward-ensemble."))
+    inputs.add_argument("--placements", help="Placements TOML/JSON; default: next to the logs, else the default market.")
+    inputs.add_argument("--preset", default="quick", choices=PRESETS, help=(
+        "quick (CPU) | standard (CPU, longer) | full (GPU): values of the fields not given (default: quick)."))
+    inputs.add_argument("--allow-weak-reward-model", action="store_true", help=(
+        "grpo/rloo: train even when the reward model's health check says no_signal (rlopt reward train shows it)."))
+    inputs.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
+    parser._action_groups.insert(0, parser._action_groups.pop())  # the inputs first in --help
+    return parser
+
+
+def _unknown_option(flag: str, method: str) -> InputError:
+    """An option that is not a field of ``method``'s config: close matches, or the method it belongs to."""
+    from rlopt.tuning.config import METHODS, field_names
+
+    name = flag.lstrip("-").split("=")[0].replace("-", "_")
+    elsewhere = [m for m in METHODS if m != method and name in field_names(m)]
+    if elsewhere:
+        why = f"{flag} is a field of {'/'.join(elsewhere)}, not {method}"
+    else:
+        options = [*field_names(method), *TUNE_INPUTS]
+        close = difflib.get_close_matches(name, options, n=3, cutoff=0.75)
+        why = f"unknown option {flag}" + (f"; did you mean {' or '.join('--' + c.replace('_', '-') for c in close)}?"
+                                         if close else "")
+    return InputError(f"{why} (every option: rlopt tune --method {method} --help)", key=flag,
+                      rule="options are the inputs and the fields of the method's config")
+
+
+def tune(ctx: typer.Context) -> None:
+    """Tune a generator on feedback logs with DPO (offline pairs) or GRPO / RLOO (reward model + guards).
+
+    Every field of the method's config is an option (rlopt tune --method dpo --help).
+    """
+    args = list(ctx.args)
+    method_only = argparse.ArgumentParser(add_help=False)
+    method_only.add_argument("--method")
+    method_only.add_argument("-h", "--help", action="store_true")
+    pre, _ = method_only.parse_known_args(args)
+    if pre.method is not None and pre.method not in TUNE_METHODS:
+        raise InputError(f"unknown --method {pre.method!r}; valid methods: {', '.join(TUNE_METHODS)}", key="--method",
+                         value=pre.method)
+    if pre.help:
+        tune_parser(pre.method or "dpo").print_help()
+        if pre.method is None:
+            print("\nThis lists dpo's fields; grpo and rloo have their own: rlopt tune --method grpo --help")
+        raise typer.Exit(0)
+    if pre.method is None:
+        raise InputError("--method is required: dpo | grpo | rloo (rlopt tune --help)", key="--method")
+    parser = tune_parser(pre.method)
+    namespace, extra = parser.parse_known_args(args)
+    if extra:
+        raise _unknown_option(next((a for a in extra if a.startswith("-")), extra[0]), pre.method)
+    given = vars(namespace)
+    inputs = {k: given.pop(k) for k in ("method", "logs", "catalog", "out", "reward_model", "placements", "preset",
+                                        "allow_weak_reward_model", "json")}
+    _run(inputs, given)
+
+
+def _run(inputs: dict[str, Any], fields: dict[str, Any]) -> None:
+    """``rlopt tune`` once its options are parsed: ``inputs`` (TUNE_INPUTS) and the given config ``fields``."""
+    from rlopt.cli._common import check_out_dir
+    from rlopt.tuning.api import reward_model_dirs, tune_generator
+    from rlopt.tuning.config import make_config
+
+    method, out = inputs["method"], Path(inputs["out"])
     check_out_dir(out)
+    fields.setdefault("seed", 0)  # rlopt's default seed (TRL's is 42)
+    config = make_config(method, inputs["preset"], **fields)  # bad values fail before anything loads
+    members = reward_model_dirs(inputs["reward_model"] or None)  # each exists, none twice
     if method in ("grpo", "rloo"):
         from reward_models.health import require_usable
 
-        for member in reward_model or []:
-            require_usable(member, allow_weak=allow_weak_reward_model, echo=True)
-
-    online_only = {"reward_ensemble": (reward_ensemble, "dpo's reward-ranked pairs use the members' mean"),
-                   "support_penalty": (support_penalty, "dpo learns from logged pairs, which are in support"),
-                   "support_top_share": (support_top_share, "dpo has no support guard")}
-    for name, (value, why) in online_only.items():
-        if value is not None and method == "dpo":
-            from rlopt.errors import InputError
-
-            raise InputError(f"--{name.replace('_', '-')} applies to grpo/rloo ({why})", column=name, value=value)
-    if support_top_share is not None and not support_penalty:
-        from rlopt.errors import InputError
-
-        raise InputError("--support-top-share chooses the support guard's reference copies; it needs "
-                         "--support-penalty > 0 (the guard is off without it)", column="support_top_share",
-                         value=support_top_share)
-    summary = tune_generator(method, logs=logs, catalog=catalog, out=out, reward_model=reward_model or None,
-                             generator=generator, placements=placements, preset=preset, max_steps=max_steps,
-                             seed=seed, reward_pairs=reward_pairs,  # None: the preset's (make_config skips it)
-                             reward_ensemble=reward_ensemble, support_penalty=support_penalty,
-                             support_top_share=support_top_share)
+        for member in members:
+            require_usable(member, allow_weak=inputs["allow_weak_reward_model"], echo=True)
+    summary = tune_generator(method, logs=Path(inputs["logs"]), catalog=Path(inputs["catalog"]), out=out,
+                             reward_model=inputs["reward_model"] or None, placements=inputs["placements"],
+                             config=config)
     keep = ("method", "generator", "preset", "out", "steps", "seed", "resumed_from", "wall_seconds", "device")
     result = {k: summary[k] for k in keep}
     result.update({f"data.{k}": v for k, v in summary["data"].items()})
     result.update({k: v for k, v in summary["metrics"].items()
                    if k in ("train_loss", "last_reward", "last_kl", "last_rewards/accuracies",
                             "last_rewards/margins", "train_runtime")})
-    emit(result, as_json, title=f"rlopt tune ({method})")
+    emit(result, inputs["json"], title=f"rlopt tune ({method})")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` and ``tune`` to ``app``."""
     app.command("generate", epilog=_GEN_EPILOG)(generate)
-    app.command("tune", epilog=_TUNE_EPILOG)(tune)
+    app.command("tune", add_help_option=False, context_settings={
+        "allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})(tune)

@@ -113,6 +113,10 @@ class _OnlineFields(_LoraFields):
                              f"{', '.join(ENSEMBLE_REDUCTIONS)}", key="reward_ensemble")
         check_support_quantile(self.support_quantile)
         check_support_top_share(self.support_top_share)
+        if self.support_top_share < 1.0 and not self.support_penalty:
+            raise InputError("support_top_share chooses the support guard's reference copies; it needs "
+                             "support_penalty > 0 (the guard is off without it)", key="support_top_share",
+                             value=self.support_top_share)
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
                      "support_penalty"):
             if getattr(self, name) < 0:
