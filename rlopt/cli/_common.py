@@ -20,6 +20,7 @@ from rlopt.io_utils import _json_default
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
+
 class SafeConsole(Console):
     """A rich console that prints strings as they are: no markup, control characters shown.
 
@@ -78,11 +79,14 @@ def debug_enabled() -> bool:
 
 
 def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    """``"512 B"``, ``"1.5 KiB"`` ... ``"3.2 TiB"``."""
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
         n /= 1024
-    return f"{n:.1f} TiB"  # unreachable; keeps type checkers happy
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} TiB"
 
 
 def free_space(path: str | os.PathLike[str] | None) -> str:
