@@ -30,11 +30,15 @@ from rlopt.tuning.rewards import RewardFunc
 
 
 def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any]) -> pd.DataFrame:
-    """Drop pairs whose chosen copy breaks a guard: a wrong discount claim, or over the placement's limit.
+    """Drop pairs whose chosen copy breaks a guard: a wrong discount claim, over the placement's limit,
+    or a copy defect (:func:`rlopt.generation.quality.copy_defects`: incomplete, leaked instructions,
+    invented URL / contact, punctuation junk, repetition).
 
     Logged data can make a misleading copy look good (a claimed discount lifts clicks); DPO must not
     learn to prefer it. The same rules as the online guard rewards.
     """
+    from rlopt.generation.quality import defect_frame
+
     if pairs.empty:
         return pairs
     ids = catalog["item_id"].astype(str)
@@ -42,7 +46,8 @@ def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[
     price = dict(zip(ids, catalog["price"].astype(float), strict=True))
     bad = [is_misleading(t, disc[str(i)], price=price[str(i)]) or len(t) > max_chars_for(placements, p)
            for t, i, p in zip(pairs["chosen"], pairs["item_id"], pairs["placement"], strict=True)]
-    return pairs[~pd.Series(bad, index=pairs.index)].reset_index(drop=True)
+    bad = pd.Series(bad, index=pairs.index) | defect_frame(pairs["chosen"]).any(axis=1)
+    return pairs[~bad].reset_index(drop=True)
 
 
 def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg,
@@ -104,8 +109,8 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
                          "pass one (--reward-model DIR) or set reward_pairs to 0", column="reward_pairs")
     pairs, n_guarded = pairs_for(logs, placements, cfg, catalog)
     share = float(getattr(cfg, "honesty_pairs", 0.0))
-    honest = honesty_pairs(logs, catalog, placements, max_pairs_per_group=cfg.max_pairs_per_group) \
-        if share > 0 else None
+    honest = guard_pairs(honesty_pairs(logs, catalog, placements, max_pairs_per_group=cfg.max_pairs_per_group),
+                         catalog, placements) if share > 0 else None  # a repaired chosen copy may keep a defect
     seed_everything(cfg.seed)
     model, tokenizer = load_base(cfg)
     ranked, ranked_info = None, None

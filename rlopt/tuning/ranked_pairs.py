@@ -11,8 +11,9 @@ methods' reward (:func:`rlopt.tuning.rewards.build_reward_funcs`, the GRPO/RLOO 
 and the pair is (chosen = the best-scoring copy that passes every guard, rejected = the worst copy)
 when ``gain = score_chosen - score_rejected >= min_gain``. On the log scale ``gain = log 2`` means
 the reward model values the chosen copy twice as much. The chosen copy is never misleading, over the
-limit or repetitive, so DPO is never taught a guard-breaking copy; a misleading sample often ends up
-rejected, which teaches honesty as the honesty pairs do.
+limit, repetitive or defective (:mod:`rlopt.generation.quality`), so DPO is never taught a
+guard-breaking copy; a misleading sample often ends up rejected, which teaches honesty as the
+honesty pairs do.
 
 These pairs trust the reward model where the logged pairs trust observed clicks: they inherit its
 errors (over-optimization is the risk GRPO runs too, in one round instead of many). ``weight = gain``
@@ -34,7 +35,7 @@ from rlopt.tuning.rewards import RewardFunc, ShownCopyReward, build_reward_funcs
 
 RANKED_SOURCE = "reward_model"
 _REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_penalty", "length_penalty",
-                         "repetition_penalty_weight")
+                         "repetition_penalty_weight", "quality_penalty")
 
 
 def online_reward_weights() -> SimpleNamespace:

@@ -179,3 +179,26 @@ def test_grpo_rloo_pay_a_penalty_per_defect_weighted_by_the_config():
         assert "copy_quality" not in [f.__name__ for f in build_reward_funcs(None, CATALOG, PLACEMENTS, off)[0]]
     with pytest.raises(InputError, match="quality_penalty"):
         make_config("grpo", "quick", quality_penalty=-1.0)
+
+
+def test_dpo_never_chooses_defective_copy():
+    """The DPO guard drops logged pairs whose chosen copy has a defect; reward-ranked pairs rank it as a guard."""
+    from rlopt.tuning.dpo import guard_pairs
+    from rlopt.tuning.ranked_pairs import online_reward_weights, rank_pairs, score_copies
+    from tests.tuning.tuning_data import CATALOG, PLACEMENTS
+
+    pairs = pd.DataFrame({"item_id": ["i1"] * 3, "segment": ["bargain"] * 3, "placement": ["home_banner"] * 3,
+                          "chosen": ["Trail shoes that grip", "Trail shoes at www.stride.com", "Trail shoes for the"],
+                          "rejected": ["Meh shoes", "Meh shoes", "Meh shoes"]})
+    assert guard_pairs(pairs, CATALOG, PLACEMENTS)["chosen"].tolist() == ["Trail shoes that grip"]
+    assert online_reward_weights().quality_penalty == 1.0
+
+    def rm(prompts, completions, **kw):  # the reward model loves the link
+        return [0.9 if "www" in c else 0.1 for c in completions]
+
+    copies = pd.DataFrame({"item_id": "i1", "segment": "bargain", "placement": "home_banner",
+                           "raw_copy_text": ["Trail shoes at www.stride.com", "Trail shoes that grip", "shoes shoes"]})
+    score, guards = score_copies(copies, rm, CATALOG, PLACEMENTS)
+    assert guards[0] < 0 and guards[1] == 0
+    ranked = rank_pairs(copies, score, guards, min_gain=0.0)
+    assert ranked["chosen"].tolist() == ["Trail shoes that grip"]

@@ -23,7 +23,7 @@ def _copies(texts, item="i1", placement="push"):
 
 def test_scores_are_log_reward_plus_guards():
     # i1 has a real 20% discount: "50% off" is misleading; push allows 40 characters.
-    copies = _copies(["Trail shoes, 20% off", "Trail shoes, 50% off", "x" * 60])
+    copies = _copies(["Trail shoes, 20% off", "Trail shoes, 50% off", "y" * 60])
     score, guards = score_copies(copies, length_reward, CATALOG, PLACEMENTS)
     w = online_reward_weights()
     shown = [min(20, 30) / 30, min(20, 30) / 30, min(40, 30) / 30]  # the reward sees the capped copy
