@@ -91,6 +91,9 @@ class _OnlineFields(_LoraFields):
         "help": "Weight of the penalty for copy longer than the placement's character limit."})
     repetition_penalty_weight: float = field(default=0.5, metadata={
         "help": "Weight of the penalty for repeated word n-grams."})
+    quality_penalty: float = field(default=1.0, metadata={
+        "help": "Weight of the copy-quality penalty: -1 per defect of the shown copy (incomplete, leaked "
+                "instructions, invented URL/contact, punctuation junk, repetition; rlopt.generation.quality)."})
     support_penalty: float = field(default=0.0, metadata={
         "help": "Weight of the support guard (rlopt.tuning.support): a penalty for copy unlike every logged "
                 "copy of its item in MiniLM sentence space, where the reward model has no data; 0 = off."})
@@ -118,7 +121,7 @@ class _OnlineFields(_LoraFields):
                              "support_penalty > 0 (the guard is off without it)", key="support_top_share",
                              value=self.support_top_share)
         for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
-                     "support_penalty"):
+                     "support_penalty", "quality_penalty"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", key=name)
 
@@ -298,7 +301,7 @@ def _precision_defaults() -> dict[str, Any]:
     TRL defaults to ``bf16=True`` and fails on a CPU without ``use_cpu``; on a CPU with native
     bf16 (AVX512-BF16 / AMX) autocast makes a DPO step faster at the same loss (see the results page).
     Activation (gradient) checkpointing, TRL's default, is off: the models here are small, and it slows
-    CPU steps. It is set by the name the installed transformers has (:func:`_checkpointing_field`).
+    CPU steps. It is set by the name the installed transformers has (:func:`checkpointing_field`).
     """
     import torch
 
@@ -306,10 +309,10 @@ def _precision_defaults() -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     bf16 = native_bf16("cuda" if cuda else "cpu")
-    return {"bf16": bf16, "fp16": False, _checkpointing_field(): False, "use_cpu": bool(bf16 and not cuda)}
+    return {"bf16": bf16, "fp16": False, checkpointing_field(): False, "use_cpu": bool(bf16 and not cuda)}
 
 
-def _checkpointing_field() -> str:
+def checkpointing_field() -> str:
     """The ``TrainingArguments`` field that switches activation checkpointing.
 
     ``activation_checkpointing`` where transformers has it (``gradient_checkpointing`` is then a
