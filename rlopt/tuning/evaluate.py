@@ -19,6 +19,7 @@ from scipy import stats
 
 from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
+from rlopt.generation.quality import DEFECTS, defect_frame, defect_rates
 from rlopt.tuning.rewards import RepetitionPenalty
 
 CONTEXT_KEYS = ["item_id", "segment", "placement"]
@@ -69,7 +70,11 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
         phrase the truth likes shows here); ``distinct_per_context``: the mean over contexts of distinct
         shown copies / copies (1.0 when all K samples differ, 1/K when they are one text) and
         ``distinct_share``: distinct shown copies / all copies — mode collapse (one safe copy written
-        everywhere) shows here; ``n_copies``, ``n_contexts``. Also returns the per-copy
+        everywhere) shows here; ``defect_rates``: per defect of :mod:`rlopt.generation.quality`
+        (``incomplete, leaked_instructions, invented_url, junk, repetition``) and ``any``, the share
+        of shown copies with it (``defect_rates_raw``: the same on ``raw_copy_text``, before the
+        repairs; ``quality_actions``: count per ``quality_action`` when the frame has it; the frame
+        gets a ``defect_<name>`` column each); ``n_copies``, ``n_contexts``. Also returns the per-copy
         frame under ``"frame"``.
     """
     df = copies.reset_index(drop=True).copy()
@@ -119,6 +124,15 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     distinct = 1.0 + np.asarray(RepetitionPenalty(ngram_size=2)(None, df["copy_text"].astype(str).tolist()))
     df["repetitive"] = distinct < REPETITIVE_BELOW
     out["repetitive_rate"] = float(df["repetitive"].mean())
+    # what a marketer would not ship (rlopt.generation.quality), on the shown copy and on what the model wrote
+    defects = defect_frame(df["copy_text"])
+    for name in DEFECTS:
+        df[f"defect_{name}"] = defects[name].to_numpy()
+    out["defect_rates"] = {k: v for k, v in defect_rates(df["copy_text"]).items() if k != "n"}
+    if "raw_copy_text" in df.columns:
+        out["defect_rates_raw"] = {k: v for k, v in defect_rates(df["raw_copy_text"]).items() if k != "n"}
+    if "quality_action" in df.columns:
+        out["quality_actions"] = {str(k): int(v) for k, v in df["quality_action"].value_counts().items()}
     # collapse (a policy that found one safe copy and writes it everywhere) shows here, not in the CTR
     shown = df["copy_text"].astype(str)
     per_context = shown.groupby([df[k] for k in CONTEXT_KEYS]).agg(["nunique", "size"])

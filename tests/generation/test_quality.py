@@ -202,3 +202,22 @@ def test_dpo_never_chooses_defective_copy():
     assert guards[0] < 0 and guards[1] == 0
     ranked = rank_pairs(copies, score, guards, min_gain=0.0)
     assert ranked["chosen"].tolist() == ["Trail shoes that grip"]
+
+
+def test_evaluation_reports_defect_rates_of_shown_and_raw_copy():
+    from rlopt.tuning.evaluate import evaluate_copies
+
+    class FlatOracle:  # evaluate_copies needs the truth's three columns; their values do not matter here
+        def evaluate(self, df):
+            return pd.DataFrame({"p_click": 0.05, "p_purchase": 0.01, "expected_revenue": 0.5}, index=df.index)
+
+    copies = pd.DataFrame({"item_id": ["i1", "i1", "i2", "i2"], "segment": "bargain", "placement": "push",
+                           "copy_text": ["Trail shoes that grip", "Trail shoes that grip", "Coffee set",
+                                         "Coffee set for"],
+                           "raw_copy_text": ["Trail shoes at stride.com", "Trail shoes that grip", "", "Coffee set for"],
+                           "quality_action": ["repaired", "ok", "empty", "ok"]})
+    out = evaluate_copies(copies, FlatOracle())
+    assert out["defect_rates"]["incomplete"] == 0.25 and out["defect_rates"]["any"] == 0.25
+    assert out["defect_rates_raw"]["invented_url"] == 0.25 and out["defect_rates_raw"]["any"] == 0.5
+    assert out["quality_actions"] == {"repaired": 1, "ok": 2, "empty": 1}
+    assert out["frame"]["defect_incomplete"].tolist() == [False, False, False, True]
