@@ -13,7 +13,8 @@ Sections
                         ``taste`` (weights over copy lexicons) and ``user_means`` (numeric user features)
 ``[placements.<name>]`` max_chars, slots, examination (per slot), traffic_share
 ``[logging_policy]``    temperature, epsilon, prior_noise
-``[truth]``             weights of the ground-truth response model (see :mod:`rlopt.market.truth`)
+``[truth]``             weights of the ground-truth response model (see :mod:`rlopt.market.truth`);
+                        ``copy_defect`` > 0 is market version 2 (defective copy loses clicks), opt-in
 ``[simulation]``        holdout_fraction, n_users, start_timestamp, mean_gap_ms, n_contexts, user_feature_sd
 """
 
@@ -144,6 +145,10 @@ class TruthConfig:
     underfill: float = 0.6
     mixed_message: float = 1.5
     other_brand: float = 0.8
+    #: Click logit lost per copy defect a shopper sees (rlopt.generation.quality: incomplete, leaked
+    #: instructions, invented URL / contact, punctuation junk, repetition). Market version 2; 0 (the
+    #: default, so configs written before it keep their behaviour) leaves it out.
+    copy_defect: float = 0.0
     empty: float = -9.0
     user_gain: float = 2.0
     purchase_base: float = -2.6

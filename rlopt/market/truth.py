@@ -18,7 +18,7 @@ tied to lexicon ``k``)::
                  + w_lex * (sum_k t_k * lex_k + t_brand * brand_hit)
                  - w_trunc * truncated - w_rep * repetition - w_gib * gibberish - w_short * too_short
                  - w_stuff * stuffing - w_shout * shouting - w_fill * underfill - w_mixed * mixed
-                 - w_other * other_brand                              (empty copy: logit = truth.empty)
+                 - w_other * other_brand - w_defect * defects         (empty copy: logit = truth.empty)
     P(click | examined)   = sigmoid(click logit)
     purchase logit = purchase_base + seg.purchase_propensity + 0.5 * cat_aff
                    - seg.price_weight * (0.5 + u_price) * log(price / 50)
@@ -34,6 +34,13 @@ max(0, 0.2 - visible length / max_chars) / 0.2 (a few words lost in a big slot).
 also moves by ``-0.5 * user_gain * (u_price - mean)`` (price-sensitive shoppers care less for quality
 talk). All weights ``w_*`` are fields of ``[truth]`` in the market config (:class:`TruthConfig`).
 
+``defects`` is the number of copy defects of the visible copy (0..5,
+:func:`rlopt.generation.quality.copy_defects`: it ends mid-phrase, leaks the prompt or talks like an
+assistant, invents a URL / contact / @handle, carries punctuation junk, repeats itself): a shopper
+skips copy a marketer would not ship. ``w_defect`` is ``[truth] copy_defect``; it came with market
+version 2 and is 0 unless a config opts in (the packaged markets do), so configs written before it
+keep their behaviour.
+
 A claimed discount is what the shopper sees, so any claim raises clicks; but the product page shows
 the real price, so an over-claim (including any claim on an undiscounted item) sharply cuts purchases.
 """
@@ -47,6 +54,7 @@ import pandas as pd
 from scipy.special import expit
 
 from rlopt.errors import InputError
+from rlopt.generation.quality import defect_frame
 from rlopt.market.config import USER_FEATURE_NAMES, MarketConfig
 from rlopt.market.lexicon import base_vocabulary
 from rlopt.market.text_features import (
@@ -237,6 +245,11 @@ class GroundTruth:
             fill.append(len(v) / limit)
         v_codes, v_uniques = pd.factorize(np.asarray(visible, dtype=object))
         tf_vis = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)
+        tw = self.config.truth
+        if tw.copy_defect:  # market version 2: one count per distinct visible text
+            defects_vis = defect_frame(pd.Series(v_uniques, dtype=object)).to_numpy().sum(axis=1).astype(float)
+        else:
+            defects_vis = np.zeros(len(v_uniques))
         # distinct (text, placement, item) "pairs": every static part of the model
         pair, pair_uniques = pd.factorize(combo.astype(np.int64) * n_items + item)
         p_combo, p_item = pair_uniques // n_items, pair_uniques % n_items
@@ -252,7 +265,6 @@ class GroundTruth:
         truncated = np.asarray(cut, dtype=float)[p_combo]
         underfill = np.maximum(0.2 - np.asarray(fill, dtype=float), 0.0)[p_combo] / 0.2
 
-        tw = self.config.truth
         price, disc = self.price[p_item], self.discount[p_item]
         claimed_price = tf[:, _F["price_claim"]]
         claim = np.clip(np.maximum.reduce([
@@ -270,6 +282,7 @@ class GroundTruth:
             - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
             - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
             - tw.underfill * underfill - tw.other_brand * other - tw.mixed_message * tf[:, _F["mixed"]]
+            - tw.copy_defect * defects_vis[p_vis]
         )
         # taste-weighted terms: W[:, k] multiplies the shopper's effective taste for key k
         names = (*LEXICON_NAMES, "brand")
