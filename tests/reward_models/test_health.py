@@ -228,3 +228,13 @@ def test_logs_without_clicks_exit_2(shop, tmp_path):
     result = CliRunner().invoke(app, ["reward", "train", "--logs", str(out / "train.csv"), "--catalog",
                                       str(out / "catalog.csv"), "--out", str(tmp_path / "rm")])
     assert isinstance(result.exception, InputError) and "no clicks" in str(result.exception)
+
+
+def test_saved_model_ranks_the_shops_best_copy_above_the_bland_one(shop, shop_model):
+    """The issue's complaint: ``reward score`` put the bland title above "Loved by 10,000+ shoppers"."""
+    copies = shop.copies.assign(segment="regulars", placement="shop_home")
+    scored = copies.assign(p=shop_model.score(copies, shop.catalog)["p_click"].to_numpy())
+    by = {t: scored[scored["template"] == t].set_index("item_id")["p"] for t in ("bland", "social_proof")}
+    both = by["bland"].index.intersection(by["social_proof"].index)
+    assert len(both) >= 5
+    assert (by["social_proof"][both] > by["bland"][both]).mean() >= 0.8
