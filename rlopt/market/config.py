@@ -145,9 +145,10 @@ class TruthConfig:
     underfill: float = 0.6
     mixed_message: float = 1.5
     other_brand: float = 0.8
-    #: Click logit lost per copy defect a shopper sees (rlopt.generation.quality: incomplete, leaked
-    #: instructions, invented URL / contact, punctuation junk, repetition). Market version 2; 0 (the
-    #: default, so configs written before it keep their behaviour) leaves it out.
+    #: Click logit lost per copy defect a shopper sees (rlopt.generation.quality: leaked instructions,
+    #: invented URL / contact, punctuation junk, ending mid-phrase without a cut; see
+    #: rlopt.market.truth). Market version 2; 0 (the default, so configs written before it keep their
+    #: behaviour) leaves it out.
     copy_defect: float = 0.0
     empty: float = -9.0
     user_gain: float = 2.0

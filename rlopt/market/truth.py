@@ -34,10 +34,11 @@ max(0, 0.2 - visible length / max_chars) / 0.2 (a few words lost in a big slot).
 also moves by ``-0.5 * user_gain * (u_price - mean)`` (price-sensitive shoppers care less for quality
 talk). All weights ``w_*`` are fields of ``[truth]`` in the market config (:class:`TruthConfig`).
 
-``defects`` is the number of copy defects of the visible copy (0..5,
-:func:`rlopt.generation.quality.copy_defects`: it ends mid-phrase, leaks the prompt or talks like an
-assistant, invents a URL / contact / @handle, carries punctuation junk, repeats itself): a shopper
-skips copy a marketer would not ship. ``w_defect`` is ``[truth] copy_defect``; it came with market
+``defects`` counts the copy defects of the visible copy (0..4,
+:func:`rlopt.generation.quality.copy_defects`) that the other terms do not already price: it leaks
+the prompt or talks like an assistant, invents a URL / contact / @handle, carries punctuation junk,
+or ends mid-phrase although it was not cut at ``max_chars`` (a cut is ``truncated``; repetition has
+its own term): a shopper skips copy a marketer would not ship. ``w_defect`` is ``[truth] copy_defect``; it came with market
 version 2 and is 0 unless a config opts in (the packaged markets do), so configs written before it
 keep their behaviour.
 
@@ -72,6 +73,9 @@ from rlopt.market.text_features import (
 _TASTE_USER_FEATURE = {"discount": "price_sensitivity", "urgency": "urgency", "eco": "eco_affinity",
                        "brand": "brand_loyalty"}
 _CACHE_LIMIT = 500_000
+#: Copy defects the ``copy_defect`` term counts besides ``incomplete`` (which counts only for copy
+#: the truth did not cut itself); repetition has its own term.
+PRICED_DEFECTS = ("leaked_instructions", "invented_url", "junk")
 _F = {name: i for i, name in enumerate(TEXT_FEATURES)}
 _I = {name: i for i, name in enumerate(ITEM_FEATURES)}
 
@@ -131,6 +135,7 @@ class GroundTruth:
         # caches keyed by text; cleared when they pass _CACHE_LIMIT entries (novel generated copy)
         self._text_cache: dict[str, tuple[float, ...]] = {}
         self._item_cache: dict[tuple[str, int], tuple[float, ...]] = {}
+        self._defect_cache: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------------ input normalization
     def _codes(self, values, index: dict[str, int], column: str) -> np.ndarray:
@@ -191,6 +196,16 @@ class GroundTruth:
         rows = parsed[codes]
         return np.where(np.isnan(rows), out, rows)
 
+    def _defects(self, texts) -> np.ndarray:
+        """``(n, 2)``: each text's count of :data:`PRICED_DEFECTS`, and whether it ends mid-phrase (cached)."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._defect_cache]
+        if new:
+            found = defect_frame(pd.Series(new, dtype=object))
+            priced = found[list(PRICED_DEFECTS)].to_numpy().sum(axis=1)
+            rows = np.column_stack([priced, found["incomplete"].to_numpy()]).astype(float)
+            self._defect_cache.update(zip(new, map(tuple, rows), strict=True))
+        return np.array([self._defect_cache[t] for t in texts], dtype=float).reshape(len(texts), 2)
+
     # ------------------------------------------------------------------ the model
     def logits(self, copy_text, item_id, segment, placement, user_features=None,
                position=None) -> dict[str, np.ndarray]:
@@ -234,6 +249,7 @@ class GroundTruth:
         if len(self._text_cache) > _CACHE_LIMIT or len(self._item_cache) > _CACHE_LIMIT:
             self._text_cache.clear()
             self._item_cache.clear()
+            self._defect_cache.clear()
         # distinct (text, placement) -> the visible text (cut at max_chars)
         combo, combo_uniques = pd.factorize(np.asarray(text_code, dtype=np.int64) * n_plc + plc)
         visible, cut, fill = [], [], []
@@ -246,10 +262,11 @@ class GroundTruth:
         v_codes, v_uniques = pd.factorize(np.asarray(visible, dtype=object))
         tf_vis = text_feature_matrix(list(v_uniques), self.vocab, self._text_cache)
         tw = self.config.truth
-        if tw.copy_defect:  # market version 2: one count per distinct visible text
-            defects_vis = defect_frame(pd.Series(v_uniques, dtype=object)).to_numpy().sum(axis=1).astype(float)
-        else:
-            defects_vis = np.zeros(len(v_uniques))
+        defects = np.zeros(len(combo_uniques))  # per (text, placement)
+        if tw.copy_defect:  # market version 2, on each distinct visible text
+            found = self._defects(v_uniques)  # (n_visible, 2): priced defects, incomplete
+            # a cut at max_chars is the truncated term's, not counted twice
+            defects = found[v_codes, 0] + found[v_codes, 1] * (1.0 - np.asarray(cut, dtype=float))
         # distinct (text, placement, item) "pairs": every static part of the model
         pair, pair_uniques = pd.factorize(combo.astype(np.int64) * n_items + item)
         p_combo, p_item = pair_uniques // n_items, pair_uniques % n_items
@@ -282,7 +299,7 @@ class GroundTruth:
             - tw.gibberish * tf[:, _F["gibberish"]] - tw.too_short * tf[:, _F["too_short"]]
             - tw.stuffing * tf[:, _F["stuffing"]] - tw.shouting * tf[:, _F["shouting"]]
             - tw.underfill * underfill - tw.other_brand * other - tw.mixed_message * tf[:, _F["mixed"]]
-            - tw.copy_defect * defects_vis[p_vis]
+            - tw.copy_defect * defects[p_combo]
         )
         # taste-weighted terms: W[:, k] multiplies the shopper's effective taste for key k
         names = (*LEXICON_NAMES, "brand")

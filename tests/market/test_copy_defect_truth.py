@@ -12,11 +12,13 @@ from rlopt.market import DEFAULT_MARKET, Marketplace
 from rlopt.market.config import MarketConfig, TruthConfig
 from rlopt.market.truth import GroundTruth
 
-DEFECTIVE = [
+DEFECTIVE = [  # (copy, defects the truth prices: repetition and a cut at max_chars have their own terms)
     ("@Ridgeline: , , , : Ridgeline Edge L", 2),
     ("Sweat resistant earphones that are", 1),
     ("For 160 characters, focus on the real.", 1),
     ("Shop now at www.nordwind.com/sale", 1),
+    ("Comfy comfy slippers", 0),
+    ("Trail shoes that grip", 0),
 ]
 
 
@@ -49,12 +51,19 @@ def test_defective_copy_loses_clicks_per_defect(market):
     np.testing.assert_allclose(lost, expected)
 
 
-def test_logged_copy_pools_have_no_defects_so_simulations_do_not_change(market):
-    texts = [t for pool in market.pools.values() for t, _ in pool]
+def test_simulated_logs_do_not_change(market):
+    """The logged pools' copy has no priced defect (their cut and repetitive copies have their own terms)."""
+    from rlopt.market import simulate
+
+    off = Marketplace(dataclasses.replace(market.config,
+                                          truth=dataclasses.replace(market.config.truth, copy_defect=0.0)))
+    on, was = simulate(market, 20000, seed=0).train, simulate(off, 20000, seed=0).train
+    assert on[["clicked", "converted"]].equals(was[["clicked", "converted"]])
+    assert on["clicked"].sum() > 0
+
+
+def test_a_cut_copy_is_not_counted_twice(market):
+    """Copy the truth cuts at max_chars pays ``truncated``; its dangling tail is not a defect on top."""
+    long = "Trail shoes that grip on every muddy morning run and " * 4
     off = dataclasses.replace(market.config, truth=dataclasses.replace(market.config.truth, copy_defect=0.0))
-    items = [i for (i, _), pool in market.pools.items() for _ in pool]
-    places = [p for (_, p), pool in market.pools.items() for _ in pool]
-    seg = [sorted(market.segments)[0]] * len(texts)
-    on = GroundTruth(market.config, market.catalog).logits(texts, items, seg, places)["click_logit"]
-    was = GroundTruth(off, market.catalog).logits(texts, items, seg, places)["click_logit"]
-    np.testing.assert_array_equal(on, was)
+    assert _logits(off, market, [long])[0] == _logits(market.config, market, [long])[0]
