@@ -194,8 +194,8 @@ RULE_KEYS = "keys are exactly the dataclass fields"
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
-    """Whether a TOML value fits the type hint ``hint`` (ints pass for floats; unknown hints pass:
-    the dataclass's own checks decide)."""
+    """Whether a TOML value fits the type hint ``hint`` (ints pass for floats; hints that are not
+    types, such as type variables, pass: the dataclass's own checks decide)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return True
@@ -217,7 +217,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if hint is str:
         return isinstance(value, str)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return value in {e.value for e in hint}
+        return value in [e.value for e in hint]
+    if isinstance(hint, type):  # a class TOML cannot spell (e.g. accelerate's ParallelismConfig)
+        return isinstance(value, hint)
     return True
 
 
