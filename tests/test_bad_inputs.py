@@ -232,6 +232,7 @@ def test_unexpected_error_is_one_paragraph_and_v_shows_the_traceback(cli, world,
     text = _one_paragraph(err)
     assert code == 1
     assert re.search(r"unexpected ZeroDivisionError: the\\x1b\[31m bug itself\. .*rlopt -v .*RLOPT_DEBUG=1", text)
+    monkeypatch.setenv("RLOPT_DEBUG", "0")  # -v sets it to 1 in os.environ: let monkeypatch undo that
     code, _, err = cli("-v", *args)
     assert code == 1 and "Traceback (most recent call last)" in err and "ZeroDivisionError" in err
     monkeypatch.setenv("RLOPT_DEBUG", "1")

@@ -87,6 +87,7 @@ def test_rlopt_run_cut_off_jsonl_exits_2(tmp_path, shop, capsys, monkeypatch):
     (tmp_path / "logs.jsonl").write_bytes((tmp_path / "logs.jsonl").read_bytes()[:3000])
     (tmp_path / "exp.toml").write_text('[run]\nout_dir = "run"\n[data]\nlogs = "logs.jsonl"\n'
                                        'catalog = "catalog.parquet"\n')
+    monkeypatch.delenv("RLOPT_DEBUG", raising=False)  # no traceback expected
     monkeypatch.setattr(sys, "argv", ["rlopt", "run", str(tmp_path / "exp.toml")])
     with pytest.raises(SystemExit) as info:
         main()
