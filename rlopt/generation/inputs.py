@@ -50,8 +50,9 @@ def find_placements(explicit: str | Path | None, near: str | Path | None) -> tup
 
 
 def _segments_from_toml(path: Path) -> dict[str, str]:
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
+    from rlopt.data.io import read_text_file  # non-UTF-8 -> InputError naming the file and byte offset
+
+    raw = tomllib.loads(read_text_file(path))
     segs = raw.get("segments", {})
     return {name: str(body.get("description", name)) for name, body in segs.items() if isinstance(body, dict)}
 
@@ -59,7 +60,9 @@ def _segments_from_toml(path: Path) -> dict[str, str]:
 def find_segments(near: str | Path | None = None, generator: str | None = None) -> dict[str, str]:
     """Segment name -> plain-English description (empty dict when nothing is known)."""
     if generator and (Path(generator) / "segments.json").is_file():
-        return json.loads((Path(generator) / "segments.json").read_text())
+        from rlopt.data.io import read_text_file
+
+        return json.loads(read_text_file(Path(generator) / "segments.json"))
     candidates = [Path(near).parent / "market.toml"] if near is not None else []
     default = _default_market()
     if default is not None:
