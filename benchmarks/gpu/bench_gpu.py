@@ -12,8 +12,9 @@ Measurements (``<kind>/<shape>``):
   against TRL's ``DPOTrainer`` on the same drawn pairs with the same TRL config fields (compared
   field by field: ``config_mismatch``) and the same LoRA config; both load the base in fp32.
 - ``grpo``: GRPO + LoRA steps through :func:`rlopt.tuning.online.train_online` (rlopt's sampler,
-  first-line stop, guard rewards) against TRL's ``GRPOTrainer`` (``transformers.generate``) with the
-  same config and the same inner reward (:func:`vowel_share`, cheap and varied on random weights).
+  guard rewards) against TRL's ``GRPOTrainer`` (``transformers.generate``) with the same config, the
+  same inner reward (:func:`vowel_share`, cheap and varied on random weights) and the same stop ids
+  (end of the first line), so both sample completions of the same length distribution.
 - ``generation``: copies/s of :func:`rlopt.generation.sample.generate_copies` with rlopt's decoder
   against the same function with ``decoder="transformers"`` (the model's own ``generate``), bf16.
 - ``scoring``: distinct copies/s through ``RewardModel.score`` with the encoder on the GPU, and
@@ -570,7 +571,7 @@ def measure_grpo(ws: Workspace, shape: str) -> dict[str, Any]:
 
     from rlopt.tuning.common import lora_config, training_contexts
     from rlopt.tuning.config import make_config
-    from rlopt.tuning.online import online_dataset, train_online
+    from rlopt.tuning.online import online_dataset, stop_at_line_break, train_online
     from tests.tuning.tuning_data import CATALOG, PLACEMENTS, SEGMENTS, training_logs
 
     s, device = ws.settings, ws.device
@@ -602,6 +603,8 @@ def measure_grpo(ws: Workspace, shape: str) -> dict[str, Any]:
     reset_peak(device)
     start = time.perf_counter()
     model, tokenizer = plain_model(model_dir)
+    if cfg.stop_at_newline:  # the same stop ids as rlopt's run: both sample one line, so tokens/s compare
+        stop_at_line_break(model, tokenizer)
     trainer = GRPOTrainer(model=model, reward_funcs=[vowel_share], args=plain_args, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(cfg))
     with timed_training(timer):
@@ -838,8 +841,12 @@ def headline(name: str, m: dict[str, Any]) -> tuple[str, str, str]:
             str(m["ratio"]))
 
 
-def print_table(results: dict[str, Any]) -> None:
-    rows = [("measurement", "rlopt", "plain TRL/transformers", "ratio", "status")]
+TABLE_HEADER = ("measurement", "rlopt", "plain TRL/transformers", "ratio", "status")
+
+
+def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """One row per measurement: name, rlopt's and the plain path's headline number, ratio, status."""
+    rows = []
     for name, m in results["measurements"].items():
         if m.get("status") == "ok":
             cells = headline(name, m)
@@ -851,7 +858,12 @@ def print_table(results: dict[str, Any]) -> None:
             last_line = (str(m.get("error") or "").strip().splitlines() or [""])[-1]
             status = f"{m.get('status')}: {last_line[:70]}"
         rows.append((name, *cells, status))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return rows
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    rows = [TABLE_HEADER, *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADER))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
@@ -958,13 +970,17 @@ def main(argv: list[str] | None = None) -> int:
             results["elapsed_s"] = round(time.perf_counter() - started, 1)
             save(results, out)
             print(f"   {entry['status']} in {entry['seconds']} s", flush=True)
+            if entry["status"] != "ok":
+                print(entry["error"], flush=True)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)  # made above by this run
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    rows = summary_rows(results)
+    results["summary"] = [dict(zip(TABLE_HEADER, row, strict=True)) for row in rows]
     save(results, out)
     print()
-    print_table(results)
+    print_table(rows)
     if out is not None:
         print(f"\nwrote {out}")
     return 0

@@ -90,10 +90,13 @@ def test_dry_run_scores_with_the_reward_model_and_a_plain_forward(smoke):
     assert m["plain_vs_rlopt_min_cosine"] > 0.999  # same weights and pooling: the same embeddings
 
 
-def test_dry_run_prints_the_table_last(smoke):
-    lines = smoke[1].rstrip().splitlines()
+def test_dry_run_prints_the_table_last_and_keeps_it(smoke):
+    result, stdout = smoke
+    lines = stdout.rstrip().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("measurement"))
     assert [line.split()[0] for line in lines[header + 1: header + 5]] == list(KINDS)
+    assert [row["measurement"] for row in result["summary"]] == list(KINDS)
+    assert all(row["status"].startswith("ok") for row in result["summary"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
