@@ -31,6 +31,10 @@ def _data_section(ctx: StageContext) -> dict[str, Any]:
             "rows quarantined by validation": v["quarantined"], "validation mode": v["on_error"]}
     for rule, n in sorted(v.get("rule_counts", {}).items()):
         rows[f"rows breaking '{rule}'"] = n
+    if v.get("catalog_quarantined"):  # catalog rows set aside (on_error = "quarantine"), with their rules
+        rows["catalog items quarantined"] = v["catalog_quarantined"]
+        for rule, n in sorted(v.get("catalog_rule_counts", {}).items()):
+            rows[f"catalog items breaking '{rule}'"] = n
     return {"rows": rows}
 
 

@@ -95,3 +95,24 @@ def test_rlopt_run_cut_off_jsonl_exits_2(tmp_path, shop, capsys, monkeypatch):
     assert info.value.code == 2, err
     assert "Traceback" not in err
     assert f"error: {tmp_path / 'logs.jsonl'}, row " in err and "rule: each line is one JSON object" in err
+
+
+def test_report_data_section_shows_quarantined_catalog_items(tmp_path, shop):
+    from rlopt.pipeline.report_stage import _data_section
+
+    catalog = shop["catalog"].copy()
+    catalog.loc[1, "discount_pct"] = 120.0
+    write_table(catalog, tmp_path / "catalog.parquet")
+    write_table(shop["logs"], tmp_path / "logs.parquet")
+    v = _run_data(tmp_path, logs="logs.parquet", catalog="catalog.parquet", on_error="quarantine")
+
+    class Ctx:  # the two StageContext methods the section reads
+        def has(self, name):
+            return True
+
+        def summary(self, name):
+            return {"source": "external"} if name == "data" else v
+
+    rows = _data_section(Ctx())["rows"]
+    assert rows["catalog items quarantined"] == 1
+    assert rows["catalog items breaking 'discount_pct.range'"] == 1
