@@ -13,6 +13,7 @@ import pandas as pd
 
 from rlopt.pipeline.runner import StageContext
 from rlopt.report import decide, write_report
+from rlopt.report.quality import quality_table
 
 
 def _missing(ctx: StageContext, stage: str) -> dict[str, str]:
@@ -96,6 +97,8 @@ def _overopt_section(ctx: StageContext) -> dict[str, Any]:
     out = {"rows": rows, "notes": notes}
     if claims:
         out["claims"] = claims
+    if quality := quality_table(ev):
+        out["quality"] = quality
     return out
 
 

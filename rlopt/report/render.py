@@ -9,7 +9,8 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "reward":  {"metrics": {name: value}, "calibration": [{"mean_predicted", "observed", "count"}]},
       "tuning":  {"method": str, "facts": {label: value}, "curves": {"step": [...], col: [...]}},
       "overopt": {"rows": [{"generator", "proxy_reward", "true_reward", ...}],
-                  "claims": {"rows": [{"generator", "misleading_rate_raw", ...}], "notes": str}},
+                  "claims": {"rows": [{"generator", "misleading_rate_raw", ...}], "notes": str},
+                  "quality": {"rows": [{"generator", "incomplete (shown)", ...}], "notes": str}},
       "ab":      {"primary_metric": str, "n": {arm: int}, "metrics": {name: {"control", "treatment",
                   "diff", "ci_low", "ci_high", "pvalue", "relative_lift"}}},
       "bandit":  {"final": [{"policy", "regret", "mean_reward"}], "curves": {policy: {"step", "regret"}}},
@@ -131,17 +132,20 @@ def _notes(section: str, body: Mapping[str, Any]) -> str:
     return notes.strip()
 
 
-def _claims(body: Mapping[str, Any]) -> tuple[str, list[str], list[list[Any]]] | None:
-    """The optional discount-claims table of the over-optimization section: (notes, header, rows)."""
-    claims = body.get("claims") if isinstance(body, Mapping) else None
-    if not claims or not claims.get("rows"):
+def _subtable(body: Mapping[str, Any], name: str) -> tuple[str, list[str], list[list[Any]]] | None:
+    """An optional table under the over-optimization section (``claims``, ``quality``): (notes, header, rows)."""
+    table = body.get(name) if isinstance(body, Mapping) else None
+    if not table or not table.get("rows"):
         return None
-    rows = claims["rows"]
+    rows = table["rows"]
     keys = list(rows[0])
-    return str(claims.get("notes", "")), keys, [[r.get(k) for k in keys] for r in rows]
+    return str(table.get("notes", "")), keys, [[r.get(k) for k in keys] for r in rows]
 
 
 CLAIMS_TITLE = "Discount claims: what the generators wrote vs what is shown"
+QUALITY_TITLE = "Copy quality: defects in what the generators wrote vs what is shown"
+#: The over-optimization section's optional tables, in order: key in the section -> title.
+SUBTABLES: tuple[tuple[str, str], ...] = (("claims", CLAIMS_TITLE), ("quality", QUALITY_TITLE))
 
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -202,11 +206,12 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
         parts.append(_html_table(*_table_rows(key, body)))
         if figs.get(key):
             parts.append(f'<img src="{figs[key]}" alt="{esc(title)}">')
-        if key == "overopt" and (claims := _claims(body)):
-            parts.append(f"<h3>{esc(CLAIMS_TITLE)}</h3>")
-            if claims[0]:
-                parts.append(f"<p>{esc(claims[0])}</p>")
-            parts.append(_html_table(claims[1], claims[2]))
+        for name, sub_title in SUBTABLES if key == "overopt" else ():
+            if sub := _subtable(body, name):
+                parts.append(f"<h3>{esc(sub_title)}</h3>")
+                if sub[0]:
+                    parts.append(f"<p>{esc(sub[0])}</p>")
+                parts.append(_html_table(sub[1], sub[2]))
     decision, sentence = _verdict(data)
     parts.append(f'<h2 id="verdict">Verdict</h2><p class="verdict {esc(decision.replace(" ", "-"))}">{esc(sentence)}</p>')
     parts.append("</body></html>")
@@ -232,11 +237,12 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
             lines += [table, ""]
         if key in fig_files:
             lines += [f"![{title}]({fig_files[key]})", ""]
-        if key == "overopt" and (claims := _claims(body)):
-            lines += [f"### {CLAIMS_TITLE}", ""]
-            if claims[0]:
-                lines += [md_block(claims[0]), ""]
-            lines += [_md_table(claims[1], claims[2]), ""]
+        for name, sub_title in SUBTABLES if key == "overopt" else ():
+            if sub := _subtable(body, name):
+                lines += [f"### {sub_title}", ""]
+                if sub[0]:
+                    lines += [md_block(sub[0]), ""]
+                lines += [_md_table(sub[1], sub[2]), ""]
     lines += ["## Verdict", "", f"**{md_inline(_verdict(data)[1])}**", ""]
     return "\n".join(lines)
 
