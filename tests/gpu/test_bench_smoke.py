@@ -173,3 +173,35 @@ def test_the_scripts_doctests_pass():
 
     for module in (bench_gpu, pick_wheels):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+class _Timer:
+    """What ``bench_gpu.new_step_timer`` records, for a run of 4 steps."""
+
+    begin = 0.0
+    ends = {1: 1.0, 2: 2.0, 3: 3.5, 4: 4.0}
+    # GRPO logs num_tokens (cumulative) only on steps that sample (num_iterations=2: steps 1 and 3)
+    logs = [{"step": 1, "loss": 0.5, "num_tokens": 100.0}, {"step": 2, "loss": 0.4},
+            {"step": 3, "loss": 0.3, "num_tokens": 300.0}, {"step": 4, "loss": float("nan")}]
+
+
+def test_steady_state_leaves_out_the_warm_up_steps():
+    from benchmarks.gpu.bench_gpu import steady_state
+
+    s = steady_state(_Timer(), warmup=2, batch=8)
+    assert s["timed_steps"] == 2 and s["timed_seconds"] == 2.0 and s["s_per_step"] == 1.0
+    assert s["tokens"] == 200.0 and s["tokens_per_s"] == 100.0  # tokens of step 3's batch over steps 3-4
+    assert s["samples_per_s"] == 8.0 and s["step_seconds"] == [1.0, 1.5, 0.5]
+    assert s["losses_finite"] is False  # one NaN loss fails the check
+    assert "error" in steady_state(_Timer(), warmup=4, batch=8)  # nothing after the warm-up
+
+
+def test_config_mismatch_names_the_fields_that_differ(tmp_path):
+    from trl import DPOConfig
+
+    from benchmarks.gpu.bench_gpu import config_mismatch
+
+    a = DPOConfig(output_dir=str(tmp_path / "a"), use_cpu=True, bf16=False, learning_rate=1e-4)
+    b = DPOConfig(output_dir=str(tmp_path / "b"), use_cpu=True, bf16=False, learning_rate=2e-4)
+    assert config_mismatch(a, a) == []
+    assert config_mismatch(a, b) == ["learning_rate: trl=0.0001 rlopt=0.0002"]
