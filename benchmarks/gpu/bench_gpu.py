@@ -36,8 +36,9 @@ shape of SmolLM2-135M-Instruct (checked against the metadata of the ``llm-smollm
 width 576, 9 heads / 3 KV heads, FFN 1536, vocabulary 49152, RoPE base 1e5, tied embeddings) and
 a Llama-1.1B-like shape, with the real SmolLM2 tokenizer and chat template
 (``benchmarks/gpu/tokenizer/smollm2``); the reward model's encoder is a random MiniLM-L6 shape with
-the real MiniLM tokenizer. Random weights rarely sample a line break, so the first-line stop of
-rlopt's decoder saves little here; real weights stop early and gain more.
+the real MiniLM tokenizer. Random weights rarely sample a line break (129 of SmolLM2's 49152 tokens
+hold one), so the first-line stop of rlopt's decoder ends few rows early here; real weights end
+theirs after one line and gain more.
 
 ``--smoke`` is the CPU dry run that tests this script (tiny shapes, 2 steps, fp32): its numbers
 are not benchmarks. ``--simulate-missing a,b`` makes those packages unimportable first (as on the
