@@ -9,15 +9,18 @@ recorded as training saved it.
 
 Cases: ``experiments.markets.small_shop`` (3,000 training / 1,500 holdout impressions, seeds
 0, 1, 2: shop and training seed alike) and the packaged default market simulated with ``N``
-impressions (``rlopt.market.simulate``'s train / holdout split, seed 0).
+impressions (``rlopt.market.simulate``'s train / holdout split, seed 0), and bazaar
+(``experiments.markets.bazaar``, an independently written shop) with ``N`` impressions, the latest
+20% held out.
 
-Run: ``python -m benchmarks.bench_reward_health [--market-impressions 60000] [--skip-market]``;
+Run: ``python -m benchmarks.bench_reward_health [--market-impressions 60000] [--cases bazaar]``;
 writes ``benchmarks/results/reward_health.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -75,18 +78,38 @@ def default_market(n: int, seed: int) -> dict[str, Any]:
     return _case(sim.train, sim.holdout, sim.catalog, truth, seed)
 
 
+def bazaar(n: int, seed: int) -> dict[str, Any]:
+    """``experiments.markets.bazaar`` (written independently of rlopt.market): the latest 20% held out."""
+    from experiments.markets.bazaar import Truth, simulate
+    from reward_models.train import time_split
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from rlopt.data import read_catalog, read_logs
+
+        out = simulate(Path(tmp) / "bazaar", n, seed=seed)
+        catalog = read_catalog(out / "catalog.parquet")
+        logs, truth = read_logs(out / "train.parquet", catalog), Truth.from_dir(out)
+    train, holdout = time_split(logs, 0.2)
+    graded = truth.evaluate(holdout)
+    return _case(train, holdout, catalog, (graded["p_click"].to_numpy(), graded["p_purchase"].to_numpy()), seed)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--market-impressions", type=int, default=60_000)
-    parser.add_argument("--skip-market", action="store_true")
+    parser.add_argument("--cases", default="small_shop,default_market,bazaar",
+                        help="comma-separated; other cases already in --out are kept")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    result: dict[str, Any] = {"machine": cpu_label(), "small_shop": {}}
-    for seed in (0, 1, 2):
-        result["small_shop"][f"seed{seed}"] = small_shop(seed)
-        print(f"small shop seed {seed}: done")
-    if not args.skip_market:
+    cases = set(args.cases.split(","))
+    result: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result["machine"] = cpu_label()
+    if "small_shop" in cases:
+        result["small_shop"] = {f"seed{seed}": small_shop(seed) for seed in (0, 1, 2)}
+    if "default_market" in cases:
         result["default_market"] = default_market(args.market_impressions, 0)
+    if "bazaar" in cases:
+        result["bazaar"] = bazaar(args.market_impressions, 0)
     write_json_atomic(args.out, result)
     print(args.out)
     return result
