@@ -60,7 +60,10 @@ _WORDS = "|".join(DANGLING_WORDS)
 _END = r"[\s.…!?\"'”’]*$"
 
 INCOMPLETE = re.compile(
-    rf"(?:\b(?:{_ONLY_AFTER})\s+only|(?<![\w'’-])(?:{_WORDS})|[,;&/(\-–—]){_END}|\([^)]*$", re.IGNORECASE)
+    rf"(?:\b(?:{_ONLY_AFTER})\s+only|(?<![\w'’-])(?:{_WORDS})|[,;&/(\-–—]"
+    r"|\b(?:do|does|did|can|could|will|would|should)\s+(?:you|we|they|i)"  # "not only do you"
+    r"|(?:^|[.!?:]\s+)(?:unlock|discover|explore|introducing|meet|grab|enjoy|find|get)"  # a verb with no object
+    rf"){_END}|\([^)]*$", re.IGNORECASE)
 
 _PROMPT_LABELS = "product|brand|category|price|discount|key feature|segment|placement|audience|tone|cta"
 LEAKED_INSTRUCTIONS = re.compile(
@@ -70,10 +73,13 @@ LEAKED_INSTRUCTIONS = re.compile(
     r"|shoppers?|message)\b"
     r"|^\W*(?:sure|certainly|of\s+course|okay|ok)\b\W|^\W*(?:hello|greetings|dear)\b"
     r"|^\W*I(?:'m|’m|'d|’d|'ll|’ll|\s+am|\s+would|\s+will|\s+love|\s+have)?\s"
+    r"|\bI(?:'m|’m|'d|’d|'ll|’ll|'ve|’ve)\s|\bI\s+(?:know|think|hope|understand|believe|can|will|would|am|need)\b"
+    r"|\byou(?:'re|’re|\s+are)\s+(?:talking|asking)\b"
+    r"|\byour\s+(?:product|brand|shop|store|business|customers|audience|campaign)\b"
     r"|\bhere(?:'s|’s|\s+is|\s+are)\s+(?:a|an|the|your|some|my|one)\b(?:[\s,]+[\w-]+){0,4}?\s+(?:copy|copies"
     r"|headlines?|subject|line|notification|push|banner|tagline|slogan|options?|versions?|ideas?|examples?|text"
     r"|caption|alternatives?|suggestions?|drafts?|rewrite|email|post)\b"
-    r"|\bplease\s+(?:avoid|note|keep|make|write|use|ensure)\b|\bpromotional\s+content\b|^\W*sell\s+your\b"
+    r"|\bplease\s+(?:avoid|note|keep|make|write|use|ensure)\b|\bpromotional\s+content\b|^\W*sell\s"
     r"|\b(?:promote|market)\s+(?:a|the|this|your)\s+product\b"
     r"|\bas\s+an\s+ai\b|\blanguage\s+model\b|\bi\s+(?:can(?:no|'|’)t|cannot|am\s+unable|'m\s+unable|'m\s+sorry"
     r"|hope)\b|\blet\s+me\s+know\b|\bfeel\s+free\s+to\b|\bhappy\s+to\s+help\b"
@@ -127,7 +133,9 @@ def is_incomplete(text: str) -> bool:
 
     Rule: the last word (before closing punctuation) is one of :data:`DANGLING_WORDS` (articles,
     conjunctions, prepositions, auxiliaries, determiners: "... earphones that are"), or "only"
-    after a verb or connector ("earbuds offer only"; not "members only"); or the copy ends on a
+    after a verb or connector ("earbuds offer only"; not "members only"), or an inverted
+    auxiliary with no verb ("not only do you"), or a last sentence that is a lone verb wanting an
+    object ("... delivers. Unlock"); or the copy ends on a
     comma, semicolon, dash, slash or ampersand; or it opens a parenthesis it never closes. What a
     cut at the character limit leaves behind (:func:`rlopt.generation.postprocess.cap_length`
     trims it).
@@ -149,8 +157,9 @@ def has_leaked_instructions(text: str) -> bool:
     "email subject line", "marketing copy"), its fact labels ("Brand:", "Discount:", "Key
     feature:", see :func:`rlopt.generation.prompts.build_messages`) or instruction words ("one
     line", "no hashtags", "mention only", "the real discount", "please avoid", "promote a
-    product", "Sell your ..."); a letter's salutation ("Hello", "Dear") or the assistant's first
-    person ("I'm thrilled to ...") opening the copy.
+    product", "Sell ..." opening the copy); a letter's salutation ("Hello", "Dear") or the
+    assistant's first person ("I'm thrilled to ...", "now I know you're talking about"), or the
+    copy addressing the seller ("your product", "your customers").
 
     >>> has_leaked_instructions("For 160 characters, focus on the real.")
     True

@@ -33,6 +33,10 @@ BAD = [
     ("Kettle - - - 20% off", {"junk"}),
     ("Trail shoes built for", {"incomplete"}),
     ("Cosy slippers (warm and", {"incomplete"}),
+    ("At the most affordable price in the world, not only do you", {"incomplete"}),
+    ("Lumiere, one of the world's top sellers, delivers. Unlock", {"incomplete"}),
+    ("Awesome, now I know you're talking about Packit Core!", {"leaked_instructions"}),
+    ("Your product is not only a quality t-shirt but also premium", {"leaked_instructions"}),
 ]
 
 GOOD = [
@@ -50,6 +54,9 @@ GOOD = [
     "Save 20% on Stride runners",
     "100% organic cotton tee, made to last",
     "Fresh running shoes for your morning miles",
+    "Everything you need to know about trail shoes",
+    "Unlock faster mornings with Brewly",
+    "Meet the Nova. Built for mud.",
 ]
 
 
