@@ -55,31 +55,33 @@ def _small_config(path: Path, llm: Path, enc: Path) -> Path:
     return cfg
 
 
-def _start(cfg: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([*RLOPT, "run", str(cfg), "--out", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=_env())
+def _start(cfg: Path, out: Path) -> tuple[subprocess.Popen, Path]:
+    """Start ``rlopt run``; stderr goes to a file (a full pipe would stall the run and bias the kill points)."""
+    log = out.parent / f"{out.name}.stderr.txt"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([*RLOPT, "run", str(cfg), "--out", str(out)], stdout=subprocess.DEVNULL,
+                                stderr=fh, env=_env())
+    return proc, log
 
 
 def _run_to_end(cfg: Path, out: Path) -> float:
     t0 = time.perf_counter()
-    proc = _start(cfg, out)
-    _, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, err[-3000:]
+    proc, log = _start(cfg, out)
+    proc.wait(timeout=900)
+    assert proc.returncode == 0, log.read_text()[-3000:]
     return time.perf_counter() - t0
 
 
 def _kill_at(cfg: Path, out: Path, after_s: float) -> bool:
     """Start a run and SIGKILL it ``after_s`` seconds in; False when it finished first."""
-    proc = _start(cfg, out)
+    proc, log = _start(cfg, out)
     try:
         proc.wait(timeout=after_s)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
+        proc.wait(timeout=60)
         return True
-    err = proc.stderr.read()
-    proc.stderr.close()
-    assert proc.returncode == 0, err[-3000:]
+    assert proc.returncode == 0, log.read_text()[-3000:]
     return False
 
 
