@@ -66,8 +66,8 @@ _GLUE += r"|e-?mail(?:\s+us)?(?:\s+at)?|contact(?:\s+us)?(?:\s+at)?|go\s+to|find
 _CLAUSE = re.compile(r"(?<=[.!?:])\s+")
 _BOUNDARY = re.compile(r"[,;]\s|\s[-–—]\s|[.!?]\s")
 _PARTICLE_END = re.compile(r"(?<![\w'’-])(?:in|on|up|out|off|over|down)$", re.IGNORECASE)
-_LABEL_LEAK = re.compile(r"(?:^|(?<=[\s.;,!(]))(?:product|brand|category|price|discount|key feature)\s*:\s*",
-                         re.IGNORECASE)
+_LABEL_LEAK = re.compile(r"(?:^|(?<=[\s.;,!(]))(?:(?:your|the|our)\s+)?(?:product|brand|category|price|discount"
+                         r"|key feature)\s*:\s*", re.IGNORECASE)
 _DOUBLED = re.compile(r"\b([A-Za-z]{2,})(?:\s+\1\b)+", re.IGNORECASE)
 
 

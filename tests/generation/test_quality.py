@@ -93,6 +93,7 @@ def test_frame_and_rates_apply_the_same_rules():
     ("This product is a must-buy for your skin, and it's for", 60, "This product is a must-buy for your skin"),
     ("Comfy comfy slippers for cold nights", 60, "Comfy slippers for cold nights"),
     ("Great kettles on Amazon UK today", 60, "Great kettles today"),
+    ("Kinetic Aero Trail Runners at your price: $95.99", 60, "Kinetic Aero Trail Runners at $95.99"),
 ])
 def test_repairable_copy_is_repaired(text, limit, expected):
     fixed, action = repair_quality(text, limit)
