@@ -8,7 +8,10 @@ Public API (imported on first use, see :mod:`rlopt.lazy`):
   ``METHODS``, ``PRESETS`` — the one config of the area (flags of ``rlopt tune``, keys of ``[tuning]``).
 - :func:`train_dpo`, :func:`train_online` — the trainers on already-read frames.
 - :func:`mine_pairs`, :func:`mine_enough_pairs`, :func:`honesty_pairs` — DPO preference pairs.
-- :func:`evaluate_copies` — true (oracle) vs proxy (reward model) value of generated copy; evaluation only.
+
+Evaluation (true oracle value vs reward-model proxy of generated copy) lives in
+:mod:`rlopt.tuning.evaluate` and is deliberately not re-exported here: the package the trainers
+belong to must not reach the oracle, even lazily (``tests/market/test_oracle_boundary.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ _EXPORTS = {
     "tune_generator": "api", "make_config": "config", "RloptDPOConfig": "config", "RloptGRPOConfig": "config",
     "RloptRLOOConfig": "config", "METHODS": "config", "PRESETS": "config", "train_dpo": "dpo",
     "train_online": "online", "mine_pairs": "pairs", "mine_enough_pairs": "pairs", "honesty_pairs": "pairs",
-    "evaluate_copies": "evaluate",
 }
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
         make_config,
     )
     from rlopt.tuning.dpo import train_dpo
-    from rlopt.tuning.evaluate import evaluate_copies
     from rlopt.tuning.online import train_online
     from rlopt.tuning.pairs import honesty_pairs, mine_enough_pairs, mine_pairs
 
@@ -47,7 +48,6 @@ __all__ = [
     "RloptDPOConfig",
     "RloptGRPOConfig",
     "RloptRLOOConfig",
-    "evaluate_copies",
     "honesty_pairs",
     "make_config",
     "mine_enough_pairs",
