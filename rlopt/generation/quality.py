@@ -62,7 +62,6 @@ _END = r"[\s.…!?\"'”’]*$"
 INCOMPLETE = re.compile(
     rf"(?:\b(?:{_ONLY_AFTER})\s+only|(?<![\w'’-])(?:{_WORDS})|[,;&/(\-–—]"
     r"|\b(?:do|does|did|can|could|will|would|should)\s+(?:you|we|they|i)"  # "not only do you"
-    r"|(?:^|[.!?:]\s+)(?:unlock|discover|explore|introducing|meet|grab|enjoy|find|get)"  # a verb with no object
     rf"){_END}|\([^)]*$", re.IGNORECASE)
 
 _PROMPT_LABELS = "product|brand|category|price|discount|key feature|segment|placement|audience|tone|cta"
@@ -134,8 +133,7 @@ def is_incomplete(text: str) -> bool:
     Rule: the last word (before closing punctuation) is one of :data:`DANGLING_WORDS` (articles,
     conjunctions, prepositions, auxiliaries, determiners: "... earphones that are"), or "only"
     after a verb or connector ("earbuds offer only"; not "members only"), or an inverted
-    auxiliary with no verb ("not only do you"), or a last sentence that is a lone verb wanting an
-    object ("... delivers. Unlock"); or the copy ends on a
+    auxiliary with no verb ("not only do you"); or the copy ends on a
     comma, semicolon, dash, slash or ampersand; or it opens a parenthesis it never closes. What a
     cut at the character limit leaves behind (:func:`rlopt.generation.postprocess.cap_length`
     trims it).

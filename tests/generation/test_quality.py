@@ -34,7 +34,6 @@ BAD = [
     ("Trail shoes built for", {"incomplete"}),
     ("Cosy slippers (warm and", {"incomplete"}),
     ("At the most affordable price in the world, not only do you", {"incomplete"}),
-    ("Lumiere, one of the world's top sellers, delivers. Unlock", {"incomplete"}),
     ("Awesome, now I know you're talking about Packit Core!", {"leaked_instructions"}),
     ("Your product is not only a quality t-shirt but also premium", {"leaked_instructions"}),
 ]
@@ -57,6 +56,7 @@ GOOD = [
     "Everything you need to know about trail shoes",
     "Unlock faster mornings with Brewly",
     "Meet the Nova. Built for mud.",
+    "Discover the Kinetic Pulse Trail Runners: exceptional cushioning, crafted to last. Explore",  # a CTA
 ]
 
 
