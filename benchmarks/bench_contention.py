@@ -105,7 +105,7 @@ def _worker(args: argparse.Namespace) -> dict:
         work = Path(tempfile.mkdtemp(prefix=f"contention_{args.worker}_"))
         summary = tune_generator(args.worker, logs=sim / "train.parquet", catalog=sim / "catalog.parquet",
                                  out=work / "out", reward_model=args.reward_model or None, preset="quick",
-                                 max_steps=args.steps, seed=0, save_steps=10_000)
+                                 max_steps=args.steps, seed=0, save_steps=10_000, threads=threads)
         wall = float(summary["metrics"]["train_runtime"])
         weights = load_file(str(work / "out" / "adapter_model.safetensors"))
         digest = hashlib.sha256(b"".join(weights[k].float().numpy().tobytes() for k in sorted(weights))).hexdigest()

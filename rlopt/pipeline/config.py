@@ -64,7 +64,7 @@ class RunConfig:
     seed: int = _f(0, "Run seed; every stage derives its own seed from it and the stage name.")
     out_dir: str = _f("runs/experiment", "Run directory (stage outputs, manifest, report); relative to the config file.", path=True)
     name: str = _f("experiment", "Experiment name, shown in the report and the manifest.")
-    threads: int = _f(0, "torch CPU threads; 0 = torch's default. 1 is fastest on a busy shared machine.", minimum=0)
+    threads: int = _f(0, "torch CPU threads; 0 = chosen from the cores free when tuning or generation starts (one per idle core, so a busy machine does not stall them); a positive count is used as it is.", minimum=0)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from reward_models import RewardFunction
 from rlopt.data import read_catalog, read_logs
 from rlopt.errors import InputError
 from rlopt.generation.inputs import find_placements, find_segments
+from rlopt.threads import threads_for
 from rlopt.tuning.config import METHODS, make_config
 from rlopt.tuning.dpo import train_dpo
 from rlopt.tuning.online import train_online
@@ -36,7 +37,7 @@ def tune_generator(method: str, *, logs: str | Path | pd.DataFrame, catalog: str
                    out: str | Path, reward_model: str | Path | Sequence[str | Path] | None = None,
                    generator: str | None = None, placements: str | Path | Mapping[str, Any] | None = None,
                    preset: str = "quick", max_steps: int | None = None, seed: int | None = None,
-                   segments: Mapping[str, Any] | None = None, config: Any = None,
+                   segments: Mapping[str, Any] | None = None, config: Any = None, threads: int = 0,
                    **overrides: Any) -> dict[str, Any]:
     """Tune ``generator`` with ``method`` on ``logs``; write ``out``; return the ``tuning.json`` summary.
 
@@ -62,6 +63,10 @@ def tune_generator(method: str, *, logs: str | Path | pd.DataFrame, catalog: str
     preset, generator, max_steps, seed, **overrides
         Otherwise the config is ``make_config(method, preset, ...)``: the preset, then these fields
         (e.g. ``learning_rate=1e-4``, ``min_confidence=0.8``); ``None`` keeps the preset's.
+    threads : int, default 0
+        torch CPU threads while training; 0 chooses them from the cores free when training starts
+        (:func:`rlopt.threads.choose_threads`), a positive count is used as it is. The adapter does
+        not depend on it.
     """
     if method not in METHODS:
         raise InputError(f"unknown --method {method!r}; valid methods: {', '.join(METHODS)}",
@@ -88,6 +93,9 @@ def tune_generator(method: str, *, logs: str | Path | pd.DataFrame, catalog: str
     if model_dirs:  # DPO without reward_pairs never reads it
         members = [RewardFunction(d, cat) for d in model_dirs]
         reward = members[0] if len(members) == 1 else members
-    if method == "dpo":
-        return train_dpo(frame, cat, places, config, out, segments, data_info=data, reward_model=reward)
-    return train_online(method, frame, cat, places, config, out, reward, segments, data_info=data)
+    import torch
+
+    with threads_for("train", threads, device="cuda" if torch.cuda.is_available() else "cpu"):
+        if method == "dpo":
+            return train_dpo(frame, cat, places, config, out, segments, data_info=data, reward_model=reward)
+        return train_online(method, frame, cat, places, config, out, reward, segments, data_info=data)
