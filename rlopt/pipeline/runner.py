@@ -64,6 +64,7 @@ from rlopt.pipeline.cache import (
 )
 from rlopt.pipeline.config import ExperimentConfig
 from rlopt.pipeline.rundir import ATTEMPT_MARKER, claim_run_dir, remove_owned_dir
+from rlopt.pipeline.runlog import run_log
 from rlopt.seeding import seed_everything
 
 FAULT_ENV = "RLOPT_INJECT_FAULT"
@@ -264,6 +265,12 @@ def run_stages(
 
 def _run_all(config: ExperimentConfig, stages: Sequence[Stage], run_dir: Path, force: set[str],
              log: Callable[[str], None]) -> RunResult:
+    with run_log(run_dir, log) as log_both:  # <run>/log.txt gets every line and library record in full
+        return _run_all_logged(config, stages, run_dir, force, log_both)
+
+
+def _run_all_logged(config: ExperimentConfig, stages: Sequence[Stage], run_dir: Path, force: set[str],
+                    log: Callable[[str], None]) -> RunResult:
     seed_everything(config.run.seed)
     if config.run.threads:
         import torch
