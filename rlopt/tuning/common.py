@@ -306,5 +306,27 @@ def finish(trainer, cfg, method: str, out_dir: str | Path, data: dict[str, Any],
         "device": str(trainer.accelerator.device),
         "config": config_dict(cfg),
     }
-    write_json_atomic(out / "tuning.json", summary)
+    write_json_atomic(out / "tuning.json", portable_summary(summary))
     return summary
+
+
+def portable_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` with its paths inside the output directory made relative to it.
+
+    The directory is written as ``<stage>.tmp`` and renamed, or copied to another machine: an
+    absolute path recorded while training would point at a folder that no longer exists.
+
+    >>> portable_summary({"out": "/r/tuning.tmp/adapter", "curves": {"csv": "/r/tuning.tmp/adapter/curves.csv"},
+    ...                   "resumed_from": None, "config": {"output_dir": "/r/tuning.tmp/adapter"}})["curves"]
+    {'csv': 'curves.csv'}
+    """
+    out = Path(summary["out"])
+
+    def inside(value):
+        path = Path(value)
+        return path.relative_to(out).as_posix() if path.is_absolute() and path.is_relative_to(out) else value
+
+    return {**summary, "out": ".",
+            "curves": {k: inside(v) for k, v in (summary.get("curves") or {}).items()},
+            "resumed_from": inside(summary["resumed_from"]) if summary.get("resumed_from") else None,
+            "config": {**summary.get("config", {}), "output_dir": "."}}

@@ -71,7 +71,11 @@ def publish_tuned_dir(trainer, summary: dict[str, Any]) -> dict[str, Any]:
     from rlopt.tuning.model_card import model_card
 
     out = Path(summary["out"])
-    write_text_atomic(out / "training_args.json", trainer.args.to_json_string())
+    args = json.loads(trainer.args.to_json_string())
+    args["output_dir"] = "."  # the folder this file is in, wherever it was moved to
+    if isinstance(args.get("logging_dir"), str) and Path(args["logging_dir"]).is_relative_to(out):
+        args["logging_dir"] = Path(args["logging_dir"]).relative_to(out).as_posix()
+    write_json_atomic(out / "training_args.json", args)
     (out / "training_args.bin").unlink(missing_ok=True)  # written by this run's save_model
     base = portable_base(summary["generator"])
     if (out / "adapter_config.json").is_file():
