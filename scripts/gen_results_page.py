@@ -255,7 +255,39 @@ def bench_reward_health(d: Json) -> str:
                             "held-out click AUC [95% CI]", "baseline AUC", "calibration slope", "health"], rows)
 
 
+def bench_copy_quality(d: Json) -> str:
+    defects = ("incomplete", "leaked_instructions", "invented_url", "junk", "repetition", "any")
+    rows = []
+    for name, c in (d.get("cases") or {}).items():
+        for when in ("before", "after_generated"):
+            rates = c.get(when)
+            if isinstance(rates, dict):
+                rows.append((name, when.replace("_", " "), rates.get("n", ""),
+                             *(pct(rates.get(k)) for k in defects),
+                             pct(c.get("title_shown_share")) if when != "before" else ""))
+    head = (f"Machine: {d['machine']}. " if isinstance(d.get("machine"), str) else "") + \
+        (f"{d['generator']}. " if isinstance(d.get("generator"), str) else "") + \
+        (f"Target: {d['target']}. " if isinstance(d.get("target"), str) else "") + \
+        (f"Note: {d['note']}." if isinstance(d.get("note"), str) else "")
+    return head + "\n\n" + table(["set", "copy", "n", *defects, "title shown"], rows)
+
+
+def bench_contention(d: Json) -> str:
+    rows = []
+    for key, e in (d.get("summary") or {}).items():
+        rows.append((key, num(e.get("default_per_s")), num(e.get("auto_per_s")), num(e.get("auto_over_default")),
+                     num(e.get("default_vs_own_idle")), num(e.get("auto_vs_default_idle")),
+                     "yes" if e.get("same_output") else "no"))
+    units = "Throughput per second (copies for generate/score, optimizer steps for dpo/grpo). "
+    return units + "`default`: torch's default threads; `auto`: rlopt.threads (threads from the free cores, " \
+        "passive OpenMP waiting).\n\n" + table(
+            ["scenario / workload", "default /s", "auto /s", "auto / default", "default / its idle",
+             "auto / default idle", "same output"], rows)
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
+    "copy_quality": ("Copy quality: defect rates before and after repair (`bench_copy_quality`)", bench_copy_quality),
+    "contention": ("Throughput on a busy machine (`bench_contention`)", bench_contention),
     "market": ("Simulated marketplace (`bench_simulate`)", bench_market),
     "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
     "reward": ("Reward model (`bench_reward`)", bench_reward),
