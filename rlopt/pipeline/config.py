@@ -133,6 +133,7 @@ class GenerationConfig:
     num_samples: int = _f(2, "Copies sampled per (item, placement) context and generator (base and tuned).", minimum=1)
     batch_size: int = _f(16, "Contexts per generation batch.", minimum=1)
     temperature: float = _f(0.8, "Sampling temperature (> 0; as `rlopt generate --temperature`, at least 0.01).", minimum=0.01)
+    max_contexts: int = _f(256, "Most contexts generated for with external logs ([data] contexts, else the held-out contexts); more are cut by seeded sampling (recorded in the stage summary). 0 = no cap.", minimum=0)
     compliance: bool = _f(True, "Repair misleading discount claims in generated copy (wrong ones corrected, claims on undiscounted items removed, unrepairable copy replaced by the item title); the report gives the raw and shown rates.")
 
 
@@ -411,6 +412,22 @@ def ope_policy_spec(spec: str, reward_model_dir: Path) -> str:
         return spec
     rest = spec.partition(":")[2]
     return f"reward-model:{reward_model_dir}" + (f":{rest}" if rest else "")
+
+
+def data_source(config: ExperimentConfig) -> str:
+    """Which data the stages learn from and are judged on, in the report's words: ``"your logs
+    (<file>)"`` with ``[data] logs``, else ``"simulated market <name>"``.
+
+    >>> cfg = ExperimentConfig()
+    >>> data_source(cfg)
+    'simulated market default'
+    >>> cfg.data.logs = "shop/logs.csv"
+    >>> data_source(cfg)
+    'your logs (shop/logs.csv)'
+    """
+    if config.data.logs:
+        return f"your logs ({config.data.logs})"
+    return f"simulated market {Path(config.data.market).name if config.data.market != 'default' else 'default'}"
 
 
 def uses_run_reward_model(spec: str) -> bool:

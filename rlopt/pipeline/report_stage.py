@@ -11,9 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from rlopt.pipeline.config import data_source
 from rlopt.pipeline.runner import StageContext
 from rlopt.report import decide, write_report
 from rlopt.report.quality import quality_table
+from rlopt.report.verdict import decide_predicted
 
 
 def _missing(ctx: StageContext, stage: str) -> dict[str, str]:
@@ -154,6 +156,12 @@ def _bandit_section(ctx: StageContext) -> dict[str, Any]:
     if not ctx.has("bandit"):
         return _missing(ctx, "bandit")
     s = ctx.summary("bandit")
+    if s.get("mode") == "replay":
+        return {"final": s["final"], "curves": None,
+                "notes": f"Replayed over your logs ({s['steps']:,} logged rounds, {s['n_actions']} copies per pool at "
+                         f"most): rejection sampling, kept rounds weighted by 1/propensity (self-normalized); "
+                         f"reward={s['reward']}. The shop's own policy got {s['logging_value']:.4g}. No simulator, "
+                         "so no regret: replay_value is each policy's estimated mean reward."}
     cols = ("policy", "cumulative_regret", "regret_per_1k_steps", "mean_reward", "steps_per_second")
     final = [{c: row.get(c) for c in cols} for row in s["final"]]
     return {"final": final, "curves": s["curves"],
@@ -165,8 +173,10 @@ def _ope_section(ctx: StageContext) -> dict[str, Any]:
     if not ctx.has("ope"):
         return _missing(ctx, "ope")
     s = ctx.summary("ope")
-    notes = (f"Reward: click. Evaluated on {s['n_eval']:,} held-out log rows ({s['n_actions']} candidate copies "
-             f"per row); logging policy's observed CTR {s['logging_value']:.4g} (true {s['logging_truth']:.4g}). "
+    truth = "" if s.get("logging_truth") is None else f" (true {s['logging_truth']:.4g})"
+    notes = (f"Reward: {s.get('reward', 'click')}. Evaluated on {s['n_eval']:,} held-out log rows ({s['n_actions']} "
+             f"candidate copies per row at most: the copies logged for the row's item x placement); the logging "
+             f"policy's observed value {s['logging_value']:.4g}{truth}. "
              f"Intervals: {s['confidence_level']:.0%} bootstrap. " + " ".join(s.get("notes", [])))
     return {"policy": s["policy"], "truth": s["truth"], "estimates": s["estimates"], "notes": notes}
 
@@ -190,7 +200,43 @@ def _samples_section(ctx: StageContext, per_cell: int) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _verdict(ctx: StageContext) -> dict[str, str]:
+def _logged_section(ctx: StageContext) -> dict[str, Any]:
+    """Tuned and base copy against the shop's own logged copy for the same contexts: the oracle's
+    true CTR (simulated data) or the reward model's predicted CTR (the user's logs)."""
+    if not ctx.has("generation"):
+        return _missing(ctx, "generation")
+    g = ctx.summary("generation")
+    cmp_, predicted = g.get("logged_truth") or g.get("predicted"), "predicted" in g
+    if not cmp_:
+        return {"unavailable": g.get("predicted_note", "this run's generation predates the logged-copy comparison")}
+    what = "predicted CTR (this run's reward model, first slot)" if predicted else "true CTR (oracle, first slot)"
+    rows = [{"copy": name.replace("_", " "), what: value} for name, value in cmp_["means"].items()]
+    ratios = [{"comparison": name.replace("_", " "), "ratio": r["ratio"], "95% CI low": r["low"],
+               "95% CI high": r["high"], "contexts": r["n_contexts"]} for name, r in cmp_["ratios"].items()]
+    notes = (f"{cmp_['n_contexts']} generation contexts with logged copy for their item x placement. mean logged = "
+             "the logged copies mixed as the shop showed them (impression shares); best logged = the best of them "
+             "per context by the same score. Ratios of means over contexts, 95% paired bootstrap over contexts.")
+    if predicted:
+        notes += (" No simulator: these are the reward model's predictions, not measured outcomes; only an A/B "
+                  "test on your traffic measures the lift.")
+        if (lift := cmp_.get("lift") or {}).get("ab_sample_size_per_arm"):
+            notes += (f" Confirming the predicted {lift['lift']:+.1%} over the mean logged copy at your click rate "
+                      f"{lift['base_ctr']:.2%} needs {lift['ab_sample_size_per_arm']:,} impressions per arm "
+                      "(80% power, alpha 0.05).")
+    return {"rows": rows, "ratios": {"rows": ratios, "notes": ""}, "notes": notes}
+
+
+def _health(ctx: StageContext) -> dict[str, Any] | None:
+    if not ctx.has("reward"):
+        return None
+    from reward_models.health import read_health
+
+    return read_health(ctx.dir("reward") / "model")
+
+
+def _verdict(ctx: StageContext) -> dict[str, Any]:
+    if ctx.config.data.logs:
+        return _verdict_on_logs(ctx)
     ab = ctx.summary("ab") if ctx.has("ab") else None
     ev = (ctx.summary("generation").get("evaluation") or {}).get("tuned") if ctx.has("generation") else None
     over = None
@@ -205,7 +251,58 @@ def _verdict(ctx: StageContext) -> dict[str, str]:
                       "n_copies": ev["n_copies"]}
     verdict = decide(ab_in, misleading_rate=(ev or {}).get("misleading_rate"), over_limit=over, alpha=cfg.alpha,
                      max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason, compliance=compliance)
-    return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence()}
+    numbers = {}
+    if ab:
+        m = ab["metrics"].get(cfg.primary_metric) or {}
+        if m:
+            numbers[f"A/B {cfg.primary_metric} tuned vs base"] = (
+                f"{m['relative_lift']:+.1%} (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
+                f"p={m['pvalue']:.3g})")
+    for key, label in (("tuned / mean_logged", "true CTR tuned / mean logged copy"),
+                       ("tuned / best_logged", "true CTR tuned / best logged copy")):
+        r = ((ctx.summary("generation").get("logged_truth") or {}).get("ratios") or {}).get(key)
+        if r:
+            numbers[label] = f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+    return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),
+            "numbers": numbers}
+
+
+def _verdict_on_logs(ctx: StageContext) -> dict[str, Any]:
+    """The verdict on the user's logs: the reward model's predicted lift over the logged copy."""
+    g = ctx.summary("generation") if ctx.has("generation") else {}
+    predicted = g.get("predicted") or {}
+    lift = predicted.get("lift")
+    best = None
+    if lift and (r := predicted["ratios"].get("tuned / best_logged")):
+        best = {"lift": r["ratio"] - 1, "low": r["low"] - 1, "high": r["high"] - 1}
+    reason = "" if lift else (g.get("predicted_note") or _missing(ctx, "generation")["unavailable"])
+    health = _health(ctx)
+    verdict = decide_predicted(lift, health, best=best, unavailable_reason=reason)
+    numbers = {}
+    if lift and lift.get("lift") is not None:
+        numbers["predicted CTR lift over your mean logged copy"] = (
+            f"{lift['lift']:+.1%} [{lift['low']:+.1%}, {lift['high']:+.1%}]")
+        if best:
+            numbers["predicted CTR lift over your best logged copy"] = (
+                f"{best['lift']:+.1%} [{best['low']:+.1%}, {best['high']:+.1%}]")
+        numbers["A/B impressions per arm to confirm"] = lift.get("ab_sample_size_per_arm") or "n/a (no positive lift)"
+    if health:
+        numbers["reward model health"] = (f"{health.get('status')} (held-out click AUC {health.get('auc', float('nan')):.3f})")
+    return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),
+            "numbers": numbers}
+
+
+def _with_sources(ctx: StageContext, sections: dict[str, Any]) -> dict[str, Any]:
+    """Each section says which data it used: its stage's ``data_source`` (``"your logs (...)"`` or
+    ``"simulated market <name>"``), the run's data when the stage does not record one."""
+    stage_of = {"data": "data", "reward": "reward", "tuning": "tuning", "overopt": "generation", "logged": "generation",
+                "ab": "ab", "bandit": "bandit", "ope": "ope", "samples": "generation"}
+    run_source = data_source(ctx.config)
+    for key, stage in stage_of.items():
+        body = sections.get(key)
+        if isinstance(body, dict):
+            body["data_source"] = ctx.summary(stage).get("data_source") or run_source
+    return sections
 
 
 def stage_report(ctx: StageContext) -> dict[str, Any]:
@@ -219,8 +316,9 @@ def stage_report(ctx: StageContext) -> dict[str, Any]:
         "data": _data_section(ctx), "reward": _reward_section(ctx), "tuning": _tuning_section(ctx),
         "overopt": _overopt_section(ctx), "ab": _ab_section(ctx), "bandit": _bandit_section(ctx),
         "ope": _ope_section(ctx), "samples": _samples_section(ctx, cfg.report.examples_per_cell),
-        "verdict": _verdict(ctx),
+        "logged": _logged_section(ctx), "verdict": _verdict(ctx),
     }
+    _with_sources(ctx, data)
     paths = write_report(data, ctx.work_dir)
     return {"verdict": data["verdict"], "files": sorted(str(p.relative_to(ctx.work_dir)) for p in paths.values()),
             "missing": sorted(k for k, v in data.items() if isinstance(v, dict) and "unavailable" in v)}

@@ -39,7 +39,9 @@ def build_stages(config: ExperimentConfig) -> list[Stage]:
         Stage("generation", stage_generation, sections=("generation", "tuning.generator"),
               deps=("data", "validate", "tuning"), optional_deps=("reward",)),
         Stage("ab", stage_ab, sections=("ab.impressions", "ab.alpha"), deps=("data", "generation")),
-        Stage("bandit", stage_bandit, sections=("bandit", "data.market"), inputs=bandit_inputs),
+        # with [data] logs the bandits are replayed over the validated logs (never the packaged market)
+        Stage("bandit", stage_bandit, sections=("bandit", "data.market", "data.logs"), inputs=bandit_inputs,
+              optional_deps=("validate",) if config.data.logs else ()),
         Stage("ope", stage_ope, sections=("ope",), deps=("data", "validate"), optional_deps=("reward",)),
         Stage("report", stage_report, sections=("report", "ab", "run.name"),
               optional_deps=("data", "validate", "reward", "tuning", "generation", "ab", "bandit", "ope")),

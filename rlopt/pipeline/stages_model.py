@@ -17,9 +17,12 @@ import pandas as pd
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
 from rlopt.generation.models import resolve_generator
+from rlopt.generation.quality import defect_rates
 from rlopt.generation.sample import generate_copies
 from rlopt.market import Marketplace
 from rlopt.market.oracle import Oracle
+from rlopt.pipeline.config import data_source
+from rlopt.pipeline.logged_compare import compare, context_values, lift_and_sample_size, logged_options
 from rlopt.pipeline.runner import StageContext
 from rlopt.tuning.api import tune_generator
 from rlopt.tuning.evaluate import evaluate_copies, paired_ratio
@@ -59,11 +62,12 @@ def stage_tuning(ctx: StageContext) -> dict[str, Any]:
             ctx.log(f"[tuning] reward model health {health['status']} (allowed): " + "; ".join(health["reasons"]))
     summary = tune_generator(cfg.method, logs=train, catalog=catalog, placements=placements, out=out,
                              reward_model=ctx.dir("reward") / "model" if cfg.needs_reward_model else None,
-                             segments=market.segments if market is not None else {}, config=tcfg)
+                             segments=market.segments if market is not None else {}, config=tcfg,
+                             threads=ctx.config.run.threads)
     for ckpt in out.glob("checkpoint-*"):  # finished: the adapter is saved; checkpoints are dead weight
         shutil.rmtree(ckpt)
     curves = _read_curves(out)
-    return {"method": cfg.method, "preset": cfg.preset, "generator": cfg.generator,
+    return {"data_source": data_source(ctx.config), "method": cfg.method, "preset": cfg.preset, "generator": cfg.generator,
             "steps": summary.get("steps"), "metrics": summary.get("metrics", {}),
             "data": summary.get("data", {}), "device": summary.get("device"),
             "train_wall_s": summary.get("wall_seconds"), "curves": curves}
@@ -100,19 +104,53 @@ def generation_contexts(holdout_contexts: pd.DataFrame, catalog: pd.DataFrame, p
     return pd.DataFrame(rows)
 
 
+def requested_contexts(contexts: pd.DataFrame, max_contexts: int, rng: np.random.Generator) -> tuple[pd.DataFrame, int]:
+    """The contexts asked for (distinct ``item_id, segment, placement``), at most ``max_contexts``
+    of them (0 = all) chosen by seeded sampling without replacement, kept in their order.
+
+    Returns ``(contexts, n_available)``.
+
+    >>> ctx = pd.DataFrame({"item_id": list("abcd"), "segment": "s", "placement": "p"})
+    >>> out, n = requested_contexts(ctx, 2, np.random.default_rng(0))
+    >>> len(out), n
+    (2, 4)
+    """
+    ctx = contexts[["item_id", "segment", "placement"]].astype(str).drop_duplicates().reset_index(drop=True)
+    if max_contexts and len(ctx) > max_contexts:
+        return ctx.iloc[np.sort(rng.choice(len(ctx), max_contexts, replace=False))].reset_index(drop=True), len(ctx)
+    return ctx, len(ctx)
+
+
 def stage_generation(ctx: StageContext) -> dict[str, Any]:
     """Generate copy with the base and the tuned generator for the same contexts, and evaluate
     both: the oracle's truth (simulated data only) next to the reward model's proxy.
 
+    Contexts: on simulated data every catalog item x placement (the simulated A/B test shows copy
+    for each); on the user's logs only those asked for (``[data] contexts``, else the held-out
+    contexts), at most ``[generation] max_contexts`` by seeded sampling (recorded in the summary).
+    Both generators and the shop's own logged copies for the same contexts are compared
+    (:mod:`rlopt.pipeline.logged_compare`): by the oracle's truth on simulated data, by the reward
+    model's prediction on the user's logs (``predicted``: lift over the logged copy with its
+    bootstrap interval and the A/B sample size to confirm it).
+
     Outputs ``base.jsonl``, ``tuned.jsonl`` (generated copies contract), ``evaluated.parquet``
-    (per copy: truth, proxy, guard flags).
+    (per copy: truth, proxy, guard flags; simulated data), ``logged_compare.csv`` (per context).
     """
     cfg = ctx.config.generation
-    catalog, _, holdout, placements = _validated(ctx)
+    catalog, train, holdout, placements = _validated(ctx)
     market = _market_or_none(ctx)
     held = read_table(ctx.dir("validate") / "contexts.jsonl")
-    segments = sorted(market.segments) if market is not None else sorted(holdout["segment"].astype(str).unique())
-    contexts = generation_contexts(held, catalog, placements, segments, ctx.rng())
+    if market is not None:
+        contexts = generation_contexts(held, catalog, placements, sorted(market.segments), ctx.rng())
+        picked = {"contexts_from": "every catalog item x placement (the simulated A/B shows copy for each)"}
+    else:
+        contexts, available = requested_contexts(held, cfg.max_contexts, ctx.rng())
+        picked = {"contexts_from": ("[data] contexts" if ctx.config.data.contexts else "the held-out logs' contexts"),
+                  "contexts_available": available, "max_contexts": cfg.max_contexts,
+                  "contexts_sampled": bool(len(contexts) < available)}
+        if picked["contexts_sampled"]:
+            ctx.log(f"[generation] {available} contexts asked for; generating for a seeded sample of "
+                    f"{len(contexts)} ([generation] max_contexts)")
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
@@ -121,21 +159,37 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
         frames[name] = generate_copies(
             model, tokenizer, contexts, catalog, placements, seg_desc, num=cfg.num_samples, seed=ctx.seed,
             batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
-            compliance=cfg.compliance)
+            compliance=cfg.compliance, threads=ctx.config.run.threads)
         write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
         del model
-    summary: dict[str, Any] = {"contexts": int(len(contexts)), "num_samples": cfg.num_samples,
+    summary: dict[str, Any] = {"data_source": data_source(ctx.config), "contexts": int(len(contexts)), **picked,
+                               "num_samples": cfg.num_samples,
                                "copies": {k: int(len(v)) for k, v in frames.items()},
                                "compliance": {k: dict(v.attrs.get("compliance", {})) for k, v in frames.items()},
+                               # with or without a simulator: the shown copy's defects (rlopt.generation.quality)
+                               "quality": {k: dict(v.attrs.get("quality", {})) for k, v in frames.items()},
+                               "defect_rates": {k: defect_rates(v["copy_text"]) for k, v in frames.items()},
                                "compliance_on": bool(cfg.compliance)}
-    if market is None:
-        summary["evaluation"] = None
-        summary["evaluation_note"] = "external logs: no simulator, so no true reward"
-        return summary
-    oracle = Oracle(market)
+    logs = pd.concat([train, holdout], ignore_index=True)
+    options = logged_options(logs, contexts)
     reward_model = None
     if ctx.has("reward"):  # the proxy; without it the report shows the truth only
         reward_model = RewardModel.from_pretrained(ctx.dir("reward") / "model")
+    if market is None:
+        summary["evaluation"] = None
+        summary["evaluation_note"] = "external logs: no simulator, so no true reward"
+        if reward_model is None:
+            summary["predicted_note"] = "no reward model (stage 'reward' did not finish): no predicted lift"
+            return summary
+        values = context_values(frames, options, lambda f: reward_model.score(f, catalog)["p_click"].to_numpy(float))
+        values.to_csv(ctx.work_dir / "logged_compare.csv")
+        summary["predicted"] = compare(values, seed=ctx.seed)
+        summary["predicted"]["contexts_without_logged_copy"] = int(len(contexts) - len(values))
+        # the A/B would run on the shop's traffic: its observed click rate is the control's rate
+        summary["predicted"]["lift"] = lift_and_sample_size(summary["predicted"], float(logs["clicked"].mean()),
+                                                            int(len(logs)))
+        return summary
+    oracle = Oracle(market)
     evaluated, per_gen = [], {}
     for name, frame in frames.items():
         result = evaluate_copies(frame, oracle, reward_model, catalog, placements)
@@ -144,4 +198,7 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
     write_table(pd.concat(evaluated, ignore_index=True), ctx.work_dir / "evaluated.parquet")
     summary["evaluation"] = per_gen
     summary["paired_ctr_ratio"] = paired_ratio(evaluated[0], evaluated[1], "p_click", seed=ctx.seed)
+    values = context_values(frames, options, lambda f: oracle.evaluate(f)["p_click"].to_numpy(float))
+    values.to_csv(ctx.work_dir / "logged_compare.csv")
+    summary["logged_truth"] = compare(values, seed=ctx.seed)  # true CTR of the shop's logged copy, same contexts
     return summary

@@ -16,8 +16,12 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "bandit":  {"final": [{"policy", "regret", "mean_reward"}], "curves": {policy: {"step", "regret"}}},
       "ope":     {"policy": str, "truth": float | None, "estimates": [{"estimator", "estimate", "low", "high"}]},
       "samples": {"rows": [{"segment", "placement", "item", "base", "tuned"}]},
-      "verdict": {"decision": str, "reason": str},
+      "logged":  {"rows": [{"copy", <score>}], "ratios": {"rows": [{"comparison", "ratio", ...}]}},
+      "verdict": {"decision": str, "reason": str, "numbers": {label: value}},
     }
+
+Each section may carry ``"data_source"`` ("your logs (...)" / "simulated market <name>"): its
+heading says it. The verdict and the numbers behind it open the report and close it.
 
 Any section may instead be ``{"unavailable": "why"}`` (or absent), and the report says so:
 numbers are never invented. Figures are PNGs embedded as base64 ``data:`` URIs; the HTML has no
@@ -42,6 +46,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("reward", "Reward model: accuracy and calibration"),
     ("tuning", "Generator tuning"),
     ("overopt", "True vs proxy reward (over-optimization)"),
+    ("logged", "Tuned copy vs your logged copy (same contexts)"),
     ("ab", "Simulated A/B test: base vs tuned generator"),
     ("bandit", "Placement bandit: regret"),
     ("ope", "Off-policy evaluation vs truth"),
@@ -56,7 +61,7 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 .na{color:#8a6d3b;background:#fcf8e3;padding:.4em .6em;border-radius:4px}
 .verdict{font-size:1.1em;padding:.8em 1em;border-radius:6px;margin-top:1.5em}
-.ship{background:#dff0d8}.do-not-ship{background:#f2dede}.inconclusive{background:#fcf8e3}
+.ship,.candidate{background:#dff0d8}.do-not-ship{background:#f2dede}.inconclusive{background:#fcf8e3}
 .meta{color:#666;font-size:.9em}
 """
 
@@ -92,7 +97,7 @@ def _table_rows(section: str, body: Mapping[str, Any]) -> tuple[list[str], list[
         return ["metric", "value"], [[k, v] for k, v in body.get("metrics", {}).items()]
     if section == "tuning":
         return ["setting / result", "value"], [[k, v] for k, v in {"method": body.get("method"), **body.get("facts", {})}.items()]
-    if section == "overopt":
+    if section in ("overopt", "logged"):
         rows = body.get("rows", [])
         keys = list(rows[0]) if rows else []
         return keys, [[r.get(k) for k in keys] for r in rows]
@@ -146,6 +151,19 @@ CLAIMS_TITLE = "Discount claims: what the generators wrote vs what is shown"
 QUALITY_TITLE = "Copy quality: defects in what the generators wrote vs what is shown"
 #: The over-optimization section's optional tables, in order: key in the section -> title.
 SUBTABLES: tuple[tuple[str, str], ...] = (("claims", CLAIMS_TITLE), ("quality", QUALITY_TITLE))
+#: Optional tables per section (the over-optimization one's above; the logged-copy ratios).
+SECTION_SUBTABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "overopt": SUBTABLES, "logged": (("ratios", "Ratios with 95% bootstrap intervals over contexts"),)}
+
+
+def _heading(title: str, body: Mapping[str, Any] | None) -> str:
+    """A section's title, with the data it used when the section says (``data_source``)."""
+    source = (body or {}).get("data_source") if isinstance(body, Mapping) else None
+    return f"{title} — data: {source}" if source else title
+
+
+def _verdict_numbers(data: Mapping[str, Any]) -> list[list[Any]]:
+    return [[k, v] for k, v in ((data.get("verdict") or {}).get("numbers") or {}).items()]
 
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -192,11 +210,14 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
         f"<h1>{esc(data.get('title', 'rlopt report'))}</h1>",
         f'<p class="meta">run <b>{esc(str(data.get("run_name", "")))}</b> · config {esc(str(data.get("config", "")))} · '
         f'seed {esc(str(data.get("seed", "")))} · generated {esc(str(data.get("generated", "")))}</p>',
-        "<h2>Stages</h2>", _html_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data)),
     ]
+    decision, sentence = _verdict(data)
+    parts += [f'<p class="verdict {esc(decision.replace(" ", "-"))}">{esc(sentence)}</p>',
+              _html_table(["behind the verdict", "value"], _verdict_numbers(data)),
+              "<h2>Stages</h2>", _html_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data))]
     for key, title in SECTIONS:
         body = data.get(key)
-        parts.append(f'<h2 id="{key}">{esc(title)}</h2>')
+        parts.append(f'<h2 id="{key}">{esc(_heading(title, body))}</h2>')
         if not body or "unavailable" in body:
             reason = (body or {}).get("unavailable", "this stage did not run")
             parts.append(f'<p class="na">Not available: {esc(str(reason))}</p>')
@@ -206,13 +227,12 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
         parts.append(_html_table(*_table_rows(key, body)))
         if figs.get(key):
             parts.append(f'<img src="{figs[key]}" alt="{esc(title)}">')
-        for name, sub_title in SUBTABLES if key == "overopt" else ():
+        for name, sub_title in SECTION_SUBTABLES.get(key, ()):
             if sub := _subtable(body, name):
                 parts.append(f"<h3>{esc(sub_title)}</h3>")
                 if sub[0]:
                     parts.append(f"<p>{esc(sub[0])}</p>")
                 parts.append(_html_table(sub[1], sub[2]))
-    decision, sentence = _verdict(data)
     parts.append(f'<h2 id="verdict">Verdict</h2><p class="verdict {esc(decision.replace(" ", "-"))}">{esc(sentence)}</p>')
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
@@ -223,11 +243,14 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
     lines = [f"# {md_inline(data.get('title', 'rlopt report'))}", "",
              f"run **{md_inline(data.get('run_name', ''))}** · config {md_inline(data.get('config', ''))} · "
              f"seed {md_inline(data.get('seed', ''))} · generated {md_inline(data.get('generated', ''))}", "",
-             "## Stages", "",
+             f"**{md_inline(_verdict(data)[1])}**", ""]
+    if numbers := _verdict_numbers(data):
+        lines += [_md_table(["behind the verdict", "value"], numbers), ""]
+    lines += ["## Stages", "",
              _md_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data)), ""]
     for key, title in SECTIONS:
         body = data.get(key)
-        lines += [f"## {title}", ""]
+        lines += [f"## {md_inline(_heading(title, body))}", ""]
         if not body or "unavailable" in body:
             lines += [f"> Not available: {md_inline((body or {}).get('unavailable', 'this stage did not run'))}", ""]
             continue
@@ -237,7 +260,7 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
             lines += [table, ""]
         if key in fig_files:
             lines += [f"![{title}]({fig_files[key]})", ""]
-        for name, sub_title in SUBTABLES if key == "overopt" else ():
+        for name, sub_title in SECTION_SUBTABLES.get(key, ()):
             if sub := _subtable(body, name):
                 lines += [f"### {sub_title}", ""]
                 if sub[0]:

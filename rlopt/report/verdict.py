@@ -16,6 +16,12 @@ Rules, in order:
 4. the primary lift is significantly positive and every guard was measured and holds -> **ship**;
 5. otherwise (not significant, or a guard not measured) -> **inconclusive**.
 
+On the user's own logs there is no simulated A/B: :func:`decide_predicted` decides from the
+reward model's predicted CTR lift of the tuned copy over the shop's logged copy instead —
+**candidate** (the interval is above 0 and the reward model is healthy: confirm with an A/B of the
+given size), **do not ship** (the interval is below 0), or **inconclusive** (the interval
+includes 0, or the reward model's health is ``weak`` / ``no_signal``, said with its reasons).
+
 Every verdict carries its reason with the numbers. When the generated copy went through the
 compliance filter (:mod:`rlopt.generation.compliance`), the guard reads the misleading-claim rate of
 the *shown* copy, and the reason also says what the tuned model itself wrote (its raw rate) and how
@@ -27,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DECISIONS = ("ship", "do not ship", "inconclusive")
+DECISIONS = ("ship", "do not ship", "inconclusive", "candidate")
 
 
 @dataclass(frozen=True)
@@ -141,3 +147,62 @@ def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unav
                   f"misleading {misleading_rate:.1%}, over-limit {over_limit}")
         return Verdict("ship", f"significant lift on {primary_text}; {guards}")
     return Verdict("inconclusive", f"no significant difference at alpha={alpha:g}: {primary_text}")
+
+
+def _fmt_lift(lift: dict[str, Any]) -> str:
+    return f"{lift['lift']:+.1%} CTR [{lift['low']:+.1%}, {lift['high']:+.1%}]"
+
+
+def decide_predicted(lift: dict[str, Any] | None, health: dict[str, Any] | None, *, best: dict[str, Any] | None = None,
+                     unavailable_reason: str = "") -> Verdict:
+    """Decide on the user's logs (no simulator) from the reward model's predicted lift.
+
+    Parameters
+    ----------
+    lift : dict or None
+        :func:`rlopt.pipeline.logged_compare.lift_and_sample_size` over the mean logged copy:
+        ``lift, low, high`` (relative, 95% bootstrap over contexts), ``n_contexts``,
+        ``ab_sample_size_per_arm`` (None when the lift is not positive). None when not computed.
+    health : dict or None
+        The reward model's health (``status``, ``auc``, ``auc_low``, ``reasons``), None if unknown.
+    best : dict, optional
+        The same over the best logged copy per context (said in the reason when given).
+    unavailable_reason : str
+        Why ``lift`` is None.
+
+    Examples
+    --------
+    >>> up = {"lift": 0.12, "low": 0.05, "high": 0.2, "n_contexts": 40, "ab_sample_size_per_arm": 52000}
+    >>> v = decide_predicted(up, {"status": "ok"})
+    >>> v.decision, "A/B of 52,000 impressions per arm" in v.reason
+    ('candidate', True)
+    >>> decide_predicted(up, {"status": "no_signal", "auc": 0.51, "auc_low": 0.47, "reasons": ["flat"]}).decision
+    'inconclusive'
+    >>> decide_predicted({**up, "low": -0.01}, {"status": "ok"}).decision
+    'inconclusive'
+    >>> decide_predicted({**up, "lift": -0.2, "low": -0.3, "high": -0.1}, {"status": "ok"}).decision
+    'do not ship'
+    """
+    if lift is None or lift.get("lift") is None:
+        why = f": {unavailable_reason}" if unavailable_reason else ""
+        return Verdict("inconclusive", f"no predicted lift over your logged copy to decide on{why}")
+    text = (f"the reward model predicts {_fmt_lift(lift)} for the tuned copy over your logged copy "
+            f"({lift['n_contexts']} contexts, 95% bootstrap over contexts)")
+    if best is not None and best.get("lift") is not None:
+        text += f" and {_fmt_lift(best)} over your best logged copy per context"
+    status = (health or {}).get("status")
+    if status in ("weak", "no_signal"):
+        auc = health.get("auc")
+        auc_text = f" (held-out click AUC {auc:.3f}, low {health.get('auc_low', float('nan')):.3f})" if auc else ""
+        return Verdict("inconclusive", f"THE REWARD MODEL IS {status.upper().replace('_', ' ')} on your logs{auc_text}: "
+                                       f"{'; '.join(health.get('reasons', []))} — so its prediction cannot be "
+                                       f"trusted: {text}")
+    if lift["high"] < 0:
+        return Verdict("do not ship", f"{text}: the tuned copy is predicted to do worse than what you show now")
+    if lift["low"] <= 0:
+        return Verdict("inconclusive", f"{text}: the interval includes 0, so the logs cannot tell the tuned copy "
+                                       "from yours")
+    n = lift.get("ab_sample_size_per_arm")
+    confirm = f"; confirm with an A/B of {n:,} impressions per arm" if n else ""
+    unknown = "" if status == "ok" else " (the reward model's health was not recorded)"
+    return Verdict("candidate", f"predicted {_fmt_lift(lift)} over your logged copy{unknown} — {text}{confirm}")

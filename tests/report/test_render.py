@@ -37,5 +37,5 @@ def test_markdown_references_the_figure_files(tmp_path, report_data):
 def test_missing_sections_are_reported_not_invented(tmp_path):
     paths = write_report({"title": "empty", "verdict": {"decision": "inconclusive", "reason": "nothing ran"}}, tmp_path)
     page = paths["html"].read_text()
-    assert page.count("Not available: this stage did not run") == 8
+    assert page.count("Not available: this stage did not run") == 9  # every section of render.SECTIONS
     assert "<img" not in page
