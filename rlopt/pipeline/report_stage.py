@@ -255,8 +255,9 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
     if ab:
         m = ab["metrics"].get(cfg.primary_metric) or {}
         if m:
+            rel = m["relative_lift"]
             numbers[f"A/B {cfg.primary_metric} tuned vs base"] = (
-                f"{m['relative_lift']:+.1%} (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
+                f"{'n/a' if rel != rel else f'{rel:+.1%}'} relative (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
                 f"p={m['pvalue']:.3g})")
     for key, label in (("tuned / mean_logged", "true CTR tuned / mean logged copy"),
                        ("tuned / best_logged", "true CTR tuned / best logged copy")):

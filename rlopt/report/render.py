@@ -46,7 +46,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("reward", "Reward model: accuracy and calibration"),
     ("tuning", "Generator tuning"),
     ("overopt", "True vs proxy reward (over-optimization)"),
-    ("logged", "Tuned copy vs your logged copy (same contexts)"),
+    ("logged", "Tuned copy vs the shop's logged copy (same contexts)"),
     ("ab", "Simulated A/B test: base vs tuned generator"),
     ("bandit", "Placement bandit: regret"),
     ("ope", "Off-policy evaluation vs truth"),

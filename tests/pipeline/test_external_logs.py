@@ -146,7 +146,7 @@ def test_verdict_has_the_numbers_and_every_heading_names_the_data(shop_run):
     md = (run / "report" / "report.md").read_text()
     top = md.split("## Stages")[0]
     assert report["sentence"] in " ".join(top.replace("\\", "").split()) or "Verdict:" in top
-    for heading in ("Reward model", "Generator tuning", "Placement bandit", "Off-policy", "Tuned copy vs your logged"):
+    for heading in ("Reward model", "Generator tuning", "Placement bandit", "Off-policy", "Tuned copy vs the shop's logged"):
         line = next(ln for ln in md.splitlines() if ln.startswith(f"## {heading}"))
         assert "data: your logs (" in line, line
 
@@ -172,3 +172,32 @@ def test_requested_contexts_is_seeded_and_capped():
     b, _ = requested_contexts(ctx, 10, np.random.default_rng(3))
     assert n == 50 and len(a) == 10 and a.equals(b)
     assert len(requested_contexts(ctx, 0, np.random.default_rng(3))[0]) == 50
+
+
+def test_logged_copy_comparison_weights_the_logged_mix_and_takes_the_best():
+    from rlopt.pipeline.logged_compare import compare, context_values, lift_and_sample_size, logged_options
+
+    # item a in p: copy "x" shown 3 times, "yy" once; item b has no logged copy in p (left out)
+    logs = pd.DataFrame({"item_id": ["a", "a", "a", "a", "b"], "placement": ["p", "p", "p", "p", "q"],
+                         "copy_text": ["x", "x", "x", "yy", "z"]})
+    contexts = pd.DataFrame({"item_id": ["a", "b"], "segment": ["s", "s"], "placement": ["p", "p"]})
+    options = logged_options(logs, contexts)
+    assert sorted(options["copy_text"]) == ["x", "yy"] and options["weight"].sum() == pytest.approx(1.0)
+
+    def score(frame):  # P(click) grows with the copy's length: 0.01 per character
+        return 0.01 * frame["copy_text"].str.len().to_numpy(float)
+
+    tuned = pd.DataFrame({"item_id": ["a", "a"], "segment": "s", "placement": "p", "copy_text": ["tttt", "tt"]})
+    base = tuned.assign(copy_text="b")
+    values = context_values({"base": base, "tuned": tuned}, options, score)
+    row = values.loc[("a", "s", "p")]
+    assert len(values) == 1
+    assert row["mean_logged"] == pytest.approx(0.75 * 0.01 + 0.25 * 0.02)  # the shop's mix
+    assert row["best_logged"] == pytest.approx(0.02) and row["tuned"] == pytest.approx(0.03)
+    out = compare(values, seed=0, n_boot=200)
+    assert out["ratios"]["tuned / mean_logged"]["ratio"] == pytest.approx(0.03 / 0.0125)
+    assert out["ratios"]["tuned / best_logged"]["ratio"] == pytest.approx(1.5)
+    lift = lift_and_sample_size(out, base_ctr=0.05, impressions=10_000)
+    assert lift["lift"] == pytest.approx(1.4) and lift["ab_sample_size_per_arm"] > 0
+    worse = lift_and_sample_size(compare(values.assign(tuned=0.001), seed=0, n_boot=200), 0.05, 10_000)
+    assert worse["lift"] < 0 and worse["ab_sample_size_per_arm"] is None
