@@ -209,10 +209,14 @@ def _logged_section(ctx: StageContext) -> dict[str, Any]:
     cmp_, predicted = g.get("logged_truth") or g.get("predicted"), "predicted" in g
     if not cmp_:
         return {"unavailable": g.get("predicted_note", "this run's generation predates the logged-copy comparison")}
-    what = "predicted CTR (this run's reward model, first slot)" if predicted else "true CTR (oracle, first slot)"
-    rows = [{"copy": name.replace("_", " "), what: value} for name, value in cmp_["means"].items()]
-    ratios = [{"comparison": name.replace("_", " "), "ratio": r["ratio"], "95% CI low": r["low"],
-               "95% CI high": r["high"], "contexts": r["n_contexts"]} for name, r in cmp_["ratios"].items()]
+    buys = g.get("predicted_purchase" if predicted else "logged_truth_purchase") or {"means": {}, "ratios": {}}
+    kind = "predicted" if predicted else "true"
+    what = f"{kind} CTR" + (" (this run's reward model, first slot)" if predicted else " (oracle, first slot)")
+    rows = [{"copy": name.replace("_", " "), what: value, f"{kind} purchase rate": buys["means"].get(name)}
+            for name, value in cmp_["means"].items()]
+    ratios = [{"comparison": f"{metric}: {name.replace('_', ' ')}", "ratio": r["ratio"], "95% CI low": r["low"],
+               "95% CI high": r["high"], "contexts": r["n_contexts"]}
+              for metric, block in (("CTR", cmp_), ("purchase rate", buys)) for name, r in block["ratios"].items()]
     notes = (f"{cmp_['n_contexts']} generation contexts with logged copy for their item x placement. mean logged = "
              "the logged copies mixed as the shop showed them (impression shares); best logged = the best of them "
              "per context by the same score. Ratios of means over contexts, 95% paired bootstrap over contexts.")
@@ -259,9 +263,11 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
             numbers[f"A/B {cfg.primary_metric} tuned vs base"] = (
                 f"{'n/a' if rel != rel else f'{rel:+.1%}'} relative (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
                 f"p={m['pvalue']:.3g})")
-    for key, label in (("tuned / mean_logged", "true CTR tuned / mean logged copy"),
-                       ("tuned / best_logged", "true CTR tuned / best logged copy")):
-        r = ((ctx.summary("generation").get("logged_truth") or {}).get("ratios") or {}).get(key)
+    for block, key, label in (("logged_truth", "tuned / mean_logged", "true CTR tuned / mean logged copy"),
+                              ("logged_truth", "tuned / best_logged", "true CTR tuned / best logged copy"),
+                              ("logged_truth_purchase", "tuned / mean_logged",
+                               "true purchase rate tuned / mean logged copy")):
+        r = ((ctx.summary("generation").get(block) or {}).get("ratios") or {}).get(key)
         if r:
             numbers[label] = f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
     return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),

@@ -182,8 +182,10 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
             summary["predicted_note"] = "no reward model (stage 'reward' did not finish): no predicted lift"
             return summary
         values = context_values(frames, options, lambda f: reward_model.score(f, catalog)["p_click"].to_numpy(float))
-        values.to_csv(ctx.work_dir / "logged_compare.csv")
+        buys = context_values(frames, options, lambda f: reward_model.score(f, catalog)["p_purchase"].to_numpy(float))
+        values.join(buys, rsuffix="_purchase").to_csv(ctx.work_dir / "logged_compare.csv")
         summary["predicted"] = compare(values, seed=ctx.seed)
+        summary["predicted_purchase"] = compare(buys, seed=ctx.seed)
         summary["predicted"]["contexts_without_logged_copy"] = int(len(contexts) - len(values))
         # the A/B would run on the shop's traffic: its observed click rate is the control's rate
         summary["predicted"]["lift"] = lift_and_sample_size(summary["predicted"], float(logs["clicked"].mean()),
@@ -198,7 +200,10 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
     write_table(pd.concat(evaluated, ignore_index=True), ctx.work_dir / "evaluated.parquet")
     summary["evaluation"] = per_gen
     summary["paired_ctr_ratio"] = paired_ratio(evaluated[0], evaluated[1], "p_click", seed=ctx.seed)
+    # the true CTR and purchase rate of the shop's logged copy for the same contexts, next to base and tuned
     values = context_values(frames, options, lambda f: oracle.evaluate(f)["p_click"].to_numpy(float))
-    values.to_csv(ctx.work_dir / "logged_compare.csv")
-    summary["logged_truth"] = compare(values, seed=ctx.seed)  # true CTR of the shop's logged copy, same contexts
+    buys = context_values(frames, options, lambda f: oracle.evaluate(f)["p_purchase"].to_numpy(float))
+    values.join(buys, rsuffix="_purchase").to_csv(ctx.work_dir / "logged_compare.csv")
+    summary["logged_truth"] = compare(values, seed=ctx.seed)
+    summary["logged_truth_purchase"] = compare(buys, seed=ctx.seed)
     return summary

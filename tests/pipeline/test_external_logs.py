@@ -130,6 +130,10 @@ def test_generation_covers_only_the_asked_contexts_and_compares_with_the_logged_
     lift = pred["lift"]
     assert lift["lift"] == pytest.approx(r["ratio"] - 1)
     assert (lift["ab_sample_size_per_arm"] is None) == (lift["lift"] <= 0)
+    buys = gen["predicted_purchase"]  # the reward model's P(purchase) for the same contexts
+    assert buys["n_contexts"] == pred["n_contexts"]
+    assert buys["means"]["tuned"] == pytest.approx(per_ctx["tuned_purchase"].mean())
+    assert (per_ctx["tuned_purchase"] <= per_ctx["tuned"] + 1e-12).all()  # P(purchase) <= P(click)
 
 
 def test_verdict_has_the_numbers_and_every_heading_names_the_data(shop_run):
@@ -146,6 +150,7 @@ def test_verdict_has_the_numbers_and_every_heading_names_the_data(shop_run):
     md = (run / "report" / "report.md").read_text()
     top = md.split("## Stages")[0]
     assert report["sentence"] in " ".join(top.replace("\\", "").split()) or "Verdict:" in top
+    assert "| purchase rate: tuned / mean logged |" in md and "| CTR: tuned / best logged |" in md
     for heading in ("Reward model", "Generator tuning", "Placement bandit", "Off-policy", "Tuned copy vs the shop's logged"):
         line = next(ln for ln in md.splitlines() if ln.startswith(f"## {heading}"))
         assert "data: your logs (" in line, line
