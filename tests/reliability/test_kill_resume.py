@@ -29,7 +29,8 @@ from rlopt.pipeline.cache import package_roots, tree_digest
 from rlopt.testing import write_tiny_experiment
 
 RLOPT = [sys.executable, "-c", "from rlopt.cli import main; main()"]
-VOLATILE = {"train_runtime", "finished", "started", "fingerprint", "upstream", "pid", "resumed_from"}
+VOLATILE = {"train_runtime", "finished", "started", "fingerprint", "upstream", "pid", "resumed_from",
+            "torch_threads"}  # chosen from the free cores when a stage starts (rlopt.threads)
 VOLATILE_SUFFIXES = ("wall_s", "_seconds", "_per_second")  # timings: wall_s, cpu_seconds, steps_per_second
 # Outputs that record how the run went rather than what it computed (times, statuses "ran" vs "cached"),
 # or that the Trainer writes with the run's absolute paths inside a pickle.
