@@ -64,55 +64,76 @@ MAX_SELECTION_FRACTION = 0.25  # cap of the calibration / scorer-selection slice
 LOG_EPS = math.log1p(-1e-6)
 
 
+def _f(default: Any, help: str) -> Any:
+    """A field with its ``help`` (the option's text in ``rlopt reward train --help`` and the ``[reward]``
+    key's in the experiment docs; HfArgumentParser passes metadata to argparse, so nothing else goes there)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    """Reward-model training settings (all saved in ``reward_config.json``)."""
+    """Reward-model training settings (all saved in ``reward_config.json``).
 
-    encoder: str = "default"  # "default" (packaged MiniLM), a local path or a Hugging Face id
-    mode: str = "frozen"  # frozen | lora | full
-    use_item_text: bool = True  # also encode "title | key attribute" of the item
-    max_length: int = 64  # encoder token limit per text
-    precision: str = "auto"  # encoder no-grad precision: auto (bf16 where native) | fp32 | bf16
-    hidden: int = 256  # MLP width
-    emb_dim: int = 16  # segment / placement / category embedding size
-    dropout: float = 0.1
-    lr: float = 2e-3  # heads
-    encoder_lr: float | None = None  # LoRA 5e-4, full 3e-5 when None
-    weight_decay: float = 1e-4
-    batch_size: int | None = None  # 1024 frozen, 32 lora/full when None
-    max_epochs: int = 30
-    patience: int = 3  # epochs without holdout log-loss improvement before stopping
-    valid_fraction: float = 0.1  # share of the training logs (by time, before calib) for early stopping
-    calibration_fraction: float = 0.1  # latest share of the training logs, used only to calibrate
-    ipw_clip: float | None = None  # e.g. 0.05: weights 1/max(propensity, 0.05); None = no IPW
-    calibration: str = "auto"  # auto (chosen by cross-validated log-loss) | platt | temperature | isotonic | none
-    calibration_folds: int = 5  # folds for calibration="auto" and the scorer selection
-    min_selection_rows: int = 1000  # small logs: the calibration slice grows to this many rows (<= 25%)
-    lora_r: int = 8
-    lora_alpha: int = 16
-    seed: int = 0
-    progress: bool = True
-    train_threads: int | None = 1  # torch threads for the head updates (small ops; 1 avoids thread thrash)
-    weights: dict[str, float] = field(default_factory=lambda: RewardWeights().to_dict())
+    One config: every field is an option of ``rlopt reward train`` (``--max-epochs`` and
+    ``--max_epochs``) and a key of an experiment's ``[reward]`` table.
+    """
+
+    encoder: str = _f("default", "Text encoder: 'default' (the packaged MiniLM), a local directory or a Hugging Face id.")
+    mode: str = _f("frozen", "'frozen' trains only the heads on cached embeddings (fast on a CPU); 'lora' / 'full' also tune the encoder.")
+    use_item_text: bool = _f(True, "Also encode the item's text ('title | key attribute') beside the copy.")
+    max_length: int = _f(64, "Encoder token limit per text.")
+    precision: str = _f("auto", "Encoder precision without gradients: auto (bf16 where the CPU/GPU does bf16 natively, else fp32) | fp32 | bf16. Saved with the model.")
+    hidden: int = _f(256, "Width of the MLP heads.")
+    emb_dim: int = _f(16, "Size of the segment / placement / category embeddings.")
+    dropout: float = _f(0.1, "Dropout in the heads.")
+    lr: float = _f(2e-3, "Learning rate of the heads.")
+    encoder_lr: float | None = _f(None, "Learning rate of the encoder in lora/full mode; unset: 5e-4 for lora, 3e-5 for full.")
+    weight_decay: float = _f(1e-4, "AdamW weight decay.")
+    batch_size: int | None = _f(None, "Training batch size; unset: 1024 for frozen, 32 for lora/full.")
+    max_epochs: int = _f(30, "Most training epochs (early stopping on the validation slice's log-loss may stop sooner).")
+    patience: int = _f(3, "Epochs without validation log-loss improvement before stopping.")
+    valid_fraction: float = _f(0.1, "Share of the training logs (by time, before the calibration slice) used for early stopping.")
+    calibration_fraction: float = _f(0.1, "Latest share of the training logs, used only to calibrate and choose the scorer.")
+    ipw_clip: float | None = _f(None, "Clipped IPW: weight 1/max(propensity, CLIP), e.g. 0.05; unset: no IPW.")
+    calibration: str = _f("auto", "auto (chosen by cross-validated log-loss on the calibration slice) | platt | temperature | isotonic | none.")
+    calibration_folds: int = _f(5, "Folds for calibration='auto' and the scorer selection.")
+    min_selection_rows: int = _f(1000, "On small logs the calibration slice grows to this many rows (at most a quarter of the logs).")
+    lora_r: int = _f(8, "LoRA rank (mode lora).")
+    lora_alpha: int = _f(16, "LoRA alpha (mode lora).")
+    seed: int = _f(0, "Random seed (same seed and inputs -> identical weights).")
+    progress: bool = _f(True, "Show a progress bar while training.")
+    train_threads: int | None = _f(1, "torch threads for the head updates (small ops; 1 avoids thread thrash); unset: torch's default.")
+    weights: dict[str, float] = field(default_factory=lambda: RewardWeights().to_dict(), metadata={
+        "help": "Reward weights saved with the model, a table {click, purchase, revenue} (on the command line as JSON, "
+                "e.g. '{\"click\": 0.2, \"purchase\": 1.0, \"revenue\": 0.0}')."})
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise InputError(f"training mode must be one of {MODES}, got {self.mode!r}", column="mode")
+            raise InputError(f"training mode must be one of {', '.join(MODES)}", key="mode", value=self.mode,
+                             rule="choice")
         resolve_precision(self.precision)  # InputError naming the valid values
         if self.calibration not in CHOICES:
             raise InputError(f"calibration must be one of {', '.join(CHOICES)}, got {self.calibration!r}",
-                             column="calibration")
+                             key="calibration")
         for name in ("valid_fraction", "calibration_fraction"):
             if not 0.0 < getattr(self, name) < 0.5:
-                raise InputError(f"{name} must be in (0, 0.5), got {getattr(self, name)}", column=name)
+                raise InputError(f"{name} must be in (0, 0.5), got {getattr(self, name)}", key=name)
         if self.valid_fraction + self.calibration_fraction >= 0.5:
             raise InputError("valid_fraction + calibration_fraction must be < 0.5, got "
-                             f"{self.valid_fraction + self.calibration_fraction}", column="calibration_fraction")
+                             f"{self.valid_fraction + self.calibration_fraction}", key="calibration_fraction")
         if self.min_selection_rows < 0:
             raise InputError(f"min_selection_rows must be >= 0, got {self.min_selection_rows}",
-                             column="min_selection_rows")
+                             key="min_selection_rows")
+        for name, low in (("max_epochs", 1), ("patience", 0), ("batch_size", 1), ("max_length", 1), ("hidden", 1),
+                          ("emb_dim", 1), ("calibration_folds", 2), ("lora_r", 1), ("train_threads", 1)):
+            if getattr(self, name) is not None and getattr(self, name) < low:
+                raise InputError(f"{name} must be >= {low}", key=name, value=getattr(self, name), rule="range")
+        if not self.lr > 0:
+            raise InputError("lr must be > 0", key="lr", value=self.lr, rule="range")
+        if self.encoder_lr is not None and not self.encoder_lr >= 0:  # 0.0 is what frozen mode stores
+            raise InputError("encoder_lr must be >= 0", key="encoder_lr", value=self.encoder_lr, rule="range")
         if self.ipw_clip is not None and not 0.0 < self.ipw_clip <= 1.0:
-            raise InputError(f"ipw_clip must be in (0, 1], got {self.ipw_clip}", column="ipw_clip")
+            raise InputError(f"ipw_clip must be in (0, 1], got {self.ipw_clip}", key="ipw_clip")
         if self.batch_size is None:
             self.batch_size = 1024 if self.mode == "frozen" else 32
         if self.encoder_lr is None:

@@ -43,45 +43,94 @@ def _flat(prefix: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in metrics.items() if not isinstance(v, (dict, list))}
 
 
-@reward_app.command("train")
-def train_cmd(
-    logs: LogsOpt,
-    catalog: CatalogOpt,
-    out: Annotated[Path, typer.Option("--out", help="Output model directory.")],
-    encoder: Annotated[str, typer.Option("--encoder", help="default (packaged MiniLM), HF id or local path.")] = "default",
-    holdout: Annotated[Path | None, typer.Option("--holdout", help="Holdout log, evaluated (never trained on).")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="frozen (fast CPU default) | lora | full.")] = "frozen",
-    calibration: Annotated[str, typer.Option("--calibration", help="auto (chosen by cross-validated log-loss on the latest 10% of --logs) | platt | temperature | isotonic | none.")] = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="Encoder precision without gradients: auto (bf16 where the CPU/GPU does bf16 natively, else fp32) | fp32 | bf16. Saved with the model.")] = "auto",
-    ipw_clip: Annotated[float | None, typer.Option("--ipw-clip", help="Clipped IPW: weight 1/max(propensity, CLIP).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs (early stopping on log-loss).")] = 30,
-    no_item_text: Annotated[bool, typer.Option("--no-item-text", help="Do not encode the item's title.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    placements: PlacementsOpt = None,
-    on_error: OnErrorOpt = "fail",
-    as_json: JsonOption = False,
-) -> None:
-    """Train a reward model on impression logs and save it to --out.
+_TRAIN_EPILOG = (
+    "Examples:\n\n"
+    "  rlopt reward train --logs sim/train.parquet --catalog sim/catalog.parquet --holdout sim/holdout.parquet "
+    "--out runs/reward\n\n"
+    "  rlopt reward train --logs logs.csv --catalog items.csv --out runs/rm --mode lora --max-epochs 5 --seed 1 --json\n\n"
+    "Every option after the inputs is a field of reward_models.TrainConfig and a key of an experiment's "
+    "[reward] table under the same name. --epochs and --no-item-text are older spellings of --max-epochs and "
+    "--no-use-item-text."
+)
+# Options that say what to train on and where to write; every other option of `rlopt reward train` is a
+# field of TrainConfig (the keys of an experiment's [reward] table).
+TRAIN_INPUTS = ("logs", "catalog", "out", "holdout", "placements", "on_error", "json")
+TRAIN_ALIASES = {"--max-epochs": "--epochs", "--no-use-item-text": "--no-item-text"}  # older spellings
 
-    Example: rlopt reward train --logs sim/train.parquet --catalog sim/catalog.parquet
-    --holdout sim/holdout.parquet --out runs/reward
-    """
+
+def train_parser():
+    """The argument parser of ``rlopt reward train``: the inputs, then one option per field of
+    :class:`reward_models.train.TrainConfig` (``--max-epochs`` and ``--max_epochs``); only the fields
+    given come back (the class fills the rest)."""
+    from reward_models.train import TrainConfig
+    from rlopt.cli._dataclass_args import add_alias, dataclass_parser
+
+    parser, inputs = dataclass_parser(
+        TrainConfig, prog="rlopt reward train", usage="rlopt reward train --logs F --catalog F --out DIR [--FIELD VALUE ...]",
+        description="Train a reward model on impression logs and save it to --out (fields of TrainConfig; the "
+                    "same names are [reward] keys of an experiment).", epilog=_TRAIN_EPILOG,
+        rule="rlopt reward train --help lists every option")
+    for flag, alias in TRAIN_ALIASES.items():
+        add_alias(parser, flag, alias)
+    inputs.add_argument("--logs", required=True, help="Impression log (Parquet, JSONL or CSV).")
+    inputs.add_argument("--catalog", required=True, help="Catalog (Parquet, JSONL or CSV).")
+    inputs.add_argument("--out", required=True, help="Output model directory.")
+    inputs.add_argument("--holdout", help="Holdout log, evaluated (never trained on).")
+    inputs.add_argument("--placements", help="Placements (TOML/JSON) to validate against.")
+    inputs.add_argument("--on-error", "--on_error", dest="on_error", default="fail", choices=("fail", "quarantine"),
+                        help="fail | quarantine (bad log rows).")
+    inputs.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
+    return parser
+
+
+@reward_app.command("train", add_help_option=False, context_settings={
+    "allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def train_cmd(ctx: typer.Context) -> None:
+    """Train a reward model on impression logs and save it to --out (every TrainConfig field is an option:
+    rlopt reward train --help)."""
+    args = list(ctx.args)
+    parser = train_parser()
+    if "-h" in args or "--help" in args:
+        parser.print_help()
+        raise typer.Exit(0)
+    namespace, extra = parser.parse_known_args(args)
+    if extra:
+        from reward_models.train import TrainConfig
+        from rlopt.cli._dataclass_args import field_defaults, unknown_option
+
+        raise unknown_option(next((a for a in extra if a.startswith("-")), extra[0]),
+                             [*field_defaults(TrainConfig), *TRAIN_INPUTS], command="rlopt reward train",
+                             rule="options are the inputs and the fields of TrainConfig")
+    given = vars(namespace)
+    inputs = {k: given.pop(k) for k in TRAIN_INPUTS}
+    _train(inputs, given)
+
+
+def _train(inputs: dict[str, Any], fields: dict[str, Any]) -> None:
+    """``rlopt reward train`` once its options are parsed: ``inputs`` (TRAIN_INPUTS) and the given
+    ``TrainConfig`` ``fields``."""
     from reward_models import train_reward_model
+    from reward_models.train import TrainConfig
     from rlopt.cli._common import check_out_dir
     from rlopt.data.validate import quarantine_path_for
 
+    as_json, on_error = inputs["json"], inputs["on_error"]
+    logs, catalog, out = Path(inputs["logs"]), Path(inputs["catalog"]), Path(inputs["out"])
+    placements = None if inputs["placements"] is None else Path(inputs["placements"])
+    fields.setdefault("progress", not as_json)
+    config = TrainConfig(**fields)  # bad values fail before anything is read
     check_out_dir(out)
     start = time.perf_counter()
     train_logs, cat = _read_inputs(logs, catalog, placements, on_error, quarantine_dir=out)
     held = None
-    if holdout is not None:
+    if inputs["holdout"] is not None:
         from rlopt.data import read_logs
 
+        holdout = Path(inputs["holdout"])
         held = read_logs(holdout, cat, placements=placements, on_error=on_error,
                          quarantine_path=quarantine_path_for(out / f"holdout-{holdout.name}"))
-    model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), encoder=encoder, mode=mode,
-                               calibration=calibration, precision=precision, ipw_clip=ipw_clip, max_epochs=epochs,
-                               use_item_text=not no_item_text, seed=seed, progress=not as_json)
+    model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), config=config)
+    mode, encoder, precision = config.mode, config.encoder, config.precision
     model.save_pretrained(out)
     metrics = model.config["metrics"]
     result = {"model_dir": str(out), "mode": mode, "encoder": encoder, "precision": precision,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,35 +116,16 @@ def tune_parser(method: str):
     """The argument parser of ``rlopt tune --method METHOD``: the inputs, then one option per field of
     ``CONFIG_CLASSES[method]`` (``--max-steps`` and ``--max_steps`` alike). Field options default to
     ``argparse.SUPPRESS``, so only what is given reaches :func:`make_config` (the preset fills the rest)."""
-    from transformers import HfArgumentParser
-
+    from rlopt.cli._dataclass_args import dataclass_parser
     from rlopt.tuning.config import CONFIG_CLASSES, METHODS, PRESETS
 
-    class _TuneParser(HfArgumentParser):
-        """Errors are InputErrors (one paragraph, exit 2), not argparse's exit."""
-
-        def error(self, message: str):
-            raise InputError(f"rlopt tune: {message}", rule="rlopt tune --method M --help lists every option")
-
     cls = CONFIG_CLASSES[method]
-    parser = _TuneParser(cls, prog="rlopt tune", formatter_class=argparse.RawDescriptionHelpFormatter,
-                         usage=f"rlopt tune --method {method} --logs F --catalog F --out DIR [--FIELD VALUE ...]",
-                         description=f"Tune a generator on feedback logs with {method} (fields of {cls.__name__}; "
-                                     "the same names are [tuning] keys of an experiment).", epilog=_TUNE_EPILOG)
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    for action in list(parser._actions):
-        if action.dest in RUN_FIELDS:  # argparse has no public remove; the conflict handler does this
-            parser._remove_action(action)
-            for group in parser._action_groups:
-                if action in group._group_actions:
-                    group._group_actions.remove(action)
-            for flag in action.option_strings:
-                parser._option_string_actions.pop(flag, None)
-        elif action.dest in defaults and action.option_strings:
-            if not action.option_strings[0].startswith("--no"):
-                action.help = (action.help or "") + _help_default(method, action.dest, defaults[action.dest])
-            action.default = argparse.SUPPRESS
-    inputs = parser.add_argument_group("inputs (not config fields)")
+    parser, inputs = dataclass_parser(
+        cls, prog="rlopt tune", usage=f"rlopt tune --method {method} --logs F --catalog F --out DIR [--FIELD VALUE ...]",
+        description=f"Tune a generator on feedback logs with {method} (fields of {cls.__name__}; the same names "
+                    "are [tuning] keys of an experiment).", epilog=_TUNE_EPILOG,
+        rule="rlopt tune --method M --help lists every option", drop=RUN_FIELDS,
+        help_default=lambda name, default: _help_default(method, name, default))
     inputs.add_argument("--method", required=True, choices=METHODS, help="dpo | grpo | rloo.")
     inputs.add_argument("--logs", required=True, help="Impression log (training split).")
     inputs.add_argument("--catalog", required=True, help="Catalog (.parquet, .jsonl or .csv).")
@@ -160,25 +139,19 @@ def tune_parser(method: str):
     inputs.add_argument("--allow-weak-reward-model", action="store_true", help=(
         "grpo/rloo: train even when the reward model's health check says no_signal (rlopt reward train shows it)."))
     inputs.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
-    parser._action_groups.insert(0, parser._action_groups.pop())  # the inputs first in --help
     return parser
 
 
 def _unknown_option(flag: str, method: str) -> InputError:
     """An option that is not a field of ``method``'s config: close matches, or the method it belongs to."""
+    from rlopt.cli._dataclass_args import unknown_option
     from rlopt.tuning.config import METHODS, field_names
 
     name = flag.lstrip("-").split("=")[0].replace("-", "_")
     elsewhere = [m for m in METHODS if m != method and name in field_names(m)]
-    if elsewhere:
-        why = f"{flag} is a field of {'/'.join(elsewhere)}, not {method}"
-    else:
-        options = [*field_names(method), *TUNE_INPUTS]
-        close = difflib.get_close_matches(name, options, n=3, cutoff=0.75)
-        why = f"unknown option {flag}" + (f"; did you mean {' or '.join('--' + c.replace('_', '-') for c in close)}?"
-                                         if close else "")
-    return InputError(f"{why} (every option: rlopt tune --method {method} --help)", key=flag,
-                      rule="options are the inputs and the fields of the method's config")
+    why = f"{flag} is a field of {'/'.join(elsewhere)}, not {method}" if elsewhere else None
+    return unknown_option(flag, [*field_names(method), *TUNE_INPUTS], command=f"rlopt tune --method {method}",
+                          rule="options are the inputs and the fields of the method's config", why=why)
 
 
 def tune(ctx: typer.Context) -> None:

@@ -2,9 +2,10 @@
 
 An experiment file (``experiments/*.toml``) has the sections ``[run] [data] [reward] [tuning]
 [generation] [ab] [bandit] [ope] [report]``; every key is a field below, with the field's
-docstring-style ``help`` saying what it does. Two sections are the area's own config, so the CLI,
-the TOML and Python share one set of names: ``[tuning]`` is ``method``, ``preset`` and any field of
-the method's config (:class:`rlopt.tuning.config.RloptDPOConfig` / ``RloptGRPOConfig`` /
+docstring-style ``help`` saying what it does. Three sections are the area's own config, so the CLI,
+the TOML and Python share one set of names: ``[reward]`` is :class:`reward_models.train.TrainConfig`
+(the options of ``rlopt reward train``) plus the run's ``max_rows`` and ``allow_weak``; ``[tuning]``
+is ``method``, ``preset`` and any field of the method's config (:class:`rlopt.tuning.config.RloptDPOConfig` / ``RloptGRPOConfig`` /
 ``RloptRLOOConfig``, the flags of ``rlopt tune``; the preset fills what is not given), and ``[ope]``
 is :class:`rlopt.ope.config.OPEConfig` (the flags of ``rlopt ope``).
 
@@ -36,8 +37,9 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from reward_models.train import TrainConfig
 from rlopt.data.io import read_text_file
 from rlopt.errors import InputError
 from rlopt.ope.config import OPEConfig
@@ -79,16 +81,33 @@ class DataConfig:
     on_error: str = _f("quarantine", "What validation does with bad rows: 'fail' stops, 'quarantine' sets them aside and counts them.", choices=("fail", "quarantine"))
 
 
+REWARD_RUN_VALUES = ("seed", "progress")  # the run sets these (stage seed, no progress bar) unless given
+
+
 @dataclass
-class RewardConfig:
-    encoder: str = _f("default", "Text encoder: 'default' (MiniLM), a local directory or a Hugging Face id.", path=True)
-    mode: str = _f("frozen", "'frozen' trains only the heads on cached embeddings; 'lora' / 'full' also tune the encoder.", choices=("frozen", "lora", "full"))
-    max_epochs: int = _f(10, "Most training epochs (early stopping on a validation slice may stop sooner).", minimum=1)
-    patience: int = _f(0, "Epochs without validation improvement before stopping; 0 = the trainer's default.", minimum=0)
-    batch_size: int = _f(0, "Training batch size; 0 = the trainer's default for the mode.", minimum=0)
-    lr: float = _f(0.0, "Learning rate of the heads; 0 = the trainer's default.", minimum=0.0)
-    max_rows: int = _f(0, "Train on at most this many log rows (random subset); 0 = all.", minimum=0)
+class RewardSection(TrainConfig):
+    """``[reward]``: every field of :class:`reward_models.train.TrainConfig` (the options of
+    ``rlopt reward train``, same names and defaults) plus two keys that belong to the run, not to the
+    trainer: ``max_rows`` subsamples the run's training logs before the trainer sees them (on the
+    command line you choose the file), and ``allow_weak`` is the tuning stage's gate on the model's
+    health (``rlopt tune --allow-weak-reward-model``).
+
+    ``seed`` and ``progress`` are the run's (the reward stage's seed, no progress bar) unless the
+    table gives them; :meth:`train_config` makes the trainer's config.
+    """
+
+    max_rows: int = _f(0, "Train on at most this many log rows (seeded random subset); 0 = all.", minimum=0)
     allow_weak: bool = _f(False, "Let GRPO/RLOO train against a reward model whose health check says no_signal (held-out AUC not above 0.5, or scores that do not tell copies apart).")
+    given: ClassVar[frozenset[str]] = frozenset()  # keys the table set (explicit values win over the run's)
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("encoder",)  # resolved against the config file (TrainConfig's
+    # field metadata goes to argparse, so it cannot carry the ``path`` flag the other sections use)
+
+    def train_config(self, **run_values: Any) -> TrainConfig:
+        """The trainer's config: the table's fields, ``run_values`` (e.g. the stage's seed) where the
+        table did not give that key."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
+        values.update({k: v for k, v in run_values.items() if k not in self.given})
+        return TrainConfig(**values)
 
 
 TUNING_METHODS = ("dpo", "grpo", "rloo")
@@ -165,7 +184,7 @@ class ReportConfig:
 class ExperimentConfig:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
+    reward: RewardSection = field(default_factory=RewardSection)
     tuning: TuningSection = field(default_factory=TuningSection)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     ab: ABConfig = field(default_factory=ABConfig)
@@ -362,15 +381,17 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
         values = {}
         for key, value in raw.items():
             value = _check_value(value, hints[key], fields[key], f"{name}.{key}", source)
-            if fields[key].metadata.get("path"):
+            if fields[key].metadata.get("path") or key in getattr(cls, "PATH_KEYS", ()):
                 value = _resolve_path(value, base_dir, name, key, source)
             values[key] = value
         if "out_dir" in fields and "out_dir" not in values and base_dir is not None:
             values["out_dir"] = _resolve_path(fields["out_dir"].default, base_dir, name, "out_dir", source)
         try:
             sections[name] = cls(**values)
-        except InputError as err:  # the area's own checks (OPEConfig)
+        except InputError as err:  # the area's own checks (OPEConfig, TrainConfig)
             raise _rekey(err, name, source) from None
+        if cls is RewardSection:
+            sections[name].given = frozenset(values)
     cfg = ExperimentConfig(**sections, source=source)
     _check_consistency(cfg)
     _check_specs(cfg)
@@ -522,6 +543,8 @@ def describe_fields() -> str:
 
 def _toml_default(f: dataclasses.Field) -> str:
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if default is None:
+        return "unset"  # TOML has no null: leave the key out
     return str(default).lower() if isinstance(default, bool) else repr(default)  # TOML spelling
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reward_models import RewardModel, TrainConfig, evaluate_reward_model, train_reward_model
+from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.calibration import calibration_bins
 from rlopt.data import (
     read_catalog,
@@ -160,13 +160,9 @@ def stage_reward(ctx: StageContext) -> dict[str, Any]:
     if cfg.max_rows and len(train) > cfg.max_rows:
         keep = np.sort(ctx.rng().choice(len(train), size=cfg.max_rows, replace=False))
         train = train.iloc[keep].reset_index(drop=True)
-    overrides: dict[str, Any] = {"encoder": cfg.encoder, "mode": cfg.mode, "max_epochs": cfg.max_epochs,
-                                 "seed": ctx.seed, "progress": False}
-    for key in ("batch_size", "lr", "patience"):
-        if getattr(cfg, key):
-            overrides[key] = getattr(cfg, key)
     ctx.log(f"[reward] training on {len(train):,} impressions ({cfg.mode} encoder)")
-    model: RewardModel = train_reward_model(train, catalog, config=TrainConfig(**overrides), source="train.parquet")
+    model: RewardModel = train_reward_model(train, catalog, config=cfg.train_config(seed=ctx.seed, progress=False),
+                                            source="train.parquet")
     model.save_pretrained(ctx.work_dir / "model")
     metrics, preds = evaluate_reward_model(model, holdout, catalog, source="holdout.parquet")
     write_table(preds.reset_index(drop=True), ctx.work_dir / "holdout_predictions.parquet")

@@ -58,7 +58,7 @@ def test_hub_ids_pass_but_missing_local_paths_fail(tmp_path):
 @pytest.mark.parametrize(
     ("data", "exc_column", "pattern"),
     [
-        ({"reward": {"speed": 3}}, "reward.speed", r"unknown key 'speed' in section 'reward'; valid keys: encoder, mode, max_epochs"),
+        ({"reward": {"colour": 3}}, "reward.colour", r"unknown key 'colour' in section 'reward'; valid keys: encoder, mode, use_item_text"),
         ({"reward": {"max_epoch": 3}}, "reward.max_epoch", r"did you mean max_epochs\? valid keys: encoder"),
         ({"extra": {}}, None, r"unknown section 'extra'; valid sections: " + ", ".join(SECTIONS)),
         ({"run": {"seed": 1.5}}, "run.seed", r"expected int, got float"),
