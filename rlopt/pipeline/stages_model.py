@@ -8,6 +8,8 @@ Both call ``rlopt.tuning`` / ``rlopt.generation`` public functions (:func:`rlopt
 from __future__ import annotations
 
 import shutil
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,30 @@ def requested_contexts(contexts: pd.DataFrame, max_contexts: int, rng: np.random
     return ctx, len(ctx)
 
 
+def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, contexts: pd.DataFrame,
+                            catalog: pd.DataFrame, placements: dict, seg_desc) -> pd.DataFrame:
+    """:func:`generate_copies` over about ten chunks of ``contexts``, one progress line each (done /
+    total, elapsed, time left at the pace so far). Chunk ``[start, start + step)`` samples under
+    seed ``ctx.seed + start``: ``step`` is at least the chunk's batch count, so no two batches of the
+    stage share a seed. The chunks' ``attrs`` counts (compliance, quality, title fallbacks) are summed."""
+    cfg = ctx.config.generation
+    n = len(contexts)
+    step = max(cfg.batch_size, -(-n // 10))
+    parts, t0 = [], time.perf_counter()
+    for start in range(0, n, step):
+        parts.append(generate_copies(
+            model, tokenizer, contexts.iloc[start:start + step].reset_index(drop=True), catalog, placements, seg_desc,
+            num=cfg.num_samples, seed=ctx.seed + start, batch_size=cfg.batch_size, temperature=cfg.temperature,
+            generator_name=name, compliance=cfg.compliance, threads=ctx.config.run.threads))
+        done, elapsed = min(start + step, n), time.perf_counter() - t0
+        ctx.log(f"[generation] {name}: {done}/{n} contexts ({elapsed:.0f} s, ~{elapsed / done * (n - done):.0f} s left)")
+    frame = pd.concat(parts, ignore_index=True)
+    frame.attrs = {key: dict(sum((Counter(p.attrs.get(key, {})) for p in parts), Counter()))
+                   for key in ("compliance", "quality")}
+    frame.attrs["title_fallbacks"] = sum(int(p.attrs.get("title_fallbacks", 0)) for p in parts)
+    return frame
+
+
 def stage_generation(ctx: StageContext) -> dict[str, Any]:
     """Generate copy with the base and the tuned generator for the same contexts, and evaluate
     both: the oracle's truth (simulated data only) next to the reward model's proxy.
@@ -156,10 +182,7 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
         model, tokenizer = resolve_generator(spec)
         seg_desc = market.segments if market is not None else None
-        frames[name] = generate_copies(
-            model, tokenizer, contexts, catalog, placements, seg_desc, num=cfg.num_samples, seed=ctx.seed,
-            batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
-            compliance=cfg.compliance, threads=ctx.config.run.threads)
+        frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements, seg_desc)
         write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
         del model
     summary: dict[str, Any] = {"data_source": data_source(ctx.config), "contexts": int(len(contexts)), **picked,

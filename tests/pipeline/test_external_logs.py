@@ -84,7 +84,7 @@ def shop_run(tmp_path_factory, tiny_causal_lm_dir, tiny_encoder_dir):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run([*RLOPT, "run", str(cfg), "--json"], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return cfg, root / "run", json.loads(proc.stdout)
+    return cfg, root / "run", {**json.loads(proc.stdout), "stderr": proc.stderr}
 
 
 def _summary(run: Path, stage: str) -> dict:
@@ -111,8 +111,9 @@ def test_every_stage_evaluates_on_the_users_logs(shop_run):
 
 
 def test_generation_covers_only_the_asked_contexts_and_compares_with_the_logged_copy(shop_run):
-    _, run, _ = shop_run
+    _, run, out = shop_run
     gen = _summary(run, "generation")
+    assert f"[generation] tuned: {MAX_CONTEXTS}/{MAX_CONTEXTS} contexts (" in out["stderr"]  # progress, with time left
     held = pd.read_json(run / "validate" / "contexts.jsonl", lines=True, dtype=False)
     assert gen["contexts"] == MAX_CONTEXTS and gen["contexts_sampled"] is True
     assert gen["contexts_available"] == len(held.drop_duplicates()) > MAX_CONTEXTS
