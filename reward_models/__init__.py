@@ -12,8 +12,9 @@ Main names: :class:`RewardModel` (``from_pretrained``, ``save_pretrained``, ``sc
 
 from reward_models.evaluate import evaluate_reward_model
 from reward_models.model import RewardModel
-from reward_models.scoring import RewardFunction, RewardWeights
+from reward_models.scoring import RewardFunction
 from reward_models.train import TrainConfig, train_reward_model
+from reward_models.weights import RewardWeights
 
 __all__ = [
     "RewardFunction",

@@ -33,8 +33,8 @@ from reward_models.encoder import TextEncoder
 from reward_models.features import FeatureSpace, item_text, surface_features
 from reward_models.inputs import check_columns, check_copy_text, join_items
 from reward_models.net import RewardNet
-from reward_models.scoring import RewardWeights
 from reward_models.stacking import Combiner
+from reward_models.weights import RewardWeights
 from rlopt.errors import InputError
 from rlopt.io_utils import atomic_path, write_json_atomic
 from rlopt.model_dirs import explains_load_errors

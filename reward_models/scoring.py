@@ -1,55 +1,18 @@
-"""Reward weights and the TRL-compatible reward function.
-
-The scalar reward of a copy in context is
-
-    reward = w_click * p_click + w_purchase * p_purchase + w_revenue * expected_revenue / price_scale
-
-with ``price_scale`` the median effective price of the training catalog rows (so the revenue term
-is on the same order as a probability). The default weights favour purchases (``w_click=0.2,
-w_purchase=1.0, w_revenue=0.0``): copy that earns clicks without purchases (clickbait) gains little.
-"""
+"""The TRL-compatible reward function: a saved reward model's scalar reward
+(:class:`reward_models.weights.RewardWeights`) for each generated copy."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reward_models.model import RewardModel
+from reward_models.weights import RewardWeights
+from rlopt.completions import completion_text
 from rlopt.errors import InputError
-
-
-@dataclass(frozen=True)
-class RewardWeights:
-    """Weights of the scalar reward (see the module docstring)."""
-
-    click: float = 0.2
-    purchase: float = 1.0
-    revenue: float = 0.0
-
-    def combine(self, p_click: np.ndarray, p_purchase: np.ndarray, revenue: np.ndarray,
-                price_scale: float) -> np.ndarray:
-        return self.click * p_click + self.purchase * p_purchase + self.revenue * revenue / max(price_scale, 1e-9)
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def completion_text(completion: Any) -> str:
-    """A TRL completion as text: a string (standard) or a list of chat messages (conversational)."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, dict):
-        return str(completion.get("content", ""))
-    if isinstance(completion, Sequence):
-        parts = [m.get("content", "") for m in completion if isinstance(m, dict) and m.get("role") == "assistant"]
-        if not parts:
-            parts = [m.get("content", "") if isinstance(m, dict) else str(m) for m in completion]
-        return "".join(str(p) for p in parts)
-    return str(completion)
 
 
 class RewardFunction:
@@ -90,8 +53,6 @@ class RewardFunction:
     @property
     def model(self):
         if self._model is None:
-            from reward_models.model import RewardModel
-
             self._model = RewardModel.from_pretrained(self.model_dir)
         return self._model
 

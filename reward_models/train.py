@@ -54,8 +54,8 @@ from reward_models.features import FeatureSpace
 from reward_models.health import model_health
 from reward_models.inputs import check_trainable, join_items
 from reward_models.model import Prepared, RewardModel, build_net
-from reward_models.scoring import RewardWeights
 from reward_models.stacking import select_combiner
+from reward_models.weights import RewardWeights
 from rlopt.errors import InputError
 from rlopt.seeding import seed_everything
 

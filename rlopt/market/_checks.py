@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlopt.errors import InputError
+from rlopt.market.names import TASTE_KEYS, TIERS, USER_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from rlopt.market.config import MarketConfig
@@ -17,7 +18,6 @@ def _fail(message: str, file: str | None, column: str, rule: str, value: object 
 def check_config(config: MarketConfig, file: str | None = None) -> None:
     """Raise :class:`InputError` for the first inconsistency in ``config``."""
     from rlopt.data.schema import Placement
-    from rlopt.market.config import TASTE_KEYS, TIERS, USER_FEATURE_NAMES
 
     cat = config.catalog
     if config.pool_size < 2:

@@ -28,18 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from rlopt.errors import InputError
+from rlopt.market._checks import check_config
+from rlopt.market.names import TASTE_KEYS, TIERS, USER_FEATURE_NAMES  # noqa: F401  (also imported from here)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: Numeric user features every simulated shopper has (in [0, 1]); same order everywhere.
-USER_FEATURE_NAMES: tuple[str, ...] = ("price_sensitivity", "brand_loyalty", "urgency", "eco_affinity")
-#: Copy lexicons a segment's ``taste`` can weight (see :mod:`rlopt.market.lexicon`), plus ``brand``
-#: (the copy names the item's brand).
-TASTE_KEYS: tuple[str, ...] = ("discount", "urgency", "quality", "eco", "family", "casual", "formal", "brand")
-TIERS: tuple[str, ...] = ("budget", "mid", "premium")
 
 
 @dataclass(frozen=True)
@@ -240,8 +236,6 @@ class MarketConfig:
             truth=_build(TruthConfig, data.get("truth", {}), "[truth]", file),
             simulation=_build(SimulationConfig, data.get("simulation", {}), "[simulation]", file),
         )
-        from rlopt.market._checks import check_config
-
         check_config(config, file)
         return config
 

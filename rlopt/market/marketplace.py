@@ -12,9 +12,11 @@ from rlopt.data.schema import Placement
 from rlopt.errors import InputError
 from rlopt.market._columns import numbered_strings, take_strings
 from rlopt.market.catalog import generate_catalog
-from rlopt.market.config import USER_FEATURE_NAMES, MarketConfig, Segment
+from rlopt.market.config import MarketConfig, Segment
 from rlopt.market.copy_pool import build_pool
 from rlopt.market.logging_policy import LoggingPolicy
+from rlopt.market.names import USER_FEATURE_NAMES
+from rlopt.market.simulation import simulate
 from rlopt.seeding import RNGLike, as_rng
 
 _REPO_DEFAULT = Path(__file__).resolve().parents[2] / "experiments" / "markets" / "default.toml"
@@ -227,6 +229,4 @@ class Marketplace:
 
     def simulate(self, n_impressions: int, seed: int = 0, progress=None):
         """Simulate ``n_impressions`` logged impressions; see :func:`rlopt.market.simulation.simulate`."""
-        from rlopt.market.simulation import simulate
-
         return simulate(self, n_impressions, seed, progress=progress)

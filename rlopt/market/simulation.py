@@ -18,6 +18,7 @@ from scipy.special import expit
 from rlopt.data import copy_id_for, write_jsonl, write_placements, write_table
 from rlopt.io_utils import write_json_atomic, write_text_atomic
 from rlopt.market._columns import take_strings
+from rlopt.market.summary import oracle_summary, sample_contexts
 from rlopt.seeding import as_rng
 
 if TYPE_CHECKING:
@@ -118,7 +119,6 @@ def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=No
     Simulation
     """
     from rlopt.errors import InputError
-    from rlopt.market.summary import oracle_summary, sample_contexts
 
     if int(n_impressions) < 10:
         raise InputError("--impressions must be at least 10", column="impressions", rule="n >= 10",

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from rlopt.market.config import USER_FEATURE_NAMES
+from rlopt.market.names import USER_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from rlopt.market.marketplace import Marketplace

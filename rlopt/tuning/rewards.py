@@ -16,34 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlopt.generation.postprocess import clean_copy, first_line, is_misleading
+from rlopt.completions import completion_text
+from rlopt.generation.postprocess import first_line, is_misleading
 from rlopt.generation.prompts import max_chars_for
+from rlopt.tuning.shown import dataset_column, shown_copies
+from rlopt.tuning.support import LoggedSupportPenalty
 
 RewardFunc = Callable[..., list[float | None]]
-
-
-def completion_text(completion: Any) -> str:
-    """The text of one completion (a string, or the last message of a conversational one)."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        return str(completion[-1].get("content", ""))
-    return str(completion)
-
-
-def dataset_column(kwargs: dict[str, Any], name: str, n: int) -> list[Any]:
-    """The dataset column ``name`` that TRL passes to a reward function, one value per completion."""
-    values = kwargs.get(name)
-    if values is None or len(values) != n:
-        raise ValueError(f"reward needs the dataset column '{name}' with one value per completion")
-    return list(values)
-
-
-def shown_copies(completions: Sequence[Any], kwargs: dict[str, Any], placements: Mapping[str, Any]) -> list[str]:
-    """Each completion as it would be shown: cleaned and capped at its placement's limit."""
-    places = dataset_column(kwargs, "placement", len(completions))
-    return [clean_copy(completion_text(c), max_chars_for(placements, p))
-            for c, p in zip(completions, places, strict=True)]
 
 
 REWARD_SCALES = ("log", "linear")
@@ -247,8 +226,6 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
     if support > 0:
         if logs is None:
             raise ValueError("the support guard (support_penalty > 0) needs the training logs")
-        from rlopt.tuning.support import LoggedSupportPenalty
-
         funcs.append(LoggedSupportPenalty(logs, placements, quantile=cfg.support_quantile,
                                           top_share=getattr(cfg, "support_top_share", 1.0), catalog=catalog))
         weights.append(support)

@@ -55,7 +55,7 @@ import pandas as pd
 from rlopt.errors import InputError
 from rlopt.generation.postprocess import is_misleading
 from rlopt.tuning.pairs import copy_stats
-from rlopt.tuning.rewards import dataset_column, shown_copies
+from rlopt.tuning.shown import dataset_column, shown_copies
 
 
 def check_support_quantile(quantile: float) -> None:
