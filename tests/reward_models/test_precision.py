@@ -35,13 +35,15 @@ def test_batched_encoding_matches_one_text_at_a_time(tiny_encoder_dir):
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
-def test_auto_resolves_to_a_concrete_precision(tiny_encoder_dir, monkeypatch):
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_follows_the_hardware(tiny_encoder_dir, monkeypatch, native, expected):
+    """auto = bf16 exactly where the device does bf16 natively; the embeddings are computed in it."""
+    monkeypatch.setattr("reward_models.encoder.bf16_native", lambda device="cpu": native)
     enc = TextEncoder(str(tiny_encoder_dir))
-    assert enc.precision == "auto"
-    assert enc.compute_precision == ("bf16" if bf16_native("cpu") else "fp32")
-    monkeypatch.setattr("reward_models.encoder.bf16_native", lambda device="cpu": False)
-    assert enc.compute_precision == "fp32"
-    assert resolve_precision("bf16") == "bf16"
+    assert enc.precision == "auto" and enc.compute_precision == expected
+    same = TextEncoder(str(tiny_encoder_dir), precision=expected).encode(TEXTS, use_cache=False)
+    np.testing.assert_array_equal(enc.encode(TEXTS, use_cache=False), same)  # auto ran as that precision
+    assert resolve_precision("bf16") == "bf16" and resolve_precision("fp32") == "fp32"  # explicit ones stay
 
 
 def test_bf16_check_failure_means_fp32(monkeypatch):
