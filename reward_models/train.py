@@ -56,6 +56,7 @@ from reward_models.inputs import check_trainable, join_items
 from reward_models.model import Prepared, RewardModel, build_net
 from reward_models.stacking import select_combiner
 from reward_models.weights import RewardWeights
+from rlopt.data.split import split_logs
 from rlopt.errors import InputError
 from rlopt.seeding import seed_everything
 
@@ -142,15 +143,24 @@ class TrainConfig:
 
 
 def time_split(logs: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The earliest ``1 - fraction`` of rows by ``timestamp`` (row order if absent) and the rest."""
-    if "timestamp" in logs:
-        ts = logs["timestamp"]
-        key = ts if pd.api.types.is_numeric_dtype(ts) else pd.to_datetime(ts, utc=True).astype("int64")
-        order = np.argsort(key.to_numpy(), kind="stable")
-    else:
-        order = np.arange(len(logs))
-    cut = int(round(len(logs) * (1 - fraction)))
-    return logs.iloc[order[:cut]], logs.iloc[order[cut:]]
+    """The earlier rows by ``timestamp`` and the latest ``fraction``, each in time order (row order if
+    there is no timestamp).
+
+    The cut is :func:`rlopt.data.split.split_logs`'s: rows that share the boundary timestamp all go to
+    one side, so the later slice never holds a row as old as one the earlier slice trains on.
+
+    >>> early, late = time_split(pd.DataFrame({"timestamp": [4, 1, 2, 2, 3]}), 0.5)
+    >>> early["timestamp"].tolist(), late["timestamp"].tolist()
+    ([1, 2, 2], [3, 4])
+    """
+    if "timestamp" not in logs:
+        cut = int(round(len(logs) * (1 - fraction)))
+        return logs.iloc[:cut], logs.iloc[cut:]
+    ts = logs["timestamp"]
+    key = (ts if pd.api.types.is_numeric_dtype(ts) else pd.to_datetime(ts, utc=True).astype("int64")).to_numpy()
+    order = np.argsort(key, kind="stable")
+    early, late = split_logs(pd.DataFrame({"timestamp": key[order]}), fraction)  # index = position in order
+    return logs.iloc[order[early.index]], logs.iloc[order[late.index]]
 
 
 def selection_fraction(n: int, calibration_fraction: float, min_rows: int) -> float:

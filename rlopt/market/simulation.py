@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.special import expit
 
 from rlopt.data import copy_id_for, write_jsonl, write_placements, write_table
+from rlopt.data.split import split_logs
 from rlopt.io_utils import write_json_atomic, write_text_atomic
 from rlopt.market._columns import take_strings
 from rlopt.market.summary import oracle_summary, sample_contexts
@@ -152,8 +153,8 @@ def simulate(market: Marketplace, n_impressions: int, seed: int = 0, progress=No
         copy_id=take_strings(ids, text_code), copy_text=take_strings(flat, text_code), propensity=propensity,
         clicked=clicked.astype(np.int64), converted=converted.astype(np.int64), revenue=revenue,
     )[list(LOG_COLUMNS)]
-    n_holdout = max(1, int(round(n * market.config.simulation.holdout_fraction)))
-    cut = n - n_holdout
+    # timestamps strictly increase, so the time split's holdout is the last rows (positions cut:)
+    cut = len(split_logs(logs, market.config.simulation.holdout_fraction)[0])
     train = logs.iloc[:cut].reset_index(drop=True)
     holdout = logs.iloc[cut:].reset_index(drop=True)
     step("sampling generation contexts")
