@@ -89,6 +89,7 @@ def generate(
           "generator": generator, "placements": places_src, "device": str(next(model.parameters()).device),
           "title_fallbacks": copies.attrs.get("title_fallbacks", 0),
           "compliance": copies.attrs.get("compliance", {}),
+          "quality": copies.attrs.get("quality", {}),
           "mean_chars": float(copies["copy_text"].str.len().mean()) if len(copies) else 0.0,
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
 
