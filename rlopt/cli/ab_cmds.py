@@ -78,7 +78,7 @@ def ab_command(
     b: Annotated[str, typer.Option("--b", help=f"Treatment arm: {_SPEC_HELP}.")],
     c: Annotated[str | None, typer.Option("--c", help="Optional third arm (compared with A).")] = None,
     market: Annotated[Path | None, typer.Option("--market", help="Market config TOML (default: the built-in "
-                                                "experiments/markets/default.toml).")] = None,
+                                                "rlopt/market/default.toml).")] = None,
     impressions: Annotated[int, typer.Option("--impressions", "-n", help="Experiment impressions, all arms.")]
     = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed: traffic, user split, copy choice, responses.")] = 0,
@@ -103,7 +103,7 @@ def ab_command(
 
     Example:
 
-        rlopt ab --market experiments/markets/default.toml --a logging --b copies:runs/tuned.jsonl --impressions 50000 --seed 0
+        rlopt ab --market rlopt/market/default.toml --a logging --b copies:runs/tuned.jsonl --impressions 50000 --seed 0
 
     Metrics per arm: CTR, purchase rate and revenue per impression (delta-method tests, users are
     the randomization unit), clicks and revenue per user (CUPED with a pre-period covariate).

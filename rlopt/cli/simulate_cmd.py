@@ -12,7 +12,7 @@ from rlopt.cli._common import JsonOption, check_out_dir, emit, err_console
 
 def simulate_command(
     market: Annotated[Path | None, typer.Option("--market", help="Market config TOML (default: the built-in "
-                                         "experiments/markets/default.toml).")] = None,
+                                         "rlopt/market/default.toml).")] = None,
     impressions: Annotated[int, typer.Option("--impressions", "-n", help="Number of impressions to log.")]
     = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the traffic; same seed, identical files.")] = 0,
@@ -23,7 +23,7 @@ def simulate_command(
 
     Example:
 
-        rlopt simulate --market experiments/markets/default.toml --impressions 100000 --seed 0 --out runs/sim
+        rlopt simulate --market rlopt/market/default.toml --impressions 100000 --seed 0 --out runs/sim
 
     Writes catalog.parquet, logs.parquet, train.parquet, holdout.parquet (split by time),
     placements.json, contexts.jsonl (held-out generation contexts), oracle.json (the truth's

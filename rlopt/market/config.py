@@ -1,6 +1,6 @@
 """The market configuration: dataclasses read from a strict TOML file.
 
-Every section of ``experiments/markets/default.toml`` maps onto one dataclass below. An unknown key
+Every section of ``rlopt/market/default.toml`` maps onto one dataclass below. An unknown key
 at any level is an :class:`~rlopt.errors.InputError` naming the key, its section and the valid keys,
 so a typo never silently falls back to a default.
 

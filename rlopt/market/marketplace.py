@@ -19,11 +19,9 @@ from rlopt.market.names import USER_FEATURE_NAMES
 from rlopt.market.simulation import simulate
 from rlopt.seeding import RNGLike, as_rng
 
-_REPO_DEFAULT = Path(__file__).resolve().parents[2] / "experiments" / "markets" / "default.toml"
-#: The default market config (a Path): ``experiments/markets/default.toml`` in a checkout; the
-#: identical copy packaged as ``rlopt/market/default.toml`` where rlopt is installed without the
-#: repository (a test keeps the two byte-identical).
-DEFAULT_MARKET = _REPO_DEFAULT if _REPO_DEFAULT.is_file() else Path(__file__).resolve().with_name("default.toml")
+#: The default market config (a Path): ``rlopt/market/default.toml``, packaged with rlopt, so a
+#: checkout and an installed copy read the same file.
+DEFAULT_MARKET = Path(__file__).resolve().with_name("default.toml")
 
 
 class Marketplace:

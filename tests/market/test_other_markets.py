@@ -1,4 +1,4 @@
-"""Every market config shipped in experiments/markets/ loads, simulates and passes the data contract."""
+"""Every market config shipped (the packaged default and experiments/markets/) loads, simulates and passes the data contract."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from rlopt.data import read_catalog, read_logs, read_placements
-from rlopt.market import Marketplace, simulate
+from rlopt.market import DEFAULT_MARKET, Marketplace, simulate
 
-MARKETS = sorted((Path(__file__).resolve().parents[2] / "experiments" / "markets").glob("*.toml"))
+MARKETS = [DEFAULT_MARKET, *sorted((Path(__file__).resolve().parents[2] / "experiments" / "markets").glob("*.toml"))]
 
 
 def test_more_than_the_default_market_ships():
