@@ -36,7 +36,8 @@ class RewardFunction:
         Defaults to the weights saved with the model.
     """
 
-    __name__ = "rlopt_reward"
+    __name__ = "reward_model"  # TRL logs rewards/reward_model/mean; the tuning reward of the shown copy
+    # (rlopt.tuning.rewards.ShownCopyReward) is "rlopt_reward", so the two never share a metric key
 
     def __init__(self, model_dir: str | Path, catalog: pd.DataFrame | str | Path, weights=None,
                  empty_reward: float = 0.0):

@@ -28,7 +28,7 @@ def test_standard_and_conversational_completions_agree(model_dir, synth):
               completions=[[{"role": "assistant", "content": t}] for t in texts], **_kwargs(synth, 4))
     assert plain == chat
     assert all(isinstance(x, float) for x in plain)
-    assert fn.__name__ == "rlopt_reward"
+    assert fn.__name__ == "reward_model"
 
 
 def test_reward_matches_model_score(model_dir, synth, tiny_model):
@@ -88,5 +88,5 @@ def test_inside_one_grpo_step(model_dir, synth, tiny_causal_lm_dir, tmp_path):
                           processing_class=tokenizer)
     trainer.train()
     assert calls and all(np.isfinite(calls[0]))
-    logged = [h for h in trainer.state.log_history if "rewards/rlopt_reward/mean" in h]
-    assert logged and np.isfinite(logged[0]["rewards/rlopt_reward/mean"])
+    logged = [h for h in trainer.state.log_history if "rewards/reward_model/mean" in h]
+    assert logged and np.isfinite(logged[0]["rewards/reward_model/mean"])

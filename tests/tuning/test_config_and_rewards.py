@@ -91,6 +91,9 @@ def test_shown_copy_reward_scores_cleaned_capped_text():
     out = reward(None, ['"' + "word " * 20 + '"\nmore', "ok", "fine", "good"], **KW)
     assert max(len(s) for s in seen[:2]) <= 40 and out[0] <= 40
     assert reward.__name__ == "rlopt_reward"
+    from reward_models import RewardFunction
+
+    assert RewardFunction.__dict__["__name__"] == "reward_model" != reward.__name__  # distinct TRL metric keys
 
 
 def test_shown_copy_reward_log_scale_is_relative_and_floored():
