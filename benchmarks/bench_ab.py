@@ -27,7 +27,7 @@ import pandas as pd
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.sequential import ratio_looks
 from rlopt.ab.simulate import simulate_ab
-from rlopt.ab.tests import _ratio_and_var
+from rlopt.ab.stat_tests import _ratio_and_var
 from rlopt.io_utils import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ab.json"

@@ -31,7 +31,7 @@ from scipy import stats
 
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.sequential import msprt_pvalues, ratio_looks
-from rlopt.ab.tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
+from rlopt.ab.stat_tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
 from rlopt.io_utils import write_json_atomic
 from rlopt.seeding import seed_everything
 

@@ -1,6 +1,6 @@
 """A/B statistics and simulated A/B tests.
 
-- :mod:`rlopt.ab.tests` — two-proportion z-test, Welch's t-test, delta-method ratio test, CUPED, SRM.
+- :mod:`rlopt.ab.stat_tests` — two-proportion z-test, Welch's t-test, delta-method ratio test, CUPED, SRM.
 - :mod:`rlopt.ab.sequential` — mSPRT with always-valid p-values and early stopping.
 - :mod:`rlopt.ab.power` — power, sample size and minimum detectable effect.
 - :mod:`rlopt.ab.simulate` — :func:`simulate_ab`: arms (:mod:`rlopt.ab.arms`, copy generators or
@@ -22,7 +22,7 @@ from rlopt.ab.power import (
 from rlopt.ab.results import ConfidenceInterval, CupedResult, SRMResult, TestResult
 from rlopt.ab.sequential import SequentialResult, msprt, sequential_test
 from rlopt.ab.simulate import ABPowerWarning, ABSRMWarning, assign_users, simulate_ab
-from rlopt.ab.tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
+from rlopt.ab.stat_tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
 
 __all__ = [
     "ARM_SPECS", "ABPowerWarning", "ABResult", "ABSRMWarning", "Arm", "ArmSummary", "Comparison",

@@ -14,7 +14,7 @@ import pandas as pd
 from rlopt.ab.power import mde_proportions
 from rlopt.ab.results import TestResult
 from rlopt.ab.sequential import ratio_looks, sequential_test
-from rlopt.ab.tests import cuped, ratio_delta_method, two_proportion_ztest, welch_ttest
+from rlopt.ab.stat_tests import cuped, ratio_delta_method, two_proportion_ztest, welch_ttest
 
 
 def per_user(df: pd.DataFrame, pre: pd.DataFrame) -> pd.DataFrame:

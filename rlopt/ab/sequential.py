@@ -206,7 +206,7 @@ def ratio_looks(unit, look, num, den, n_units: int, n_looks: int) -> tuple[np.nd
     ``Y_ik = sum num``, ``X_ik = sum den`` over its events with ``look <= k``. Over the ``n_k``
     units with ``X_ik > 0``: ``R_k = sum_i Y_ik / sum_i X_ik`` and
     ``Var(R_k) = (s_Y^2 - 2 R_k s_XY + R_k^2 s_X^2) / (n_k mean(X)^2)`` (see
-    :func:`rlopt.ab.tests.ratio_delta_method`), all looks at once via one ``bincount``.
+    :func:`rlopt.ab.stat_tests.ratio_delta_method`), all looks at once via one ``bincount``.
 
     Parameters
     ----------

@@ -27,7 +27,7 @@ import pandas as pd
 from rlopt.ab.analysis import RATIO_COLUMNS, compare, holm, mde_summary, per_user, sequential_ratio, truth
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.outcome import ABResult, ArmSummary, Comparison
-from rlopt.ab.tests import srm_check
+from rlopt.ab.stat_tests import srm_check
 from rlopt.errors import InputError
 
 __all__ = ["ABPowerWarning", "ABSRMWarning", "assign_users", "simulate_ab"]

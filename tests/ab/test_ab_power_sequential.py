@@ -56,7 +56,7 @@ def test_relative_mde_matches_absolute():
 
 def test_power_is_realized_by_simulation():
     # At the planned n, a two-proportion z-test rejects ~80% of the time.
-    from rlopt.ab.tests import two_proportion_ztest
+    from rlopt.ab.stat_tests import two_proportion_ztest
 
     n = pw.sample_size_proportions(0.1, 0.02)
     rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ def test_sequential_test_errors():
 
 def test_ratio_looks_matches_delta_method_at_every_look():
     from rlopt.ab.sequential import ratio_looks
-    from rlopt.ab.tests import ratio_delta_method
+    from rlopt.ab.stat_tests import ratio_delta_method
 
     rng = np.random.default_rng(4)
     n_events, n_units, n_looks = 3000, 400, 6

@@ -9,7 +9,7 @@ import pytest
 from statsmodels.stats.proportion import proportions_ztest
 from statsmodels.stats.weightstats import ttest_ind
 
-from rlopt.ab import tests as abt
+from rlopt.ab import stat_tests as abt
 from rlopt.ab.results import ConfidenceInterval
 from rlopt.errors import InputError
 
