@@ -282,6 +282,8 @@ def finish(trainer, cfg, method: str, out_dir: str | Path, data: dict[str, Any],
     metrics = {k: v for k, v in (final[-1] if final else {}).items() if isinstance(v, (int, float))}
     # From the state, not the final log entry, which a run restored from its last checkpoint lacks.
     metrics.update(step=int(trainer.state.global_step), total_flos=float(trainer.state.total_flos))
+    if trainer.state.epoch is not None:  # the final log entry carries it only when this call trained
+        metrics["epoch"] = float(trainer.state.epoch)
     if train_logs:
         metrics.update({f"last_{k}": v for k, v in train_logs[-1].items() if isinstance(v, (int, float))})
         # The Trainer's train_loss averages the last train() call only: after a resume, only the
