@@ -58,14 +58,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rlopt.generation.postprocess import cap_length
+from rlopt.generation.fit import MIN_WORDS, cap_length
 
 #: Claim kinds, in the order the parser looks for them.
 CLAIM_KINDS = ("percent", "half", "dollars_off", "reference", "price", "sale")
 #: Below this a discount counts as none.
 NO_DISCOUNT = 0.5
-#: Fewer words than this after a removal is not copy any more.
-MIN_WORDS = 3
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _MONEY = rf"(?P<cur>[$£€])\s?(?P<amt>{_NUM})(?![\d%])"

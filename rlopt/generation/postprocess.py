@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import re
 
+from rlopt.generation.compliance import check, parse_claims, tidy
+from rlopt.generation.fit import MIN_WORDS, TRAIL_PUNCT, cap_length, trim_dangling
+from rlopt.generation.quality import INVENTED_URL, LEAKED_INSTRUCTIONS, copy_defects
+
 _LABEL = re.compile(r"^\s*(subject( line)?|headline|banner|push( notification)?|copy|title|text|answer)\s*:\s*",
                     re.IGNORECASE)
 _MARKDOWN = re.compile(r"(\*\*|__|\*|`|~~|^#+\s*|^\s*[-•>]\s+|^\s*\d+[.)]\s+)", re.MULTILINE)
@@ -23,7 +27,6 @@ _HASHTAG = re.compile(r"(^|\s)#\w+")
 _JUNK = re.compile("[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u23E9-\u23FA\u2190-\u21FF]")
 _QUOTES = "\"'“”‘’«»`"
 _SPACE = re.compile(r"\s+")
-_TRAIL_PUNCT = " ,;:-–—/&(["
 # Two or more separators in a row ("Kettle - 10% off - - -"): a template slot the model left empty.
 _SEPARATOR_RUN = re.compile(r"\s[-–—|]+(?:\s+[-–—|]+)+(?=\s|$)")
 
@@ -35,77 +38,15 @@ def first_line(text: str) -> str:
     return ""
 
 
-def cap_length(text: str, max_chars: int) -> str:
-    """Cut ``text`` to at most ``max_chars`` characters, at a word boundary where one exists.
-
-    >>> cap_length("Fresh running shoes for your morning miles", 20)
-    'Fresh running shoes'
-    >>> cap_length("Sweat resistant earphones that are built for your runs", 36)  # no dangling "that are"
-    'Sweat resistant earphones'
-    >>> len(cap_length("x" * 50, 10))
-    10
-    """
-    if max_chars <= 0:
-        return ""
-    if len(text) <= max_chars:
-        return text
-    cut = text[: max_chars + 1]
-    space = cut.rfind(" ")
-    # Prefer a word boundary unless it throws away more than half the budget.
-    head = cut[:space] if space >= max_chars // 2 else text[:max_chars]
-    head = head.rstrip(_TRAIL_PUNCT)[:max_chars]
-    # A cut mid-sentence leaves a dangling "... that are" / "for the": back off to the last whole phrase.
-    return trim_dangling(head) or head
 
 
 _QUALITY_ACTIONS = ("ok", "repaired", "rejected")
-#: Fewer words than this after a repair is not copy any more (as the compliance repair's rule).
-MIN_WORDS = 3
 _GLUE = r"(?:\b(?:visit|see|at|on|via|from|in|through|follow(?:\s+us)?(?:\s+on)?|dm(?:\s+us)?|call(?:\s+us)?(?:\s+at)?"
 _GLUE += r"|e-?mail(?:\s+us)?(?:\s+at)?|contact(?:\s+us)?(?:\s+at)?|go\s+to|find\s+us\s+(?:at|on)|buy\s+(?:it\s+)?on)\s+)?"
 _CLAUSE = re.compile(r"(?<=[.!?:])\s+")
-_BOUNDARY = re.compile(r"[,;]\s|\s[-–—]\s|[.!?]\s")
-_PARTICLE_END = re.compile(r"(?<![\w'’-])(?:in|on|up|out|off|over|down)$", re.IGNORECASE)
 _LABEL_LEAK = re.compile(r"(?:^|(?<=[\s.;,!(]))(?:(?:your|the|our)\s+)?(?:product|brand|category|price|discount"
                          r"|key feature)\s*:\s*", re.IGNORECASE)
 _DOUBLED = re.compile(r"\b([A-Za-z]{2,})(?:\s+\1\b)+", re.IGNORECASE)
-
-
-def trim_dangling(text: str) -> str:
-    """Drop a dangling tail (:func:`rlopt.generation.quality.is_incomplete`) back to the last whole phrase.
-
-    Backs off to the last clause boundary (``, ; . ! ?`` or a spaced dash) when at least
-    :data:`MIN_WORDS` words stand before it; otherwise strips the dangling word or separator
-    repeatedly ("... earphones that are" loses "are", then "that"; a particle left at the end by
-    that, "in" of "in a", goes too); "offer only" goes as a pair; an unclosed parenthesis goes
-    with what follows it.
-    Returns '' when nothing whole is left.
-
-    >>> trim_dangling("Sweat resistant earphones that are")
-    'Sweat resistant earphones'
-    >>> trim_dangling("Verve wireless earbuds offer only"), trim_dangling("Trail shoes that grip.")
-    ('Verve wireless earbuds', 'Trail shoes that grip.')
-    >>> trim_dangling("A must-buy for your skin, and it's for")  # back to the last whole clause
-    'A must-buy for your skin'
-
-    """
-    from rlopt.generation.quality import INCOMPLETE
-
-    m = INCOMPLETE.search(text)
-    if not m:
-        return text
-    # back off to the last clause boundary when a whole clause is left ("..., and it's for")
-    head = text[:m.start()]
-    bounds = [b.start() for b in _BOUNDARY.finditer(head)]
-    if bounds and len(re.findall(r"[A-Za-z0-9]+", head[:bounds[-1]])) >= MIN_WORDS:
-        return trim_dangling(head[:bounds[-1]].rstrip(_TRAIL_PUNCT))
-    prev = None
-    while prev != text and text:
-        prev = text
-        m = INCOMPLETE.search(text) or _PARTICLE_END.search(text)  # "promote it in a" -> "promote it"
-        if m:
-            text = text[:m.start()].rstrip(_TRAIL_PUNCT + ".…")
-    return text
 
 
 def repair_quality(text: str, max_chars: int) -> tuple[str | None, str]:
@@ -137,8 +78,6 @@ def repair_quality(text: str, max_chars: int) -> tuple[str | None, str]:
     >>> repair_quality("For 160 characters, focus on the real.", 60)
     (None, 'rejected')
     """
-    from rlopt.generation.compliance import tidy
-    from rlopt.generation.quality import INVENTED_URL, LEAKED_INSTRUCTIONS, copy_defects
 
     if not copy_defects(text):
         return text, "ok"
@@ -175,7 +114,7 @@ def clean_copy(raw: str, max_chars: int) -> str:
         prev = text
         text = text.strip().strip(_QUOTES).strip()
     # Copy never ends on a separator or colon, and never repeats one: those are slots left empty.
-    text = _SEPARATOR_RUN.sub(" -", text).rstrip(_TRAIL_PUNCT)
+    text = _SEPARATOR_RUN.sub(" -", text).rstrip(TRAIL_PUNCT)
     return cap_length(text, max_chars)
 
 
@@ -187,7 +126,6 @@ def claimed_discounts(text: str) -> list[float]:
     >>> claimed_discounts("Save 30% today, up to 40 percent on extras")
     [30.0, 40.0]
     """
-    from rlopt.generation.compliance import parse_claims
 
     return [c.value for c in parse_claims(text) if c.kind in ("percent", "half")]
 
@@ -209,6 +147,5 @@ def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price:
     >>> is_misleading("Now only $19!", 20.0), is_misleading("Now only $19!", 20.0, price=80.0)
     (False, True)
     """
-    from rlopt.generation.compliance import check
 
     return check(text, price, discount_pct, tolerance)
