@@ -68,14 +68,14 @@ def test_explicit_method_skips_selection(tiny_encoder_dir, synth, synth_split):
     assert "calibration_selection" not in model.config["metrics"]
 
 
-@pytest.mark.parametrize(("overrides", "column"), [
+@pytest.mark.parametrize(("overrides", "key"), [
     ({"calibration": "beta"}, "calibration"),
     ({"calibration_fraction": 0.0}, "calibration_fraction"),
     ({"valid_fraction": 0.3, "calibration_fraction": 0.3}, "calibration_fraction"),
 ])
-def test_bad_calibration_settings(synth, overrides, column):
+def test_bad_calibration_settings(synth, overrides, key):
     with pytest.raises(InputError) as info:
         train_reward_model(synth.logs.iloc[:300], synth.catalog, encoder="unused", **overrides)
-    assert info.value.column == column
-    if column == "calibration":
+    assert info.value.key == key  # a config field: named as a key, not a data column
+    if key == "calibration":
         assert "auto, platt, temperature, isotonic, none" in str(info.value)
