@@ -20,6 +20,7 @@ Run: ``python -m experiments.markets.small_shop --out runs/small_shop --seed 0``
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,12 @@ class SmallShop:
     truth_train: pd.DataFrame  # p_click, p_purchase per train row (same index)
     truth_holdout: pd.DataFrame
     copies: pd.DataFrame  # item_id, template, copy_text, multiplier: the logged copies
+    item_ctr: dict[str, float] | None = None  # hidden per-item parameters, for grading any copy (Truth)
+    item_buy: dict[str, float] | None = None
+
+    def truth(self) -> Truth:
+        """The shop's truth as a grader of any copy text (:class:`Truth`)."""
+        return Truth(self.catalog, self.item_ctr or {}, self.item_buy or {})
 
     def write(self, out: str | Path) -> Path:
         """``catalog.csv``, ``train.csv``, ``holdout.csv`` (contract columns) and ``truth_*.csv``."""
@@ -76,6 +83,63 @@ class SmallShop:
         self.holdout.to_csv(out / "holdout.csv", index=False)
         self.truth_train.to_csv(out / "truth_train.csv", index=False)
         self.truth_holdout.to_csv(out / "truth_holdout.csv", index=False)
+        return out
+
+
+# How free text maps onto the templates' pulls (for grading copy the shop never logged): each cue
+# stands for its template; a copy takes the multiplier of the strongest cue it has (cues do not add).
+CUES = {
+    "social_proof": re.compile(r"\bloved by\b|\b\d[\d,.]*\s*k?\+?\s*(?:happy\s+)?(?:shoppers|customers|buyers|reviews)\b"
+                               r"|\bbest[- ]?sell", re.I),
+    "shipping": re.compile(r"\bfree (?:shipping|delivery)\b", re.I),
+    "new": re.compile(r"\bnew\b", re.I),
+}
+
+
+@dataclass
+class Truth:
+    """The small shop's click and purchase model applied to any copy text (generated copy included).
+
+    A copy's multiplier is the largest of the templates whose cue it carries (:data:`CUES`; the
+    ``feature`` template's cue is the item's own feature phrase), 1.0 (bland) without one, 0.3 for
+    a copy with no words; then the module docstring's formulas. Every logged copy gets its own
+    template's multiplier back.
+    """
+
+    catalog: pd.DataFrame
+    item_ctr: dict[str, float]
+    item_buy: dict[str, float]
+
+    def __post_init__(self) -> None:
+        self._items = {str(r["item_id"]): r for r in self.catalog.to_dict("records")}
+
+    def multiplier(self, text: str, item_id: str) -> tuple[float, bool]:
+        """``(click multiplier, carries the shipping cue)`` of one copy for one item."""
+        item = self._items[item_id]
+        if not re.search(r"[A-Za-z0-9]", text):
+            return 0.3, False
+        pulls = [TEMPLATES["bland"][1]] + [TEMPLATES[t][1] for t, cue in CUES.items() if cue.search(text)]
+        feature = str(item["attributes"].get("feature", "")) if isinstance(item["attributes"], dict) else ""
+        if feature and feature.lower() in text.lower():
+            pulls.append(TEMPLATES["feature"][1])
+        return max(pulls), bool(CUES["shipping"].search(text))
+
+    def evaluate(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Add ``p_click, p_purchase_given_click, p_purchase`` to ``copy_text, item_id, segment,
+        placement`` rows (``position``, default 0: the first slot)."""
+        position = df["position"].to_numpy() if "position" in df.columns else np.zeros(len(df), int)
+        discount = dict(zip(self.catalog["item_id"], self.catalog["discount_pct"], strict=True))
+        p_click, p_buy = [], []
+        for text, item, seg, plc, pos in zip(df["copy_text"], df["item_id"], df["segment"], df["placement"],
+                                             position, strict=True):
+            mult, shipping = self.multiplier(str(text), str(item))
+            exam, plc_mult = PLACEMENTS[str(plc)]
+            p_click.append(exam[int(pos)] * min(0.9, self.item_ctr[str(item)] * mult * SEGMENT_LIFT[str(seg)] * plc_mult))
+            p_buy.append(min(0.9, self.item_buy[str(item)] * (1.15 if discount[str(item)] > 0 and shipping else 1.0)))
+        out = df.copy()
+        out["p_click"] = p_click
+        out["p_purchase_given_click"] = p_buy
+        out["p_purchase"] = out["p_click"] * out["p_purchase_given_click"]
         return out
 
 
@@ -145,7 +209,7 @@ def make_small_shop(impressions: int = 3000, holdout: int = 1500, n_items: int =
     """A seeded small shop: ``impressions`` training rows then ``holdout`` later rows.
 
     >>> shop = make_small_shop(200, 100, seed=1)
-    >>> len(shop.train), len(shop.holdout), shop.copies.groupby("item_id").size().between(3, 4).all()
+    >>> len(shop.train), len(shop.holdout), bool(shop.copies.groupby("item_id").size().between(3, 4).all())
     (200, 100, True)
     """
     rng = np.random.default_rng(seed)
@@ -156,7 +220,9 @@ def make_small_shop(impressions: int = 3000, holdout: int = 1500, n_items: int =
     policy = {k: rng.dirichlet(np.full(len(g), 3.0)) for k, g in copies.groupby("item_id", sort=False)}
     train, truth_train = _impressions(impressions, 0, catalog, copies, item_ctr, item_buy, policy, rng)
     held, truth_held = _impressions(holdout, impressions, catalog, copies, item_ctr, item_buy, policy, rng)
-    return SmallShop(catalog, train, held, truth_train, truth_held, copies)
+    ids = catalog["item_id"].tolist()
+    return SmallShop(catalog, train, held, truth_train, truth_held, copies,
+                     dict(zip(ids, map(float, item_ctr), strict=True)), dict(zip(ids, map(float, item_buy), strict=True)))
 
 
 def main(argv: list[str] | None = None) -> None:
