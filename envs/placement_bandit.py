@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.tables import REWARDS, ShopperTable, build_market_table
+from envs.tables import ShopperTable, build_market_table, check_reward, draw_response, outcome_reward
 from rlopt.errors import InputError
 
 _TABLE_CACHE: dict[tuple, ShopperTable] = {}
@@ -35,13 +35,6 @@ def observation_box(table: ShopperTable) -> spaces.Box:
     if table.type_names:
         high[-table.n_actions:] = max(len(table.type_names) - 1, 1)
     return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
-
-
-def check_reward(reward: str) -> str:
-    if reward not in REWARDS:
-        raise InputError(f"unknown reward '{reward}'; valid: {', '.join(REWARDS)}", column="reward",
-                         rule="reward in click|purchase|value", value=reward)
-    return reward
 
 
 class PlacementBandit(gym.Env[np.ndarray, int]):
@@ -137,11 +130,10 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
         self.feature_names = table.feature_names
         self.type_names = table.type_names
         self.n_types = len(table.type_names)
-        self._expected = np.ascontiguousarray(table.expected(reward))
-        self._best = self._expected.max(axis=1)
-        self._optimal = self._expected.argmax(axis=1)
-        self._buy_given_click = table.p_purchase_given_click
-        self._value = table.value_per_purchase
+        # Per shopper of the table, read by the batched env too (envs.vector).
+        self.expected_rewards = np.ascontiguousarray(table.expected(reward))  # (M, K)
+        self.optimal_value = self.expected_rewards.max(axis=1)  # (M,)
+        self.optimal_action = self.expected_rewards.argmax(axis=1)  # (M,)
         self.action_space = spaces.Discrete(table.n_actions)
         self.observation_space = observation_box(table)
         self._idx: int | None = None
@@ -149,8 +141,8 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
 
     def _draw(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._idx = int(self.np_random.integers(self.table.n_shoppers))
-        info: dict[str, Any] = {"expected_rewards": self._expected[self._idx].copy(),
-                                "optimal_action": int(self._optimal[self._idx])}
+        info: dict[str, Any] = {"expected_rewards": self.expected_rewards[self._idx].copy(),
+                                "optimal_action": int(self.optimal_action[self._idx])}
         if self.logging_policy:
             probs = self.table.logging_probs[self._idx]
             self._logging_action = int(min(np.searchsorted(np.cumsum(probs), self.np_random.random(), "right"),
@@ -170,18 +162,12 @@ class PlacementBandit(gym.Env[np.ndarray, int]):
                              f"(valid: integers 0..{self.action_space.n - 1})", column="action",
                              rule=f"action in {self.action_space}", value=_show(action))
         i, a = self._idx, int(action)
-        u_click, u_buy = self.np_random.random(2)
-        clicked = bool(u_click < self.table.p_click[i, a])
-        purchased = clicked and bool(u_buy < self._buy_given_click[i, a])
-        if self.reward == "click":
-            reward = float(clicked)
-        elif self.reward == "purchase":
-            reward = float(purchased)
-        else:
-            reward = float(self._value[i, a]) if purchased else 0.0
-        served = {"expected_reward": float(self._expected[i, a]),
-                  "regret": float(self._best[i] - self._expected[i, a]),
-                  "clicked": clicked, "purchased": purchased}
+        t = self.table
+        clicked, purchased = draw_response(self.np_random.random(2), t.p_click[i, a], t.p_purchase_given_click[i, a])
+        reward = float(outcome_reward(self.reward, clicked, purchased, t.value_per_purchase[i, a]))
+        expected = self.expected_rewards[i, a]
+        served = {"expected_reward": float(expected), "regret": float(self.optimal_value[i] - expected),
+                  "clicked": bool(clicked), "purchased": bool(purchased)}
         obs, info = self._draw()
         info.update(served)
         return obs, reward, False, False, info

@@ -8,8 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.placement_bandit import cached_market_table, check_reward, observation_box
-from envs.tables import ShopperTable, resolve_market
+from envs.placement_bandit import cached_market_table, observation_box
+from envs.tables import (
+    ShopperTable,
+    check_reward,
+    draw_response,
+    expected_reward,
+    outcome_reward,
+    resolve_market,
+)
 from rlopt.errors import InputError
 
 
@@ -96,9 +103,8 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
         exam0 = table.examination if table.examination is not None else np.ones(table.n_shoppers)
         # P(click | examined) per shopper and variant: the table scored every shopper at slot 0.
         self._attract = np.clip(table.p_click / exam0[:, None], 0.0, 1.0)
-        factor = {"click": np.ones_like(self._attract), "purchase": table.p_purchase_given_click,
-                  "value": table.p_purchase_given_click * table.value_per_purchase}[reward]
-        self._gain = self._attract * factor  # expected reward of a variant when examined
+        # Expected reward of a variant when examined.
+        self._gain = expected_reward(reward, self._attract, table.p_purchase_given_click, table.value_per_purchase)
         k, s = table.n_actions, self.examination.size
         if s > k:
             raise InputError(f"placement has {s} slots but only {k} copy variants", rule="slots <= pool size")
@@ -136,16 +142,11 @@ class PlacementSlate(gym.Env[np.ndarray, np.ndarray]):
                              column="action", rule=f"action in {self.action_space}", value=act.tolist())
         i, act = self._idx, act.astype(np.int64)
         values = self.slot_values(i, act)
-        first = values > 0
-        u = self.np_random.random((2, act.size))
-        clicks = first & (u[0] < self.examination * self._attract[i, act])
-        purchases = clicks & (u[1] < self.table.p_purchase_given_click[i, act])
-        if self.reward == "click":
-            reward = float(clicks.sum())
-        elif self.reward == "purchase":
-            reward = float(purchases.sum())
-        else:
-            reward = float((purchases * self.table.value_per_purchase[i, act]).sum())
+        first = values > 0  # a repeated variant is not clicked again
+        p_click = np.where(first, self.examination * self._attract[i, act], 0.0)
+        clicks, purchases = draw_response(self.np_random.random((2, act.size)), p_click,
+                                          self.table.p_purchase_given_click[i, act])
+        reward = float(outcome_reward(self.reward, clicks, purchases, self.table.value_per_purchase[i, act]).sum())
         served = {"expected_reward_per_slot": values, "expected_reward": float(values.sum()),
                   "regret": float(self._best[i] - values.sum()), "clicks": clicks}
         obs, info = self._draw()

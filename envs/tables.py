@@ -82,19 +82,58 @@ class ShopperTable:
         return int(self.obs.shape[1])
 
     def expected(self, reward: str) -> np.ndarray:
-        """Expected reward per shopper and action, shape ``(M, K)``.
+        """Expected reward per shopper and action, shape ``(M, K)`` (see :func:`expected_reward`)."""
+        return expected_reward(reward, self.p_click, self.p_purchase_given_click, self.value_per_purchase)
 
-        ``click``: P(click); ``purchase``: P(click) P(purchase | click);
-        ``value``: P(click) P(purchase | click) * revenue.
-        """
-        if reward == "click":
-            return self.p_click
-        if reward == "purchase":
-            return self.p_click * self.p_purchase_given_click
-        if reward == "value":
-            return self.p_click * self.p_purchase_given_click * self.value_per_purchase
+
+def check_reward(reward: str) -> str:
+    """Return ``reward`` if it is one of :data:`REWARDS`, else raise :class:`rlopt.errors.InputError`."""
+    if reward not in REWARDS:
         raise InputError(f"unknown reward '{reward}'; valid: {', '.join(REWARDS)}", column="reward",
                          rule="reward in click|purchase|value", value=reward)
+    return reward
+
+
+def expected_reward(reward: str, p_click: np.ndarray, p_purchase_given_click: np.ndarray,
+                    value_per_purchase: np.ndarray) -> np.ndarray:
+    """Expected reward of showing copy, for every env and reward kind; arrays of one shape.
+
+    ``click``: ``p_click``; ``purchase``: ``p_click * P(purchase | click)``; ``value``:
+    ``p_click * P(purchase | click) * value_per_purchase``. ``p_click`` may be the click
+    probability of a slot or the attractiveness (P(click | examined)), as the caller needs.
+    """
+    check_reward(reward)
+    if reward == "click":
+        return p_click
+    if reward == "purchase":
+        return p_click * p_purchase_given_click
+    return p_click * p_purchase_given_click * value_per_purchase
+
+
+def draw_response(u: np.ndarray, p_click: np.ndarray, p_purchase_given_click: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled ``(clicked, purchased)`` booleans from uniforms ``u`` of shape ``(2, *shape)``.
+
+    ``clicked = u[0] < p_click``; ``purchased = clicked & (u[1] < P(purchase | click))``. The
+    caller draws ``u`` from its own generator, so each env keeps its random stream.
+    """
+    clicked = u[0] < p_click
+    return clicked, clicked & (u[1] < p_purchase_given_click)
+
+
+def outcome_reward(reward: str, clicked: np.ndarray, purchased: np.ndarray,
+                   value_per_purchase: np.ndarray) -> np.ndarray:
+    """Realised reward of responses, float64 of the responses' shape.
+
+    ``click``: 1 per click; ``purchase``: 1 per purchase; ``value``: ``value_per_purchase``
+    where a purchase happened, else 0.
+    """
+    check_reward(reward)
+    if reward == "click":
+        return np.asarray(clicked, dtype=np.float64)
+    if reward == "purchase":
+        return np.asarray(purchased, dtype=np.float64)
+    return np.where(purchased, value_per_purchase, 0.0)
 
 
 def synthetic_table(n_shoppers: int = 5000, n_actions: int = 8, dim: int = 10, seed: RNGLike = 0,

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.placement_bandit import PlacementBandit
-from envs.tables import ShopperTable
+from envs.tables import ShopperTable, draw_response, outcome_reward
 from rlopt.errors import InputError
 
 
@@ -54,7 +54,7 @@ class PlacementBanditVector(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._k = self.table.n_actions
-        self._expected = self.single._expected.ravel()
+        self._expected = self.single.expected_rewards.ravel()
         self._p_click = np.ascontiguousarray(self.table.p_click).ravel()
         self._p_buy = np.ascontiguousarray(self.table.p_purchase_given_click).ravel()
         self._value = np.ascontiguousarray(self.table.value_per_purchase).ravel()
@@ -64,8 +64,8 @@ class PlacementBanditVector(VectorEnv):
     def _draw(self) -> tuple[np.ndarray, dict[str, Any]]:
         rng = self._np_random
         self._idx = rng.integers(self.table.n_shoppers, size=self.num_envs)
-        info: dict[str, Any] = {"expected_rewards": self.single._expected[self._idx],
-                                "optimal_action": self.single._optimal[self._idx]}
+        info: dict[str, Any] = {"expected_rewards": self.single.expected_rewards[self._idx],
+                                "optimal_action": self.single.optimal_action[self._idx]}
         if self.single.logging_policy:
             probs = self.table.logging_probs[self._idx]
             u = rng.random(self.num_envs)[:, None]
@@ -94,18 +94,11 @@ class PlacementBanditVector(VectorEnv):
                              f"{self.single_action_space} (valid: integers 0..{self._k - 1})",
                              column="action", rule=f"action in {self.single_action_space}", value=int(act[j]))
         flat = self._idx * self._k + act
-        u = self._np_random.random((2, self.num_envs))
-        clicked = u[0] < self._p_click[flat]
-        purchased = clicked & (u[1] < self._p_buy[flat])
-        reward = self.single.reward
-        if reward == "click":
-            rewards = clicked.astype(np.float64)
-        elif reward == "purchase":
-            rewards = purchased.astype(np.float64)
-        else:
-            rewards = np.where(purchased, self._value[flat], 0.0)
+        clicked, purchased = draw_response(self._np_random.random((2, self.num_envs)), self._p_click[flat],
+                                           self._p_buy[flat])
+        rewards = outcome_reward(self.single.reward, clicked, purchased, self._value[flat])
         expected = self._expected[flat]
-        regret = self.single._best[self._idx] - expected
+        regret = self.single.optimal_value[self._idx] - expected
         obs, info = self._draw()
         info.update(expected_reward=expected, regret=regret, clicked=clicked, purchased=purchased)
         done = np.zeros(self.num_envs, dtype=bool)
