@@ -14,6 +14,7 @@ import pandas as pd
 from rlopt.pipeline.config import data_source
 from rlopt.pipeline.runner import StageContext
 from rlopt.report import decide, write_report
+from rlopt.report.caveats import nan_reason
 from rlopt.report.quality import quality_table
 from rlopt.report.verdict import decide_predicted
 
@@ -46,10 +47,19 @@ def _reward_section(ctx: StageContext) -> dict[str, Any]:
         return _missing(ctx, "reward")
     s = ctx.summary("reward")
     keep = ("click_auc", "click_logloss", "click_ece", "purchase_auc", "purchase_logloss", "purchase_ece", "n")
-    metrics = {f"held-out {k}": v for k, v in s["metrics"].items() if k in keep} or s["metrics"]
+    metrics = {f"held-out {k}": nan_reason(k, s["metrics"]) if _is_nan(v) else v
+               for k, v in s["metrics"].items() if k in keep} or s["metrics"]
     return {"metrics": {"training rows": s["train_rows"], **metrics}, "calibration": s["calibration_click"],
             "notes": "Calibration on held-out impressions: equal-count bins of predicted P(click) vs the "
                      "observed click rate (slot bias included)."}
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+#: OPE rewards that are rates (their value and interval live in [0, 1]); revenue is not.
+RATE_REWARDS = ("click", "clicked", "converted", "purchase", "purchased")
 
 
 def _tuning_section(ctx: StageContext) -> dict[str, Any]:
@@ -178,7 +188,10 @@ def _ope_section(ctx: StageContext) -> dict[str, Any]:
              f"candidate copies per row at most: the copies logged for the row's item x placement); the logging "
              f"policy's observed value {s['logging_value']:.4g}{truth}. "
              f"Intervals: {s['confidence_level']:.0%} bootstrap. " + " ".join(s.get("notes", [])))
-    return {"policy": s["policy"], "truth": s["truth"], "estimates": s["estimates"], "notes": notes}
+    out = {"policy": s["policy"], "truth": s["truth"], "estimates": s["estimates"], "notes": notes}
+    if s.get("reward", "click") in RATE_REWARDS:
+        out["bounds"] = [0.0, 1.0]
+    return out
 
 
 def _samples_section(ctx: StageContext, per_cell: int) -> dict[str, Any]:
@@ -256,22 +269,37 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
     verdict = decide(ab_in, misleading_rate=(ev or {}).get("misleading_rate"), over_limit=over, alpha=cfg.alpha,
                      max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason, compliance=compliance)
     numbers = {}
-    if ab:
-        m = ab["metrics"].get(cfg.primary_metric) or {}
-        if m:
-            rel = m["relative_lift"]
-            numbers[f"A/B {cfg.primary_metric} tuned vs base"] = (
-                f"{'n/a' if rel != rel else f'{rel:+.1%}'} relative (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
-                f"p={m['pvalue']:.3g})")
+    if ab:  # the three numbers the decision reads: the primary lift, then its two guards
+        shown = [(cfg.primary_metric, "primary")]
+        if cfg.primary_metric != "ctr":
+            shown.append(("ctr", "guard: not significantly down"))
+        for name, role in shown:
+            if m := ab["metrics"].get(name):
+                numbers[f"A/B {name} tuned vs base ({role})"] = _ab_number(m)
+    if ev and ev.get("misleading_rate") is not None:
+        numbers[f"misleading-claim rate of the shown tuned copy (guard: at most {cfg.max_misleading_rate:.0%})"] = (
+            f"{ev['misleading_rate']:.1%} of {ev.get('n_copies')} copies"
+            + (f"; over the character limit: {over}" if over else ""))
     for block, key, label in (("logged_truth", "tuned / mean_logged", "true CTR tuned / mean logged copy"),
                               ("logged_truth", "tuned / best_logged", "true CTR tuned / best logged copy"),
                               ("logged_truth_purchase", "tuned / mean_logged",
                                "true purchase rate tuned / mean logged copy")):
         r = ((ctx.summary("generation").get(block) or {}).get("ratios") or {}).get(key)
         if r:
-            numbers[label] = f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+            numbers[label + " (context)"] = f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
     return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),
             "numbers": numbers}
+
+
+def _ab_number(m: dict[str, Any]) -> str:
+    """One A/B metric as the verdict's table shows it; a NaN relative lift says why."""
+    rel = m["relative_lift"]
+    if rel is None or _is_nan(rel):
+        rel_text = "relative lift n/a" + (" (the base arm's rate is 0)" if m["control"] == 0 else "")
+    else:
+        rel_text = f"{rel:+.1%} relative"
+    return (f"{rel_text} (diff {m['diff']:+.3g}, 95% CI [{m['ci_low']:+.3g}, {m['ci_high']:+.3g}], "
+            f"p={m['pvalue']:.3g})")
 
 
 def _verdict_on_logs(ctx: StageContext) -> dict[str, Any]:
@@ -299,16 +327,43 @@ def _verdict_on_logs(ctx: StageContext) -> dict[str, Any]:
             "numbers": numbers}
 
 
+#: Per section: its stage, and what of the data it used (simulated data, the user's logs).
+_USES = {
+    "data": ("data", "simulated impressions, split by time", "your rows, validated and split by time"),
+    "reward": ("reward", "trained on the train split, scored on the held-out split",
+               "trained on your train split, scored on your held-out split"),
+    "tuning": ("tuning", "preference pairs / rewards from the train split", "pairs / rewards from your train split"),
+    "overopt": ("generation", "copy scored by the reward model (proxy) and the market's oracle (truth)",
+                "copy scored by the reward model"),
+    "logged": ("generation", "the oracle's truth for the same contexts", "the reward model's predictions, not outcomes"),
+    "ab": ("ab", "simulated shoppers of this market", "no A/B is possible without a simulator"),
+    "bandit": ("bandit", "online simulation of this market, oracle regret",
+               "replayed over your logged rounds, no simulator"),
+    "ope": ("ope", "held-out simulated logs, oracle truth for the evaluated policy", "your held-out rows, no truth"),
+    "samples": ("generation", "the market's catalog", "your catalog"),
+}
+
+
+def _source_label(source: str, market: str) -> str:
+    """``data_source`` with the packaged market named as such (``rlopt/market/default.toml``)."""
+    if market == "default" and source == "simulated market default":
+        return "packaged simulated market 'default' (rlopt/market/default.toml)"
+    return source
+
+
 def _with_sources(ctx: StageContext, sections: dict[str, Any]) -> dict[str, Any]:
-    """Each section says which data it used: its stage's ``data_source`` (``"your logs (...)"`` or
-    ``"simulated market <name>"``), the run's data when the stage does not record one."""
-    stage_of = {"data": "data", "reward": "reward", "tuning": "tuning", "overopt": "generation", "logged": "generation",
-                "ab": "ab", "bandit": "bandit", "ope": "ope", "samples": "generation"}
+    """Each section says which data it used: its stage's ``data_source`` (``"your logs (...)"``,
+    ``"simulated market <name>"``, or the packaged market), the run's data when the stage does not
+    record one, and what of it the section used (:data:`_USES`); the verdict's numbers too."""
     run_source = data_source(ctx.config)
-    for key, stage in stage_of.items():
+    on_logs = bool(ctx.config.data.logs)
+    for key, (stage, simulated, logs) in _USES.items():
         body = sections.get(key)
         if isinstance(body, dict):
-            body["data_source"] = ctx.summary(stage).get("data_source") or run_source
+            source = _source_label(ctx.summary(stage).get("data_source") or run_source, ctx.config.data.market)
+            body["data_source"] = f"{source}; {logs if on_logs else simulated}"
+    if isinstance(sections.get("verdict"), dict):
+        sections["verdict"]["data_source"] = _source_label(run_source, ctx.config.data.market)
     return sections
 
 

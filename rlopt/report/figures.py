@@ -30,20 +30,27 @@ def to_data_uri(fig) -> str:
 
 
 def calibration(bins: Sequence[Mapping[str, float]] | None, label: str = "click") -> str | None:
-    """Reliability diagram: mean predicted vs observed rate per bin (marker area ~ bin count).
+    """Reliability diagram: mean predicted vs observed rate per bin (marker area ~ bin count), with
+    each bin's 95% Wilson interval of the observed rate as an error bar.
 
     ``bins``: ``[{"mean_predicted", "observed", "count"}, ...]``.
     """
     if not bins:
         return None
+    from statsmodels.stats.proportion import proportion_confint
+
     pred = [b["mean_predicted"] for b in bins]
     obs = [b["observed"] for b in bins]
     counts = [b["count"] for b in bins]
-    top = max(max(pred), max(obs)) * 1.05 or 1.0
+    low, high = proportion_confint([round(o * c) for o, c in zip(obs, counts, strict=True)], counts, method="wilson")
+    top = max(max(pred), max(high)) * 1.05 or 1.0
     fig, ax = plt.subplots(figsize=_FIGSIZE)
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
     size = [20 + 200 * c / max(counts) for c in counts]
-    ax.scatter(pred, obs, s=size, alpha=0.7, label="held-out bins")
+    ax.errorbar(pred, obs, yerr=[[o - lo for o, lo in zip(obs, low, strict=True)],
+                                 [hi - o for o, hi in zip(obs, high, strict=True)]],
+                fmt="none", ecolor="tab:blue", alpha=0.4, capsize=3)
+    ax.scatter(pred, obs, s=size, alpha=0.7, label="held-out bins (95% interval)")
     ax.plot(pred, obs, alpha=0.5)
     ax.set(xlabel=f"predicted P({label})", ylabel=f"observed {label} rate", xlim=(0, top), ylim=(0, top),
            title=f"Reward model calibration ({label})")

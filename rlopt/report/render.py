@@ -17,11 +17,18 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "ope":     {"policy": str, "truth": float | None, "estimates": [{"estimator", "estimate", "low", "high"}]},
       "samples": {"rows": [{"segment", "placement", "item", "base", "tuned"}]},
       "logged":  {"rows": [{"copy", <score>}], "ratios": {"rows": [{"comparison", "ratio", ...}]}},
-      "verdict": {"decision": str, "reason": str, "numbers": {label: value}},
+      "verdict": {"decision": str, "reason": str, "numbers": {label: value}, "data_source": str},
     }
 
 Each section may carry ``"data_source"`` ("your logs (...)" / "simulated market <name>"): its
-heading says it. The verdict and the numbers behind it open the report and close it.
+heading says it. The verdict and the numbers behind it open the report (before any section) and
+the verdict closes it.
+
+Small samples and undefined numbers are said, not hidden (:mod:`rlopt.report.caveats`): a
+calibration plot from few held-out rows is marked noisy, or not drawn below a floor, with the
+reason; a NaN shows as "n/a" (the report stage adds why, e.g. no purchases in the holdout); the
+OPE section may carry ``"bounds": [0, 1]`` (its reward is a rate), and estimates and interval ends
+outside are clipped to them and marked "clipped".
 
 Any section may instead be ``{"unavailable": "why"}`` (or absent), and the report says so:
 numbers are never invented. Figures are PNGs embedded as base64 ``data:`` URIs; the HTML has no
@@ -38,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from rlopt.io_utils import atomic_path, write_text_atomic
-from rlopt.report import figures
+from rlopt.report import caveats, figures
 from rlopt.report.text import html_text, md_block, md_inline
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -68,7 +75,7 @@ img{max-width:100%;height:auto;display:block;margin:.6em 0}
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "n/a" if value != value else f"{value:.4g}"  # value != value: NaN
     return str(value)
 
 
@@ -79,14 +86,24 @@ def _figures(data: Mapping[str, Any]) -> dict[str, str | None]:
         return {} if "unavailable" in value else value
 
     ope = get("ope")
+    bins = get("reward").get("calibration")
     return {
-        "reward": figures.calibration(get("reward").get("calibration")),
+        "reward": figures.calibration(bins) if caveats.calibration_check(bins)[0] else None,
         "tuning": figures.curves(get("tuning").get("curves"), title="Tuning curves"),
         "overopt": figures.true_vs_proxy(get("overopt").get("rows")),
         "ab": figures.ab_lift(get("ab").get("metrics")),
         "bandit": figures.regret(get("bandit").get("curves")),
-        "ope": figures.ope(ope.get("estimates"), ope.get("truth")),
+        "ope": figures.ope(caveats.clip_estimates(ope.get("estimates"), ope.get("bounds"))[0], ope.get("truth")),
     }
+
+
+def _relative(rel: float | None, control: float) -> str:
+    """A relative lift's cell; NaN says why (a base rate of 0 has no relative change)."""
+    if rel is None:
+        return ""
+    if rel != rel:
+        return "n/a (base is 0)" if control == 0 else "n/a"
+    return f"{rel:+.2%}"
 
 
 def _table_rows(section: str, body: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -109,7 +126,7 @@ def _table_rows(section: str, body: Mapping[str, Any]) -> tuple[list[str], list[
             rel = m.get("relative_lift")
             rows.append([name + primary, m["control"], m["treatment"], m["diff"],
                          f"[{m['ci_low']:+.4g}, {m['ci_high']:+.4g}]",
-                         "" if rel is None or rel != rel else f"{rel:+.2%}", m["pvalue"]])
+                         _relative(rel, m["control"]), m["pvalue"]])
         return head, rows
     if section == "bandit":
         rows = body.get("final", [])
@@ -118,8 +135,9 @@ def _table_rows(section: str, body: Mapping[str, Any]) -> tuple[list[str], list[
     if section == "ope":
         head = ["estimator", "estimate", "CI low", "CI high", "error vs truth"]
         truth = body.get("truth")
-        return head, [[e["estimator"], e["estimate"], e["low"], e["high"],
-                       "" if truth is None else e["estimate"] - truth] for e in body.get("estimates", [])]
+        estimates, _ = caveats.clip_estimates(body.get("estimates"), body.get("bounds"))
+        return head, [[e["estimator"], *(caveats.bound_cell(e, k) for k in ("estimate", "low", "high")),
+                       "" if truth is None else e["estimate"] - truth] for e in estimates]
     if section == "samples":
         return ["segment", "placement", "item", "base copy", "tuned copy"], [
             [r["segment"], r["placement"], r["item"], r["base"], r["tuned"]] for r in body.get("rows", [])]
@@ -134,6 +152,10 @@ def _notes(section: str, body: Mapping[str, Any]) -> str:
         truth = body.get("truth")
         notes = (f"Policy: {body.get('policy', '?')}; true value (oracle): "
                  f"{'not available' if truth is None else f'{truth:.4g}'}. " + notes)
+        if clipped := caveats.clip_estimates(body.get("estimates"), body.get("bounds"))[1]:
+            notes += " " + clipped
+    if section == "reward":
+        notes += " " + caveats.calibration_check(body.get("calibration"))[1]
     return notes.strip()
 
 
@@ -164,6 +186,11 @@ def _heading(title: str, body: Mapping[str, Any] | None) -> str:
 
 def _verdict_numbers(data: Mapping[str, Any]) -> list[list[Any]]:
     return [[k, v] for k, v in ((data.get("verdict") or {}).get("numbers") or {}).items()]
+
+
+def _verdict_head(data: Mapping[str, Any]) -> list[str]:
+    """The header of the numbers table under the verdict, naming their data when known."""
+    return [_heading("behind the verdict", data.get("verdict")), "value"]
 
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -213,7 +240,7 @@ def render_html(data: Mapping[str, Any], figs: Mapping[str, str | None]) -> str:
     ]
     decision, sentence = _verdict(data)
     parts += [f'<p class="verdict {esc(decision.replace(" ", "-"))}">{esc(sentence)}</p>',
-              _html_table(["behind the verdict", "value"], _verdict_numbers(data)),
+              _html_table(_verdict_head(data), _verdict_numbers(data)),
               "<h2>Stages</h2>", _html_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data))]
     for key, title in SECTIONS:
         body = data.get(key)
@@ -245,7 +272,7 @@ def render_markdown(data: Mapping[str, Any], fig_files: Mapping[str, str]) -> st
              f"seed {md_inline(data.get('seed', ''))} · generated {md_inline(data.get('generated', ''))}", "",
              f"**{md_inline(_verdict(data)[1])}**", ""]
     if numbers := _verdict_numbers(data):
-        lines += [_md_table(["behind the verdict", "value"], numbers), ""]
+        lines += [_md_table(_verdict_head(data), numbers), ""]
     lines += ["## Stages", "",
              _md_table(["stage", "status", "compute wall time (s)", "note"], _stage_rows(data)), ""]
     for key, title in SECTIONS:
