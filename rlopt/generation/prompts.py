@@ -2,14 +2,16 @@
 
 The prompt states every fact the copy may use — title, category, brand, key attribute, price,
 the *real* discount — plus who reads it (the segment's plain-English description), where
-(the placement) and the hard character limit. It is a chat (system + user messages) so the
+(the placement) and the hard character limit. Optionally it shows a few of the item's logged
+copies that earned the most (few-shot examples, :mod:`rlopt.generation.fewshot`) and asks for a
+new one. It is a chat (system + user messages) so the
 same record feeds the tokenizer's chat template at generation time and TRL's conversational
 datasets at tuning time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -27,6 +29,10 @@ _PLACEMENT_WORDS = {
     "email_subject": "an email subject line",
     "product_page": "a product-page headline",
 }
+
+#: Lines around few-shot examples in the user message (:func:`build_messages`).
+EXAMPLES_HEADER = "Copies that worked for this item:"
+EXAMPLES_REQUEST = "Write a new one; do not repeat them word for word."
 
 
 def max_chars_for(placements: Mapping[str, Any], name: str) -> int:
@@ -64,7 +70,7 @@ def format_discount(discount_pct: float) -> str:
 
 
 def build_messages(item: Mapping[str, Any], segment_text: str, placement: str,
-                   max_chars: int) -> list[dict[str, str]]:
+                   max_chars: int, examples: Sequence[str] | None = None) -> list[dict[str, str]]:
     """Chat messages for one context.
 
     Parameters
@@ -75,6 +81,25 @@ def build_messages(item: Mapping[str, Any], segment_text: str, placement: str,
         Who the copy is for (a segment description).
     placement : str
         Where it is shown; ``max_chars`` is its character limit.
+    examples : sequence of str, optional
+        Copies that worked for this item (best first), shown as examples before the request for a
+        new one (:data:`EXAMPLES_HEADER`). None or empty: the prompt is the plain one.
+
+    Examples
+    --------
+    >>> item = {"title": "Stride Trail Shoes", "brand": "Stride", "category": "shoes", "price": 89,
+    ...         "discount_pct": 20}
+    >>> print(build_messages(item, "runners", "push", 40, examples=["Grip on any trail"])[1]["content"])
+    Write a push notification for shoppers who are runners.
+    Product: Stride Trail Shoes
+    Brand: Stride
+    Category: shoes
+    Price: $89.00
+    Discount: 20% off
+    Copies that worked for this item:
+    - Grip on any trail
+    Write a new one; do not repeat them word for word.
+    At most 40 characters. Mention only the real discount.
     """
     where = _PLACEMENT_WORDS.get(placement, f"a '{placement}' placement")
     facts = [
@@ -87,6 +112,9 @@ def build_messages(item: Mapping[str, Any], segment_text: str, placement: str,
     attr = key_attribute(item.get("attributes"))
     if attr:
         facts.append(f"Key feature: {attr}")
+    shown = [" ".join(str(e).split()) for e in (examples or []) if str(e).strip()]
+    if shown:  # after the facts, so the copy still draws on them; the limit stays the last line
+        facts += [EXAMPLES_HEADER, *(f"- {e}" for e in shown), EXAMPLES_REQUEST]
     user = (
         f"Write {where} for shoppers who are {segment_text}.\n"
         + "\n".join(facts)
@@ -105,6 +133,9 @@ def context_messages(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: 
                      source: str = "contexts") -> list[list[dict[str, str]]]:
     """Chat messages for every context row, checking items and placements.
 
+    A context column ``examples`` (a list of copies per row, e.g. from
+    :func:`rlopt.generation.fewshot.add_examples`) puts those copies in the row's prompt.
+
     Raises
     ------
     InputError
@@ -112,12 +143,33 @@ def context_messages(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: 
     """
     check_contexts(contexts, catalog, placements, source)
     items = catalog_index(catalog)
+    examples = contexts["examples"] if "examples" in contexts.columns else [None] * len(contexts)
     out = []
-    for row in contexts.itertuples(index=False):
+    for row, shown in zip(contexts.itertuples(index=False), examples, strict=True):
         limit = max_chars_for(placements, row.placement)
         out.append(build_messages(items[str(row.item_id)], segment_description(segments, row.segment),
-                                  row.placement, limit))
+                                  row.placement, limit, examples=example_list(shown)))
     return out
+
+
+def example_list(value: Any) -> list[str]:
+    """A context's ``examples`` cell as a list of copies (a list, an array, a JSON list string; missing -> []).
+
+    >>> example_list('["a", "b"]'), example_list(None), example_list(["a"])
+    (['a', 'b'], [], ['a'])
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value] if value.strip() else []
+        if isinstance(value, str):
+            return [value]
+    return [str(v) for v in value if str(v).strip()]
 
 
 def check_contexts(contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
