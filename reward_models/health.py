@@ -36,6 +36,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from rlopt.errors import InputError
+from rlopt.io_utils import json_ready
 
 NO_SIGNAL_AUC = 0.55  # below this, an interval reaching 0.5 means "no signal"
 SLOPE_RANGE = (0.5, 2.0)  # calibration slopes outside are flagged
@@ -231,18 +232,7 @@ def model_health(model, logs: pd.DataFrame, eval_rows: pd.DataFrame, catalog: pd
     health["warnings"] = data_warnings(logs)
     health["calibration"] = {"method": model.calibrator.method,
                              "rejected": model.config.get("metrics", {}).get("calibration_rejected", [])}
-    return _finite(health)
-
-
-def _finite(obj: Any) -> Any:
-    """NaN / inf -> None, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    return json_ready(health)  # strict JSON: NaN / inf -> None
 
 
 def read_health(model_dir: str | Path) -> dict[str, Any] | None:

@@ -805,24 +805,13 @@ def plan(settings: dict[str, Any], shapes: list[str], kinds: list[str]) -> list[
     return out
 
 
-def clean_json(value: Any) -> Any:
-    """``value`` with non-finite floats as None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_json(v) for v in value]
-    return value
-
-
 def save(results: dict[str, Any], out: Path | None) -> None:
     if out is None:
         return
     from rlopt.io_utils import write_json_atomic
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, clean_json(results))
+    write_json_atomic(out, results, strict=True)
 
 
 def headline(name: str, m: dict[str, Any]) -> tuple[str, str, str]:

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rlopt.errors import InputError, clean_message, show_controls
-from rlopt.io_utils import _json_default
+from rlopt.io_utils import json_default
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
@@ -49,7 +49,7 @@ err_console = SafeConsole(stderr=True)
 def emit(result: dict[str, Any], as_json: bool, title: str = "") -> None:
     """Print ``result`` as JSON (``--json``) or as a two-column table of its flat entries."""
     if as_json:
-        print(json.dumps(result, indent=2, default=_json_default))
+        print(json.dumps(result, indent=2, default=json_default))
         return
     table = Table(title=title or None, show_header=False)
     table.add_column("key", style="bold")
@@ -58,7 +58,7 @@ def emit(result: dict[str, Any], as_json: bool, title: str = "") -> None:
         if isinstance(value, float):
             text = f"{value:.6g}"
         elif isinstance(value, (dict, list)):
-            text = json.dumps(value, default=_json_default)
+            text = json.dumps(value, default=json_default)
         else:
             text = str(value)
         table.add_row(str(key), text)  # SafeConsole: no markup, control characters shown

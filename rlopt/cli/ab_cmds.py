@@ -14,6 +14,7 @@ from rich.text import Text
 
 from rlopt.cli._common import JsonOption, console, err_console
 from rlopt.errors import InputError
+from rlopt.io_utils import json_ready
 
 _SPEC_HELP = "logging | pool-random | pool-best | copies:PATH.jsonl | policy:NAME"
 
@@ -134,7 +135,7 @@ def ab_command(
             result = simulate_ab(mkt, arms, impressions, seed, split=weights, pre_impressions=pre_impressions,
                                  alpha=alpha, looks=looks, traffic=traffic,
                                  primary_metric=primary_metric)
-    payload = _clean({"market": str(market or DEFAULT_MARKET), **result.to_dict()})
+    payload = json_ready({"market": str(market or DEFAULT_MARKET), **result.to_dict()})
     if out is not None:
         write_json_atomic(out, payload)
     if as_json:
@@ -143,21 +144,6 @@ def ab_command(
         _print_tables(result, sequential)
     for note in result.warnings:  # stderr, so --json output stays clean
         err_console.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False, soft_wrap=True)
-
-
-def _clean(obj):
-    """JSON-safe copy: NaN and infinities become null (strict JSON has neither)."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def register(app: typer.Typer) -> None:

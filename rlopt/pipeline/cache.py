@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rlopt.io_utils import _json_default, write_json_atomic
+from rlopt.io_utils import json_default, write_json_atomic
 from rlopt.pipeline.rundir import ATTEMPT_MARKER, STAGE_MARKER, remove_owned_dir
 
 MARKER = STAGE_MARKER
@@ -45,7 +45,7 @@ _DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
 
 def canonical_json(obj: Any) -> str:
     """Stable JSON text (sorted keys, no whitespace) used for hashing."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
