@@ -1,0 +1,370 @@
+"""Foreign markets: what rlopt learns from three shops whose truth it did not write (issue 19 item 7).
+
+Markets (each imports nothing from rlopt and keeps a truth that grades any copy in a context):
+
+- ``small_shop`` (``experiments/markets/small_shop.py``): 3,000 training and 1,500 later holdout
+  impressions of a hand-written shop, copy templates with known click multipliers;
+- ``bazaar`` (``experiments/markets/bazaar.py``): an additive shop simulator, ``impressions`` logged,
+  the latest ``holdout_fraction`` held out;
+- ``atelier`` (``experiments/markets/atelier.py``): a shop whose truth is not additive in text
+  features (diminishing returns of discount talk, template fatigue over each shopper's history,
+  segment-specific voice), split the same way.
+
+For each market, with rlopt's public API only, on the training logs:
+
+1. **Reward model** (:func:`reward_models.train_reward_model`, the ``rlopt reward train`` defaults):
+   holdout click AUC of the saved scorer, of the hashed n-gram baseline fitted beside it
+   (:mod:`reward_models.baseline`) and of the market's truth used as a scorer on the same rows (the
+   *oracle*; on atelier with each shopper's fatigue, and without it: ``oracle_fresh``), and the
+   health verdict.
+2. **Copy**: ``contexts`` seeded (item, segment, placement) contexts drawn from the holdout, ``num``
+   copies each from the base generator and from the generator tuned with quick DPO
+   (:func:`rlopt.tuning.tune_generator`, ``auto_relax`` on so a small log still gives pairs),
+   sampled with :func:`rlopt.generation.generate_copies` (segment names only, as a foreign shop
+   gives no descriptions).
+3. **Grading by the market's truth** (first slot, a fresh shopper): true P(click) and
+   P(purchase) per impression of each generator's copies against the shop's mean logged copy
+   (weighted by how often it was shown) and its best logged copy per context
+   (:mod:`rlopt.pipeline.logged_compare`, with the truth as the scorer), ratios with paired
+   bootstrap intervals over contexts.
+4. **Copy quality**: defect rates (:mod:`rlopt.generation.quality`; ``incomplete`` among them) of
+   the shown copy, and the misleading-discount rate (:func:`rlopt.generation.is_misleading`, list
+   price known) of the shown copy and of what the model wrote before the repairs.
+
+Targets (issue 19) are recorded next to each number (``targets``); nothing is tuned to meet them.
+Timings are wall seconds on a shared machine; the load average is recorded with them.
+
+Run (one market at a time on a small machine; other markets already in ``--out`` are kept)::
+
+    nice -n 10 python -m benchmarks.bench_markets --markets atelier
+    python -m benchmarks.bench_markets --help
+
+writes ``benchmarks/results/markets.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.machine import cpu_label
+
+RESULTS = Path(__file__).parent / "results" / "markets.json"
+MARKETS = ("small_shop", "bazaar", "atelier")
+SMALL_SHOP_MAX_CHARS = 120  # the small shop has no character limits of its own
+
+
+@dataclass
+class Args:
+    markets: tuple[str, ...] = MARKETS
+    """Markets to run (small_shop, bazaar, atelier); others already in --out are kept."""
+    impressions: int = 60_000
+    """Impressions simulated for bazaar and atelier (the latest holdout_fraction held out)."""
+    holdout_fraction: float = 0.2
+    """Latest share of bazaar's and atelier's logs held out."""
+    small_impressions: int = 3_000
+    """The small shop's training impressions."""
+    small_holdout: int = 1_500
+    """The small shop's later holdout impressions."""
+    contexts: int = 60
+    """Generation contexts per market (seeded draw from the holdout's item x segment x placement)."""
+    num: int = 2
+    """Copies per context and generator."""
+    generator: str = "default"
+    """Base generator (default: SmolLM2-135M-Instruct; a local directory for smoke tests)."""
+    encoder: str = "default"
+    """Reward-model text encoder (default: the packaged MiniLM; a local directory for smoke tests)."""
+    preset: str = "quick"
+    """DPO preset."""
+    dpo_steps: int | None = None
+    """DPO steps (unset: the preset's)."""
+    dpo_min_pairs: int | None = None
+    """DPO's min_pairs (unset: the config's); only tiny smoke-test logs need it lower."""
+    reward_max_epochs: int | None = None
+    """Reward-model epochs cap (unset: TrainConfig's)."""
+    seed: int = 0
+    """Seed of the markets, the context draw, training and sampling."""
+    work: Path | None = None
+    """Where models and copies go (kept); default: a temporary directory, removed afterwards."""
+    out: Path = RESULTS
+    """Results JSON."""
+
+
+@dataclass
+class Market:
+    """One foreign market as rlopt sees it (validated contract frames) plus its truth."""
+
+    name: str
+    catalog: pd.DataFrame
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    placements: dict[str, Any]
+    truth: Callable[[pd.DataFrame], pd.DataFrame]  # rows -> + p_click, p_purchase (first slot, fresh shopper)
+    oracle_holdout: pd.DataFrame  # p_click, p_purchase of each holdout row as simulated
+    oracle_fresh_holdout: pd.DataFrame | None = None  # the same without the shoppers' history (atelier)
+
+
+def _read(sim: Path, logs_name: str, catalog_name: str, placements: Path):
+    """The shop's files read and validated as ``rlopt validate`` does."""
+    from rlopt.data import read_catalog, read_logs, read_placements
+
+    catalog = read_catalog(sim / catalog_name)
+    places = read_placements(placements)
+    return catalog, read_logs(sim / logs_name, catalog, places), places
+
+
+def _split(logs: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from rlopt.data.split import split_logs
+
+    train, holdout = split_logs(logs, holdout_fraction=fraction)
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def load_small_shop(args: Args, tmp: Path) -> Market:
+    from experiments.markets.small_shop import PLACEMENTS, make_small_shop
+
+    shop = make_small_shop(args.small_impressions, args.small_holdout, seed=args.seed)
+    sim = shop.write(tmp / "small_shop")
+    (sim / "placements.json").write_text(json.dumps(
+        {p: {"max_chars": SMALL_SHOP_MAX_CHARS, "slots": len(exam), "examination": list(exam)}
+         for p, (exam, _) in PLACEMENTS.items()}))
+    catalog, train, places = _read(sim, "train.csv", "catalog.csv", sim / "placements.json")
+    _, holdout, _ = _read(sim, "holdout.csv", "catalog.csv", sim / "placements.json")
+    truth = shop.truth()
+    oracle = truth.evaluate(holdout)
+    return Market("small_shop", catalog, train, holdout, places, truth.evaluate, oracle)
+
+
+def load_bazaar(args: Args, tmp: Path) -> Market:
+    from experiments.markets import bazaar
+
+    sim = bazaar.simulate(tmp / "bazaar", args.impressions, seed=args.seed)
+    catalog, logs, places = _read(sim, "train.parquet", "catalog.parquet", sim / "placements.json")
+    train, holdout = _split(logs, args.holdout_fraction)
+    truth = bazaar.Truth.from_dir(sim)
+    return Market("bazaar", catalog, train, holdout, places, truth.evaluate, truth.evaluate(holdout))
+
+
+def load_atelier(args: Args, tmp: Path) -> Market:
+    from experiments.markets import atelier
+
+    sim = atelier.simulate(tmp / "atelier", args.impressions, seed=args.seed)
+    catalog, logs, places = _read(sim, "train.parquet", "catalog.parquet", sim / "placements.json")
+    train, holdout = _split(logs, args.holdout_fraction)
+    truth = atelier.Truth.from_dir(sim)
+    # the shoppers' fatigue comes from their whole history, training rows included
+    full = pd.concat([train, holdout], ignore_index=True)
+    graded = truth.evaluate_logs(full).iloc[len(train):].reset_index(drop=True)
+    return Market("atelier", catalog, train, holdout, places, truth.evaluate, graded, truth.evaluate(holdout))
+
+
+LOADERS = {"small_shop": load_small_shop, "bazaar": load_bazaar, "atelier": load_atelier}
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def reward_model_case(market: Market, args: Args, out: Path) -> dict[str, Any]:
+    """Train the reward model on the market's training logs; AUCs on the holdout beside the oracle's."""
+    from reward_models import train_reward_model
+    from reward_models.evaluate import prediction_metrics
+
+    overrides: dict[str, Any] = {"encoder": args.encoder}
+    if args.reward_max_epochs is not None:
+        overrides["max_epochs"] = args.reward_max_epochs
+    start, load = time.perf_counter(), _load()
+    model = train_reward_model(market.train, market.catalog, holdout=market.holdout, seed=args.seed,
+                               progress=False, **overrides)
+    model.save_pretrained(out)
+    metrics = model.config["metrics"]
+    y_click, y_buy = market.holdout["clicked"].to_numpy(), market.holdout["converted"].to_numpy()
+
+    def oracle(frame: pd.DataFrame) -> dict[str, float]:
+        m = prediction_metrics(y_click, y_buy, frame["p_click"].to_numpy(), frame["p_purchase"].to_numpy())
+        return {k: float(m[k]) for k in ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")}
+
+    keys = ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")
+    case = {"n_train": len(market.train), "n_holdout": len(market.holdout),
+            "saved": {k: float(metrics["holdout"][k]) for k in keys},
+            "baseline": {k: float(metrics["holdout_baseline"][k]) for k in keys},
+            "oracle": oracle(market.oracle_holdout), "scorer": metrics.get("scorer"),
+            "health": model.config["health"], "wall_s": round(time.perf_counter() - start, 1),
+            "load_avg_1m": [load, _load()]}
+    if market.oracle_fresh_holdout is not None:
+        case["oracle_fresh"] = oracle(market.oracle_fresh_holdout)
+    case["click_auc_over_oracle"] = case["saved"]["click_auc"] / case["oracle"]["click_auc"]
+    case["click_auc_minus_baseline"] = case["saved"]["click_auc"] - case["baseline"]["click_auc"]
+    return case
+
+
+def draw_contexts(market: Market, n: int, seed: int) -> pd.DataFrame:
+    """``n`` distinct (item, segment, placement) contexts of the holdout, seeded, in a stable order."""
+    seen = market.holdout[["item_id", "segment", "placement"]].astype(str).drop_duplicates()
+    seen = seen.sort_values(["item_id", "segment", "placement"]).reset_index(drop=True)
+    pick = np.random.default_rng(seed).choice(len(seen), size=min(n, len(seen)), replace=False)
+    return seen.iloc[np.sort(pick)].reset_index(drop=True)
+
+
+def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args: Args) -> tuple[pd.DataFrame, dict]:
+    """``num`` copies per context from generator ``spec``; the copies and the wall time."""
+    from rlopt.generation import generate_copies, resolve_generator
+
+    start, load = time.perf_counter(), _load()
+    model, tokenizer = resolve_generator(spec, device="cpu")
+    copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
+                             seed=args.seed, generator_name=name)
+    del model
+    return copies, {"wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()]}
+
+
+def tune_dpo(market: Market, args: Args, out: Path) -> dict[str, Any]:
+    """Quick DPO on the market's training logs (pairs mined from the logs); the tuning summary."""
+    from rlopt.tuning import tune_generator
+
+    start, load = time.perf_counter(), _load()
+    summary = tune_generator("dpo", logs=market.train, catalog=market.catalog, out=out, generator=args.generator,
+                             placements=market.placements, segments={}, preset=args.preset,
+                             max_steps=args.dpo_steps, seed=args.seed, auto_relax=True,
+                             **({} if args.dpo_min_pairs is None else {"min_pairs": args.dpo_min_pairs}))
+    data = summary.get("data", {})
+    config = summary.get("config", {})
+    return {"wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()],
+            "steps": summary.get("steps"), "train_loss": summary.get("metrics", {}).get("train_loss"),
+            **{k: data.get(k) for k in ("pairs", "train_pairs", "train_pairs_honesty", "pair_groups",
+                                         "mean_pair_confidence", "mean_pair_gain")},
+            # auto_relax may have lowered these: the values the pairs were mined with
+            **{k: config.get(k) for k in ("min_confidence", "value_metric", "learning_rate", "max_steps")}}
+
+
+def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
+    """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy."""
+    from rlopt.generation import is_misleading
+    from rlopt.generation.quality import defect_rates
+
+    items = catalog.set_index(catalog["item_id"].astype(str))
+
+    def misleading(texts: pd.Series) -> float:
+        flags = [is_misleading(str(t), float(items.at[str(i), "discount_pct"]), price=float(items.at[str(i), "price"]))
+                 for t, i in zip(texts, copies["item_id"], strict=True)]
+        return float(np.mean(flags)) if flags else float("nan")
+
+    return {"defects": defect_rates(copies["copy_text"]), "misleading": misleading(copies["copy_text"]),
+            "misleading_written": misleading(copies["raw_copy_text"]),
+            "title_fallback_share": float(copies.attrs.get("title_fallbacks", 0)) / max(len(copies), 1),
+            "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {}))}
+
+
+def grade(market: Market, copies: dict[str, pd.DataFrame], contexts: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """True P(click) and P(purchase) per impression of each generator's copies against the shop's
+    mean and best logged copy for the same contexts (:mod:`rlopt.pipeline.logged_compare`)."""
+    from rlopt.pipeline.logged_compare import compare, context_values, logged_options
+    from rlopt.tuning.evaluate import paired_ratio
+
+    options = logged_options(market.train, contexts)
+    out = {}
+    for metric in ("p_click", "p_purchase"):
+        def score(frame: pd.DataFrame, metric: str = metric) -> np.ndarray:
+            return market.truth(frame.reset_index(drop=True))[metric].to_numpy()
+
+        values = context_values(copies, options, score)
+        result = compare(values, seed)
+        frames = {c: values[[c]].rename(columns={c: "v"}).reset_index() for c in values.columns}
+        for name in copies:  # every generator (extra rows too) against base and the logged copy
+            for den in ("base", "mean_logged", "best_logged"):
+                key = f"{name} / {den}"
+                if name != den and key not in result["ratios"] and den in frames and len(values):
+                    result["ratios"][key] = paired_ratio(frames[den], frames[name], "v", seed=seed)
+        out["ctr" if metric == "p_click" else "purchase"] = result
+    return out
+
+
+def targets(case: dict[str, Any]) -> dict[str, Any]:
+    """Issue 19's targets against this market's numbers: ``{name: {value, target, met}}``."""
+    rm, t = case["reward_model"], {}
+    big = rm["n_train"] + rm["n_holdout"] >= 50_000
+    if big:
+        t["rm_click_auc / oracle >= 0.97"] = {"value": rm["click_auc_over_oracle"], "met": rm["click_auc_over_oracle"] >= 0.97}
+        t["rm_click_auc >= baseline"] = {"value": rm["click_auc_minus_baseline"], "met": rm["click_auc_minus_baseline"] >= 0}
+    else:
+        ok = rm["click_auc_minus_baseline"] >= 0 or rm["health"].get("status") != "ok"
+        t["rm_click_auc >= baseline or health != ok"] = {"value": rm["click_auc_minus_baseline"],
+                                                         "health": rm["health"].get("status"), "met": bool(ok)}
+    graded = case.get("graded")
+    if graded and "tuned" in graded["ctr"]["means"]:
+        ctr, buy = graded["ctr"]["ratios"], graded["purchase"]["ratios"]
+        for label, r, goal in (("tuned / base ctr >= 1.5", ctr["tuned / base"], 1.5),
+                               ("tuned / mean_logged ctr >= 1.0", ctr["tuned / mean_logged"], 1.0),
+                               ("tuned / mean_logged purchases >= 1.0", buy["tuned / mean_logged"], 1.0),
+                               ("stretch: tuned / best_logged ctr >= 1.0", ctr["tuned / best_logged"], 1.0)):
+            t[label] = {"value": r["ratio"], "low": r["low"], "high": r["high"], "met": r["ratio"] >= goal}
+    return t
+
+
+def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
+    """Every stage on one market; the market's entry of the results file."""
+    start = time.perf_counter()
+    market = LOADERS[name](args, work / "data")
+    case: dict[str, Any] = {"machine": cpu_label(), "cpu_count": os.cpu_count(),
+                            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(args).items()
+                                       if k not in ("out", "work")}}
+    print(f"[{name}] reward model on {len(market.train)} impressions", flush=True)
+    case["reward_model"] = reward_model_case(market, args, work / name / "reward_model")
+    contexts = draw_contexts(market, args.contexts, args.seed)
+    case["contexts"], case["num"] = len(contexts), args.num
+    print(f"[{name}] base generator on {len(contexts)} contexts x {args.num}", flush=True)
+    copies, timing = {}, {}
+    copies["base"], timing["generate_base"] = generate(args.generator, "base", market, contexts, args)
+    print(f"[{name}] quick DPO", flush=True)
+    from rlopt.errors import InputError
+
+    try:
+        case["dpo"] = tune_dpo(market, args, work / name / "dpo")
+        copies["tuned"], timing["generate_tuned"] = generate(str(work / name / "dpo"), "tuned", market, contexts, args)
+    except InputError as err:  # the logs could not give DPO its pairs: say so, grade the rest
+        case["dpo"] = {"error": str(err)}
+    case["timing"] = timing
+    print(f"[{name}] grading with the market's truth", flush=True)
+    case["graded"] = grade(market, copies, contexts, args.seed)
+    case["quality"] = {k: copy_quality(v, market.catalog) for k, v in copies.items()}
+    case["samples"] = {k: v.drop_duplicates("copy_text")[["item_id", "segment", "placement", "copy_text"]]
+                       .head(6).to_dict("records") for k, v in copies.items()}
+    case["targets"] = targets(case)
+    case["wall_s"] = round(time.perf_counter() - start, 1)
+    for k, v in copies.items():
+        v.to_json(work / name / f"copies_{k}.jsonl", orient="records", lines=True)
+    return case
+
+
+def main(args: Args) -> dict[str, Any]:
+    from rlopt.io_utils import write_json_atomic
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    unknown = [m for m in args.markets if m not in LOADERS]
+    if unknown:
+        raise SystemExit(f"unknown market(s) {', '.join(unknown)}; valid: {', '.join(MARKETS)}")
+    result: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="bench_markets_") as tmp:
+        work = args.work or Path(tmp)
+        for name in args.markets:
+            (work / name).mkdir(parents=True, exist_ok=True)
+            result.setdefault("markets", {})[name] = run_market(name, args, work)
+            write_json_atomic(args.out, result)  # after each market: a later failure keeps the earlier ones
+            print(f"[{name}] done in {result['markets'][name]['wall_s']} s -> {args.out}", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(Args))

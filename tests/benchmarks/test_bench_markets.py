@@ -1,0 +1,72 @@
+"""The foreign-markets benchmark (benchmarks/bench_markets.py) end to end on a tiny budget: a
+subprocess run with a tiny random generator and encoder, down to its JSON. Its numbers are not
+benchmarks; the test checks that every stage ran and that the grading is the market's truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.bench_markets import targets
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, tiny_causal_lm_dir, tiny_encoder_dir):
+    tmp = tmp_path_factory.mktemp("bench-markets")
+    out, work = tmp / "markets.json", tmp / "work"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_markets", "--markets", "atelier", "--impressions", "6000",
+         "--contexts", "3", "--num", "1", "--generator", str(tiny_causal_lm_dir), "--encoder", str(tiny_encoder_dir),
+         "--dpo-steps", "1", "--dpo-min-pairs", "2", "--reward-max-epochs", "1", "--out", str(out), "--work", str(work)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(out.read_text())["markets"]["atelier"], work
+
+
+def test_every_stage_recorded(smoke):
+    case, _ = smoke
+    rm = case["reward_model"]
+    assert rm["n_train"] + rm["n_holdout"] == 6000
+    for scorer in ("saved", "baseline", "oracle", "oracle_fresh"):
+        assert 0.0 <= rm[scorer]["click_auc"] <= 1.0
+    assert rm["health"]["status"] in ("ok", "weak", "no_signal")
+    assert case["dpo"]["steps"] == 1 and case["dpo"]["pairs"] >= 2
+    assert set(case["quality"]) == {"base", "tuned"} and case["quality"]["tuned"]["defects"]["n"] == 3
+    ctr = case["graded"]["ctr"]
+    assert {"base", "tuned", "mean_logged", "best_logged"} <= set(ctr["means"])
+    assert ctr["means"]["best_logged"] >= ctr["means"]["mean_logged"]
+    assert {"tuned / base", "tuned / mean_logged", "tuned / best_logged"} <= set(ctr["ratios"])
+    assert "tuned / base ctr >= 1.5" in case["targets"] and "machine" in case
+
+
+def test_graded_by_the_markets_truth(smoke):
+    """The tuned copies' mean true CTR is the atelier truth's reading of the copies written to disk."""
+    from experiments.markets.atelier import Truth
+
+    case, work = smoke
+    copies = pd.read_json(work / "atelier" / "copies_tuned.jsonl", lines=True)
+    truth = Truth.from_dir(work / "data" / "atelier")
+    expected = truth.evaluate(copies).groupby(["item_id", "segment", "placement"])["p_click"].mean().mean()
+    assert case["graded"]["ctr"]["means"]["tuned"] == pytest.approx(expected)
+
+
+def test_targets_follow_the_issue():
+    def case(n, auc, base_auc, status="ok"):
+        return {"reward_model": {"n_train": n, "n_holdout": 0, "click_auc_over_oracle": auc / 0.7,
+                                 "click_auc_minus_baseline": auc - base_auc, "health": {"status": status}}}
+
+    big = targets(case(60_000, 0.68, 0.67))
+    assert big["rm_click_auc / oracle >= 0.97"]["met"] and big["rm_click_auc >= baseline"]["met"]
+    assert not targets(case(60_000, 0.66, 0.67))["rm_click_auc >= baseline"]["met"]
+    small = "rm_click_auc >= baseline or health != ok"
+    assert not targets(case(3_000, 0.55, 0.56))[small]["met"]
+    assert targets(case(3_000, 0.55, 0.56, "weak"))[small]["met"]
