@@ -130,9 +130,7 @@ def generate(
     if few_shot:
         from rlopt.generation.fewshot import mark_verbatim, verbatim_rate
 
-        attrs = copies.attrs
         copies = mark_verbatim(copies)
-        copies.attrs = attrs
         extra["few_shot"]["verbatim_rate"] = verbatim_rate(copies)
     write_jsonl(copies, out)
     emit({"out": str(out), "contexts": len(ctx), "copies": len(copies), "num": num, "seed": seed, **extra,

@@ -155,7 +155,5 @@ def best_of_n(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame, p
     candidates = generate_copies(model, tokenizer, contexts, catalog, placements, segments, num=num * n, seed=seed,
                                  **generate_kwargs)
     if "examples" in candidates.columns:
-        attrs = candidates.attrs
-        candidates = mark_verbatim(candidates)
-        candidates.attrs = attrs
+        candidates = mark_verbatim(candidates)  # a copy with the column added: attrs kept
     return select_best(candidates, scorer(candidates), n)

@@ -18,8 +18,10 @@ import pandas as pd
 
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
+from rlopt.generation.fewshot import add_examples, mark_verbatim, verbatim_rate
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.quality import defect_rates
+from rlopt.generation.rerank import best_of_n, reward_model_scorer
 from rlopt.generation.sample import generate_copies
 from rlopt.market import Marketplace
 from rlopt.market.oracle import Oracle
@@ -124,27 +126,65 @@ def requested_contexts(contexts: pd.DataFrame, max_contexts: int, rng: np.random
 
 
 def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, contexts: pd.DataFrame,
-                            catalog: pd.DataFrame, placements: dict, seg_desc) -> pd.DataFrame:
+                            catalog: pd.DataFrame, placements: dict, seg_desc, scorer=None) -> pd.DataFrame:
     """:func:`generate_copies` over about ten chunks of ``contexts``, one progress line each (done /
     total, elapsed, time left at the pace so far). Chunk ``[start, start + step)`` samples under
     seed ``ctx.seed + start``: ``step`` is at least the chunk's batch count, so no two batches of the
-    stage share a seed. The chunks' ``attrs`` counts (compliance, quality, title fallbacks) are summed."""
+    stage share a seed. The chunks' ``attrs`` counts (compliance, quality, title fallbacks) are summed.
+    With a ``scorer`` and ``[generation] best_of`` > 1 each shown copy is the scorer's best of
+    ``best_of`` samples (:func:`rlopt.generation.rerank.best_of_n`); contexts with an ``examples``
+    column (few-shot) get copies marked ``verbatim_example``."""
     cfg = ctx.config.generation
     n = len(contexts)
     step = max(cfg.batch_size, -(-n // 10))
     parts, t0 = [], time.perf_counter()
     for start in range(0, n, step):
-        parts.append(generate_copies(
-            model, tokenizer, contexts.iloc[start:start + step].reset_index(drop=True), catalog, placements, seg_desc,
-            num=cfg.num_samples, seed=ctx.seed + start, batch_size=cfg.batch_size, temperature=cfg.temperature,
-            generator_name=name, compliance=cfg.compliance, threads=ctx.config.run.threads))
+        chunk = contexts.iloc[start:start + step].reset_index(drop=True)
+        kwargs = dict(seed=ctx.seed + start, batch_size=cfg.batch_size, temperature=cfg.temperature,
+                      generator_name=name, compliance=cfg.compliance, threads=ctx.config.run.threads)
+        if scorer is not None and cfg.best_of > 1:
+            part = best_of_n(model, tokenizer, chunk, catalog, placements, seg_desc, n=cfg.best_of,
+                             num=cfg.num_samples, scorer=scorer, **kwargs)
+        else:
+            part = generate_copies(model, tokenizer, chunk, catalog, placements, seg_desc, num=cfg.num_samples,
+                                   **kwargs)
+            if "examples" in part.columns:
+                part = mark_verbatim(part)  # keeps attrs
+        parts.append(part)
         done, elapsed = min(start + step, n), time.perf_counter() - t0
         ctx.log(f"[generation] {name}: {done}/{n} contexts ({elapsed:.0f} s, ~{elapsed / done * (n - done):.0f} s left)")
     frame = pd.concat(parts, ignore_index=True)
     frame.attrs = {key: dict(sum((Counter(p.attrs.get(key, {})) for p in parts), Counter()))
                    for key in ("compliance", "quality")}
     frame.attrs["title_fallbacks"] = sum(int(p.attrs.get("title_fallbacks", 0)) for p in parts)
+    frame.attrs["rerank_no_eligible"] = sum(int(p.attrs.get("rerank", {}).get("no_eligible", 0)) for p in parts)
     return frame
+
+
+def _steering(ctx: StageContext, contexts: pd.DataFrame, catalog: pd.DataFrame,
+              train: pd.DataFrame) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
+    """``[generation] few_shot`` / ``best_of``: the contexts with their logged-copy examples (from the
+    training logs, ranked by the reward model's P(click) when there is one), the reranking scorer
+    (None: no reranking) and what was applied, for the summary. Both generators get the same: the
+    tuned / base ratio stays a like-for-like comparison."""
+    cfg = ctx.config.generation
+    steering: dict[str, Any] = {"best_of": cfg.best_of, "rerank_metric": cfg.rerank_metric, "few_shot": cfg.few_shot}
+    if cfg.best_of <= 1 and not cfg.few_shot:
+        return contexts, None, steering
+    model = RewardModel.from_pretrained(ctx.dir("reward") / "model") if ctx.has("reward") else None
+    scorer = None
+    if cfg.best_of > 1 and model is None:  # nothing to rank with: say so, generate plainly
+        steering["best_of"] = 1
+        steering["note"] = "best_of needs the reward stage's model, which did not finish: no reranking"
+        ctx.log(f"[generation] {steering['note']}")
+    elif cfg.best_of > 1:
+        scorer = reward_model_scorer(model, catalog, cfg.rerank_metric)
+    if cfg.few_shot:
+        contexts = add_examples(contexts, train, catalog, k=cfg.few_shot,
+                                scorer=None if model is None else reward_model_scorer(model, catalog, "p_click"))
+        steering["contexts_with_examples"] = int(sum(bool(e) for e in contexts["examples"]))
+        steering["examples_ranked_by"] = "reward model P(click)" if model is not None else "smoothed observed CTR"
+    return contexts, scorer, steering
 
 
 def stage_generation(ctx: StageContext) -> dict[str, Any]:
@@ -177,14 +217,21 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
         if picked["contexts_sampled"]:
             ctx.log(f"[generation] {available} contexts asked for; generating for a seeded sample of "
                     f"{len(contexts)} ([generation] max_contexts)")
+    contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
         model, tokenizer = resolve_generator(spec)
         seg_desc = market.segments if market is not None else None
-        frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements, seg_desc)
+        frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements, seg_desc,
+                                               scorer=scorer)
         write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
         del model
+    if steering["few_shot"]:
+        steering["verbatim_rate"] = {k: verbatim_rate(v) for k, v in frames.items()}
+    if steering["best_of"] > 1:
+        steering["contexts_without_eligible_sample"] = {k: int(v.attrs.get("rerank_no_eligible", 0))
+                                                        for k, v in frames.items()}
     summary: dict[str, Any] = {"data_source": data_source(ctx.config), "contexts": int(len(contexts)), **picked,
                                "num_samples": cfg.num_samples,
                                "copies": {k: int(len(v)) for k, v in frames.items()},
@@ -192,7 +239,7 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
                                # with or without a simulator: the shown copy's defects (rlopt.generation.quality)
                                "quality": {k: dict(v.attrs.get("quality", {})) for k, v in frames.items()},
                                "defect_rates": {k: defect_rates(v["copy_text"]) for k, v in frames.items()},
-                               "compliance_on": bool(cfg.compliance)}
+                               "compliance_on": bool(cfg.compliance), "steering": steering}
     logs = pd.concat([train, holdout], ignore_index=True)
     options = logged_options(logs, contexts)
     reward_model = None

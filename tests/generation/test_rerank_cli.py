@@ -73,3 +73,48 @@ def test_missing_inputs_are_named(shop, tiny_causal_lm_dir, tmp_path, extra, col
     result = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "c.jsonl"), *extra])
     assert isinstance(result.exception, InputError) and result.exception.column == column
     assert not (tmp_path / "c.jsonl").exists()
+
+
+# ---------------------------------------------------------------- the pipeline's generation stage
+class _Ctx:
+    """The part of a StageContext the generation helpers use."""
+
+    seed = 0
+
+    def __init__(self, root, generation: dict, has_reward: bool = True):
+        from rlopt.pipeline.config import config_from_dict
+
+        self.config = config_from_dict({"generation": generation, "run": {"threads": 1}})
+        self.root, self.has_reward, self.lines = root, has_reward, []
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+    def has(self, stage: str) -> bool:
+        return stage == "reward" and self.has_reward
+
+    def dir(self, stage: str):
+        return self.root / stage
+
+
+def test_generation_stage_reranks_and_prompts_with_examples_when_configured(shop, tiny_causal_lm_dir, tmp_path):
+    import shutil
+
+    from rlopt.generation.models import resolve_generator
+    from rlopt.pipeline.stages_model import _generate_with_progress, _steering
+
+    shutil.copytree(shop / "rm", tmp_path / "reward" / "model")
+    contexts = read_table(shop / "ctx.jsonl")
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    ctx = _Ctx(tmp_path, {"best_of": 3, "few_shot": 2, "num_samples": 2, "batch_size": 4})
+    with_ex, scorer, steering = _steering(ctx, contexts, CATALOG, _logs())
+    assert scorer is not None and steering["contexts_with_examples"] == 2
+    frame = _generate_with_progress(ctx, "base", model, tok, with_ex, CATALOG, PLACEMENTS, None, scorer=scorer)
+    assert len(frame) == 4 and set(frame["best_of"]) == {3} and frame["sample_idx"].tolist() == [0, 1, 0, 1]
+    assert "verbatim_example" in frame.columns and all(len(e) == 2 for e in frame["examples"])
+
+    plain_ctx = _Ctx(tmp_path, {"best_of": 3, "num_samples": 1}, has_reward=False)
+    same, none, said = _steering(plain_ctx, contexts, CATALOG, _logs())
+    assert none is None and said["best_of"] == 1 and "did not finish" in said["note"] and "examples" not in same
+    off = _steering(_Ctx(tmp_path, {}), contexts, CATALOG, _logs())
+    assert off[1] is None and off[2] == {"best_of": 1, "rerank_metric": "reward", "few_shot": 0}
