@@ -22,7 +22,9 @@ _EPILOG = (
 
 
 def validate(
-    logs: Annotated[Path, typer.Option("--logs", help="Impression log (.parquet, .jsonl/.json or .csv).")],
+    logs: Annotated[Path, typer.Option("--logs", help="Impression log (.parquet, .jsonl/.json or .csv), or a "
+                                       "folder of Parquet shards (hive partitions too); folders and large files "
+                                       "are validated in record batches with bounded memory.")],
     catalog: Annotated[Path, typer.Option("--catalog", help="Catalog (.parquet, .jsonl/.json or .csv).")],
     placements: Annotated[Path | None, typer.Option(
         "--placements", help="Placements (.toml or .json): name -> {max_chars, slots, examination}; "
@@ -37,6 +39,7 @@ def validate(
     """Validate logs (and their catalog) against the data contract; report counts per rule."""
     from rlopt.data import read_catalog, read_placements, validate_table, write_table
     from rlopt.data.io import read_table
+    from rlopt.data.stream import should_stream, stream_validate
     from rlopt.data.validate import ON_ERROR_CHOICES, quarantine_path_for
     from rlopt.errors import InputError
 
@@ -54,15 +57,27 @@ def validate(
     quarantine = quarantine_path_for(out if out is not None else logs)
     with err_console.status(f"reading {catalog}"):
         cat = read_catalog(catalog, on_error=on_error, quarantine_path=cat_quarantine)  # type: ignore[arg-type]
-    with err_console.status(f"reading {logs}"):
-        raw = read_table(logs, decode_json=False)
-    with err_console.status(f"validating {len(raw):,} rows"):
-        clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
-                                       quarantine_path=quarantine, catalog_ids=cat["item_id"],
-                                       placements=placement_map)
-    if out is not None:
-        with err_console.status(f"writing {out}"):
-            write_table(clean, out)
+    if should_stream(logs):  # a folder of shards, or a large file: record batches, bounded memory
+        with err_console.status(f"validating {logs} in batches"):
+            streamed = stream_validate(logs, "logs", on_error=on_error, quarantine_path=quarantine,  # type: ignore[arg-type]
+                                       catalog_ids=cat["item_id"], placements=placement_map, out=out,
+                                       distinct=("item_id", "placement", "segment", "user_id"))
+        report, distinct, columns = streamed.report, streamed.distinct, streamed.columns
+        reading = {"read": f"in {streamed.batches} batches (streamed)", "shards": streamed.shards}
+    else:
+        with err_console.status(f"reading {logs}"):
+            raw = read_table(logs, decode_json=False)
+        with err_console.status(f"validating {len(raw):,} rows"):
+            clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
+                                           quarantine_path=quarantine, catalog_ids=cat["item_id"],
+                                           placements=placement_map)
+        if out is not None:
+            with err_console.status(f"writing {out}"):
+                write_table(clean, out)
+        columns = [str(c) for c in clean.columns]
+        distinct = {c: int(clean[c].nunique()) for c in ("item_id", "placement", "segment", "user_id")
+                    if c in clean.columns}
+        reading = {"read": "whole (in memory)"}
     cat_report = cat.attrs["validation"]
     result = {
         "logs": str(logs),
@@ -78,12 +93,13 @@ def validate(
         "catalog_rows_quarantined": cat_report["rows_quarantined"],
         "catalog_rule_counts": cat_report["rule_counts"],
         "catalog_quarantine_file": cat_report["quarantine_path"],
-        "distinct_items": int(clean["item_id"].nunique()),
-        "distinct_placements": int(clean["placement"].nunique()),
-        "distinct_segments": int(clean["segment"].nunique()) if "segment" in clean.columns else None,
-        "distinct_users": int(clean["user_id"].nunique()),
-        "has_propensity": "propensity" in clean.columns,
+        "distinct_items": distinct.get("item_id", 0),
+        "distinct_placements": distinct.get("placement", 0),
+        "distinct_segments": distinct.get("segment", 0) if "segment" in columns else None,
+        "distinct_users": distinct.get("user_id", 0),
+        "has_propensity": "propensity" in columns,
         "out": None if out is None else str(out),
+        **reading,
     }
     emit(result, as_json, title="rlopt validate")
 

@@ -419,20 +419,29 @@ def write_jsonl(records_or_df: pd.DataFrame | Iterable[Mapping[str, Any]], path:
     """
     p = Path(path)
     if isinstance(records_or_df, pd.DataFrame):
-        df = records_or_df.reset_index(drop=True)
-        cols = [str(c) for c in df.columns]
-        arrays = [_column_to_python(df.iloc[:, j]) for j in range(df.shape[1])]
-        rows: Iterable[Mapping[str, Any]] = (dict(zip(cols, vals, strict=True)) for vals in zip(*arrays,
-                                                                                              strict=True))
-        if not cols:
-            rows = ({} for _ in range(len(df)))
+        rows = frame_records(records_or_df)
     else:
         rows = ({str(k): _py(v) for k, v in rec.items()} for rec in records_or_df)
     with atomic_path(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, default=_json_default_nan))
-            fh.write("\n")
+        write_jsonl_rows(fh, rows)
     return p
+
+
+def frame_records(df: pd.DataFrame) -> Iterable[Mapping[str, Any]]:
+    """The rows of ``df`` as JSON-ready dicts (missing values as ``None``), as :func:`write_jsonl` writes them."""
+    df = df.reset_index(drop=True)
+    cols = [str(c) for c in df.columns]
+    if not cols:
+        return ({} for _ in range(len(df)))
+    arrays = [_column_to_python(df.iloc[:, j]) for j in range(df.shape[1])]
+    return (dict(zip(cols, vals, strict=True)) for vals in zip(*arrays, strict=True))
+
+
+def write_jsonl_rows(fh: Any, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append ``rows`` to the open text file ``fh``, one JSON object per line."""
+    for row in rows:
+        fh.write(json.dumps(row, ensure_ascii=False, default=_json_default_nan))
+        fh.write("\n")
 
 
 def _column_to_python(s: pd.Series) -> list[Any]:

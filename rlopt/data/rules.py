@@ -52,6 +52,11 @@ class Frame:
     catalog_ids: pd.Index | None = None
     placements: Mapping[str, Placement] | None = None
     extra: dict = field(default_factory=dict)
+    # Whole-input facts for a frame that is one batch of a larger input (rlopt.data.stream):
+    # ``repeated[col]``: rows whose value already appeared at an earlier row of the whole input;
+    # ``all_missing[col]``: whether the column is blank on every row of the whole input.
+    repeated: dict[str, np.ndarray] | None = None
+    all_missing: dict[str, bool] | None = None
 
     def has(self, col: str) -> bool:
         return col in self.cols
@@ -62,13 +67,19 @@ Check = Callable[[Frame], "np.ndarray | None"]
 
 @dataclass(frozen=True)
 class Rule:
-    """One contract rule: ``check(frame)`` returns the bad-row mask, or None when it does not apply."""
+    """One contract rule: ``check(frame)`` returns the bad-row mask, or None when it does not apply.
+
+    ``scope`` is ``"row"`` for rules decided by the row alone (plus the catalog and placements),
+    ``"unique"`` / ``"all_or_none"`` for rules that need the whole table (a batch of a larger input
+    gets those facts in :attr:`Frame.repeated` / :attr:`Frame.all_missing`).
+    """
 
     id: str
     column: str
     description: str
     tables: tuple[str, ...]
     check: Check
+    scope: str = "row"
 
 
 # ------------------------------------------------------------------------ check builders
@@ -99,6 +110,8 @@ def _unique(col: str) -> Check:
         if not f.has(col):
             return None
         p = f.cols[col]
+        if f.repeated is not None:
+            return f.repeated[col] & ~p.missing & ~p.unparsed
         return p.values.duplicated(keep="first").to_numpy(dtype=bool) & ~p.missing & ~p.unparsed
     return check
 
@@ -154,7 +167,8 @@ def _all_or_none(col: str) -> Check:
         if not f.has(col):
             return None
         missing = f.cols[col].missing
-        return missing if not missing.all() else np.zeros(f.n, dtype=bool)
+        everywhere = f.all_missing[col] if f.all_missing is not None else missing.all()
+        return missing if not everywhere else np.zeros(f.n, dtype=bool)
     return check
 
 
@@ -194,14 +208,14 @@ RULES: tuple[Rule, ...] = (
     Rule("event_id.nonblank", "event_id", f"event_id {_STRING_TEXT}", L, _nonblank("event_id")),
     Rule("event_id.printable", "event_id", f"event_id {_NO_CONTROL}", L, _no_control("event_id")),
     Rule("event_id.unique", "event_id", "event_id is unique (repeats after the first are flagged)", L,
-         _unique("event_id")),
+         _unique("event_id"), "unique"),
     Rule("timestamp.valid", "timestamp", "timestamp is int64 epoch ms or ISO-8601", L,
          _nonblank("timestamp")),
     Rule("user_id.nonblank", "user_id", f"user_id {_STRING_TEXT}", L, _nonblank("user_id")),
     Rule("user_id.printable", "user_id", f"user_id {_NO_CONTROL}", L, _no_control("user_id")),
     Rule("item_id.nonblank", "item_id", f"item_id {_STRING_TEXT}", ALL, _nonblank("item_id")),
     Rule("item_id.printable", "item_id", f"item_id {_NO_CONTROL}", ALL, _no_control("item_id")),
-    Rule("item_id.unique", "item_id", "item_id is unique in the catalog", C, _unique("item_id")),
+    Rule("item_id.unique", "item_id", "item_id is unique in the catalog", C, _unique("item_id"), "unique"),
     Rule("item_id.in_catalog", "item_id", "item_id is in the catalog", L + X + P, _in_catalog),
     Rule("title.nonblank", "title", f"title {_STRING_TEXT}", C, _nonblank("title")),
     Rule("category.nonblank", "category", f"category {_STRING_TEXT}", C, _nonblank("category")),
@@ -236,7 +250,7 @@ RULES: tuple[Rule, ...] = (
     Rule("propensity.range", "propensity", "propensity is a number in (0, 1]", L,
          _number("propensity", lambda v: (v > 0) & (v <= 1), required=False)),
     Rule("propensity.all_or_none", "propensity", "propensity is given on every row or on none", L,
-         _all_or_none("propensity")),
+         _all_or_none("propensity"), "all_or_none"),
     Rule("clicked.binary", "clicked", "clicked is 0 or 1", L, _number("clicked", _binary)),
     Rule("converted.binary", "converted", "converted is 0 or 1", L, _number("converted", _binary)),
     Rule("converted.le_clicked", "converted", "converted <= clicked", L, _converted_le_clicked),
@@ -254,6 +268,11 @@ def rules_for(table: str) -> tuple[Rule, ...]:
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
     return tuple(r for r in RULES if table in r.tables)
+
+
+def whole_table_columns(table: str, scope: str) -> tuple[str, ...]:
+    """Columns of ``table`` whose rules of ``scope`` (``"unique"``, ``"all_or_none"``) need the whole table."""
+    return tuple(r.column for r in rules_for(table) if r.scope == scope)
 
 
 def rules_markdown() -> str:

@@ -81,8 +81,16 @@ def check_required_columns(df: pd.DataFrame, table: str, file: str | None) -> No
 
 
 def evaluate_rules(df: pd.DataFrame, table: str, *, catalog_ids: pd.Index | None = None,
-                   placements: Mapping[str, Placement] | None = None) -> tuple[Frame, dict[Rule, np.ndarray]]:
+                   placements: Mapping[str, Placement] | None = None,
+                   repeated: dict[str, np.ndarray] | None = None,
+                   all_missing: dict[str, bool] | None = None) -> tuple[Frame, dict[Rule, np.ndarray]]:
     """Parse the contract columns of ``df`` and evaluate every applicable rule.
+
+    ``df`` is the whole table, or one batch of a larger one: then ``repeated`` (column -> bool mask,
+    shape (n_rows,), rows whose value appeared at an earlier row of the whole input) and
+    ``all_missing`` (column -> whether it is blank on every row of the whole input) carry what the
+    rules of scope ``unique`` / ``all_or_none`` need (:func:`rlopt.data.rules.whole_table_columns`);
+    without them those rules look at ``df`` alone.
 
     Returns
     -------
@@ -93,7 +101,8 @@ def evaluate_rules(df: pd.DataFrame, table: str, *, catalog_ids: pd.Index | None
     """
     kinds = KINDS[table]
     cols = {c: PARSERS[kinds[c]](df[c]) for c in kinds if c in df.columns}
-    frame = Frame(cols=cols, n=len(df), catalog_ids=catalog_ids, placements=placements)
+    frame = Frame(cols=cols, n=len(df), catalog_ids=catalog_ids, placements=placements, repeated=repeated,
+                  all_missing=all_missing)
     masks: dict[Rule, np.ndarray] = {}
     for rule in rules_for(table):
         mask = rule.check(frame)
@@ -163,29 +172,44 @@ def validate_table(
 
 
 def _failure(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray, file: str | None) -> InputError:
-    n_bad = int(bad.sum())
-    per_rule = "; ".join(f"{r.description} ({int(m.sum())} row{'s' if m.sum() != 1 else ''})"
-                         for r, m in masks.items() if m.any())
+    counts = {r: int(m.sum()) for r, m in masks.items() if m.any()}
+    shown = offending_cells(df, masks, bad, _SHOW_ROWS)
+    return failure_error(int(bad.sum()), len(df), counts, shown, file)
+
+
+def offending_cells(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray, limit: int, *,
+                    row_offset: int = 0, shard: str | None = None,
+                    shard_offset: int = 0) -> list[tuple[int, Rule, Any, str]]:
+    """``(row, rule, value, text)`` for each broken rule of the first ``limit`` bad rows (rows 1-based,
+    plus ``row_offset``; with ``shard``, the text also names that file and the row inside it)."""
     shown = []
-    first_rule, first_value = None, None
-    for i in np.flatnonzero(bad)[:_SHOW_ROWS]:
+    for i in np.flatnonzero(bad)[:limit]:
         for rule, mask in masks.items():
             if mask[i]:
                 value = _cell(df, int(i), rule.column)
-                if first_rule is None:
-                    first_rule, first_value = rule, value
-                shown.append(f"row {i + 1} column '{rule.column}' = {_show(value)} ({rule.id})")
+                if isinstance(value, np.generic):
+                    value = value.item()
+                row = int(i) + 1 + row_offset
+                where = "" if shard is None else f" (shard {shard}, row {int(i) + 1 + shard_offset})"
+                shown.append((row, rule, value, f"row {row}{where} column '{rule.column}' = {_show(value)} "
+                                                 f"({rule.id})"))
+    return shown
+
+
+def failure_error(n_bad: int, n_rows: int, counts: dict[Rule, int], shown: list[tuple[int, Rule, Any, str]],
+                  file: str | None, *, first_file: str | None = None) -> InputError:
+    """The one-paragraph InputError for ``n_bad`` of ``n_rows`` bad rows: the count per rule (in rule
+    order), the first offending cells (:func:`offending_cells`); ``row``/``column``/``rule``/``value``
+    point at the first one. ``first_file`` (default ``file``) is the file holding that row."""
+    per_rule = "; ".join(f"{r.description} ({n} row{'s' if n != 1 else ''})" for r, n in counts.items())
     message = (
-        f"{n_bad} of {len(df)} row{'s' if len(df) != 1 else ''} break the data contract: {per_rule}. "
-        f"First offending rows: {', '.join(shown)}. Fix these rows, or rerun with --on-error quarantine "
-        "(on_error='quarantine') to set them aside with their reasons and continue with the rest"
+        f"{n_bad} of {n_rows} row{'s' if n_rows != 1 else ''} break the data contract: {per_rule}. "
+        f"First offending rows: {', '.join(s[3] for s in shown)}. Fix these rows, or rerun with --on-error "
+        "quarantine (on_error='quarantine') to set them aside with their reasons and continue with the rest"
     )
-    first_row = int(np.flatnonzero(bad)[0]) + 1
-    assert first_rule is not None
-    if isinstance(first_value, np.generic):
-        first_value = first_value.item()
-    return InputError(message, file=file, row=first_row, column=first_rule.column, rule=first_rule.description,
-                      value=first_value)
+    first_row, first_rule, first_value, _ = shown[0]
+    return InputError(message, file=first_file or file, row=first_row, column=first_rule.column,
+                      rule=first_rule.description, value=first_value)
 
 
 def _cell(df: pd.DataFrame, i: int, column: str) -> Any:
@@ -211,11 +235,21 @@ def reasons(masks: dict[Rule, np.ndarray], rows: np.ndarray) -> list[str]:
 def write_quarantine(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray,
                      path: str | os.PathLike[str]) -> Path:
     """Write the bad rows as read plus ``row`` (1-based) and ``reason`` columns to JSONL (atomic)."""
+    return write_jsonl(quarantine_rows(df, masks, bad), path)
+
+
+def quarantine_rows(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray, *, row_offset: int = 0,
+                    shard: str | None = None, shard_offset: int = 0) -> pd.DataFrame:
+    """The bad rows as read, with ``row`` (1-based, plus ``row_offset``) first and ``reason`` last; with
+    ``shard``, also ``shard`` and ``shard_row`` (the row inside that file) after ``row``."""
     rows = np.flatnonzero(bad)
     out = df.iloc[rows].reset_index(drop=True).copy()
-    out.insert(0, "row", rows + 1)
+    out.insert(0, "row", rows + 1 + row_offset)
+    if shard is not None:
+        out.insert(1, "shard", shard)
+        out.insert(2, "shard_row", rows + 1 + shard_offset)
     out["reason"] = reasons(masks, rows)
-    return write_jsonl(out, path)
+    return out
 
 
 def normalize(df: pd.DataFrame, frame: Frame, keep: np.ndarray, table: str) -> pd.DataFrame:
