@@ -285,6 +285,62 @@ def bench_contention(d: Json) -> str:
              "auto / default idle", "same output"], rows)
 
 
+#: Issue 19's targets as the foreign-markets table states them (the JSON records each one as met or not).
+MARKET_TARGETS = ("reward model on >= 50k impressions: click AUC >= 0.97 x oracle and >= baseline; small market: "
+                  ">= baseline or health != ok. Tuned (quick DPO): true CTR >= 1.5x base and >= 1.0x the mean "
+                  "logged copy, purchases >= the mean logged copy; stretch: >= the best logged copy")
+
+
+def _market_copy_rows(c: Json) -> list[tuple[Any, ...]]:
+    graded = c.get("graded") or {}
+    ctr, buy = graded.get("ctr", {}), graded.get("purchase", {})
+    quality = c.get("quality") or {}
+    rows = []
+    means = ctr.get("means", {})
+    logged = [g for g in ("mean_logged", "best_logged") if g in means]
+    for gen, mean in [(g, m) for g, m in means.items() if g not in logged] + [(g, means[g]) for g in logged]:
+        q = quality.get(gen, {})
+        r, rb = ctr.get("ratios", {}), buy.get("ratios", {})
+        rows.append((gen, pct(mean, 2), pct(buy.get("means", {}).get(gen), 3),
+                     ratio_ci(r.get(f"{gen} / base")), ratio_ci(r.get(f"{gen} / mean_logged")),
+                     ratio_ci(r.get(f"{gen} / best_logged")), ratio_ci(rb.get(f"{gen} / mean_logged")),
+                     pct(q.get("defects", {}).get("any")), pct(q.get("defects", {}).get("incomplete")),
+                     pct(q.get("misleading")), pct(q.get("misleading_written"))))
+    return rows
+
+
+def bench_markets(d: Json) -> str:
+    out = [f"Targets (issue 19): {MARKET_TARGETS}. True CTR and purchases per impression are each market's own "
+           "truth at the first slot for a fresh shopper; ratios are of means over contexts with 95% paired-bootstrap "
+           "intervals; *oracle* is the market's truth used as a scorer on the same held-out rows (on atelier with "
+           "each shopper's template fatigue; *oracle_fresh* without it).\n"]
+    for name, c in (d.get("markets") or {}).items():
+        rm = c.get("reward_model", {})
+        loads = [x for k in ("reward_model", "dpo") for x in (c.get(k) or {}).get("load_avg_1m", [])]
+        out.append(f"#### {name}\n\n{rm.get('n_train', 0):,} training / {rm.get('n_holdout', 0):,} held-out "
+                   f"impressions; {c.get('contexts')} contexts x {c.get('num')} copies. Machine: {c.get('machine')}, "
+                   f"{c.get('cpu_count')} CPUs, load average {min(loads, default=0):.1f}-{max(loads, default=0):.1f}; "
+                   f"wall {num(c.get('wall_s'))} s (reward model {num(rm.get('wall_s'))} s, DPO "
+                   f"{num((c.get('dpo') or {}).get('wall_s')) or '-'} s).\n")
+        scorers = [(s, rm[s]) for s in ("saved", "baseline", "oracle", "oracle_fresh") if isinstance(rm.get(s), dict)]
+        out.append(table(["scorer", "held-out click AUC", "purchase AUC"],
+                         [(f"{s} ({rm.get('scorer')})" if s == "saved" else s, num(v.get("click_auc")),
+                           num(v.get("purchase_auc"))) for s, v in scorers]))
+        out.append(table(["target", "value", "met"],
+                         [(k, num(v.get("value")) + (f" [{num(v['low'])}, {num(v['high'])}]" if "low" in v else "")
+                           + (f", health {v['health']}" if "health" in v else ""), "yes" if v.get("met") else "**no**")
+                          for k, v in sorted((c.get("targets") or {}).items(), key=lambda kv: kv[0].startswith("stretch"))]))
+        dpo = c.get("dpo") or {}
+        if dpo.get("error"):
+            out.append(f"DPO did not run: {' '.join(str(dpo['error']).split())}\n")
+        elif dpo:
+            out.append(f"DPO: {dpo.get('steps')} steps on {dpo.get('train_pairs')} training pairs ({dpo.get('pairs')} "
+                       f"mined at min_confidence {dpo.get('min_confidence')}, value {dpo.get('value_metric')}).\n")
+        out.append(table(["copy", "true CTR", "purchases / impr.", "CTR / base", "CTR / mean logged",
+                          "CTR / best logged", "purchases / mean logged", "defects", "incomplete", "misleading",
+                          "misleading, written"], _market_copy_rows(c)))
+    return "\n".join(out)
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "copy_quality": ("Copy quality: defect rates before and after repair (`bench_copy_quality`)", bench_copy_quality),
     "contention": ("Throughput on a busy machine (`bench_contention`)", bench_contention),
@@ -292,6 +348,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
     "reward": ("Reward model (`bench_reward`)", bench_reward),
     "reward_health": ("Reward model chosen on the user's data, and its health", bench_reward_health),
+    "markets": ("Foreign markets: reward model and tuned copy against each shop's truth (`bench_markets`)",
+                bench_markets),
     "bandits": ("Bandits (`bench_bandits`)", bench_bandits),
     "ope": ("Off-policy evaluation speed (`bench_ope`)", bench_ope),
     "ab": ("A/B simulation speed (`bench_ab`)", bench_ab),
