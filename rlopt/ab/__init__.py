@@ -19,15 +19,16 @@ from rlopt.ab.power import (
     sample_size_means,
     sample_size_proportions,
 )
-from rlopt.ab.results import ConfidenceInterval, CupedResult, SRMResult, TestResult
+from rlopt.ab.results import CupedResult, SRMResult, StatTestResult
 from rlopt.ab.sequential import SequentialResult, msprt, sequential_test
 from rlopt.ab.simulate import ABPowerWarning, ABSRMWarning, assign_users, simulate_ab
 from rlopt.ab.stat_tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
+from rlopt.intervals import ConfidenceInterval
 
 __all__ = [
     "ARM_SPECS", "ABPowerWarning", "ABResult", "ABSRMWarning", "Arm", "ArmSummary", "Comparison",
     "assign_users", "simulate_ab",
-    "ConfidenceInterval", "CupedResult", "SRMResult", "SequentialResult", "TestResult",
+    "ConfidenceInterval", "CupedResult", "SRMResult", "SequentialResult", "StatTestResult",
     "cuped", "mde_means", "mde_proportions", "msprt", "power_means", "power_proportions",
     "ratio_delta_method", "sample_size_means", "sample_size_proportions", "sequential_test",
     "srm_check", "two_proportion_ztest", "welch_ttest",

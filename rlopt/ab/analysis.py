@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.ab.power import mde_proportions
-from rlopt.ab.results import TestResult
+from rlopt.ab.results import StatTestResult
 from rlopt.ab.sequential import ratio_looks, sequential_test
 from rlopt.ab.stat_tests import cuped, ratio_delta_method, two_proportion_ztest, welch_ttest
 
@@ -72,7 +72,7 @@ def sequential_ratio(df: pd.DataFrame, control: str, treatment: str, looks: int,
     return sequential_test(np.nan_to_num(r_b - r_a), var, n_a, n_b, tau=tau, alpha=alpha)
 
 
-def mde_summary(primary: dict[str, TestResult], naive_ctr: TestResult, alpha: float,
+def mde_summary(primary: dict[str, StatTestResult], naive_ctr: StatTestResult, alpha: float,
                 metric: str = "ctr") -> dict:
     """MDE (80% power) of ``metric`` at this traffic, plus every metric's in ``by_metric``.
 
@@ -96,7 +96,7 @@ def mde_summary(primary: dict[str, TestResult], naive_ctr: TestResult, alpha: fl
     return {**out, "absolute": mde, "relative": mde / p}
 
 
-def mde_by_metric(primary: dict[str, TestResult], alpha: float, power: float = 0.8) -> dict[str, dict[str, float]]:
+def mde_by_metric(primary: dict[str, StatTestResult], alpha: float, power: float = 0.8) -> dict[str, dict[str, float]]:
     """MDE of every metric from its test's standard error: ``(z_{1-alpha/2} + z_power) * SE``.
 
     The normal approximation behind :func:`rlopt.ab.power.mde_means`, with the SE measured in this
@@ -112,7 +112,7 @@ def mde_by_metric(primary: dict[str, TestResult], alpha: float, power: float = 0
     return out
 
 
-def holm(primaries: dict[str, dict[str, TestResult]]) -> dict[str, dict[str, float]]:
+def holm(primaries: dict[str, dict[str, StatTestResult]]) -> dict[str, dict[str, float]]:
     """Holm-adjusted p-values per metric across the treatment arms (family = one metric)."""
     from statsmodels.stats.multitest import multipletests
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rlopt.ab.results import CupedResult, SRMResult, TestResult
+from rlopt.ab.results import CupedResult, SRMResult, StatTestResult
 from rlopt.ab.sequential import SequentialResult
 
 #: Metrics reported per arm; the first three are ratios over impressions (users randomized, so their
@@ -69,8 +69,8 @@ class Comparison:
 
     control: str
     treatment: str
-    primary: dict[str, TestResult | CupedResult]
-    secondary: dict[str, TestResult]
+    primary: dict[str, StatTestResult | CupedResult]
+    secondary: dict[str, StatTestResult]
     sequential: SequentialResult | None
     true_lift: dict[str, float]
     adjusted_pvalues: dict[str, float] = field(default_factory=dict)

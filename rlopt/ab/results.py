@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from scipy import stats
 
 from rlopt.errors import InputError
+from rlopt.intervals import ConfidenceInterval
 
 ALTERNATIVES = ("two-sided", "less", "greater")
-
-
-class ConfidenceInterval(NamedTuple):
-    """An interval ``(low, high)``; one-sided alternatives give an infinite end, like SciPy."""
-
-    low: float
-    high: float
 
 
 def check_alternative(alternative: str) -> str:
@@ -59,16 +52,15 @@ def _critical(confidence_level: float, alternative: str, df: float) -> float:
     return float(stats.norm.ppf(q)) if math.isinf(df) else float(stats.t.ppf(q, df))
 
 
-def _interval(center: float, se: float, crit: float, alternative: str) -> ConfidenceInterval:
-    if alternative == "less":
-        return ConfidenceInterval(-math.inf, center + crit * se)
-    if alternative == "greater":
-        return ConfidenceInterval(center - crit * se, math.inf)
-    return ConfidenceInterval(center - crit * se, center + crit * se)
+def _interval(center: float, se: float, crit: float, alternative: str, level: float) -> ConfidenceInterval:
+    """``center +/- crit * se``, open on one side for a one-sided ``alternative``."""
+    low = -math.inf if alternative == "less" else center - crit * se
+    high = math.inf if alternative == "greater" else center + crit * se
+    return ConfidenceInterval(low, high, estimate=center, confidence_level=level)
 
 
 @dataclass(frozen=True)
-class TestResult:
+class StatTestResult:
     """Result of a two-sample comparison (arm B = treatment vs arm A = control).
 
     Attributes
@@ -97,8 +89,6 @@ class TestResult:
         ``Var(b/a) ~= Var(b)/a^2 + b^2 Var(a)/a^4`` for independent arms.
     """
 
-    __test__ = False  # not a pytest test class despite the name
-
     test: str
     statistic: float
     pvalue: float
@@ -123,13 +113,13 @@ class TestResult:
         """
         level = check_confidence_level(confidence_level)
         crit = _critical(level, self.alternative, self.df)
-        return _interval(self.estimate, self.std_error, crit, self.alternative)
+        return _interval(self.estimate, self.std_error, crit, self.alternative, level)
 
     def relative_interval(self, confidence_level: float = 0.95) -> ConfidenceInterval:
         """Delta-method interval for the relative lift ``mean_b / mean_a - 1``."""
         level = check_confidence_level(confidence_level)
         crit = _critical(level, self.alternative, self.df)
-        return _interval(self.relative, self.relative_se, crit, self.alternative)
+        return _interval(self.relative, self.relative_se, crit, self.alternative, level)
 
     def to_dict(self, confidence_level: float = 0.95) -> dict:
         """Plain dict (JSON-ready) with the intervals at ``confidence_level``."""
@@ -148,8 +138,8 @@ class TestResult:
 
 
 @dataclass(frozen=True, repr=False)
-class CupedResult(TestResult):
-    """A :class:`TestResult` on CUPED-adjusted outcomes, plus the adjustment itself.
+class CupedResult(StatTestResult):
+    """A :class:`StatTestResult` on CUPED-adjusted outcomes, plus the adjustment itself.
 
     Attributes
     ----------

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlopt.ab.results import ConfidenceInterval, check_confidence_level
+from rlopt.ab.results import check_confidence_level
 from rlopt.errors import InputError
+from rlopt.intervals import ConfidenceInterval
 
 __all__ = ["SequentialResult", "msprt", "msprt_pvalues", "ratio_looks", "sequential_test"]
 
@@ -125,9 +126,9 @@ class SequentialResult:
         level = check_confidence_level(confidence_level)
         var = self.std_error**2
         if not var > 0:
-            return ConfidenceInterval(-math.inf, math.inf)
+            return ConfidenceInterval(-math.inf, math.inf, estimate=self.estimate, confidence_level=level)
         h = _half_width(var, self.tau, 1.0 - level)
-        return ConfidenceInterval(self.estimate - h, self.estimate + h)
+        return ConfidenceInterval(self.estimate - h, self.estimate + h, estimate=self.estimate, confidence_level=level)
 
     def to_dict(self, confidence_level: float = 0.95) -> dict:
         ci = self.confidence_interval(confidence_level)

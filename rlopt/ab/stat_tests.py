@@ -1,7 +1,7 @@
 """Fixed-horizon two-sample tests for A/B experiments (arm A = control, arm B = treatment).
 
 Each public function validates its inputs in one ``_*_iv`` helper and then does only math. All
-return :class:`~rlopt.ab.results.TestResult` (or a subclass) whose ``estimate`` is B minus A.
+return :class:`~rlopt.ab.results.StatTestResult` (or a subclass) whose ``estimate`` is B minus A.
 
 References
 ----------
@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from rlopt.ab.results import CupedResult, SRMResult, TestResult, check_alternative
+from rlopt.ab.results import CupedResult, SRMResult, StatTestResult, check_alternative
 from rlopt.errors import InputError
 
 __all__ = ["two_proportion_ztest", "welch_ttest", "ratio_delta_method", "cuped", "srm_check", "z_pvalue"]
@@ -70,7 +70,7 @@ def _ztest_iv(x_a, n_a, x_b, n_b, alternative):
 
 
 def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int, *,
-                         alternative: str = "two-sided") -> TestResult:
+                         alternative: str = "two-sided") -> StatTestResult:
     """Two-proportion z-test of ``p_b - p_a`` (e.g. CTR = clicks / impressions).
 
     ``z = (p_b - p_a) / sqrt(p (1 - p) (1/n_a + 1/n_b))`` with the pooled ``p = (x_a + x_b) / (n_a + n_b)``
@@ -88,7 +88,7 @@ def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int, *,
 
     Returns
     -------
-    TestResult
+    StatTestResult
 
     Notes
     -----
@@ -110,7 +110,7 @@ def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int, *,
     var_a, var_b = p_a * (1 - p_a) / n_a, p_b * (1 - p_b) / n_b
     diff = p_b - p_a
     z = diff / se0 if se0 > 0 else 0.0  # both arms all-0 or all-1: no evidence either way
-    return TestResult(
+    return StatTestResult(
         test="two_proportion_ztest", statistic=float(z), pvalue=float(z_pvalue(z, alternative)),
         estimate=diff, std_error=math.sqrt(var_a + var_b), n=(n_a, n_b), alternative=alternative,
         mean_a=p_a, mean_b=p_b, relative_se=_relative_se(p_a, p_b, var_a, var_b),
@@ -122,7 +122,7 @@ def _welch_iv(a, b, alternative):
     return _array_iv(a, "a"), _array_iv(b, "b"), check_alternative(alternative)
 
 
-def welch_ttest(a, b, *, alternative: str = "two-sided") -> TestResult:
+def welch_ttest(a, b, *, alternative: str = "two-sided") -> StatTestResult:
     """Welch's unequal-variance t-test of ``mean(b) - mean(a)`` (e.g. revenue per user).
 
     ``t = (mean_b - mean_a) / sqrt(s_a^2/n_a + s_b^2/n_b)`` with Welch-Satterthwaite degrees of
@@ -136,7 +136,7 @@ def welch_ttest(a, b, *, alternative: str = "two-sided") -> TestResult:
 
     Returns
     -------
-    TestResult
+    StatTestResult
         With ``df`` set, so intervals use Student's t.
 
     Examples
@@ -154,7 +154,7 @@ def welch_ttest(a, b, *, alternative: str = "two-sided") -> TestResult:
         stat, pval, df = float(res.statistic), float(res.pvalue), float(res.df)
     else:  # both arms constant: no evidence either way (SciPy would warn and return nan)
         stat, pval, df = 0.0, 1.0, math.inf
-    return TestResult(
+    return StatTestResult(
         test="welch_ttest", statistic=stat, pvalue=pval, estimate=mean_b - mean_a,
         std_error=math.sqrt(var_a + var_b), n=(a.size, b.size), alternative=alternative,
         mean_a=mean_a, mean_b=mean_b, df=df, relative_se=_relative_se(mean_a, mean_b, var_a, var_b),
@@ -188,7 +188,7 @@ def _ratio_and_var(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     return float(ratio), float(max(var, 0.0))
 
 
-def ratio_delta_method(num_a, den_a, num_b, den_b, *, alternative: str = "two-sided") -> TestResult:
+def ratio_delta_method(num_a, den_a, num_b, den_b, *, alternative: str = "two-sided") -> StatTestResult:
     """z-test of a ratio metric whose unit of analysis differs from the randomization unit.
 
     CTR with users randomized: ``R = sum_i clicks_i / sum_i impressions_i`` over users ``i``.
@@ -206,7 +206,7 @@ def ratio_delta_method(num_a, den_a, num_b, den_b, *, alternative: str = "two-si
 
     Returns
     -------
-    TestResult
+    StatTestResult
         ``n`` counts users.
 
     Examples
@@ -220,7 +220,7 @@ def ratio_delta_method(num_a, den_a, num_b, den_b, *, alternative: str = "two-si
     r_b, v_b = _ratio_and_var(num_b, den_b)
     se = math.sqrt(v_a + v_b)
     z = (r_b - r_a) / se if se > 0 else 0.0
-    return TestResult(
+    return StatTestResult(
         test="ratio_delta_method", statistic=float(z), pvalue=float(z_pvalue(z, alternative)),
         estimate=r_b - r_a, std_error=se, n=(num_a.size, num_b.size), alternative=alternative,
         mean_a=r_a, mean_b=r_b, relative_se=_relative_se(r_a, r_b, v_a, v_b),

@@ -21,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from rlopt.errors import InputError
+from rlopt.intervals import ConfidenceInterval
 from rlopt.ope._validation import check_bootstrap_args, check_ope_inputs, resolve_position
 from rlopt.ope.bootstrap import (
     bca_interval,
@@ -32,35 +33,6 @@ from rlopt.ope.bootstrap import (
 from rlopt.seeding import RNGLike
 
 __all__ = ["BaseOffPolicyEstimator", "ConfidenceInterval", "importance_weight"]
-
-
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """A point estimate with a two-sided interval.
-
-    Attributes
-    ----------
-    estimate : float
-        The estimator's value on the full sample.
-    low, high : float
-        Interval bounds.
-    confidence_level : float
-        E.g. 0.95.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    confidence_level: float
-
-    def covers(self, value: float) -> bool:
-        """Whether ``low <= value <= high``."""
-        return self.low <= value <= self.high
-
-    @property
-    def width(self) -> float:
-        """``high - low``."""
-        return self.high - self.low
 
 
 def importance_weight(action_dist: np.ndarray, action: np.ndarray, position: np.ndarray,
@@ -180,7 +152,9 @@ class BaseOffPolicyEstimator(ABC):
 
         Returns
         -------
-        ConfidenceInterval
+        rlopt.intervals.ConfidenceInterval
+            ``low, high`` of the interval, ``estimate`` (the value on the full sample) and
+            ``confidence_level = 1 - alpha``.
         """
         check_bootstrap_args(alpha, n_bootstrap_samples, method)
         data = self._prepare(action_dist, reward, action, pscore, position, estimated_rewards_by_reg_model)
@@ -195,4 +169,4 @@ class BaseOffPolicyEstimator(ABC):
             low, high = bca_interval(reps, estimate, influence_values(*parts), alpha)
         else:
             low, high = percentile_interval(reps, alpha)
-        return ConfidenceInterval(estimate, low, high, 1.0 - alpha)
+        return ConfidenceInterval(low, high, estimate=estimate, confidence_level=1.0 - alpha)
