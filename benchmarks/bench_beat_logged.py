@@ -51,7 +51,9 @@ class Args:
     """Foreign markets: modules of experiments/markets with ``simulate(out, impressions, seed)`` and
     ``Truth.from_dir(out).evaluate(frame)`` (a truth that reads any copy text)."""
     impressions: int = 60_000
-    """Impressions simulated per market."""
+    """Impressions simulated per market (small_shop: see small_impressions)."""
+    small_impressions: int = 3_000
+    """The small shop's training impressions (half as many later ones held out)."""
     holdout_fraction: float = 0.2
     """Latest share of the logs held out: contexts come from it; models and examples never see it."""
     contexts: int = 60
@@ -81,17 +83,40 @@ class Args:
 
 
 # ---------------------------------------------------------------- market adapter
-def open_market(name: str, folder: Path, impressions: int, seed: int):
-    """Simulate (once) and read a foreign market: ``(catalog, logs, placements, truth)``."""
-    from rlopt.data import read_catalog, read_logs, read_placements
+SMALL_SHOP_MAX_CHARS = 120  # the small shop has no character limits of its own (as benchmarks/bench_markets.py)
 
+
+def open_market(name: str, folder: Path, args: Args):
+    """Simulate (once) and read a foreign market as ``rlopt validate`` would:
+    ``(catalog, train, holdout, placements, truth)``.
+
+    ``small_shop``: its own train / later holdout impressions (``small_impressions``, half as many
+    held out). Any other name: ``experiments.markets.<name>.simulate`` then the latest
+    ``holdout_fraction`` of its logs held out.
+    """
+    from rlopt.data import read_catalog, read_logs, read_placements
+    from rlopt.data.split import split_logs
+
+    if name == "small_shop":
+        from experiments.markets.small_shop import PLACEMENTS, make_small_shop
+
+        shop = make_small_shop(args.small_impressions, args.small_impressions // 2, seed=args.seed)
+        shop.write(folder)
+        (folder / "placements.json").write_text(json.dumps(
+            {p: {"max_chars": SMALL_SHOP_MAX_CHARS, "slots": len(exam), "examination": list(exam)}
+             for p, (exam, _) in PLACEMENTS.items()}))
+        catalog, placements = read_catalog(folder / "catalog.csv"), read_placements(folder / "placements.json")
+        return (catalog, read_logs(folder / "train.csv", catalog, placements),
+                read_logs(folder / "holdout.csv", catalog, placements), placements, shop.truth())
     module = importlib.import_module(f"experiments.markets.{name}")
     if not (folder / "catalog.parquet").is_file():
-        module.simulate(folder, impressions, seed=seed)
+        module.simulate(folder, args.impressions, seed=args.seed)
     catalog = read_catalog(folder / "catalog.parquet")
     placements = read_placements(folder / "placements.json")
     logs = read_logs(folder / "train.parquet", catalog, placements)
-    return catalog, logs, placements, module.Truth.from_dir(folder)
+    train, holdout = split_logs(logs, holdout_fraction=args.holdout_fraction)
+    return catalog, train.reset_index(drop=True), holdout.reset_index(drop=True), placements, \
+        module.Truth.from_dir(folder)
 
 
 def truth_scorer(truth, column: str):
@@ -131,7 +156,7 @@ def tune_dpo(train: pd.DataFrame, catalog: pd.DataFrame, placements: dict, rm_di
     steps = 2 if args.tiny else args.dpo_steps
     return tune_generator("dpo", logs=train, catalog=catalog, placements=placements, out=folder,
                           reward_model=rm_dir, generator=generator, preset="quick", max_steps=steps, seed=args.seed,
-                          segments={})
+                          segments={}, auto_relax=True)  # small logs: relax pair mining step by step, with a warning
 
 
 # ---------------------------------------------------------------- generation and grading
@@ -169,7 +194,6 @@ def copy_stats(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
-    from reward_models.train import time_split
     from rlopt.generation.fewshot import add_examples
     from rlopt.generation.rerank import reward_model_scorer, select_best
     from rlopt.pipeline.logged_compare import context_values, logged_options
@@ -178,8 +202,8 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
     work = Path(args.work) / name
     times: dict[str, float] = {}
     t = time.perf_counter()
-    catalog, logs, placements, truth = open_market(name, work / "sim", args.impressions, args.seed)
-    train, holdout = time_split(logs, args.holdout_fraction)
+    catalog, train, holdout, placements, truth = open_market(name, work / "sim", args)
+    logs = pd.concat([train, holdout], ignore_index=True)
     times["simulate"] = time.perf_counter() - t
 
     t = time.perf_counter()
