@@ -3,7 +3,7 @@
 - ``results.md``: every table from the measurement JSONs (:mod:`gen_results_page`).
 - ``guides/config-reference.md``: every ``rlopt run`` config key with its default and help, from
   the dataclasses in :mod:`rlopt.pipeline.config`.
-- ``records/tuning.md``: the tuning lab record, ``experiments/tuning/README.md``, as written.
+- ``records/tuning.md``: the tuning experiment scripts, ``experiments/tuning/README.md``, as written.
 
 ``mkdocs.yml`` names this file under ``hooks:``; MkDocs puts this folder on ``sys.path`` while it
 loads the file, which is how ``gen_results_page`` is found.
@@ -32,11 +32,11 @@ def config_reference() -> str:
 
 
 def tuning_record() -> str:
-    """The lab record of the tuning comparisons, or a note where it was removed from the tree."""
+    """The tuning experiments' README (what each script does, how to run it), or a note where it is missing."""
     path = ROOT / "experiments" / "tuning" / "README.md"
     if path.is_file():
         return path.read_text(encoding="utf-8")
-    return ("# Tuning record\n\n`experiments/tuning/README.md` is not in this checkout; "
+    return ("# Tuning experiments\n\n`experiments/tuning/README.md` is not in this checkout; "
             "git history keeps it.\n")
 
 

@@ -1,10 +1,9 @@
 """Generate the docs' results page from the measurement JSONs; every number on it comes from a file.
 
 Sources: ``benchmarks/results/*.json`` (``make bench``) and the experiment JSONs under
-``experiments/`` (any ``*.json`` whose path has a ``results`` part: ``experiments/**/results*.json``
-and ``experiments/*/results/*.json``). Each file is recognised by its shape, not its place, so a
-script that moves its output keeps its table; a JSON the page does not know is listed by path at
-the end rather than dropped.
+``experiments/results/<area>/`` (any ``*.json`` under ``experiments/`` whose path has a ``results``
+part). Each file is recognised by its shape, not its place, so a script that moves its output keeps
+its table; a JSON the page does not know is listed by path at the end rather than dropped.
 
 ``python scripts/gen_results_page.py [--out FILE]`` prints the Markdown (or writes it); the docs
 build calls :func:`results_markdown` from ``scripts/docs_hooks.py``, so the page is never stale.
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Where the docs site shows ``experiments/tuning/README.md`` (the tuning lab record; see docs_hooks.py).
+#: Where the docs site shows ``experiments/tuning/README.md`` (the tuning scripts; see docs_hooks.py).
 TUNING_RECORD = "records/tuning.md"
+#: The tuning comparison shown first: ``python -m experiments.tuning.compare`` on the default market.
+HEADLINE = "compare-default.json"
 
 Json = dict[str, Any]
 
@@ -387,6 +388,15 @@ def is_coverage(d: Json) -> bool:
     return any(isinstance(d.get(k), dict) and "summary" in d[k] for k in ("synthetic", "market"))
 
 
+def is_pairs(d: Json) -> bool:
+    pairs = d.get("pairs")
+    return isinstance(pairs, list) and bool(pairs) and "option_over_control" in pairs[0]
+
+
+def is_rm_agreement(d: Json) -> bool:
+    return isinstance(d.get("proxy_ratio_tuned_over_base"), dict) and "true_ctr_ratio" in d
+
+
 def is_obd(d: Json) -> bool:
     runs = d.get("runs")
     return isinstance(runs, list) and bool(runs) and "ground_truth" in runs[0] and "estimators" in runs[0]
@@ -467,6 +477,29 @@ def exp_obd(d: Json) -> str:
     return "\n".join(out)
 
 
+def exp_pairs(d: Json) -> str:
+    rows = [(f"`{Path(p['control']).name}`", f"`{Path(p['option']).name}`",
+             " / ".join(", ".join(str(x) for x in sets) for sets in p.get("online_set", [])),
+             ratio_ci(p["option_over_control"].get("p_click")), ratio_ci(p["option_over_control"].get("p_purchase")),
+             num(p.get("vs_base", {}).get("control", {}).get("p_click")),
+             num(p.get("vs_base", {}).get("option", {}).get("p_click")))
+            for p in d["pairs"]]
+    return (f"Market `{d.get('market')}`, generator `{d.get('method')}`; geometric mean of the per-pair true-CTR "
+            f"ratios {num(d.get('ctr_ratio_geometric_mean'))} (the intervals cover evaluation contexts, not "
+            "tuning runs).\n\n"
+            + table(["control run", "option run", "settings (control / option)", "true CTR option / control",
+                     "purchases option / control", "control / base", "option / base"], rows))
+
+
+def exp_rm_agreement(d: Json) -> str:
+    rows = [(name, num(r)) for name, r in d["proxy_ratio_tuned_over_base"].items()]
+    naming = d.get("share_naming_the_item", {})
+    return (f"Run `{d.get('run')}`, generator `{d.get('generator')}`: true CTR tuned / base "
+            f"{num(d.get('true_ctr_ratio'))}; share of copy naming its item: "
+            + ", ".join(f"{k} {pct(v)}" for k, v in naming.items()) + ".\n\n"
+            + table(["reward model", "mean predicted value, tuned / base"], rows))
+
+
 def tuning_market(d: Json) -> str:
     return str(d.get("args", {}).get("market", "default"))
 
@@ -508,18 +541,21 @@ def experiments_sections(files: list[tuple[str, Json]]) -> tuple[list[str], list
     """Markdown sections for the experiment JSONs, and the paths no section took."""
     sections, unknown = [], []
     tuning = [(p, d) for p, d in files if is_tuning(d)]
-    headline = next(((p, d) for p, d in tuning if Path(p).name == "results.json"), None)
+    headline = next(((p, d) for p, d in tuning if Path(p).name == HEADLINE), None)
     if headline:
         sections.append(f"### Tuning: the quick presets on the default market\n\nFrom `{headline[0]}`: held-out "
                         "items, graded by the simulator's truth; 95% t-intervals over contexts, paired-bootstrap "
                         "intervals for ratios.\n\n" + tuning_headline(headline[1]))
     if tuning:
         rows = [row for p, d in sorted(tuning, key=lambda pd: (tuning_market(pd[1]), pd[0])) for row in tuning_rows(p, d)]
-        sections.append("### Tuning: every recorded run\n\nOne row per tuned generator in each "
-                        f"`results*.json`; the commands and the reading of each run are in the "
-                        f"[tuning record]({TUNING_RECORD}).\n\n"
+        notes = [f"- `{Path(p).name}`: {' '.join(str(d['note']).split())}"
+                 for p, d in sorted(tuning, key=lambda pd: pd[0]) if d.get("note")]
+        sections.append("### Tuning: every recorded run\n\nOne row per tuned generator in each tuning "
+                        f"comparison's JSON; how to run the scripts: [tuning experiments]({TUNING_RECORD}).\n\n"
                         + table(["file", "market", "generator", "preset", "settings", "true CTR / base",
-                                 "purchases / base", "misleading, raw", "distinct share", "tuning (s)"], rows))
+                                 "purchases / base", "misleading, raw", "distinct share", "tuning (s)"], rows)
+                        + ("\nWhat each file's `note` records (command, machine, reused pieces):\n\n"
+                           + "\n".join(notes) + "\n" if notes else ""))
     for p, d in files:
         if is_tuning(d):
             continue
@@ -527,9 +563,13 @@ def experiments_sections(files: list[tuple[str, Json]]) -> tuple[list[str], list
                                     (is_aa, "A/B: false-positive rates", exp_aa),
                                     (is_regret, "Bandits: cumulative regret", exp_regret),
                                     (is_coverage, "OPE: interval coverage", exp_coverage),
-                                    (is_obd, "OPE: Open Bandit Dataset sample", exp_obd)):
+                                    (is_obd, "OPE: Open Bandit Dataset sample", exp_obd),
+                                    (is_pairs, "Tuning: paired runs, one option on and off", exp_pairs),
+                                    (is_rm_agreement, "Tuning: other reward models' view of a tuned generator",
+                                     exp_rm_agreement)):
             if test(d):
-                sections.append(f"### {title} ({Path(p).stem})\n\nFrom `{p}`.\n\n{render(d)}")
+                where = f"From `{p}`. {machine_line(d.get('machine') if isinstance(d.get('machine'), dict) else None)}"
+                sections.append(f"### {title} ({Path(p).stem})\n\n{where.rstrip()}\n\n{render(d)}")
                 break
         else:
             unknown.append(p)

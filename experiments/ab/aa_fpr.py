@@ -1,7 +1,7 @@
 """A/A false-positive rates of rlopt.ab's tests on the built-in market (default: 2,000 comparisons).
 
 Run:  python -m experiments.ab.aa_fpr [--reps 2000] [--impressions 40000] [--looks 50] [--seed 0]
-Writes experiments/ab/results/aa_fpr.json and prints a table.
+Writes experiments/results/ab/aa_fpr.json and prints a table (``--help``: every field of ``Args``).
 
 Setup. Traffic comes from the real simulator: ``market.sample_impressions`` draws shoppers (5,000
 users who come back, so impressions of one user are correlated), the logging policy picks the copy
@@ -21,24 +21,46 @@ per-user aggregates, exactly as :func:`rlopt.ab.simulate.simulate_ab` does, plus
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tyro
 from scipy import stats
 
+from experiments.cli import run
+from experiments.results_io import result_path, write_result
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.sequential import msprt_pvalues, ratio_looks
 from rlopt.ab.stat_tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
-from rlopt.io_utils import write_json_atomic
 from rlopt.seeding import seed_everything
 
-OUT = Path(__file__).resolve().parent / "results" / "aa_fpr.json"
 FIXED_TESTS = ("ctr_ztest_impression_randomized", "ctr_ztest", "purchase_rate_ztest", "ctr_delta", "purchase_rate_delta", "revenue_per_impression_delta",
                "clicks_per_user_welch", "revenue_per_user_welch", "clicks_per_user_cuped", "revenue_per_user_cuped",
                "srm_at_alpha")
+
+
+@dataclass
+class Args:
+    reps: int = 2000
+    """A/A comparisons (each one a fresh user split and fresh clicks and purchases)."""
+    impressions: int = 40_000
+    """Impressions in the experiment period."""
+    pre_impressions: int = 40_000
+    """Impressions in the pre-period (CUPED's covariate)."""
+    looks: int = 50
+    """Batches after which the mSPRT and naive peeking look at the data."""
+    alpha: float = 0.05
+    """Significance level of every test."""
+    tau_relative: float = 0.1
+    """mSPRT mixing scale, as a share of the pre-period CTR."""
+    seed: int = 0
+    """Seed of the traffic and of every draw."""
+    out: Path = result_path("ab", "aa_fpr")
+    """Results JSON."""
 
 
 def seeded_market(seed: int):
@@ -51,9 +73,9 @@ def seeded_market(seed: int):
     return market, Oracle(market)
 
 
-def config_record(args: argparse.Namespace) -> dict:
-    """The parsed arguments as JSON-ready values (paths as strings), for a results file."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+def config_record(args) -> dict:
+    """A script's ``Args`` as JSON-ready values (paths as strings), for a results file."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(args).items()}
 
 
 def build_traffic(market, oracle, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -172,17 +194,8 @@ def summarize(records: list[dict], alpha: float) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=2000)
-    ap.add_argument("--impressions", type=int, default=40_000)
-    ap.add_argument("--pre-impressions", type=int, default=40_000)
-    ap.add_argument("--looks", type=int, default=50)
-    ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--tau-relative", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
-
+    """Parse ``Args`` from ``argv`` (default: the command line), run, write the JSON, print a table."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     from rlopt.market import DEFAULT_MARKET
 
     market, oracle = seeded_market(args.seed)
@@ -200,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
         "impressions_per_user_mean": float(per_user[per_user > 0].mean()),
         "true_ctr": float(exp["p_click"].mean()), "seconds": time.perf_counter() - t0, "rows": rows,
     }
-    write_json_atomic(args.out, result)
+    write_result(args.out, result)
     print(f"A/A: {args.reps} comparisons, {args.impressions} impressions "
           f"({result['users_in_experiment']} users, {result['impressions_per_user_mean']:.1f} impressions/user), "
           f"{args.looks} looks, alpha={args.alpha}, {result['seconds']:.0f}s")
@@ -213,4 +226,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,7 +1,7 @@
 """End-to-end A/A check: ``simulate_ab`` itself, logging vs logging, over many seeds.
 
 Run:  python -m experiments.ab.aa_full_sim [--runs 300] [--impressions 10000]
-Writes experiments/ab/results/aa_full_sim.json and prints a table.
+Writes experiments/results/ab/aa_full_sim.json and prints a table (``--help``: every field of ``Args``).
 
 Unlike :mod:`experiments.ab.aa_fpr` (2,000 fast replicates on fixed traffic), every run here is a
 complete simulated A/B test: fresh traffic, the user hash split, the pre-period, copy chosen by the
@@ -11,37 +11,46 @@ whole machinery, not only the statistics, keeps false positives at the nominal r
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import tyro
 from scipy import stats
 
 from experiments.ab.aa_fpr import config_record, seeded_market
+from experiments.cli import run
+from experiments.results_io import result_path, write_result
 from rlopt.ab.simulate import simulate_ab
-from rlopt.io_utils import write_json_atomic
 
-OUT = Path(__file__).resolve().parent / "results" / "aa_full_sim.json"
+
+@dataclass
+class Args:
+    runs: int = 300
+    """Complete simulated A/A tests (run ``k`` uses seed ``seed + k``)."""
+    impressions: int = 10_000
+    """Impressions per test."""
+    alpha: float = 0.05
+    """Significance level of every test."""
+    seed: int = 1000
+    """Seed of the market and of the first run."""
+    out: Path = result_path("ab", "aa_full_sim")
+    """Results JSON."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--impressions", type=int, default=10_000)
-    ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
+    """Parse ``Args`` from ``argv`` (default: the command line), run, write the JSON, print a table."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
 
     market, oracle = seeded_market(args.seed)
     t0 = time.perf_counter()
     rejections: dict[str, int] = {}
     srm_flags = seq_stops = 0
-    for run in range(args.runs):
+    for k in range(args.runs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small runs warn about their MDE; that is expected here
-            res = simulate_ab(market, ["logging", "logging"], args.impressions, seed=args.seed + run, oracle=oracle,
+            res = simulate_ab(market, ["logging", "logging"], args.impressions, seed=args.seed + k, oracle=oracle,
                               alpha=args.alpha)
         comp = res.comparisons[0]
         for metric, test in comp.primary.items():
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append({"test": name, "rejections": k, "fpr": k / args.runs, "ci95": [ci.low, ci.high]})
     result = {"config": config_record(args),
               "seconds": time.perf_counter() - t0, "rows": rows}
-    write_json_atomic(args.out, result)
+    write_result(args.out, result)
     print(f"End-to-end A/A: {args.runs} simulate_ab runs (logging vs logging), {args.impressions} impressions, "
           f"alpha={args.alpha}, {result['seconds']:.0f}s")
     print(f"{'test':28s} {'FPR':>7s} {'95% CI':>18s}")
@@ -66,4 +75,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,7 +1,7 @@
 """Power and stopping time of the mSPRT vs the fixed-horizon test, for known CTR lifts.
 
-Run:  python -m experiments.ab.sequential_power [--reps 300] [--lifts 0.05,0.1,0.2]
-Writes experiments/ab/results/sequential_power.json and prints a table.
+Run:  python -m experiments.ab.sequential_power [--reps 300] [--lifts 0.05 0.1 0.2]
+Writes experiments/results/ab/sequential_power.json and prints a table (``--help``: every field of ``Args``).
 
 Same traffic and machinery as :mod:`experiments.ab.aa_fpr`, but arm B's true click probability is
 multiplied by ``1 + lift`` (purchases follow clicks). For each lift: the power of the fixed-horizon
@@ -11,30 +11,42 @@ much of the sample the mSPRT used before stopping (1.0 when it never stopped).
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tyro
 
 from experiments.ab.aa_fpr import build_experiment, config_record, one_replicate, seeded_market
+from experiments.cli import run
+from experiments.results_io import result_path, write_result
 from rlopt.ab.power import power_proportions
-from rlopt.io_utils import write_json_atomic
 
-OUT = Path(__file__).resolve().parent / "results" / "sequential_power.json"
+
+@dataclass
+class Args:
+    reps: int = 300
+    """Simulated tests per lift."""
+    lifts: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2])
+    """True CTR lifts of arm B (0.1 = +10%)."""
+    impressions: int = 40_000
+    """Impressions per test (the pre-period has as many)."""
+    looks: int = 50
+    """Batches after which the mSPRT looks at the data."""
+    alpha: float = 0.05
+    """Significance level."""
+    tau_relative: float = 0.1
+    """mSPRT mixing scale, as a share of the pre-period CTR."""
+    seed: int = 1
+    """Seed of the traffic and of every draw."""
+    out: Path = result_path("ab", "sequential_power")
+    """Results JSON."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=300)
-    ap.add_argument("--lifts", type=str, default="0.05,0.1,0.2")
-    ap.add_argument("--impressions", type=int, default=40_000)
-    ap.add_argument("--looks", type=int, default=50)
-    ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--tau-relative", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
+    """Parse ``Args`` from ``argv`` (default: the command line), run, write the JSON, print a table."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
 
     market, oracle = seeded_market(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -42,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     pre, exp, codes, pre_codes, n_users = build_experiment(market, oracle, args.impressions, args.impressions, rng)
     ctr = float(exp["p_click"].mean())
     rows = []
-    for lift in (float(x) for x in args.lifts.split(",")):
+    for lift in args.lifts:
         recs = [one_replicate(exp, pre, codes, pre_codes, n_users, args.looks, args.alpha, args.tau_relative,
                               rng, lift=lift) for _ in range(args.reps)]
         fixed = float(np.mean([r["ctr_delta"] < args.alpha for r in recs]))
@@ -61,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         })
     result = {"config": config_record(args),
               "baseline_true_ctr": ctr, "seconds": time.perf_counter() - t0, "rows": rows}
-    write_json_atomic(args.out, result)
+    write_result(args.out, result)
     print(f"Known CTR lift: {args.reps} runs per lift, {args.impressions} impressions, {args.looks} looks, "
           f"baseline CTR {ctr:.4f}, {result['seconds']:.0f}s")
     print(f"{'lift':>6s} {'fixed power':>12s} {'(planned)':>10s} {'mSPRT power':>12s} {'mean sample used':>17s} "
@@ -74,4 +86,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

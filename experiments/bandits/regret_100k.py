@@ -1,8 +1,8 @@
 """Target experiment: cumulative regret at 100k steps on ``rlopt/PlacementBandit-v0`` (default market).
 
-Run: ``python experiments/bandits/regret_100k.py [--steps 100000] [--seeds 5] [--reward click]
-[--policies SPEC ...] [--name regret_100k]``.
-Writes ``experiments/bandits/results/<name>.json`` and ``<name>.png``, prints a table.
+Run: ``python -m experiments.bandits.regret_100k [--steps 100000] [--seeds 5] [--reward click]
+[--policies SPEC ...] [--name regret_100k]`` (``--help``: every field of ``Args``).
+Writes ``experiments/results/bandits/<name>.json`` and ``<name>.png``, prints a table.
 ``epsilon-greedy`` is always run (it is the reference of the ratio column).
 
 Every policy runs with its library defaults (LinUCB alpha=0.25, linear TS v=0.1, ε=0.1) on the
@@ -13,35 +13,47 @@ the policy picks for 100 shoppers, then learns from them.
 
 from __future__ import annotations
 
-import argparse
-import sys
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import tyro
 
 from envs.runner import run_policy, save_regret_plot
-from rlopt.io_utils import write_json_atomic
+from experiments.cli import run
+from experiments.results_io import RESULTS, write_result
 
-OUT = Path(__file__).resolve().parent / "results"
 POLICIES = ("uniform", "epsilon-greedy", "ucb1", "bernoulli-ts", "linear-epsilon-greedy", "linucb", "linear-ts",
             "logistic-ts")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--reward", default="click")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--policies", nargs="+", default=list(POLICIES), help="policy specs to compare")
-    parser.add_argument("--name", default="regret_100k", help="output file stem under results/")
-    args = parser.parse_args()
+@dataclass
+class Args:
+    steps: int = 100_000
+    """Shoppers served per run."""
+    seeds: int = 5
+    """Runs per policy, with seeds 0 .. seeds - 1."""
+    reward: str = "click"
+    """What the env rewards: click, purchase or revenue."""
+    batch_size: int = 100
+    """Shoppers served per policy call (the policy learns after each batch)."""
+    policies: list[str] = field(default_factory=lambda: list(POLICIES))
+    """Policy specs to compare (``rlopt bandit --help`` lists them)."""
+    name: str = "regret_100k"
+    """Output file stem: OUT_DIR/NAME.json and OUT_DIR/NAME.png."""
+    out_dir: Path = RESULTS / "bandits"
+    """Folder of the results JSON and plot."""
 
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``Args`` from ``argv`` (default: the command line), run, write the JSON and plot, print a table."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     specs = list(dict.fromkeys(["epsilon-greedy", *args.policies]))
     runs = {p: [run_policy("bandit", p, args.steps, seed=s, batch_size=args.batch_size, reward=args.reward)
                 for s in range(args.seeds)] for p in specs}
+
+    # summary: mean and spread over seeds, and the ratio to epsilon-greedy's mean regret
     eps = np.array([r.cumulative_regret for r in runs["epsilon-greedy"]])
     table = {}
     for p, rs in runs.items():
@@ -59,17 +71,21 @@ def main() -> None:
     for p, row in table.items():
         print(f"{p:<36}{row['regret_mean']:>13.0f} ± {row['regret_sd']:<6.0f}{row['ratio_to_epsilon_greedy']:>14.2f}"
               f"{row['reward_mean']:>10.0f}{row['oracle_reward_mean']:>10.0f}{row['steps_per_second']:>10,.0f}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    save_regret_plot([rs[0] for rs in runs.values()], OUT / f"{args.name}.png",
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    save_regret_plot([rs[0] for rs in runs.values()], args.out_dir / f"{args.name}.png",
                      title=f"PlacementBandit-v0, reward={args.reward}, seed 0")
-    write_json_atomic(OUT / f"{args.name}.json", {
-        "args": vars(args), "summary": table,
+    record = {
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()},
+        "summary": table,
         "runs": {p: [r.summary() for r in rs] for p, rs in runs.items()},
         "curves_seed0": {p: {"steps": rs[0].curve_steps.tolist(), "regret": rs[0].curve_regret.tolist()}
                          for p, rs in runs.items()},
-    })
-    print(f"wrote {OUT / (args.name + '.json')}")
+    }
+    path = write_result(args.out_dir / f"{args.name}.json", record)
+    print(f"wrote {path}")
+    return record
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,42 +13,53 @@ Two simulations:
 
     python -m experiments.ope.coverage [--reps 100] [--which synthetic market]
 
-Writes ``experiments/ope/coverage_results.json`` and prints a table per study.
+Writes ``experiments/results/ope/coverage.json`` and prints a table per study (``--help``: every
+field of ``Args``).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+import tyro
 
-from rlopt.io_utils import write_json_atomic
+from experiments.cli import run
+from experiments.results_io import result_path, write_result
 from rlopt.ope import OffPolicyEvaluation
 from rlopt.ope.coverage import coverage_study, summarize_runs
 from rlopt.ope.evaluate import contract_inputs, make_estimators
 from rlopt.ope.synthetic import SyntheticBandit
 from rlopt.seeding import seed_everything
 
-HERE = Path(__file__).resolve().parent
 METHODS = ("percentile", "bca")  # both intervals from the same bootstrap replicates
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--which", nargs="+", default=["synthetic", "market"], choices=["synthetic", "market"])
-    p.add_argument("--n-rounds", type=int, default=2000, help="synthetic log size")
-    p.add_argument("--n-impressions", type=int, default=5000, help="market log size")
-    p.add_argument("--n-bootstrap", type=int, default=500)
-    p.add_argument("--lambda", dest="lambda_", type=float, default=20.0, help="switch-dr / dr-os lambda_")
-    p.add_argument("--logged-pools", action="store_true",
-                   help="candidates = logged copies only (as `rlopt ope` on a bare log) instead of the market's pools")
-    p.add_argument("--out", type=Path, default=HERE / "coverage_results.json")
-    return p.parse_args()
+@dataclass
+class Args:
+    reps: int = 100
+    """Seeded repetitions of each study."""
+    seed: int = 0
+    """Seed of every repetition's log, reward model and bootstrap."""
+    which: list[Literal["synthetic", "market"]] = field(default_factory=lambda: ["synthetic", "market"])
+    """Studies to run."""
+    n_rounds: int = 2000
+    """Synthetic log size (rows per repetition)."""
+    n_impressions: int = 5000
+    """Market log size (impressions per repetition)."""
+    n_bootstrap: int = 500
+    """Bootstrap replicates per interval."""
+    switch_lambda: float = 20.0
+    """``lambda_`` of switch-dr and dr-os."""
+    logged_pools: bool = False
+    """Candidates = logged copies only (as ``rlopt ope`` on a bare log) instead of the market's pools."""
+    out: Path = result_path("ope", "coverage")
+    """Results JSON."""
 
 
 def synthetic_study(args) -> dict:
@@ -58,7 +69,7 @@ def synthetic_study(args) -> dict:
     result = coverage_study(
         lambda rng: bandit.obtain_batch_bandit_feedback(args.n_rounds, rng),
         lambda fb: bandit.softmax_policy(fb["context"], beta_e),
-        truth, n_actions=10, len_list=3, estimators=make_estimators(lambda_=args.lambda_),
+        truth, n_actions=10, len_list=3, estimators=make_estimators(lambda_=args.switch_lambda),
         n_repetitions=args.reps, n_bootstrap_samples=args.n_bootstrap, seed=args.seed, methods=METHODS,
     )
     return {"setup": {"n_rounds": args.n_rounds, "n_actions": 10, "len_list": 3, "dim_context": 5,
@@ -86,7 +97,7 @@ def market_study(args) -> dict:
             model_rng, boot_rng = prng.spawn(2)
             dist, q = contract_inputs(fb, policy, n_folds=3, rng=model_rng)
             truth = oracle.policy_value(fb, dist, p_click)
-            ope = OffPolicyEvaluation(feedback, make_estimators(lambda_=args.lambda_))
+            ope = OffPolicyEvaluation(feedback, make_estimators(lambda_=args.switch_lambda))
             boot_seed = int(boot_rng.integers(0, 2**63 - 1))
             for method in METHODS:
                 for name, ci in ope.estimate_intervals(dist, q, n_bootstrap_samples=args.n_bootstrap,
@@ -112,10 +123,11 @@ def _records(summary: pd.DataFrame) -> dict:
     return {m: summary.loc[m].to_dict(orient="index") for m in summary.index.get_level_values(0).unique()}
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``Args`` from ``argv`` (default: the command line), run the studies, write the JSON, print tables."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     seed_everything(args.seed)
-    out = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    out = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()}}
     if "synthetic" in args.which:
         start = time.perf_counter()
         res = synthetic_study(args)
@@ -129,9 +141,10 @@ def main() -> None:
         for policy, summary in res["summary"].items():
             print(f"\nmarket, {policy} ({args.reps} reps):\n{_table(summary)}")
         out["market"] = {**res, "summary": {p: _records(s) for p, s in res["summary"].items()}}
-    write_json_atomic(args.out, out)
+    write_result(args.out, out)
     print(f"\nwrote {args.out}")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,52 +6,61 @@ error ``|estimate - truth| / truth`` and whether the interval covers the truth.
 
     python -m experiments.ope.obd_experiment [--data /work/shared/data/obd] [--seed 0]
 
-Writes ``experiments/ope/obd_results.json`` and prints a table.
+Writes ``experiments/results/ope/obd.json`` and prints a table (``--help``: every field of ``Args``).
+``tests/data/obd`` holds a smaller sample in the same layout.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tyro
 
+from experiments.cli import run
+from experiments.results_io import result_path, write_result
 from rlopt.data.obd import load_obd
-from rlopt.io_utils import write_json_atomic
 from rlopt.ope import OffPolicyEvaluation, RegressionModel
 from rlopt.ope.evaluate import make_estimators
 from rlopt.ope.obd_policies import bts_action_dist, uniform_action_dist
 from rlopt.seeding import seed_everything
 
-HERE = Path(__file__).resolve().parent
 
-
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data/obd"), help="OBD root (random/, bts/)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-bootstrap", type=int, default=1000)
-    p.add_argument("--n-folds", type=int, default=5)
-    p.add_argument("--n-sim", type=int, default=100_000, help="Monte-Carlo rankings for the BTS posterior")
-    p.add_argument("--lambda", dest="lambda_", type=float, default=100.0, help="switch-dr / dr-os lambda_")
-    p.add_argument("--out", type=Path, default=HERE / "obd_results.json")
-    return p.parse_args()
+@dataclass
+class Args:
+    data: Path = Path("/work/shared/data/obd")
+    """OBD root, with ``random/`` and ``bts/`` (each ``<campaign>.csv`` + ``item_context.csv``)."""
+    seed: int = 0
+    """Seed of the reward-model folds, the BTS simulation and the bootstrap."""
+    n_bootstrap: int = 1000
+    """Bootstrap replicates per interval."""
+    n_folds: int = 5
+    """Cross-fitting folds of the reward model (DM, DR, ...)."""
+    n_sim: int = 100_000
+    """Monte-Carlo rankings for the BTS posterior."""
+    switch_lambda: float = 100.0
+    """``lambda_`` of switch-dr and dr-os."""
+    out: Path = result_path("ope", "obd")
+    """Results JSON."""
 
 
 def evaluate(log, dist, truth, args, rng) -> dict:
     fold_rng, boot_rng = rng.spawn(2)
     q = RegressionModel(n_actions=log.n_actions, len_list=log.len_list).fit_predict(
         log.context, log.action, log.reward, log.position, n_folds=args.n_folds, rng=fold_rng)
-    ope = OffPolicyEvaluation(log, make_estimators(lambda_=args.lambda_))
+    ope = OffPolicyEvaluation(log, make_estimators(lambda_=args.switch_lambda))
     table = ope.summarize_off_policy_estimates(dist, q, ground_truth=truth, n_bootstrap_samples=args.n_bootstrap,
                                                rng=boot_rng)
     return {name: {k: (bool(v) if k == "covers" else float(v)) for k, v in row.items()}
             for name, row in table.to_dict(orient="index").items()}
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``Args`` from ``argv`` (default: the command line), run the three cases, write the JSON, print tables."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     seed_everything(args.seed)
     rng = np.random.default_rng(args.seed)
     rnd = load_obd(args.data / "random")
@@ -81,10 +90,12 @@ def main() -> None:
         for name, r in results.items():
             print(f"{name:<10} {r['estimate']:9.5f} {r['low']:9.5f} {r['high']:9.5f} {r['relative_error']:8.3f} "
                   f"{'yes' if r['covers'] else 'no'}")
-    write_json_atomic(args.out, {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                                 "runs": runs})
+    record = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()},
+              "runs": runs}
+    write_result(args.out, record)
     print(f"\nwrote {args.out}")
+    return record
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,6 +1,6 @@
 """Does tuning make copy that earns more? Base vs DPO vs GRPO under the simulator's oracle.
 
-Reads top to bottom: Args, then the run. Steps:
+Reads top to bottom: Args, the helpers, then the run. Steps:
 
 1. simulate ``impressions`` on the default market (or ``--market``: another rlopt market TOML, or
    ``bazaar``, the independently written shop of experiments/markets/bazaar.py, whose logs come with no
@@ -13,23 +13,48 @@ Reads top to bottom: Args, then the run. Steps:
 6. score them with the oracle (true CTR, purchases per impression) and the reward model (proxy),
    with 95% CIs over contexts and paired-bootstrap ratio CIs; count misleading discount claims and
    over-limit copies;
-7. write ``results.json`` (and the copies) under ``out``.
+7. write ``results.json`` (and the copies) under ``out``, and the summary to
+   ``experiments/results/tuning/compare-MARKET.json`` (see ``results``).
+
+Steps 1, 3 and 4 are cached the way ``rlopt run`` caches its stages (:mod:`rlopt.pipeline.cache`):
+each writes ``OUT/<step>/`` through a temporary directory and a ``stage.json`` fingerprint of its
+inputs, settings and rlopt's code, and a rerun reuses a step only when that fingerprint matches; the
+evaluation copies carry the same kind of fingerprint. A tuning run killed midway starts that
+method again (its temporary directory is replaced).
 
 Run: ``python -m experiments.tuning.compare --out runs/tuning-compare`` (``--help`` for the knobs).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import tyro
+
+from experiments.cli import run
+from experiments.results_io import RESULTS, ROOT, machine
+from rlopt.errors import InputError
+from rlopt.pipeline.cache import (
+    commit_stage,
+    file_digest,
+    fingerprint,
+    fresh_tmp_dir,
+    library_versions,
+    read_marker,
+    source_digest,
+)
+
+BAZAAR_SOURCE = Path(__file__).resolve().parents[1] / "markets" / "bazaar.py"
 
 
 @dataclass
@@ -40,8 +65,8 @@ class Args:
     """Market: 'default', an rlopt market TOML (experiments/markets/harbor.toml), or 'bazaar' (a shop
     simulator rlopt did not write: experiments/markets/bazaar.py)."""
     results: str = ""
-    """Where the summary JSON is copied (default: experiments/tuning/results[-MARKET].json, and only when this
-    run's settings (SAME_RUN_ARGS) match the run recorded there; else it stays in OUT/results.json)."""
+    """Where the summary JSON is copied (default: experiments/results/tuning/compare-MARKET.json, and only when
+    this run's settings (SAME_RUN_ARGS) match the run recorded there; else it stays in OUT/results.json)."""
     seed: int = 0
     """Seed for the simulation, tuning and sampling."""
     impressions: int = 200_000
@@ -71,23 +96,13 @@ class Args:
     seed, seed + 1, ... (OUT/reward_model, OUT/reward_model-seedK), combined per copy by the online config's
     ``reward_ensemble`` (``--online-set reward_ensemble=min``: pessimistic). The proxy column is always the
     first member's score."""
+    reward_set: list[str] = field(default_factory=list)
+    """Reward-model training fields (``reward_models.TrainConfig``) over the defaults, as KEY=VALUE, e.g.
+    ``max_epochs=1`` or ``encoder=PATH`` (a tiny local encoder makes a smoke run)."""
     generator: str = "default"
     """Base generator (a tiny local model makes a smoke run)."""
     decoder: str = "rlopt"
     """Sampling loop for the evaluation copies: rlopt's (rlopt.generation.decode) or transformers'."""
-
-
-def parse_args() -> Args:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for f in dataclasses.fields(Args):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        if isinstance(default, list):
-            parser.add_argument(f"--{f.name.replace('_', '-')}", nargs="+", default=default)
-        elif f.name.endswith("_steps"):
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=default)
-        else:
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
-    return Args(**vars(parser.parse_args()))
 
 
 def split_items(catalog: pd.DataFrame, share: float, seed: int) -> set[str]:
@@ -97,8 +112,30 @@ def split_items(catalog: pd.DataFrame, share: float, seed: int) -> set[str]:
     return set(np.random.default_rng(seed).choice(items, size=n, replace=False).tolist())
 
 
-def open_market(market: str, sim_dir: Path, impressions: int, seed: int):
-    """``(name, segments, load_truth)`` of the run's market, simulated into ``sim_dir`` first if needed.
+def simulate_market(market: str, into: Path, impressions: int, seed: int) -> None:
+    """Write the market's logs, catalog and truth into ``into``: rlopt's simulator, or bazaar's."""
+    if market == "bazaar":
+        from experiments.markets import bazaar
+
+        bazaar.simulate(into, impressions, seed)
+        return
+    from rlopt.market import DEFAULT_MARKET, Marketplace
+
+    market_path = DEFAULT_MARKET if market == "default" else Path(market)
+    Marketplace.from_toml(market_path).simulate(impressions, seed=seed).write(into)
+
+
+def market_inputs(market: str) -> dict[str, Any]:
+    """What a simulation depends on besides its size and seed: the market file's or bazaar's source digest."""
+    if market == "bazaar":
+        return {"market": "bazaar", "source": file_digest(BAZAAR_SOURCE)}
+    from rlopt.market import DEFAULT_MARKET
+
+    return {"market": market, "file": file_digest(DEFAULT_MARKET if market == "default" else Path(market))}
+
+
+def open_market(market: str, sim_dir: Path):
+    """``(name, segments, load_truth)`` of a market simulated into ``sim_dir``.
 
     For rlopt's simulator, ``segments`` are the market's Segment objects (their descriptions go into the
     prompts) and the truth is its Oracle. For ``bazaar`` — an outside shop's logs — rlopt knows only the
@@ -107,16 +144,11 @@ def open_market(market: str, sim_dir: Path, impressions: int, seed: int):
     if market == "bazaar":
         from experiments.markets import bazaar
 
-        if not (sim_dir / "truth.json").is_file():
-            bazaar.simulate(sim_dir, impressions, seed)
         labels = pd.read_parquet(sim_dir / "train.parquet", columns=["segment"])["segment"].unique()
         return "bazaar", {str(x): str(x).replace("_", " ") for x in labels}, lambda: bazaar.Truth.from_dir(sim_dir)
-    from rlopt.market import DEFAULT_MARKET, Marketplace
+    from rlopt.market import Marketplace
     from rlopt.market.oracle import Oracle  # evaluation only
 
-    if not (sim_dir / "market.toml").is_file():
-        market_path = DEFAULT_MARKET if market == "default" else Path(market)
-        Marketplace.from_toml(market_path).simulate(impressions, seed=seed).write(sim_dir)
     sim = Marketplace.from_toml(sim_dir / "market.toml")
     return sim.config.name, sim.segments, lambda: Oracle.from_dir(sim_dir)
 
@@ -142,7 +174,7 @@ def stages(method: str) -> tuple[str, str]:
 
 
 SAME_RUN_ARGS = ("market", "seed", "impressions", "holdout_items", "eval_contexts", "num", "preset", "generator",
-                 "decoder", "dpo_set", "online_set", "reward_members")
+                 "decoder", "dpo_set", "online_set", "reward_members", "reward_set")
 
 
 def different_run_args(earlier_args: dict, args: dict) -> list[str]:
@@ -189,7 +221,7 @@ def config_overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"config override {pair!r}: write KEY=VALUE")
+            raise InputError(f"config override {pair!r}: write KEY=VALUE", key="set", value=pair)
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -197,76 +229,69 @@ def config_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def same_settings(earlier_config: dict, trainer: str, preset: str, overrides: dict) -> bool:
-    """Whether an earlier tuning run (its ``tuning.json`` config) used the settings this run asks for.
+def cached_step(out: Path, name: str, inputs: dict[str, Any], build: Callable[[Path], Any]) -> tuple[Path, bool]:
+    """``OUT/name``, built by ``build(tmp)`` unless its ``stage.json`` fingerprint equals that of ``inputs``.
 
-    Compared: rlopt's own fields, the preset's fields and the overrides (steps are compared by the
-    caller; the base generator's path may differ). A field missing from an older ``tuning.json`` ran
-    with its default.
+    The library's stage cache (:mod:`rlopt.pipeline.cache`): ``inputs`` plus rlopt's source digest and
+    library versions are hashed; ``build`` writes into a fresh ``OUT/name.tmp/``, which replaces
+    ``OUT/name`` only when it returns. A directory rlopt did not make is never replaced (an error
+    names it). Returns the directory and whether it was reused.
     """
-    from trl import DPOConfig, GRPOConfig, RLOOConfig
-
-    from rlopt.tuning.common import config_dict
-    from rlopt.tuning.config import CONFIG_CLASSES, PRESET_VALUES, make_config
-
-    trl_config = {"dpo": DPOConfig, "grpo": GRPOConfig, "rloo": RLOOConfig}[trainer]
-    project = ({f.name for f in dataclasses.fields(CONFIG_CLASSES[trainer])}
-               - {f.name for f in dataclasses.fields(trl_config)})
-    default = config_dict(make_config(trainer, preset))
-    wanted = config_dict(make_config(trainer, preset, **overrides))
-    keys = (project | set(PRESET_VALUES[trainer][preset]) | set(overrides)) - {"generator", "max_steps", "preset"}
-    return all(earlier_config.get(k, default[k]) == wanted[k] for k in keys)
+    key = fingerprint({"step": name, "inputs": inputs, "code": source_digest(), "libraries": library_versions()})
+    final = out / name
+    marker = read_marker(final)
+    if marker is not None and marker.get("fingerprint") == key:
+        return final, True
+    tmp = fresh_tmp_dir(out, name, {"fingerprint": key})
+    started = time.time()
+    build(tmp)
+    commit_stage(out, name, tmp, {"fingerprint": key, "inputs": inputs, "wall_seconds": round(time.time() - started, 1)})
+    return final, False
 
 
-def reward_model_names(recorded: str | list[str] | None) -> list[str]:
-    """Folder names of the reward model(s) a ``tuning.json`` records (one path, a list, or none), so a
-    moved run directory still matches.
-
-    >>> reward_model_names("runs/a/reward_model"), reward_model_names(["x/reward_model", "x/reward_model-seed1"])
-    (['reward_model'], ['reward_model', 'reward_model-seed1'])
-    """
-    paths = [recorded] if isinstance(recorded, str) else recorded or []
-    return [Path(d).name for d in paths]
+def weights_key(spec: str) -> str:
+    """What a generator's weights are: a cached step's fingerprint, or the name/path it was given."""
+    marker = read_marker(Path(spec))
+    return marker["fingerprint"] if marker and "fingerprint" in marker else spec
 
 
-def copies_key(spec: str, contexts: pd.DataFrame, args: Args) -> dict:
-    """What a generator's evaluation copies depend on: its weights (a tuned directory's tuning.json
-    digest), the contexts and the sampling settings. Equal keys: an earlier run's copies are reused."""
-    import hashlib
-
-    tuning = Path(spec) / "tuning.json"
-    digest = hashlib.sha256(tuning.read_bytes()).hexdigest() if tuning.is_file() else None
-    ctx = hashlib.sha256(contexts.to_csv(index=False).encode()).hexdigest()
-    return {"generator": spec, "tuning_sha256": digest, "contexts_sha256": ctx, "num": args.num,
-            "seed": args.seed, "decoder": args.decoder}
+def copies_fingerprint(spec: str, contexts: pd.DataFrame, args: Args) -> str:
+    """What a generator's evaluation copies depend on: its weights, the contexts, the sampling settings and
+    rlopt's code. Equal fingerprints: an earlier run's copies are reused."""
+    return fingerprint({"weights": weights_key(spec), "contexts": contexts.to_dict(orient="list"), "num": args.num,
+                        "seed": args.seed, "decoder": args.decoder, "code": source_digest()})
 
 
-if __name__ == "__main__":
-    args = parse_args()
-    import os
-
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``Args`` from ``argv`` (default: the command line) and run the comparison; returns the summary."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from reward_models import RewardModel, train_reward_model
     from rlopt.data import read_catalog, read_logs, read_placements, read_table, write_jsonl, write_table
     from rlopt.generation.models import resolve_generator
     from rlopt.generation.sample import generate_copies
     from rlopt.io_utils import write_json_atomic
     from rlopt.seeding import seed_everything
     from rlopt.tuning.api import tune_generator
+    from rlopt.tuning.common import config_dict
     from rlopt.tuning.config import make_config
     from rlopt.tuning.evaluate import evaluate_copies, paired_ratio
 
     seed_everything(args.seed)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
+    reused: dict[str, bool] = {}
     t0 = time.time()
 
     # 1. simulate
-    sim_dir = out / "sim"
-    market_name, market_segments, load_truth = open_market(args.market, sim_dir, args.impressions, args.seed)
+    sim_dir, reused["sim"] = cached_step(
+        out, "sim", {**market_inputs(args.market), "impressions": args.impressions, "seed": args.seed},
+        lambda tmp: simulate_market(args.market, tmp, args.impressions, args.seed))
+    market_name, market_segments, load_truth = open_market(args.market, sim_dir)
     record_to_default = not args.results
     if record_to_default:
-        suffix = "" if market_name == "default" else f"-{market_name}"
-        args.results = f"experiments/tuning/results{suffix}.json"
+        args.results = (RESULTS / "tuning" / f"compare-{market_name}.json").relative_to(ROOT).as_posix()
     catalog = read_catalog(sim_dir / "catalog.parquet")
     placements = read_placements(sim_dir / "placements.json")
     timings["simulate"] = time.time() - t0
@@ -282,16 +307,19 @@ if __name__ == "__main__":
         if (sim_dir / name).is_file():  # bazaar ships no market.toml, as an outside shop would not
             (out / name).write_bytes((sim_dir / name).read_bytes())
 
-    # 3. reward model
+    # 3. reward model(s): an ensemble's other members differ only in seed
     t = time.time()
-    rm_dir = out / "reward_model"
-    # an ensemble's other members differ only in seed
-    member_dirs = [rm_dir] + [out / f"reward_model-seed{args.seed + k}" for k in range(1, args.reward_members)]
-    for k, member in enumerate(member_dirs):
-        if not (member / "reward_config.json").is_file():
-            from reward_models import train_reward_model
-
-            train_reward_model(train, catalog, seed=args.seed + k, progress=False).save_pretrained(member)
+    reward_overrides = config_overrides(args.reward_set)
+    data_inputs = {"logs": file_digest(train_path), "catalog": file_digest(sim_dir / "catalog.parquet")}
+    member_dirs = []
+    for k in range(args.reward_members):
+        name = "reward_model" if k == 0 else f"reward_model-seed{args.seed + k}"
+        member, reused[name] = cached_step(
+            out, name, {**data_inputs, "seed": args.seed + k, "overrides": reward_overrides},
+            lambda tmp, k=k: train_reward_model(train, catalog, seed=args.seed + k, progress=False,
+                                                **reward_overrides).save_pretrained(tmp))
+        member_dirs.append(member)
+    rm_dir = member_dirs[0]
     timings["reward_model"] = time.time() - t
 
     # 4. tune
@@ -301,30 +329,26 @@ if __name__ == "__main__":
         # "dpo-grpo": the online method after the dash, started from this run's DPO-tuned generator
         start_from, trainer = stages(method)
         generator = str(out / f"tuned-{start_from}") if start_from else args.generator
-        if start_from and not (out / f"tuned-{start_from}" / "tuning.json").is_file():
-            raise SystemExit(f"--methods {method}: {out / f'tuned-{start_from}'} is not tuned yet; "
-                             f"put {start_from} before {method}")
+        if start_from and read_marker(out / f"tuned-{start_from}") is None:
+            raise InputError(f"{out / f'tuned-{start_from}'} is not tuned yet; put {start_from} before {method}",
+                             key="methods", value=method)
         steps = args.dpo_steps if trainer == "dpo" else args.grpo_steps
-        extra = config_overrides(args.dpo_set if trainer == "dpo" else args.online_set)
-        done = out / f"tuned-{method}" / "tuning.json"
-        wanted = steps or make_config(trainer, args.preset).max_steps
+        extra = {"seed": args.seed, **config_overrides(args.dpo_set if trainer == "dpo" else args.online_set)}
         online_rms = [str(d) for d in member_dirs] if trainer != "dpo" else [str(rm_dir)]
-        earlier_run = json.loads(done.read_text()) if done.is_file() else None
-        if earlier_run and earlier_run["steps"] == wanted and same_settings(  # finished earlier: reuse
-                earlier_run["config"], trainer, args.preset, extra) and (
-                reward_model_names(earlier_run["data"].get("reward_model")) == reward_model_names(online_rms)):
-            tuned[method] = earlier_run
-            timings[f"tune_{method}"] = tuned[method]["wall_seconds"]
-            continue
-        tuned[method] = tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet",
-                                       out=out / f"tuned-{method}", reward_model=online_rms, preset=args.preset,
-                                       generator=generator, max_steps=steps, **{"seed": args.seed, **extra})
-        timings[f"tune_{method}"] = time.time() - t
+        settings = config_dict(make_config(trainer, args.preset, generator=generator, max_steps=steps, **extra))
+        settings.pop("output_dir", None)  # the temporary directory's name, not a setting
+        inputs = {"trainer": trainer, "config": settings, "start": weights_key(generator), **data_inputs,
+                  "reward_models": [weights_key(d) for d in online_rms]}
+        tuned_dir, reused[f"tuned-{method}"] = cached_step(
+            out, f"tuned-{method}", inputs,
+            lambda tmp, trainer=trainer, generator=generator, steps=steps, extra=extra, rms=online_rms:
+            tune_generator(trainer, logs=train_path, catalog=sim_dir / "catalog.parquet", out=tmp, reward_model=rms,
+                           preset=args.preset, generator=generator, max_steps=steps, **extra))
+        tuned[method] = json.loads((tuned_dir / "tuning.json").read_text())
+        timings[f"tune_{method}"] = tuned[method]["wall_seconds"] if reused[f"tuned-{method}"] else time.time() - t
 
     # 5. generate on held-out contexts
     contexts = eval_contexts(catalog, market_segments, placements, held, args.eval_contexts, args.seed)
-    from reward_models import RewardModel
-
     oracle = load_truth()
     reward_model = RewardModel.from_pretrained(rm_dir)
     # a chained method's first stage is evaluated too (its ratio to the chain is the second stage's gain)
@@ -335,9 +359,10 @@ if __name__ == "__main__":
         t = time.time()
         copies_path = out / f"copies-{name}.jsonl"
         meta_path = copies_path.with_suffix(".attrs.json")
-        key = copies_key(spec, contexts, args)
+        key = copies_fingerprint(spec, contexts, args)
         earlier = json.loads(meta_path.read_text()) if meta_path.is_file() and copies_path.is_file() else {}
-        if earlier.get("copies_key") == key:  # same generator weights, contexts and sampling: seeded copies
+        reused[f"copies-{name}"] = earlier.get("fingerprint") == key
+        if reused[f"copies-{name}"]:  # same generator weights, contexts and sampling: the same seeded copies
             copies = read_table(copies_path)
             copies.attrs.update(earlier)
             if "generate_seconds" in earlier:
@@ -348,7 +373,7 @@ if __name__ == "__main__":
                                      seed=args.seed, generator_name=name, decoder=args.decoder)
             del model
             timings[f"generate_{name}"] = time.time() - t
-            copies.attrs.update(copies_key=key, generate_seconds=round(timings[f"generate_{name}"], 1))
+            copies.attrs.update(fingerprint=key, generate_seconds=round(timings[f"generate_{name}"], 1))
             write_jsonl(copies, copies_path)
             write_json_atomic(meta_path, copies.attrs)
         # 6. evaluate
@@ -366,6 +391,10 @@ if __name__ == "__main__":
             ratios_vs_start[m] = {"start": start_from,
                                   **{col: paired_ratio(frames[start_from], frames[m], col, seed=args.seed)
                                      for col in RATIO_COLUMNS}}
+
+    # 7. record
+    import torch
+
     results = {
         "args": dataclasses.asdict(args),
         "held_out_items": sorted(held),
@@ -376,10 +405,12 @@ if __name__ == "__main__":
         "ratio_vs_start": ratios_vs_start,
         "tuning": {m: {k: tuned[m][k] for k in ("steps", "wall_seconds", "device", "data", "metrics")}
                    for m in args.methods},
+        "reused": reused,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
-        "cpu_threads": __import__("torch").get_num_threads(),
+        "cpu_threads": torch.get_num_threads(),
+        "machine": machine(),
     }
-    recorded = Path(args.results)
+    recorded = ROOT / args.results if record_to_default else Path(args.results)
     earlier = json.loads(recorded.read_text()) if recorded.is_file() else {}
     results = merge_earlier(results, earlier)
     write_json_atomic(out / "results.json", results)
@@ -388,7 +419,13 @@ if __name__ == "__main__":
         print(f"not copied to {recorded}: this run's {', '.join(differs)} differ from the recorded run's; "
               f"pass --results PATH to record it (written to {out / 'results.json'})", file=sys.stderr)
     else:
-        write_json_atomic(args.results, results)
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(recorded, results)
     print(json.dumps({"ratio_vs_base": ratios,
                       **{n: {k: e[k] for k in ("ctr", "purchase_rate", "proxy_reward", "misleading_rate",
                                                   "over_limit_rate")} for n, e in evals.items()}}, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    run(main)

@@ -10,21 +10,44 @@ of copies that name their item (a title word of 4+ letters, or the brand) — lo
 each reward model's mean score of the copies that do and do not: copy outside what the logs show is
 where reward models extrapolate.
 
+The extra reward models are trained with the run's own reward-model settings (its ``--reward-set``)
+and cached like the run's steps (:func:`experiments.tuning.compare.cached_step`, under
+``OUT/rm-agreement/``).
+
 Run: ``python -m experiments.tuning.rm_agreement --out runs/tuning-compare-grpo80 --generator grpo``
-(writes ``OUT/rm_agreement-GENERATOR.json``; the extra reward models are cached under ``OUT/rm-agreement/``).
+(writes ``OUT/rm_agreement-GENERATOR.json`` and, with ``--name NAME``, a copy to
+``experiments/results/tuning/NAME.json``; ``--help``: every field of ``Args``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tyro
+
+from experiments.cli import run
+from experiments.results_io import RESULTS, write_result
 
 _WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass
+class Args:
+    out: Path
+    """A compare.py run directory (its results.json, train_items.parquet, copies-*.jsonl)."""
+    generator: str = "grpo"
+    """Tuned generator name (copies-NAME.jsonl)."""
+    seed: int = 7
+    """Seed of the user split."""
+    name: str = ""
+    """When given, the summary is also written to OUT_DIR/NAME.json (e.g. rm-agreement-grpo-80-steps)."""
+    out_dir: Path = RESULTS / "tuning"
+    """Folder of the recorded copy (with --name)."""
 
 
 def user_halves(user_ids: np.ndarray, seed: int) -> np.ndarray:
@@ -57,16 +80,15 @@ def naming(frame, catalog) -> np.ndarray:
                      for t, i in zip(frame["copy_text"], frame["item_id"], strict=True)])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="A compare.py run directory.")
-    parser.add_argument("--generator", default="grpo", help="Tuned generator name (copies-NAME.jsonl).")
-    parser.add_argument("--seed", type=int, default=7, help="Seed of the user split.")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``Args`` from ``argv`` (default: the command line), score both generators' copies, write the summary."""
+    args = tyro.cli(Args, args=argv, description=__doc__)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from experiments.tuning.compare import cached_step, config_overrides
     from reward_models import RewardModel, train_reward_model
     from rlopt.data import read_catalog, read_table
     from rlopt.io_utils import write_json_atomic
+    from rlopt.pipeline.cache import file_digest
 
     out = Path(args.out)
     catalog = read_catalog(out / "sim" / "catalog.parquet")
@@ -77,13 +99,20 @@ def main() -> None:
     # the run's own reward model(s): reward_model, and an ensemble's reward_model-seedK
     models = {f"tuned against: {d.name}": RewardModel.from_pretrained(d)
               for d in sorted(out.glob("reward_model*")) if (d / "reward_config.json").is_file()}
+    results = json.loads((out / "results.json").read_text())
+    overrides = config_overrides(results["args"].get("reward_set", []))  # the run's own reward-model settings
+    cache = out / "rm-agreement"
+    cache.mkdir(exist_ok=True)
     for name, (logs, seed) in variants.items():
         if logs is train and f"tuned against: reward_model-seed{seed}" in models:
             continue  # an ensemble member is this model already (all training users, this seed)
-        cache = out / "rm-agreement" / f"seed{seed}"
-        if not (cache / "reward_config.json").is_file():
-            train_reward_model(logs.reset_index(drop=True), catalog, seed=seed, progress=False).save_pretrained(cache)
-        models[name] = RewardModel.from_pretrained(cache)
+        inputs = {"logs": file_digest(out / "train_items.parquet"), "users": "all" if logs is train else name,
+                  "split_seed": args.seed, "seed": seed, "overrides": overrides}
+        member, _ = cached_step(cache, f"seed{seed}", inputs,
+                                lambda tmp, logs=logs, seed=seed: train_reward_model(
+                                    logs.reset_index(drop=True), catalog, seed=seed, progress=False,
+                                    **overrides).save_pretrained(tmp))
+        models[name] = RewardModel.from_pretrained(member)
     cols = ["item_id", "segment", "placement", "copy_text"]
     base = read_table(out / "copies-base.jsonl")[cols]
     tuned = read_table(out / f"copies-{args.generator}.jsonl")[cols]
@@ -95,7 +124,6 @@ def main() -> None:
     by_naming = {name: {"base named": float(b[named_base].mean()), "base unnamed": float(b[~named_base].mean()),
                         "tuned named": float(t[named_tuned].mean()), "tuned unnamed": float(t[~named_tuned].mean())}
                  for name, (b, t) in scores.items()}
-    results = json.loads((out / "results.json").read_text())
     truth = results["ratio_vs_base"][args.generator]["p_click"]["ratio"]
     summary = {"run": str(out), "generator": args.generator, "proxy_ratio_tuned_over_base": ratios,
                "true_ctr_ratio": truth,
@@ -103,8 +131,11 @@ def main() -> None:
                                          "base": float(named_base.mean()), "tuned": float(named_tuned.mean())},
                "mean_score_by_naming": by_naming}
     write_json_atomic(out / f"rm_agreement-{args.generator}.json", summary)
+    if args.name:
+        write_result(args.out_dir / f"{args.name}.json", summary)
     print(json.dumps(summary, indent=1))
+    return summary
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
