@@ -54,7 +54,7 @@ _TRAIN_EPILOG = (
 )
 # Options that say what to train on and where to write; every other option of `rlopt reward train` is a
 # field of TrainConfig (the keys of an experiment's [reward] table).
-TRAIN_INPUTS = ("logs", "catalog", "out", "holdout", "placements", "on_error", "json")
+TRAIN_INPUTS = ("logs", "catalog", "out", "holdout", "placements", "on_error", "max_rows", "json")
 TRAIN_ALIASES = {"--max-epochs": "--epochs", "--no-use-item-text": "--no-item-text"}  # older spellings
 
 
@@ -79,6 +79,10 @@ def train_parser():
     inputs.add_argument("--placements", help="Placements (TOML/JSON) to validate against.")
     inputs.add_argument("--on-error", "--on_error", dest="on_error", default="fail", choices=("fail", "quarantine"),
                         help="fail | quarantine (bad log rows).")
+    inputs.add_argument("--max-rows", "--max_rows", dest="max_rows", type=int, default=None,
+                        help="Train on a seeded uniform sample of at most this many log rows (0 = every row). "
+                             "Default: every row of a log that fits in memory; 1,000,000 of a folder of shards or "
+                             "a large file (validated in batches; the JSON's 'input' says what was done).")
     inputs.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
     return parser
 
@@ -121,14 +125,21 @@ def _train(inputs: dict[str, Any], fields: dict[str, Any]) -> None:
     config = TrainConfig(**fields)  # bad values fail before anything is read
     check_out_dir(out)
     start = time.perf_counter()
-    train_logs, cat = _read_inputs(logs, catalog, placements, on_error, quarantine_dir=out)
+    from reward_models.inputs import read_training_logs
+    from rlopt.data import read_catalog
+
+    # Logs larger than memory are validated in batches and sampled (seeded); result["input"] says so.
+    cat = read_catalog(catalog, on_error=on_error,  # type: ignore[arg-type]
+                       quarantine_path=quarantine_path_for(out / f"catalog-{catalog.name}"))
+    train_logs = read_training_logs(logs, cat, placements, on_error=on_error,
+                                    quarantine_path=quarantine_path_for(out / logs.name),
+                                    max_rows=inputs["max_rows"], seed=config.seed)
     held = None
     if inputs["holdout"] is not None:
-        from rlopt.data import read_logs
-
         holdout = Path(inputs["holdout"])
-        held = read_logs(holdout, cat, placements=placements, on_error=on_error,
-                         quarantine_path=quarantine_path_for(out / f"holdout-{holdout.name}"))
+        held = read_training_logs(holdout, cat, placements, on_error=on_error,
+                                  quarantine_path=quarantine_path_for(out / f"holdout-{holdout.name}"),
+                                  max_rows=inputs["max_rows"], seed=config.seed)
     model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), config=config)
     mode, encoder, precision = config.mode, config.encoder, config.precision
     model.save_pretrained(out)
@@ -143,6 +154,8 @@ def _train(inputs: dict[str, Any], fields: dict[str, Any]) -> None:
               "encoder_precision": model.config["encoder_precision"], "n_train": metrics["n_train"],
               "n_valid": metrics["n_valid"], "n_calib": metrics["n_calib"], "best_epoch": metrics["best_epoch"],
               "calibration_method": metrics["calibration_method"],
+              "input": train_logs.attrs["input"],
+              **({} if held is None else {"holdout_input": held.attrs["input"]}),
               **_quarantine_summary(catalog=cat, logs=train_logs, **({} if held is None else {"holdout": held})),
               "wall_s": round(time.perf_counter() - start, 2)}
     result.update(_flat("valid_", metrics["valid"]))

@@ -386,14 +386,14 @@ class _Pass:
 
     def _keys(self, clean: pd.DataFrame) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         parts = []
         for col in self.distinct_cols:
             if col in clean.columns:
-                uniq = pd.unique(clean[col].astype(object).to_numpy())
-                parts.append(pa.table({"c": pa.array([col] * len(uniq), pa.string()),
-                                       "v": pa.array([str(u) for u in uniq], pa.string())}))
+                uniq = pc.unique(pa.array(clean[col])).cast(pa.string())
+                parts.append(pa.table({"c": pa.array(np.full(len(uniq), col, dtype=object), pa.string()), "v": uniq}))
         if not parts:
             return
         table = pa.concat_tables(parts)
