@@ -1,0 +1,120 @@
+"""Engines: where per-batch work runs -- in this process, or on a Ray cluster.
+
+A per-batch function knows nothing of its executor. It takes one *work unit* (a batch of rows, or
+a description of where to read one: :mod:`rlopt.engine.units`) and returns a small result; the
+engine applies it to every unit and hands the results back **in unit order**, so whatever the
+driver reduces from them (counts, the first offending rows, an output file written batch by
+batch) is the same on every engine.
+
+- :class:`~rlopt.engine.local.LocalEngine` runs the function in this process, one unit after the
+  other (today's behaviour, no extra dependency).
+- :class:`~rlopt.engine.ray_engine.RayEngine` runs it as Ray tasks, or on a pool of Ray actors when
+  the function is a class whose ``__init__`` loads something once (a reward model).
+
+Both take the same call::
+
+    with make_engine("ray", address="local") as engine:
+        for result in engine.map_batches(fn, units, fn_kwargs={"catalog_ids": ids}):
+            ...
+
+Users reach this through ``--engine local|ray`` and ``--ray-address`` on ``rlopt validate`` and
+``rlopt reward score`` (:mod:`rlopt.engine.validation`, :mod:`rlopt.engine.scoring`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from rlopt.errors import InputError
+
+ENGINE_CHOICES = ("local", "ray")
+ENGINE_HELP = ("Where the per-batch work runs: local (this process) | ray (Ray tasks/actors; a local Ray "
+               "starts unless --ray-address or RAY_ADDRESS names a cluster).")
+RAY_ADDRESS_HELP = ("Ray cluster for --engine ray: host:port of its head (GCS, default port 6379), "
+                    "ray://host:10001 (Ray Client), 'auto' (the cluster this machine already belongs to) or "
+                    "'local' (start a Ray here). Default: $RAY_ADDRESS, else 'local'.")
+
+
+class Engine(abc.ABC):
+    """Apply a per-batch function to work units; results come back in unit order.
+
+    Subclasses implement :meth:`map_batches` (and :meth:`close` when they hold resources).
+    """
+
+    name: str = "engine"
+
+    @abc.abstractmethod
+    def map_batches(self, fn: Callable[..., Any] | type, units: Iterable[Any], *,
+                    fn_kwargs: Mapping[str, Any] | None = None,
+                    fn_constructor_args: tuple[Any, ...] = (),
+                    concurrency: int | None = None, num_cpus: float = 1, num_gpus: float = 0) -> Iterator[Any]:
+        """Yield ``fn(unit, **fn_kwargs)`` for each unit, in the order of ``units``.
+
+        Parameters
+        ----------
+        fn : callable or class
+            A function of one unit, or a class: then each worker builds
+            ``fn(*fn_constructor_args)`` once (e.g. loads a model) and calls it on many units.
+        units : iterable
+            Work units; consumed lazily (a bounded number is in flight at a time).
+        fn_kwargs : mapping, optional
+            Read-only keyword arguments shared by every call (sent to each worker once).
+        concurrency : int, optional
+            Workers (actors) for a class ``fn``; default: the CPUs the engine has.
+        num_cpus, num_gpus : float
+            Resources one call (or one actor) reserves on a Ray cluster; ignored locally.
+        """
+
+    def close(self) -> None:  # noqa: B027 -- an optional hook: the local engine holds nothing
+        """Release what the engine holds (a Ray connection it opened)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def describe(self) -> dict[str, Any]:
+        """What the engine ran on, for --json output and benchmark records."""
+        return {"engine": self.name}
+
+
+def check_engine_name(name: str) -> str:
+    """``name`` if it is one of :data:`ENGINE_CHOICES`, else an InputError naming ``--engine``."""
+    if name not in ENGINE_CHOICES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {name!r}", key="--engine",
+                         value=name)
+    return name
+
+
+def make_engine(name: str = "local", *, address: str | None = None, num_cpus: int | None = None) -> Engine:
+    """The engine called ``name`` (``local`` or ``ray``).
+
+    Parameters
+    ----------
+    name : {"local", "ray"}
+    address : str, optional
+        Ray only: the cluster to join (see :class:`~rlopt.engine.ray_engine.RayEngine`).
+    num_cpus : int, optional
+        Ray only, when it starts a local Ray: the CPUs it may use (default: all).
+
+    Raises
+    ------
+    InputError
+        Unknown name, Ray not installed, or a Ray cluster that cannot be reached (naming the address).
+    """
+    check_engine_name(name)
+    if name == "local":
+        if address is not None:
+            raise InputError("--ray-address is only used with --engine ray", key="--ray-address", value=address)
+        from rlopt.engine.local import LocalEngine
+
+        return LocalEngine()
+    from rlopt.engine.ray_engine import RayEngine
+
+    return RayEngine(address=address, num_cpus=num_cpus)
+
+
+__all__ = ["ENGINE_CHOICES", "Engine", "check_engine_name", "make_engine"]

@@ -1,0 +1,192 @@
+"""The Ray engine: per-batch functions as Ray tasks, per-batch classes on a pool of Ray actors.
+
+Ray is an optional extra (``pip install rlopt[ray]``) and is imported here only, when a
+:class:`RayEngine` is built.
+
+Where it connects (``address``, else ``$RAY_ADDRESS``, else ``"local"``):
+
+- ``"local"``: start a Ray on this machine (or use the one this process already started);
+- ``"host:port"``: the head node of a running cluster (its GCS port, 6379 by default);
+- ``"ray://host:port"``: a cluster through Ray Client (port 10001 by default);
+- ``"auto"``: the cluster this machine already belongs to (``ray start`` was run here).
+
+A cluster that cannot be reached is an :class:`~rlopt.errors.InputError` naming the address. A
+TCP connection to the address is tried first with a short timeout, because Ray itself keeps
+retrying an unreachable head for minutes.
+
+Every node must have rlopt (and the input files, at the same paths or on shared storage) installed:
+tasks receive the work unit's *description* (a Parquet file and row groups) and read it there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from rlopt.engine import Engine
+from rlopt.errors import InputError
+
+CONNECT_TIMEOUT_S = 5.0
+_DEFAULT_PORTS = {"": 6379, "ray": 10001}
+_INSTALL = "pip install rlopt[ray]"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError(f"--engine ray needs Ray, which is not installed here: {_INSTALL} (on every node of "
+                         "the cluster), or use --engine local", key="--engine", value="ray") from None
+    return ray
+
+
+def resolve_address(address: str | None) -> str:
+    """``address``, else ``$RAY_ADDRESS``, else ``"local"``."""
+    if address:
+        return address
+    return os.environ.get("RAY_ADDRESS") or "local"
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Open (and close) a TCP connection to a ``host:port`` or ``ray://host:port`` address.
+
+    Raises
+    ------
+    InputError
+        Naming the address, when it is malformed or nothing answers within ``timeout`` seconds.
+    """
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is not a number
+        host, port = None, None
+    if not host or port is None:
+        raise InputError(f"cannot read the Ray address {address!r}: expected host:port, ray://host:port, 'auto' or "
+                         "'local'", key="--ray-address", value=address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"cannot reach a Ray cluster at {address}: nothing answered on {host}:{port} within {timeout:g} s "
+            f"({err.strerror or err}). Start the cluster's head there (`ray start --head`), check the host, "
+            "the port and the firewall, or use --engine local (or --ray-address local for a Ray on this "
+            "machine)", key="--ray-address", value=address) from None
+
+
+class _ActorHost:
+    """Holds one instance of a per-batch class inside a Ray actor (built once, called per unit)."""
+
+    def __init__(self, cls: type, args: tuple[Any, ...]) -> None:
+        self.fn = cls(*args)
+
+    def run(self, unit: Any, **kwargs: Any) -> Any:
+        return self.fn(unit, **kwargs)
+
+
+def _call(fn: Callable[..., Any], unit: Any, **kwargs: Any) -> Any:
+    return fn(unit, **kwargs)
+
+
+class RayEngine(Engine):
+    """Run per-batch work on Ray; results come back in unit order.
+
+    Parameters
+    ----------
+    address : str, optional
+        See the module docstring; default ``$RAY_ADDRESS``, else ``"local"``.
+    num_cpus : int, optional
+        CPUs of a Ray this engine starts locally (default: all of this machine's).
+    max_in_flight : int, optional
+        Units submitted and not yet collected (bounds driver and object-store memory); default twice
+        the cluster's CPUs.
+
+    Raises
+    ------
+    InputError
+        Ray is not installed, or the cluster cannot be reached (the message names the address).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
+                 max_in_flight: int | None = None) -> None:
+        self.ray = _import_ray()
+        self.address = resolve_address(address)
+        self._owns = False
+        if not self.ray.is_initialized():
+            self._connect(num_cpus)
+            self._owns = True
+        resources = self.ray.cluster_resources()
+        self.cpus = max(1, int(resources.get("CPU", 1)))
+        self.gpus = int(resources.get("GPU", 0))
+        self.max_in_flight = max_in_flight or 2 * self.cpus
+
+    def _connect(self, num_cpus: int | None) -> None:
+        ray = self.ray
+        # Worker output would mix with the command's own (--json goes to stdout): keep it in Ray's logs.
+        common = {"log_to_driver": False, "logging_level": "warning"}
+        if self.address == "local":
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
+            return
+        if self.address != "auto":
+            check_reachable(self.address)
+        try:
+            ray.init(address=self.address, **common)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise InputError(f"cannot connect to the Ray cluster at {self.address}: {str(err).splitlines()[0]}. "
+                             "Check that it runs the same Ray and Python versions as this machine, or use "
+                             "--engine local", key="--ray-address", value=self.address) from None
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.name, "ray_address": self.address, "ray_cpus": self.cpus, "ray_gpus": self.gpus}
+
+    def close(self) -> None:
+        if self._owns and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._owns = False
+
+    def map_batches(self, fn: Callable[..., Any] | type, units: Iterable[Any], *,
+                    fn_kwargs: Mapping[str, Any] | None = None,
+                    fn_constructor_args: tuple[Any, ...] = (),
+                    concurrency: int | None = None, num_cpus: float = 1, num_gpus: float = 0) -> Iterator[Any]:
+        ray = self.ray
+        # Shared arguments go to the object store once; Ray hands each task the stored value.
+        shared = {k: ray.put(v) for k, v in (fn_kwargs or {}).items()}
+        if isinstance(fn, type):
+            n = concurrency or max(1, int(self.cpus // max(num_cpus, 1e-9)))
+            host = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_ActorHost)
+            actors = [host.remote(fn, fn_constructor_args) for _ in range(n)]
+            submit = lambda i, unit: actors[i % n].run.remote(unit, **shared)  # noqa: E731
+        else:
+            task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_call)
+            fn_ref = ray.put(fn)
+            submit = lambda i, unit: task.remote(fn_ref, unit, **shared)  # noqa: E731
+        pending: deque[Any] = deque()
+        try:
+            for i, unit in enumerate(units):
+                pending.append(submit(i, unit))
+                if len(pending) >= self.max_in_flight:
+                    yield self._get(pending.popleft())
+            while pending:
+                yield self._get(pending.popleft())
+        finally:
+            for ref in pending:  # stopped early (an error, or the caller broke off): drop the rest
+                ray.cancel(ref, force=False)
+            if isinstance(fn, type):
+                for actor in actors:
+                    ray.kill(actor)
+
+    def _get(self, ref: Any) -> Any:
+        """``ray.get`` that re-raises the task's own exception (an InputError stays one paragraph)."""
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as err:
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, BaseException):
+                raise cause from None
+            raise
