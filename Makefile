@@ -14,7 +14,7 @@ run: setup
 test: setup
 	bash scripts/setup-browser.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --doctest-modules rlopt reward_models envs tests
+	$(BIN)/python -m pytest -q --doctest-modules rlopt reward_models envs experiments tests
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
 test-slow: setup
