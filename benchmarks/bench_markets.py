@@ -27,6 +27,9 @@ For each market, with rlopt's public API only, on the training logs:
    (weighted by how often it was shown) and its best logged copy per context
    (:mod:`rlopt.pipeline.logged_compare`, with the truth as the scorer), ratios with paired
    bootstrap intervals over contexts.
+   Optional extra rows (off by default): ``few-shot`` (the base generator prompted with each
+   context's best logged copies, ``--few-shot K``) and ``tuned + best-of-n`` (each shown tuned
+   copy the best of ``--best-of N`` samples by the reward model).
 4. **Copy quality**: defect rates (:mod:`rlopt.generation.quality`; ``incomplete`` among them) of
    the shown copy, and the misleading-discount rate (:func:`rlopt.generation.is_misleading`, list
    price known) of the shown copy and of what the model wrote before the repairs.
@@ -90,6 +93,14 @@ class Args:
     """DPO steps (unset: the preset's)."""
     dpo_min_pairs: int | None = None
     """DPO's min_pairs (unset: the config's); only tiny smoke-test logs need it lower."""
+    best_of: int = 1
+    """With n > 1, also a "tuned + best-of-n" row: each shown copy the best of n tuned samples by the
+    reward model (rlopt.generation.rerank.best_of_n, rerank_metric)."""
+    rerank_metric: str = "reward"
+    """Reward-model output best-of-n maximizes (reward, p_click, p_purchase, expected_revenue)."""
+    few_shot: int = 0
+    """With k > 0, also a "few-shot" row: the base generator prompted with each context's k best logged
+    copies of the training logs by the reward model's P(click) (rlopt.generation.fewshot.add_examples)."""
     reward_max_epochs: int | None = None
     """Reward-model epochs cap (unset: TrainConfig's)."""
     seed: int = 0
@@ -175,7 +186,7 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def reward_model_case(market: Market, args: Args, out: Path) -> dict[str, Any]:
+def reward_model_case(market: Market, args: Args, out: Path) -> tuple[dict[str, Any], Any]:
     """Train the reward model on the market's training logs; AUCs on the holdout beside the oracle's."""
     from reward_models import train_reward_model
     from reward_models.evaluate import prediction_metrics
@@ -205,7 +216,7 @@ def reward_model_case(market: Market, args: Args, out: Path) -> dict[str, Any]:
         case["oracle_fresh"] = oracle(market.oracle_fresh_holdout)
     case["click_auc_over_oracle"] = case["saved"]["click_auc"] / case["oracle"]["click_auc"]
     case["click_auc_minus_baseline"] = case["saved"]["click_auc"] - case["baseline"]["click_auc"]
-    return case
+    return case, model
 
 
 def draw_contexts(market: Market, n: int, seed: int) -> pd.DataFrame:
@@ -216,16 +227,30 @@ def draw_contexts(market: Market, n: int, seed: int) -> pd.DataFrame:
     return seen.iloc[np.sort(pick)].reset_index(drop=True)
 
 
-def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args: Args) -> tuple[pd.DataFrame, dict]:
-    """``num`` copies per context from generator ``spec``; the copies and the wall time."""
+def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args: Args,
+             scorer: Callable[[pd.DataFrame], np.ndarray] | None = None) -> tuple[pd.DataFrame, dict]:
+    """``num`` copies per context from generator ``spec`` (each the best of ``args.best_of`` by
+    ``scorer`` when one is given); the copies and the wall time."""
     from rlopt.generation import generate_copies, resolve_generator
+    from rlopt.generation.rerank import best_of_n
 
     start, load = time.perf_counter(), _load()
     model, tokenizer = resolve_generator(spec, device="cpu")
-    copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
-                             seed=args.seed, generator_name=name)
+    if scorer is None:
+        copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
+                                 seed=args.seed, generator_name=name)
+    else:
+        copies = best_of_n(model, tokenizer, contexts, market.catalog, market.placements, {}, n=args.best_of,
+                           scorer=scorer, num=args.num, seed=args.seed, generator_name=name)
     del model
-    return copies, {"wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()]}
+    timing = {"wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()]}
+    if "examples" in copies.columns:
+        from rlopt.generation.fewshot import verbatim_rate
+
+        timing["verbatim_rate"] = verbatim_rate(copies)
+    if "rerank" in copies.attrs:
+        timing["rerank"] = dict(copies.attrs["rerank"])
+    return copies, timing
 
 
 def tune_dpo(market: Market, args: Args, out: Path) -> dict[str, Any]:
@@ -319,18 +344,31 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
                             "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(args).items()
                                        if k not in ("out", "work")}}
     print(f"[{name}] reward model on {len(market.train)} impressions", flush=True)
-    case["reward_model"] = reward_model_case(market, args, work / name / "reward_model")
+    case["reward_model"], reward_model = reward_model_case(market, args, work / name / "reward_model")
     contexts = draw_contexts(market, args.contexts, args.seed)
     case["contexts"], case["num"] = len(contexts), args.num
     print(f"[{name}] base generator on {len(contexts)} contexts x {args.num}", flush=True)
     copies, timing = {}, {}
     copies["base"], timing["generate_base"] = generate(args.generator, "base", market, contexts, args)
+    if args.few_shot > 0:  # examples from the training logs only: the contexts come from the holdout
+        from rlopt.generation.fewshot import add_examples
+        from rlopt.generation.rerank import reward_model_scorer
+
+        shots = add_examples(contexts, market.train, market.catalog, k=args.few_shot,
+                             scorer=reward_model_scorer(reward_model, market.catalog, "p_click"))
+        copies["few-shot"], timing["generate_few_shot"] = generate(args.generator, "few-shot", market, shots, args)
     print(f"[{name}] quick DPO", flush=True)
     from rlopt.errors import InputError
 
     try:
         case["dpo"] = tune_dpo(market, args, work / name / "dpo")
         copies["tuned"], timing["generate_tuned"] = generate(str(work / name / "dpo"), "tuned", market, contexts, args)
+        if args.best_of > 1:
+            from rlopt.generation.rerank import reward_model_scorer
+
+            scorer = reward_model_scorer(reward_model, market.catalog, args.rerank_metric)
+            copies["tuned + best-of-n"], timing["generate_tuned_best_of_n"] = generate(
+                str(work / name / "dpo"), "tuned + best-of-n", market, contexts, args, scorer)
     except InputError as err:  # the logs could not give DPO its pairs: say so, grade the rest
         case["dpo"] = {"error": str(err)}
     case["timing"] = timing

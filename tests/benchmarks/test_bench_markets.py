@@ -26,7 +26,8 @@ def smoke(tmp_path_factory, tiny_causal_lm_dir, tiny_encoder_dir):
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_markets", "--markets", "atelier", "--impressions", "6000",
          "--contexts", "3", "--num", "1", "--generator", str(tiny_causal_lm_dir), "--encoder", str(tiny_encoder_dir),
-         "--dpo-steps", "1", "--dpo-min-pairs", "2", "--reward-max-epochs", "1", "--out", str(out), "--work", str(work)],
+         "--dpo-steps", "1", "--dpo-min-pairs", "2", "--reward-max-epochs", "1", "--best-of", "2", "--few-shot", "1",
+         "--out", str(out), "--work", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text())["markets"]["atelier"], work
@@ -40,12 +41,23 @@ def test_every_stage_recorded(smoke):
         assert 0.0 <= rm[scorer]["click_auc"] <= 1.0
     assert rm["health"]["status"] in ("ok", "weak", "no_signal")
     assert case["dpo"]["steps"] == 1 and case["dpo"]["pairs"] >= 2
-    assert set(case["quality"]) == {"base", "tuned"} and case["quality"]["tuned"]["defects"]["n"] == 3
+    assert {"base", "tuned"} <= set(case["quality"]) and case["quality"]["tuned"]["defects"]["n"] == 3
     ctr = case["graded"]["ctr"]
     assert {"base", "tuned", "mean_logged", "best_logged"} <= set(ctr["means"])
     assert ctr["means"]["best_logged"] >= ctr["means"]["mean_logged"]
     assert {"tuned / base", "tuned / mean_logged", "tuned / best_logged"} <= set(ctr["ratios"])
     assert "tuned / base ctr >= 1.5" in case["targets"] and "machine" in case
+
+
+def test_extra_rows_best_of_n_and_few_shot(smoke):
+    case, work = smoke
+    ctr = case["graded"]["ctr"]
+    for row in ("few-shot", "tuned + best-of-n"):
+        assert row in ctr["means"] and f"{row} / mean_logged" in ctr["ratios"] and row in case["quality"]
+    assert case["timing"]["generate_tuned_best_of_n"]["rerank"]["n"] == 2
+    assert 0.0 <= case["timing"]["generate_few_shot"]["verbatim_rate"] <= 1.0
+    shown = pd.read_json(work / "atelier" / "copies_few-shot.jsonl", lines=True)
+    assert shown["examples"].map(len).max() == 1  # the prompt carried one logged copy
 
 
 def test_graded_by_the_markets_truth(smoke):
