@@ -122,8 +122,8 @@ DISCOUNT_TEMPLATES = ("discount", "discount_heavy", "discount_luxe", "discount_t
 CTA = ("shop now", "shop the collection", "get yours", "order today", "discover", "see more")
 
 _WORD = re.compile(r"[a-z0-9']+")
-_PCT = re.compile(r"(\d{1,2})\s*%")
-_DISCOUNT_CUES = re.compile(r"\d{1,2}\s*%|\b(?:sale|save|saving|savings|deal|deals|discount|discounted|clearance|"
+_PCT = re.compile(r"\b(\d{1,2})\s*%")  # "100% merino" states no discount
+_DISCOUNT_CUES = re.compile(r"\b\d{1,2}\s*%|\b(?:sale|save|saving|savings|deal|deals|discount|discounted|clearance|"
                             r"markdown|reduced|price drop|half price|half off|bogo)\b", re.I)
 _VOICE_RES = {v: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in ws) + r")\b", re.I) for v, ws in VOICES.items()}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 from experiments.markets import atelier
+from tests._cli import run_rlopt
 
 SOURCE = Path(atelier.__file__)
 
@@ -29,16 +29,8 @@ def truth(shop):
 
 
 def _validate(monkeypatch, capsys, *args) -> tuple[int, str]:
-    from rlopt.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["rlopt", "validate", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    code, out, err = run_rlopt(monkeypatch, capsys, "validate", *args)
+    return code, out + err
 
 
 def test_logs_pass_rlopt_validate(shop, monkeypatch, capsys):
@@ -158,6 +150,12 @@ def test_false_claims_and_empty_copy(truth):
     p, buy = _grade(truth, {"plain": full["title"], "sale": f"{full['title']} - on sale"}, full["item_id"],
                     "value_seekers")
     assert p["sale"] < p["plain"] and buy["sale"] < buy["plain"]  # discount talk on a full-price item
+
+
+def test_material_percentages_are_not_discount_talk(truth):
+    item = _discounted(truth)
+    f = truth.features(f"{item['title']}: 100% merino wool", item["item_id"], "app_feed")
+    assert f["discount_mentions"] == 0 and f["false_claim"] == 0
 
 
 def test_logged_pools_hold_every_effect(shop):
