@@ -15,10 +15,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rlopt.engine import ENGINE_HELP, RAY_ADDRESS_HELP
 from rlopt.errors import InputError, clean_message, show_controls
 from rlopt.io_utils import json_default
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+# --engine / --ray-address: where per-batch work runs (rlopt/engine); the help texts live with the engines
+EngineOpt = Annotated[str, typer.Option("--engine", help=ENGINE_HELP)]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help=RAY_ADDRESS_HELP)]
 
 
 class SafeConsole(Console):

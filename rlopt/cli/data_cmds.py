@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit, err_console
+from rlopt.cli._common import EngineOpt, JsonOption, RayAddressOpt, emit, err_console
+from rlopt.engine import check_engine_options
 
 _EPILOG = (
     "Examples:\n\n"
@@ -34,6 +35,8 @@ def validate(
     = "fail",
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the validated, normalized logs here (.parquet, .jsonl or .csv).")] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate logs (and their catalog) against the data contract; report counts per rule."""
@@ -46,6 +49,7 @@ def validate(
     if on_error not in ON_ERROR_CHOICES:
         raise InputError(f"--on-error must be one of {', '.join(ON_ERROR_CHOICES)}, got {on_error!r}",
                          rule="--on-error choice")
+    check_engine_options(engine, ray_address)
     if out is not None:
         from rlopt.cli._common import check_out_file
         from rlopt.data.io import table_format
@@ -57,7 +61,18 @@ def validate(
     quarantine = quarantine_path_for(out if out is not None else logs)
     with err_console.status(f"reading {catalog}"):
         cat = read_catalog(catalog, on_error=on_error, quarantine_path=cat_quarantine)  # type: ignore[arg-type]
-    if should_stream(logs):  # a folder of shards, or a large file: record batches, bounded memory
+    if engine == "ray":  # the same per-batch checks as Ray tasks (rlopt/engine/validation.py)
+        from rlopt.engine import make_engine
+        from rlopt.engine.validation import validate_on_engine
+
+        with make_engine("ray", address=ray_address) as ray_engine, \
+                err_console.status(f"validating {logs} on Ray"):
+            done = validate_on_engine(logs, ray_engine, on_error=on_error, quarantine_path=quarantine, out=out,
+                                      catalog_ids=cat["item_id"], placements=placement_map)
+            ran_on = ray_engine.describe()
+        report, distinct, columns = done.report, done.distinct, done.columns
+        reading = {"read": f"in {done.units} units (Ray)", "shards": done.shards, **ran_on}
+    elif should_stream(logs):  # a folder of shards, or a large file: record batches, bounded memory
         with err_console.status(f"validating {logs} in batches"):
             streamed = stream_validate(logs, "logs", on_error=on_error, quarantine_path=quarantine,  # type: ignore[arg-type]
                                        catalog_ids=cat["item_id"], placements=placement_map, out=out,

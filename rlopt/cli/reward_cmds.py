@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit
+from rlopt.cli._common import EngineOpt, JsonOption, RayAddressOpt, emit
 
 reward_app = typer.Typer(help="Train, evaluate and apply the click / purchase reward model.", no_args_is_help=True)
 
@@ -246,11 +246,15 @@ def score_cmd(
     w_revenue: Annotated[float | None, typer.Option("--w-revenue", help="Reward weight on revenue / price scale.")] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="Override the saved encoder precision: auto | fp32 | bf16.")] = None,
     placements: PlacementsOpt = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score copy: adds p_click, p_purchase, expected_revenue and reward (no slot bias) to each row.
 
     Example: rlopt reward score --model runs/reward --copies copies.jsonl --catalog sim/catalog.parquet --out scored.jsonl
+
+    With --engine ray the rows are scored in chunks on a pool of Ray actors, each loading the model once.
     """
     from dataclasses import replace
 
@@ -258,7 +262,9 @@ def score_cmd(
     from rlopt.cli._common import check_out_file
     from rlopt.data import read_catalog, read_copies, write_table
     from rlopt.data.io import table_format
+    from rlopt.engine import check_engine_options
 
+    check_engine_options(engine, ray_address)
     table_format(check_out_file(out))  # a bad --out fails before the model loads
     start = time.perf_counter()
     reward_model = RewardModel.from_pretrained(model, precision=precision)
@@ -266,6 +272,20 @@ def score_cmd(
     frame = read_copies(copies, cat, placements)
     given = {"click": w_click, "purchase": w_purchase, "revenue": w_revenue}
     weights = replace(reward_model.weights, **{k: v for k, v in given.items() if v is not None})
+    if engine == "ray":  # chunks on Ray actors, one model each (rlopt/engine/scoring.py)
+        from rlopt.engine import make_engine
+        from rlopt.engine.scoring import score_on_engine
+
+        with make_engine("ray", address=ray_address) as ray_engine:
+            done = score_on_engine(frame, cat, model, ray_engine, out=out, weights=weights, precision=precision,
+                                   source=str(copies))
+            ran_on = ray_engine.describe()
+        emit({"out": str(out), "rows": done["rows"], "distinct_copies": int(frame["copy_text"].nunique()),
+              "mean_p_click": done["mean_p_click"], "mean_p_purchase": done["mean_p_purchase"],
+              "mean_reward": done["mean_reward"], "weights": weights.to_dict(),
+              "encoder_precision": done["encoder_precision"], "wall_s": round(time.perf_counter() - start, 2),
+              **ran_on}, as_json, "reward score")
+        return
     scored = reward_model.score(frame, cat, weights=weights, source=str(copies))
     table = frame.drop(columns=[c for c in scored.columns if c in frame.columns]).join(scored)
     write_table(table, out)

@@ -89,6 +89,13 @@ def check_engine_name(name: str) -> str:
     return name
 
 
+def check_engine_options(name: str, address: str | None) -> None:
+    """Check ``--engine`` and ``--ray-address`` before any work (an address needs ``--engine ray``)."""
+    check_engine_name(name)
+    if name != "ray" and address is not None:
+        raise InputError("--ray-address is only used with --engine ray", key="--ray-address", value=address)
+
+
 def make_engine(name: str = "local", *, address: str | None = None, num_cpus: int | None = None) -> Engine:
     """The engine called ``name`` (``local`` or ``ray``).
 
@@ -105,10 +112,8 @@ def make_engine(name: str = "local", *, address: str | None = None, num_cpus: in
     InputError
         Unknown name, Ray not installed, or a Ray cluster that cannot be reached (naming the address).
     """
-    check_engine_name(name)
+    check_engine_options(name, address)
     if name == "local":
-        if address is not None:
-            raise InputError("--ray-address is only used with --engine ray", key="--ray-address", value=address)
         from rlopt.engine.local import LocalEngine
 
         return LocalEngine()
@@ -117,4 +122,4 @@ def make_engine(name: str = "local", *, address: str | None = None, num_cpus: in
     return RayEngine(address=address, num_cpus=num_cpus)
 
 
-__all__ = ["ENGINE_CHOICES", "Engine", "check_engine_name", "make_engine"]
+__all__ = ["ENGINE_CHOICES", "Engine", "check_engine_name", "check_engine_options", "make_engine"]

@@ -118,6 +118,8 @@ class RayEngine(Engine):
         self.ray = _import_ray()
         self.address = resolve_address(address)
         self._owns = False
+        if self.address not in ("local", "auto"):  # named a cluster: fail fast, even if a Ray runs in-process
+            check_reachable(self.address)
         if not self.ray.is_initialized():
             self._connect(num_cpus)
             self._owns = True
@@ -133,8 +135,6 @@ class RayEngine(Engine):
         if self.address == "local":
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
             return
-        if self.address != "auto":
-            check_reachable(self.address)
         try:
             ray.init(address=self.address, **common)
         except (ConnectionError, RuntimeError, ValueError) as err:

@@ -137,13 +137,15 @@ def _check(unit: Unit, table: str, *, columns: list[str], catalog_ids: pd.Index 
 # ------------------------------------------------------------------------------ the driver
 @dataclass
 class EngineValidation:
-    """What :func:`validate_on_engine` found: the report, the table's columns and, over the valid
-    rows, the number of distinct ``item_id``, ``placement``, ``segment`` and ``user_id`` values
-    (None for a column the table lacks)."""
+    """What :func:`validate_on_engine` found: the report, the table's columns, over the valid rows
+    the number of distinct ``item_id``, ``placement``, ``segment`` and ``user_id`` values (for those
+    the table has), per shard ``file, rows_read, rows_valid, rows_quarantined``, and the units run."""
 
     report: ValidationReport
     columns: list[str]
-    distinct: dict[str, int | None]
+    distinct: dict[str, int]
+    shards: list[dict[str, Any]]
+    units: int
 
 
 def validate_on_engine(path: str | os.PathLike[str], engine: Engine, *, table: str = "logs",
@@ -226,8 +228,10 @@ def validate_on_engine(path: str | os.PathLike[str], engine: Engine, *, table: s
     report = ValidationReport(table, file, total.rows, total.rows - total.n_bad,
                               total.n_bad if on_error == "quarantine" else 0, ordered,
                               None if q_writer is None else str(quarantine_path))
-    distinct = {c: (len(total.distinct.get(c, ())) if c in columns else None) for c in _DISTINCT}
-    return EngineValidation(report, columns, distinct)
+    distinct = {c: len(total.distinct.get(c, ())) for c in _DISTINCT if c in columns}
+    shards = [dict(s, rows_quarantined=s["rows_quarantined"] if on_error == "quarantine" else 0)
+              for s in total.shards.values()]
+    return EngineValidation(report, columns, distinct, shards, total.units)
 
 
 @dataclass
@@ -240,10 +244,18 @@ class _Totals:
     shown: list[tuple[int, str, Any, str]] = field(default_factory=list)
     first_shard: str | None = None
     distinct: dict[str, set[Any]] = field(default_factory=dict)
+    shards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    units: int = 0
 
     def add(self, result: _Checked) -> None:
+        self.units += 1
         self.rows += result.rows
         self.n_bad += result.n_bad
+        shard = self.shards.setdefault(result.shard, {"file": result.shard, "rows_read": 0, "rows_valid": 0,
+                                                      "rows_quarantined": 0})
+        shard["rows_read"] += result.rows
+        shard["rows_valid"] += result.rows - result.n_bad
+        shard["rows_quarantined"] += result.n_bad
         for rid, c in result.counts.items():
             self.counts[rid] = self.counts.get(rid, 0) + c
         have = sorted({s[0] for s in self.shown})

@@ -1,0 +1,91 @@
+"""Score many copies with the reward model on an engine: each worker loads the model once.
+
+:class:`CopyScorer` is the per-batch class: ``__init__`` loads the reward model (and keeps the
+catalog), ``__call__`` scores one chunk of validated copy rows (``item_id, segment, placement,
+copy_text`` ...) and returns the rows with ``p_click, p_purchase, expected_revenue, reward`` --
+what :meth:`reward_models.RewardModel.score` gives for the whole table. On the Ray engine it runs
+on a pool of actors (one model per actor); the driver writes the chunks in order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlopt.engine import Engine
+
+DEFAULT_CHUNK_ROWS = 4096  # rows per scoring call: many distinct copies per encoder pass, many chunks per worker
+
+
+class CopyScorer:
+    """Load a reward model once; score chunks of copy rows.
+
+    Parameters
+    ----------
+    model_dir : path
+        A directory written by :meth:`reward_models.RewardModel.save_pretrained`.
+    catalog : pandas.DataFrame
+        The validated catalog (as :func:`rlopt.data.read_catalog` returns it).
+    precision : {"auto", "fp32", "bf16"}, optional
+        Overrides the saved encoder precision.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str], catalog: pd.DataFrame, precision: str | None = None) -> None:
+        from reward_models import RewardModel
+
+        self.model = RewardModel.from_pretrained(model_dir, precision=precision)
+        self.catalog = catalog
+
+    def __call__(self, chunk: pd.DataFrame, *, weights: Any = None, source: str | None = None) -> ScoredChunk:
+        """The chunk's rows (score columns replaced) with the four score columns, in row order."""
+        scored = self.model.score(chunk, self.catalog, weights=weights, source=source)
+        table = chunk.drop(columns=[c for c in scored.columns if c in chunk.columns]).join(scored)
+        return ScoredChunk(table, self.model.encoder.compute_precision)
+
+
+@dataclass
+class ScoredChunk:
+    table: pd.DataFrame
+    encoder_precision: str
+
+
+def chunks(frame: pd.DataFrame, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """``frame`` in consecutive pieces of at most ``rows`` rows (index kept)."""
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start:start + rows]
+
+
+def score_on_engine(frame: pd.DataFrame, catalog: pd.DataFrame, model_dir: str | os.PathLike[str], engine: Engine,
+                    *, out: str | os.PathLike[str], weights: Any = None, precision: str | None = None,
+                    source: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    concurrency: int | None = None) -> dict[str, Any]:
+    """Score ``frame`` (validated copies) chunk by chunk on ``engine`` and write the table to ``out``.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``mean_p_click``, ``mean_p_purchase``, ``mean_reward`` and the workers'
+        ``encoder_precision``.
+    """
+    from rlopt.data.table_writer import TableWriter
+
+    sums = {"p_click": [], "p_purchase": [], "reward": []}  # type: dict[str, list[np.ndarray]]
+    precisions: set[str] = set()
+    rows = 0
+    with TableWriter(Path(out)) as writer:
+        for part in engine.map_batches(CopyScorer, chunks(frame, chunk_rows),
+                                       fn_constructor_args=(str(model_dir), catalog, precision),
+                                       fn_kwargs={"weights": weights, "source": source}, concurrency=concurrency):
+            writer.write(part.table)
+            rows += len(part.table)
+            precisions.add(part.encoder_precision)
+            for col, values in sums.items():
+                values.append(part.table[col].to_numpy(dtype="float64"))
+    means = {f"mean_{c}": float(pd.Series(np.concatenate(v) if v else np.zeros(0)).mean()) for c, v in sums.items()}
+    return {"rows": rows, **means, "encoder_precision": ", ".join(sorted(precisions)) or None}
