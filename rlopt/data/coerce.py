@@ -8,6 +8,7 @@ All work is vectorized except JSON objects, which are inspected per value.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import unicodedata
@@ -234,6 +235,13 @@ def _datetime_to_ms(dt: pd.Series) -> np.ndarray:
     return ms
 
 
+# Set by a caller that parses many batches of one input (rlopt.data.stream): the decoded JSON strings
+# of earlier batches, so features repeated per user are decoded once per input, not once per batch.
+# Scoped to that caller (a context variable, None elsewhere); cleared when it reaches JSON_CACHE_SIZE.
+JSON_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rlopt_json_cache", default=None)
+JSON_CACHE_SIZE = 200_000
+
+
 def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
     """JSON objects (dicts, or JSON strings of one) with str keys and values of ``value_types``.
 
@@ -261,18 +269,28 @@ def parse_json_object(s: pd.Series, value_types: frozenset[type]) -> Parsed:
         decoded = np.empty(len(uniques), dtype=object)
         ok = np.zeros(len(uniques), dtype=bool)
         blank = np.zeros(len(uniques), dtype=bool)
+        cache = JSON_CACHE.get()
         for k, text in enumerate(uniques):  # JSON can only be checked value by value
+            if cache is not None:
+                hit = cache.get((text, value_types))
+                if hit is not None:
+                    decoded[k], ok[k], blank[k] = hit
+                    continue
             if not text.strip():
                 blank[k] = True
-                continue
-            try:
-                v = loads_exact(text)
-            except json.JSONDecodeError:
-                continue
-            if type(v) is dict:
-                v = _drop_nulls(v)
-                if all(type(x) in value_types for x in v.values()):
-                    decoded[k], ok[k] = v, True
+            else:
+                try:
+                    v = loads_exact(text)
+                except json.JSONDecodeError:
+                    v = None
+                if type(v) is dict:
+                    v = _drop_nulls(v)
+                    if all(type(x) in value_types for x in v.values()):
+                        decoded[k], ok[k] = v, True
+            if cache is not None:
+                if len(cache) >= JSON_CACHE_SIZE:
+                    cache.clear()
+                cache[(text, value_types)] = (decoded[k], ok[k], blank[k])
         values[str_idx] = decoded[codes]
         missing[str_idx] = blank[codes]
         unparsed[str_idx] = ~ok[codes] & ~blank[codes]

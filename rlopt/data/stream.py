@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.data.batches import DEFAULT_BATCH_ROWS, Batch, is_sharded, iter_batches, parquet_rows
-from rlopt.data.coerce import PARSERS
+from rlopt.data.coerce import JSON_CACHE, PARSERS
 from rlopt.data.io import sniff_format
 from rlopt.data.rules import KINDS, Frame, Rule, rules_for, whole_table_columns
 from rlopt.data.schema import Placement
@@ -289,6 +289,18 @@ def stream_validate(
     sharded = is_sharded(path)
     if on_error == "quarantine" and quarantine_path is None:
         quarantine_path = quarantine_path_for(file_s)
+    token = JSON_CACHE.set({})  # JSON strings repeated across batches are decoded once
+    try:
+        return _stream(path, table, file_s, sharded, on_error, quarantine_path, catalog_ids, placements, out,
+                       distinct, sample_rows, sample_columns, batch_rows)
+    finally:
+        JSON_CACHE.reset(token)
+
+
+def _stream(path: PathLike, table: str, file_s: str, sharded: bool, on_error: str, quarantine_path: PathLike | None,
+            catalog_ids: pd.Index | None, placements: Mapping[str, Placement] | None, out: PathLike | None,
+            distinct: Sequence[str], sample_rows: np.ndarray | None, sample_columns: Sequence[str] | None,
+            batch_rows: int) -> StreamResult:
     with tempfile.TemporaryDirectory(prefix="rlopt-validate-") as tmp:
         workdir = Path(tmp)
         whole = scan_whole_table(path, table, workdir, batch_rows=batch_rows)
@@ -366,14 +378,17 @@ class _Pass:
                                                     shard_offset=batch.shard_start))
         if self.on_error == "fail" and (n_bad or self.shown):
             return  # nothing is written once the input is known to fail; the counts go on
-        clean = normalize(df, frame, ~bad, self.table)
         if not self.columns:
-            self.columns = [str(c) for c in clean.columns]
+            self.columns = [str(c) for c in normalize(df, frame, np.zeros(len(df), dtype=bool), self.table).columns]
+        if out is None and self.sample_rows is None:  # counting only: the parsed columns are enough
+            self._keys({c: frame.cols[c].values[~bad] for c in self.distinct_cols if c in frame.cols})
+            return
+        clean = normalize(df, frame, ~bad, self.table)
         if out is not None:
             if self.out_writer is None:
                 self.out_writer = TableWriter(out).__enter__()
             self.out_writer.write(clean)
-        self._keys(clean)
+        self._keys({c: clean[c] for c in self.distinct_cols if c in clean.columns})
         if self.sample_rows is not None and len(clean):
             rows = batch.start + np.flatnonzero(~bad)
             lo, hi = np.searchsorted(self.sample_rows, [batch.start, batch.start + len(df)])
@@ -384,15 +399,15 @@ class _Pass:
                     part = part[[c for c in part.columns if c in set(self.sample_columns)]]
                 self.sample_parts.append(part.reset_index(drop=True))
 
-    def _keys(self, clean: pd.DataFrame) -> None:
+    def _keys(self, columns: dict[str, pd.Series]) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         parts = []
-        for col in self.distinct_cols:
-            if col in clean.columns:
-                uniq = pc.unique(pa.array(clean[col])).cast(pa.string())
+        for col, values in columns.items():
+            if len(values):
+                uniq = pc.unique(pa.array(values)).cast(pa.string())
                 parts.append(pa.table({"c": pa.array(np.full(len(uniq), col, dtype=object), pa.string()), "v": uniq}))
         if not parts:
             return
