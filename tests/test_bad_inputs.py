@@ -12,33 +12,20 @@ import errno
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from rlopt.data import write_table
 from rlopt.testing import write_small_market
+from tests._cli import run_rlopt
 
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """``cli(*args)`` runs ``rlopt ARGS`` through the entry point; returns (exit code, stdout, stderr)."""
-    from rlopt.cli import main
-
-    monkeypatch.delenv("RLOPT_DEBUG", raising=False)
-
-    def run(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["rlopt", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    monkeypatch.delenv("RLOPT_DEBUG", raising=False)  # a developer's debug setting must not change the outcome
+    return lambda *args: run_rlopt(monkeypatch, capsys, *args)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from rlopt.data import write_placements, write_table
+from tests._cli import one_line, run_rlopt
 from tests.data._datafixtures import PLACEMENTS, make_catalog, make_logs
 
 
@@ -24,18 +24,12 @@ def dataset(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def run_cli(capsys, monkeypatch):
     """Run ``rlopt validate ARGS`` in-process through ``rlopt.cli.main``; return (exit code, stdout, stderr)."""
-    from rlopt.cli import app, main
+    from rlopt.cli import app
 
     def run(*args: str) -> tuple[int, str, str]:
         # Typer runs a lone command without its name; the full app has many (see rlopt.cli).
         name = ["validate"] if len(app.registered_commands) + len(app.registered_groups) > 1 else []
-        monkeypatch.setattr(sys, "argv", ["rlopt", *name, *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, " ".join(out.err.split())
+        code, out, err = run_rlopt(monkeypatch, capsys, *name, *args)
+        return code, out, one_line(err)
 
     return run

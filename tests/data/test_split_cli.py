@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from rlopt.data import read_table, write_table
+from tests._cli import one_line, run_rlopt
 from tests.data._datafixtures import make_logs
 
 
 @pytest.fixture
 def split_cli(capsys, monkeypatch):
     """Run ``rlopt split ARGS`` through ``rlopt.cli.main``; return (exit code, stdout, stderr)."""
-    from rlopt.cli import main
 
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["rlopt", "split", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, " ".join(out.err.split())
+        code, out, err = run_rlopt(monkeypatch, capsys, "split", *args)
+        return code, out, one_line(err)
 
     return run
 

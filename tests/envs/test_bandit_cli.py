@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from types import SimpleNamespace
 
 import pytest
 
-from rlopt.cli import main
+from tests._cli import run_rlopt
 
 
 @pytest.fixture
@@ -16,13 +15,7 @@ def _rlopt(monkeypatch, capsys):
     """Run ``rlopt ARGS`` in-process through the console entry point; return rc, stdout, stderr."""
 
     def run(*args):
-        monkeypatch.setattr(sys, "argv", ["rlopt", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        out, err = capsys.readouterr()
+        code, out, err = run_rlopt(monkeypatch, capsys, *args)
         return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
     return run

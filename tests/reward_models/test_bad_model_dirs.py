@@ -12,29 +12,22 @@ import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from rlopt.data import write_placements, write_table
+from tests._cli import one_line, run_rlopt
 from tests.tuning.tuning_data import CATALOG, PLACEMENTS
 
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
-    from rlopt.cli import main
-
     monkeypatch.delenv("RLOPT_DEBUG", raising=False)
 
     def run(*args: object) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["rlopt", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return code, " ".join(capsys.readouterr().err.split())
+        code, _, err = run_rlopt(monkeypatch, capsys, *args)
+        return code, one_line(err)
 
     return run
 
