@@ -47,6 +47,11 @@ def verbose_requested() -> bool:
     return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
+def output_is_verbose() -> bool:
+    """Whether this process shows everything (``-v``): True unless :func:`configure_library_output` made it quiet."""
+    return not _state["quiet"]
+
+
 def configure_library_output(verbose: bool | None = None) -> bool:
     """Hide (or, verbose, leave) third-party warnings, log lines and progress bars; return ``verbose``.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,8 @@ def run(
 
         rlopt run experiments/quickstart.toml --set tuning.learning_rate=1e-4 --set tuning.min_confidence=0.8
     """
+    from rlopt.live import live_progress
+    from rlopt.logging_setup import output_is_verbose
     from rlopt.pipeline import load_config, run_pipeline
 
     cfg = load_config(config, out_dir=out, overrides=set_ or ())
@@ -43,7 +46,10 @@ def run(
     def log(line: str) -> None:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    result = run_pipeline(cfg, force=force or (), log=log)
+    # One transient live display (stage line, tuning bar): what stays on the console is one line per
+    # stage and the summary; -v prints every detail line instead. <run>/log.txt has everything.
+    with contextlib.nullcontext() if output_is_verbose() else live_progress(err_console):
+        result = run_pipeline(cfg, force=force or (), log=log)
     report = result.results.get("report")
     summary = {
         "run_dir": str(result.run_dir),
@@ -58,8 +64,10 @@ def run(
         return
     flat = {"run directory": summary["run_dir"], "report": summary["report"], "verdict": summary["verdict"],
             "wall time (s)": summary["total_wall_s"]}
+    # Each stage's outcome was printed as it ended; the table names only those that did not finish.
     flat.update({f"stage {n}": s["status"] + (f" ({s['reason']})" if s["reason"] else "")
-                 + (f" {s['wall_s']}s" if s["status"] == "ran" else "") for n, s in summary["stages"].items()})
+                 for n, s in summary["stages"].items() if s["status"] not in ("ran", "cached")})
+    flat["log"] = str(result.run_dir / "log.txt")
     emit(flat, False, title="rlopt run")
 
 

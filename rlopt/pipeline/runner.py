@@ -373,6 +373,7 @@ def _run_one(
     forced: bool,
     log: Callable[[str], None],
 ) -> StageResult:
+    detail = getattr(log, "detail", log)
     blocked = [d for d in stage.deps if not done[d].ok]
     if blocked:
         dep = done[blocked[0]]
@@ -392,14 +393,18 @@ def _run_one(
     if stage.resumable and not forced and attempt is not None and attempt.get("fingerprint") == fp:
         log(f"[{stage.name}] resuming a crashed attempt in {tmp.name}/")
     else:
-        log(f"[{stage.name}] running")
+        detail(f"[{stage.name}] running")
         tmp = fresh_tmp_dir(run_dir, stage.name, {"fingerprint": fp, "pid": os.getpid()})
     seed = derive_seed(config.run.seed, stage.name)
     seed_everything(seed)
-    ctx = StageContext(stage.name, config, tmp, run_dir, seed, upstream, log)
+    # The stage's own lines are details (the log file, and the live status line while it runs);
+    # the runner's outcome line below stays on the console (rlopt.pipeline.runlog.RunLog).
+    ctx = StageContext(stage.name, config, tmp, run_dir, seed, upstream, detail)
+    live_line = getattr(log, "stage", None)
     t0 = time.perf_counter()
     try:
-        summary = stage.fn(ctx) or {}
+        with live_line(stage.name) if live_line else contextlib.nullcontext():
+            summary = stage.fn(ctx) or {}
         if os.environ.get(FAULT_ENV) == stage.name:
             raise InjectedFault(f"fault injected into stage '{stage.name}' by ${FAULT_ENV}")
     except StageUnavailable as err:

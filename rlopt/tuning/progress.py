@@ -6,6 +6,10 @@ every logging step) or ``ProgressCallback`` (a tqdm bar that also prints the dic
 (so ``--json`` on stdout stays clean) with the step, loss and reward, and every logged dict
 written in full to the ``rlopt.tuning`` logger at INFO (a run's ``log.txt`` handler keeps them;
 nothing reaches the console through it unless the application configures logging so).
+
+Inside a command's live display (:func:`rlopt.live.live_progress`, e.g. ``rlopt run``) the bar is
+a task of that display, removed when training ends (rich allows one live display at a time);
+alone (``rlopt tune``) it is its own display, which stays on the console when it stops.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from rlopt import live
 
 LOGGER = logging.getLogger("rlopt.tuning")
 # What the bar shows as "reward": GRPO/RLOO log the mean total reward as ``reward``; DPO logs the
@@ -50,6 +56,7 @@ class RichProgressCallback(TrainerCallback):
         self.console = console
         self.progress = None
         self.task = None
+        self.shared = False  # a task of the command's live display, not a display of its own
         self.last: dict[str, str] = {"loss": "-", "reward": "-", "reward_name": "reward"}
 
     def _ensure_bar(self, state) -> None:
@@ -57,6 +64,11 @@ class RichProgressCallback(TrainerCallback):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         if self.progress is not None:
+            return
+        if self.console is None and (shared := live.active()) is not None:
+            self.progress, self.shared = shared, True
+            self.task = shared.add_task(self.description, total=state.max_steps or None, completed=state.global_step,
+                                        status=self._status())
             return
         console = self.console or Console(stderr=True)
         self.progress = Progress(
@@ -85,7 +97,11 @@ class RichProgressCallback(TrainerCallback):
         if key is not None:
             self.last.update(reward=_fmt(logs[key]), reward_name="reward" if key == "reward" else "margin")
         if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step, **self.last)
+            fields = {"status": self._status()} if self.shared else self.last
+            self.progress.update(self.task, completed=state.global_step, **fields)
+
+    def _status(self) -> str:
+        return f"loss {self.last['loss']} {self.last['reward_name']} {self.last['reward']}"
 
     def on_train_end(self, args, state, control, **kwargs):
         self.close()
@@ -93,7 +109,10 @@ class RichProgressCallback(TrainerCallback):
     def close(self) -> None:
         """Stop the bar (idempotent; also called when training fails, by :func:`attach_progress`'s user)."""
         if self.progress is not None:
-            self.progress.stop()
+            if self.shared:
+                self.progress.remove_task(self.task)
+            else:
+                self.progress.stop()
             self.progress = None
 
 

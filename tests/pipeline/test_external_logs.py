@@ -113,7 +113,8 @@ def test_every_stage_evaluates_on_the_users_logs(shop_run):
 def test_generation_covers_only_the_asked_contexts_and_compares_with_the_logged_copy(shop_run):
     _, run, out = shop_run
     gen = _summary(run, "generation")
-    assert f"[generation] tuned: {MAX_CONTEXTS}/{MAX_CONTEXTS} contexts (" in out["stderr"]  # progress, with time left
+    # progress, with time left: a live status line on the console (drawn only on a terminal), in full in log.txt
+    assert f"[generation] tuned: {MAX_CONTEXTS}/{MAX_CONTEXTS} contexts (" in (run / "log.txt").read_text()
     held = pd.read_json(run / "validate" / "contexts.jsonl", lines=True, dtype=False)
     assert gen["contexts"] == MAX_CONTEXTS and gen["contexts_sampled"] is True
     assert gen["contexts_available"] == len(held.drop_duplicates()) > MAX_CONTEXTS

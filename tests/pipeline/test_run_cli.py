@@ -16,6 +16,7 @@ import pytest
 from rlopt.pipeline.runner import FAULT_ENV
 from rlopt.report.browser import find_chromium, render_check
 from rlopt.testing import write_tiny_experiment
+from rlopt.tuning.export import PICKLE_SUFFIXES
 
 RLOPT = [sys.executable, "-c", "from rlopt.cli import main; main()"]
 
@@ -60,10 +61,21 @@ def test_crash_resume_config_change_and_report(tmp_path, tiny_causal_lm_dir, tin
                     "Off-policy", "Sample copy", "Verdict"):
         assert f"## {heading}" in md
     assert "Not available" not in md
+    sections = [h for h in re.findall(r"^## .*$", md, flags=re.M) if h not in ("## Stages", "## Verdict")]
+    assert len(sections) == 9 and all(" — data: simulated market small_market.toml; " in h for h in sections), sections
+    assert md.index("| behind the verdict — data: simulated market small_market.toml |") < md.index("\n## ")
+    # no pickle anywhere in a finished run (TRL's checkpoints and training_args.bin do not survive it)
+    assert [p for p in run.rglob("*") if p.suffix in PICKLE_SUFFIXES] == []
 
     before = _markers(run)
     _write_config(cfg, tiny_causal_lm_dir, tiny_encoder_dir, bandit_steps=400)
-    changed = json.loads(_rlopt("run", str(cfg), "--json").stdout)
+    proc = _rlopt("run", str(cfg), "--json")
+    changed = json.loads(proc.stdout)
+    # the console: one line per stage (progress is transient, library chatter hidden), all of it in log.txt
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(changed["stages"]), proc.stderr
+    assert all(re.fullmatch(r"\[\w+\] (done in [\d.]+s|cached \(fingerprint \w+\))", ln) for ln in lines), lines
+    assert "[bandit] running" in (run / "log.txt").read_text() and "[bandit] running" not in proc.stderr
     reran = sorted(k for k, v in changed["stages"].items() if v["status"] == "ran")
     assert reran == ["bandit", "report"]
     after = _markers(run)
