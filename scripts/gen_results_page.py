@@ -125,6 +125,25 @@ def bench_data(d: Json) -> str:
     return f"{d['rows']:,} rows; best of {d.get('repeats', 1)}. Target: {d.get('target', '')}.\n\n" + table(head, rows)
 
 
+def bench_scale(d: Json) -> str:
+    """``benchmarks/results/scale.json``: peak RSS and rows/s of validate / reward train by log size."""
+    rows = []
+    for r in d.get("runs", []):
+        rows.append((r["command"], f"{r['rows']:,}", r.get("input", ""), r.get("path", ""),
+                     num(r.get("wall_s")), num(r.get("cpu_s")), f"{r.get('rows_per_s', 0):,}",
+                     num(r.get("peak_rss_mb")), f"{num(r.get('load_before'), 2)} / {num(r.get('load_after'), 2)}",
+                     r.get("n_train") or ""))
+    m = d.get("machine") or {}
+    targets = d.get("targets") or {}
+    head = (f"Machine: {m.get('cpu', '')}, {m.get('cpus', '')} CPUs, {m.get('mem_total_gb', '')} GB. "
+            f"Each command in a fresh process under `/usr/bin/time -v`; load = 1-minute load average before / "
+            f"after (the machine is shared). Targets: validate peak RSS <= {targets.get('validate_20M_peak_rss_mb')} "
+            f"MB and >= {targets.get('validate_rows_per_s', 0):,} rows/s on 20M rows; reward train peak RSS <= "
+            f"{targets.get('reward_train_20M_peak_rss_mb')} MB.\n\n")
+    return head + table(["command", "rows", "input", "path", "wall (s)", "CPU (s)", "rows/s", "peak RSS (MB)",
+                         "load", "rows trained"], rows)
+
+
 def bench_reward(d: Json) -> str:
     out = []
     for case, label in (("simulated", "simulated logs"), ("foreign", "logs rlopt's market did not make")):
@@ -347,6 +366,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "contention": ("Throughput on a busy machine (`bench_contention`)", bench_contention),
     "market": ("Simulated marketplace (`bench_simulate`)", bench_market),
     "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
+    "scale": ("Logs larger than memory: peak RSS and rows/s by log size (`bench_scale`)", bench_scale),
     "reward": ("Reward model (`bench_reward`)", bench_reward),
     "reward_health": ("Reward model chosen on the user's data, and its health", bench_reward_health),
     "markets": ("Foreign markets: reward model and tuned copy against each shop's truth (`bench_markets`)",

@@ -1,5 +1,8 @@
 """The data contract: schema, readers/writers, validation, quarantine, catalog join and splits.
 
+Logs larger than memory are validated in record batches by :func:`stream_validate`
+(:mod:`rlopt.data.stream`); :func:`validate_batch` is the per-batch function engines call.
+
 See docs/design.md ("Data contract") and :mod:`rlopt.data.rules` for the rule table.
 """
 
@@ -9,6 +12,7 @@ from rlopt.data.readers import join_catalog, read_catalog, read_contexts, read_c
 from rlopt.data.rules import RULES, Rule, rules_for
 from rlopt.data.schema import Placement, copy_id_for
 from rlopt.data.split import split_logs
+from rlopt.data.stream import StreamResult, should_stream, stream_validate, validate_batch
 from rlopt.data.validate import ValidationReport, quarantine_path_for, validate_table
 
 __all__ = [
@@ -16,6 +20,7 @@ __all__ = [
     "RULES",
     "Placement",
     "Rule",
+    "StreamResult",
     "ValidationReport",
     "copy_id_for",
     "join_catalog",
@@ -27,7 +32,10 @@ __all__ = [
     "read_placements",
     "read_table",
     "rules_for",
+    "should_stream",
     "split_logs",
+    "stream_validate",
+    "validate_batch",
     "validate_table",
     "write_jsonl",
     "write_placements",

@@ -30,16 +30,15 @@ from rlopt.io_utils import atomic_path
 class TableWriter:
     """Append DataFrames to one output file; the file appears (atomically) on :meth:`close`.
 
+    Parquet columns take the first batch's Arrow types; later batches are converted to them (an
+    integer column whose later batch holds nulls, float64 in pandas, is written back as integers).
+    Use as a context manager: leaving it by an exception removes the temporary file and leaves
+    ``path`` untouched.
+
     Parameters
     ----------
     path : str or PathLike
         ``.parquet``, ``.jsonl`` or ``.csv`` target.
-
-    Parquet columns take the first batch's Arrow types; later batches are converted to them (an
-    integer column whose later batch holds nulls, float64 in pandas, is written back as integers).
-
-    Use as a context manager: leaving it by an exception removes the temporary file and leaves
-    ``path`` untouched.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
