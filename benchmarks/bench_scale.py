@@ -114,7 +114,8 @@ def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int,
         mb = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
         if n in sizes:
             r = timed(validate_args(folder, cat_path, place_path))
-            assert r["exit_code"] == 0 and r["result"]["rows_valid"] == n, r
+            if r["exit_code"] != 0 or not r["result"] or r["result"]["rows_valid"] != n:
+                raise SystemExit(f"rlopt validate failed on {n:,} rows: {r.get('stderr_tail')}")
             runs.append({"command": "validate", "input": f"{len(list(folder.iterdir()))} Parquet shards",
                          "path": "batches", "rows": n, "input_mb": round(mb, 1), **r,
                          "rows_per_s": int(n / r["wall_s"])})
