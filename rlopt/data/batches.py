@@ -205,7 +205,7 @@ def _csv_header(p: Path) -> list[str]:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         if err.start < len(head) - 4:  # not merely a character cut at the end of the sample
-            read_table(p)  # raises the in-memory reader's UTF-8 message (row and byte)
+            _raise_utf8_error(p)
         text = head[: err.start].decode("utf-8-sig")
     try:
         header = next(csv.reader(io.StringIO(text)))
@@ -220,6 +220,31 @@ def _csv_header(p: Path) -> list[str]:
         raise InputError(f"CSV header repeats column name(s) {dups}", file=str(p), column=dups[0],
                          rule="unique column names")
     return header
+
+
+def _raise_utf8_error(p: Path, chunk: int = 16 * 2**20) -> None:
+    """Raise the in-memory reader's UTF-8 message (byte, offset, line), reading ``p`` in chunks."""
+    import codecs
+
+    with open(p, "rb") as fh:
+        if fh.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            raise InputError("the file is UTF-16 encoded; re-save it as UTF-8", file=str(p), rule="UTF-8 encoding")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with open(p, "rb") as fh:
+        while data := fh.read(chunk):
+            try:
+                decoder.decode(data)
+            except UnicodeDecodeError as err:
+                # the decoder may hold up to 3 bytes of the previous chunk: find the byte in this one
+                pos = max(err.start - (len(err.object) - len(data)), 0)
+                line = lines + data[:pos].count(b"\n") + 1
+                raise InputError(
+                    f"not valid UTF-8 text: byte {data[pos]:#04x} at offset {offset + pos} (line {line}); "
+                    "re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding") from None
+            offset += len(data)
+            lines += data.count(b"\n")
+    raise InputError("not valid UTF-8 text; re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding")
 
 
 def _csv_batches(p: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[Batch]:
@@ -245,7 +270,7 @@ def _csv_batches(p: Path, columns: Sequence[str] | None, batch_rows: int) -> Ite
     except (pa.ArrowInvalid, pa.ArrowException) as err:
         text = _short(err)
         if "UTF8" in text or "UTF-8" in text:
-            read_table(p)  # the in-memory reader names the byte, its offset and line
+            _raise_utf8_error(p)
         raise InputError(f"not a well-formed CSV file ({text})", file=str(p), rule="file format") from None
     if start == 0:
         raise InputError("file has a header but no data rows", file=str(p), rule="file not empty")

@@ -229,3 +229,13 @@ def test_empty_parquet_is_one_paragraph(tmp_path):
     pq.write_table(pa.Table.from_pandas(make_logs().iloc[:0], preserve_index=False), path)
     with pytest.raises(InputError, match="file has a header but no data rows"):
         stream_validate(path)
+
+
+def test_bad_utf8_in_a_streamed_csv_names_byte_offset_and_line(tmp_path):
+    path = tmp_path / "logs.csv"
+    path.write_bytes("event_id,x\nab,1\nr\xe9sum\xe9,2\n".encode("latin-1"))
+    with pytest.raises(InputError) as streamed:
+        list(iter_batches(path))
+    with pytest.raises(InputError) as whole:
+        read_table(path)
+    assert str(streamed.value) == str(whole.value) and "byte 0xe9 at offset 17 (line 3)" in str(whole.value)
