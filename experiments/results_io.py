@@ -8,6 +8,7 @@ machine under a similar load.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from pathlib import Path
@@ -28,6 +29,22 @@ def result_path(area: str, name: str) -> Path:
     'experiments/results/ab/aa_fpr.json'
     """
     return RESULTS / area / f"{name}.json"
+
+
+def args_record(args: Any) -> dict[str, Any]:
+    """A script's ``Args`` as JSON values; paths inside the repository relative to it, so a results file
+    does not carry one machine's checkout location.
+
+    >>> from dataclasses import make_dataclass
+    >>> args_record(make_dataclass("A", [("out", Path), ("n", int)])(ROOT / "experiments" / "x.json", 3))
+    {'out': 'experiments/x.json', 'n': 3}
+    """
+    def value(v: Any) -> Any:
+        if not isinstance(v, Path):
+            return v
+        return v.resolve().relative_to(ROOT).as_posix() if v.resolve().is_relative_to(ROOT) else str(v)
+
+    return {k: value(v) for k, v in dataclasses.asdict(args).items()}
 
 
 def machine() -> dict[str, Any]:
@@ -51,4 +68,4 @@ def write_result(path: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     return out
 
 
-__all__ = ["RESULTS", "ROOT", "machine", "result_path", "write_result"]
+__all__ = ["RESULTS", "ROOT", "args_record", "machine", "result_path", "write_result"]

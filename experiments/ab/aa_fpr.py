@@ -21,7 +21,6 @@ per-user aggregates, exactly as :func:`rlopt.ab.simulate.simulate_ab` does, plus
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import tyro
 from scipy import stats
 
 from experiments.cli import run
-from experiments.results_io import result_path, write_result
+from experiments.results_io import args_record, result_path, write_result
 from rlopt.ab.arms import Arm, make_chooser
 from rlopt.ab.sequential import msprt_pvalues, ratio_looks
 from rlopt.ab.stat_tests import cuped, ratio_delta_method, srm_check, two_proportion_ztest, welch_ttest
@@ -74,8 +73,8 @@ def seeded_market(seed: int):
 
 
 def config_record(args) -> dict:
-    """A script's ``Args`` as JSON-ready values (paths as strings), for a results file."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(args).items()}
+    """A script's ``Args`` as JSON-ready values (repository paths relative to it), for a results file."""
+    return args_record(args)
 
 
 def build_traffic(market, oracle, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -13,7 +13,6 @@ the policy picks for 100 shoppers, then learns from them.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import tyro
 
 from envs.runner import run_policy, save_regret_plot
 from experiments.cli import run
-from experiments.results_io import RESULTS, write_result
+from experiments.results_io import RESULTS, args_record, write_result
 
 POLICIES = ("uniform", "epsilon-greedy", "ucb1", "bernoulli-ts", "linear-epsilon-greedy", "linucb", "linear-ts",
             "logistic-ts")
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     save_regret_plot([rs[0] for rs in runs.values()], args.out_dir / f"{args.name}.png",
                      title=f"PlacementBandit-v0, reward={args.reward}, seed 0")
     record = {
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()},
+        "args": args_record(args),
         "summary": table,
         "runs": {p: [r.summary() for r in rs] for p, rs in runs.items()},
         "curves_seed0": {p: {"steps": rs[0].curve_steps.tolist(), "regret": rs[0].curve_regret.tolist()}

@@ -19,7 +19,6 @@ field of ``Args``).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ import pandas as pd
 import tyro
 
 from experiments.cli import run
-from experiments.results_io import result_path, write_result
+from experiments.results_io import args_record, result_path, write_result
 from rlopt.ope import OffPolicyEvaluation
 from rlopt.ope.coverage import coverage_study, summarize_runs
 from rlopt.ope.evaluate import contract_inputs, make_estimators
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Parse ``Args`` from ``argv`` (default: the command line), run the studies, write the JSON, print tables."""
     args = tyro.cli(Args, args=argv, description=__doc__)
     seed_everything(args.seed)
-    out = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()}}
+    out = {"config": args_record(args)}
     if "synthetic" in args.which:
         start = time.perf_counter()
         res = synthetic_study(args)

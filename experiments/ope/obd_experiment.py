@@ -12,7 +12,6 @@ Writes ``experiments/results/ope/obd.json`` and prints a table (``--help``: ever
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import tyro
 
 from experiments.cli import run
-from experiments.results_io import result_path, write_result
+from experiments.results_io import args_record, result_path, write_result
 from rlopt.data.obd import load_obd
 from rlopt.ope import OffPolicyEvaluation, RegressionModel
 from rlopt.ope.evaluate import make_estimators
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name, r in results.items():
             print(f"{name:<10} {r['estimate']:9.5f} {r['low']:9.5f} {r['high']:9.5f} {r['relative_error']:8.3f} "
                   f"{'yes' if r['covers'] else 'no'}")
-    record = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(args).items()},
+    record = {"config": args_record(args),
               "runs": runs}
     write_result(args.out, record)
     print(f"\nwrote {args.out}")
