@@ -18,6 +18,14 @@ with bf16, or a CPU whose oneDNN has bf16 kernels, e.g. AVX512-BF16 / AMX), else
 Gradient paths (:meth:`TextEncoder.forward` in LoRA / full fine-tuning) always run in fp32, and
 embeddings come back as float32 either way. On MiniLM, bf16 embeddings agree with fp32 to a
 cosine of ~0.9999.
+
+Runtime (``runtime=``): ``"torch"`` (the default) runs the forward above; ``"onnx"`` and
+``"onnx-int8"`` run the same graph (transformer + pooling) on ONNX Runtime's CPU provider, in fp32
+or with dynamic int8 MatMuls (:mod:`reward_models.onnx_runtime`: exported once per encoder and
+cached on disk; a session is rebuilt when the weights change). They apply to
+:meth:`TextEncoder.encode` only (gradients always flow through torch, and a LoRA-wrapped encoder
+encodes with torch until merged), and they compute in fp32 / int8, so an explicit
+``precision="bf16"`` with them is an error.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reward_models.onnx_runtime import OnnxEncoder, check_runtime, state_fingerprint
+from reward_models.pooling import mean_pool
 from rlopt.errors import InputError
 
 DEFAULT_MAX_LENGTH = 64
@@ -79,13 +89,6 @@ def resolve_encoder_path(spec: str) -> str:
     return spec
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Masked mean over tokens, L2-normalized. hidden (b, t, d), mask (b, t) -> (b, d)."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-    return torch.nn.functional.normalize(pooled, dim=-1)
-
-
 class TextEncoder:
     """Tokenizer + encoder model with a cache of embeddings per distinct text.
 
@@ -103,13 +106,20 @@ class TextEncoder:
     precision : str
         ``"auto"`` | ``"fp32"`` | ``"bf16"`` for :meth:`encode` (see the module docstring);
         ``compute_precision`` holds what ``"auto"`` resolved to.
+    runtime : str
+        ``"torch"`` | ``"onnx"`` | ``"onnx-int8"`` for :meth:`encode` (see the module docstring).
+    threads : int
+        ONNX Runtime intra-op threads (0 = chosen from the free cores when the session is made);
+        the torch runtime uses torch's thread setting.
     """
 
     def __init__(self, spec: str = "default", max_length: int = DEFAULT_MAX_LENGTH,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_cache: int = 500_000, precision: str = "auto"):
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_cache: int = 500_000, precision: str = "auto",
+                 runtime: str = "torch", threads: int = 0):
         from transformers import AutoModel, AutoTokenizer
 
         resolve_precision(precision)  # an invalid value fails before the (slow) model load
+        check_runtime(runtime, precision)
         self.spec = spec
         self.path = resolve_encoder_path(spec)
         self.max_length = max_length
@@ -131,6 +141,24 @@ class TextEncoder:
         self.model.eval()
         self.dim = int(self.model.config.hidden_size)
         self._cache: dict[str, np.ndarray] = {}
+        self._runtime = runtime
+        self.threads = threads
+        self._onnx: OnnxEncoder | None = None
+        self._onnx_state: tuple | None = None
+        self.input_names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in self.tokenizer("x")]
+
+    @property
+    def runtime(self) -> str:
+        """``"torch"``, ``"onnx"`` or ``"onnx-int8"``; setting it empties the embedding cache."""
+        return self._runtime
+
+    @runtime.setter
+    def runtime(self, value: str) -> None:
+        check_runtime(value, self.precision)
+        if value != self._runtime:
+            self._runtime = value
+            self._onnx = self._onnx_state = None
+            self.clear_cache()  # embeddings of another runtime must not be mixed in
 
     @property
     def device(self) -> torch.device:
@@ -138,8 +166,33 @@ class TextEncoder:
 
     @property
     def compute_precision(self) -> str:
-        """``"fp32"`` or ``"bf16"``: what :meth:`encode` runs in on the encoder's current device."""
+        """``"fp32"``, ``"bf16"`` or ``"int8"``: what :meth:`encode` runs in on the encoder's current device."""
+        if self.runtime != "torch":
+            check_runtime(self.runtime, self.precision)
+            return "int8" if self.runtime == "onnx-int8" else "fp32"
         return resolve_precision(self.precision, self.device)
+
+    def _onnx_session(self) -> OnnxEncoder | None:
+        """The ONNX Runtime encoder for the current weights, or None when torch must run.
+
+        torch runs for runtime ``torch`` and while the model is a LoRA wrapper (not a plain
+        encoder: its adapters are not merged yet). A session is rebuilt when the weights changed
+        since it was made, so training that changes the encoder should encode with ``torch`` (as
+        :func:`reward_models.train.train_reward_model` does) to avoid an export per change.
+        """
+        from transformers import PreTrainedModel
+
+        if self.runtime == "torch" or not isinstance(self.model, PreTrainedModel):
+            return None
+        if self.device.type != "cpu":
+            raise InputError(f"runtime {self.runtime!r} runs on the CPU (ONNX Runtime's CPU provider), but the encoder "
+                             f"is on {self.device}; use runtime 'torch' there", key="runtime", value=self.runtime)
+        state = state_fingerprint(self.model)
+        if self._onnx is None or self._onnx_state != state:
+            self._onnx = OnnxEncoder(self.model, self.input_names, quantized=self.runtime == "onnx-int8",
+                                     threads=self.threads)
+            self._onnx_state = state
+        return self._onnx
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -158,7 +211,7 @@ class TextEncoder:
         return mean_pool(out.last_hidden_state.float(), batch["attention_mask"])
 
     def _batches(self, texts: list[str]):
-        """Tokenize ``texts`` once; yield ``(indices, padded batch)`` in order of token length."""
+        """Tokenize ``texts`` once; yield ``(indices, padded int64 arrays)`` in order of token length."""
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
         lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
@@ -177,7 +230,7 @@ class TextEncoder:
                         arr[row, width - len(seq):] = seq
                     else:
                         arr[row, :len(seq)] = seq
-                batch[key] = torch.from_numpy(arr).to(self.device)
+                batch[key] = arr
             yield idx, batch
 
     def encode(self, texts: Sequence[str], *, use_cache: bool = True) -> np.ndarray:
@@ -193,11 +246,16 @@ class TextEncoder:
         was_training = self.model.training
         self.model.eval()
         device = self.device
-        bf16 = resolve_precision(self.precision, device) == "bf16"
-        if todo:
+        onnx = self._onnx_session() if todo else None
+        if onnx is not None:
+            for idx, batch in self._batches(todo):
+                fresh.update(zip((todo[i] for i in idx), onnx(batch), strict=True))
+        elif todo:
+            bf16 = resolve_precision(self.precision, device) == "bf16"
             with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 for idx, batch in self._batches(todo):
-                    vecs = self._embed(batch).float().cpu().numpy()
+                    tensors = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+                    vecs = self._embed(tensors).float().cpu().numpy()
                     fresh.update(zip((todo[i] for i in idx), vecs, strict=True))
         self.model.train(was_training)
         if not texts:

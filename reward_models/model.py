@@ -225,11 +225,14 @@ class RewardModel:
 
     @classmethod
     @explains_load_errors("reward model", CONFIG_NAME)  # corrupt weights, missing keys, shapes: one paragraph
-    def from_pretrained(cls, model_dir: str | Path, precision: str | None = None) -> RewardModel:
+    def from_pretrained(cls, model_dir: str | Path, precision: str | None = None,
+                        runtime: str | None = None) -> RewardModel:
         """Load a directory written by :meth:`save_pretrained`; a missing file is an InputError.
 
         ``precision`` overrides the saved encoder precision (``auto | fp32 | bf16``); by default the
         saved one is used, and a checkpoint saved before the option existed loads as ``fp32``.
+        ``runtime`` likewise overrides the saved encoder runtime (``torch | onnx | onnx-int8``;
+        ``torch`` for checkpoints saved before the option existed).
         """
         root = Path(model_dir)
         if not root.is_dir():
@@ -253,8 +256,11 @@ class RewardModel:
                 {k[len("baseline."):]: v for k, v in state.items() if k.startswith("baseline.")}, base_config)
         if precision is not None:
             config["precision"] = precision
+        if runtime is not None:
+            config["runtime"] = runtime
         encoder = TextEncoder(config["encoder"], max_length=config.get("max_length", 64),
-                              precision=config.setdefault("precision", "fp32"))
+                              precision=config.setdefault("precision", "fp32"),
+                              runtime=config.setdefault("runtime", "torch"))
         enc_state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         if enc_state:
             encoder.model.load_state_dict(enc_state, strict=True)

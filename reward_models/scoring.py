@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reward_models.model import RewardModel
+from reward_models.onnx_runtime import check_runtime
 from reward_models.weights import RewardWeights
 from rlopt.completions import completion_text
 from rlopt.errors import InputError
@@ -34,14 +35,19 @@ class RewardFunction:
         The contract catalog (a path is read with ``rlopt.data.read_catalog``).
     weights : RewardWeights or dict, optional
         Defaults to the weights saved with the model.
+    runtime : {"torch", "onnx", "onnx-int8"}, optional
+        Overrides the encoder runtime saved with the model (:mod:`reward_models.onnx_runtime`).
     """
 
     __name__ = "reward_model"  # TRL logs rewards/reward_model/mean; the tuning reward of the shown copy
     # (rlopt.tuning.rewards.ShownCopyReward) is "rlopt_reward", so the two never share a metric key
 
     def __init__(self, model_dir: str | Path, catalog: pd.DataFrame | str | Path, weights=None,
-                 empty_reward: float = 0.0):
+                 empty_reward: float = 0.0, runtime: str | None = None):
+        if runtime is not None:
+            check_runtime(runtime)  # a bad value fails here, not at the first (lazy) model load
         self.model_dir = str(model_dir)
+        self.runtime = runtime
         if not isinstance(catalog, pd.DataFrame):
             from rlopt.data import read_catalog
 
@@ -54,7 +60,7 @@ class RewardFunction:
     @property
     def model(self):
         if self._model is None:
-            self._model = RewardModel.from_pretrained(self.model_dir)
+            self._model = RewardModel.from_pretrained(self.model_dir, runtime=self.runtime)
         return self._model
 
     def __getstate__(self) -> dict[str, Any]:

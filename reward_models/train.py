@@ -54,6 +54,7 @@ from reward_models.features import FeatureSpace
 from reward_models.health import model_health
 from reward_models.inputs import check_trainable, join_items
 from reward_models.model import Prepared, RewardModel, build_net
+from reward_models.onnx_runtime import check_runtime
 from reward_models.stacking import select_combiner
 from reward_models.weights import RewardWeights
 from rlopt.data.split import split_logs
@@ -84,6 +85,7 @@ class TrainConfig:
     use_item_text: bool = _f(True, "Also encode the item's text ('title | key attribute') beside the copy.")
     max_length: int = _f(64, "Encoder token limit per text.")
     precision: str = _f("auto", "Encoder precision without gradients: auto (bf16 where the CPU/GPU does bf16 natively, else fp32) | fp32 | bf16. Saved with the model.")
+    runtime: str = _f("torch", "Encoder runtime without gradients: torch | onnx (ONNX Runtime on the CPU, fp32) | onnx-int8 (dynamic int8 MatMuls); exported once per encoder and cached. Saved with the model; lora/full train with torch.")
     hidden: int = _f(256, "Width of the MLP heads.")
     emb_dim: int = _f(16, "Size of the segment / placement / category embeddings.")
     dropout: float = _f(0.1, "Dropout in the heads.")
@@ -113,6 +115,7 @@ class TrainConfig:
             raise InputError(f"training mode must be one of {', '.join(MODES)}", key="mode", value=self.mode,
                              rule="choice")
         resolve_precision(self.precision)  # InputError naming the valid values
+        check_runtime(self.runtime, self.precision)  # also refuses bf16 with an ONNX runtime
         if self.calibration not in CHOICES:
             raise InputError(f"calibration must be one of {', '.join(CHOICES)}, got {self.calibration!r}",
                              key="calibration")
@@ -279,7 +282,11 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     check_trainable(fit_logs, f"{source or 'logs'} (training part, before the validation and calibration slices)")
     joined_fit = join_items(fit_logs, catalog, source)
 
-    encoder = TextEncoder(cfg.encoder, max_length=cfg.max_length, precision=cfg.precision)
+    # Frozen mode embeds with the configured runtime (the heads and calibration see the embeddings
+    # scoring will see); lora/full change the encoder every step, so they train with torch and switch
+    # to the runtime once the weights are final (one export of the tuned encoder).
+    encoder = TextEncoder(cfg.encoder, max_length=cfg.max_length, precision=cfg.precision,
+                          runtime=cfg.runtime if cfg.mode == "frozen" else "torch")
     features = FeatureSpace.fit(joined_fit)
     eff_price = joined_fit["price"].to_numpy(float) * (1 - joined_fit["discount_pct"].to_numpy(float) / 100)
     conv = joined_fit["converted"].to_numpy() > 0
@@ -329,6 +336,8 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
             encoder.model = encoder.model.merge_and_unload()
         encoder.model.requires_grad_(False)
         encoder.clear_cache()
+        encoder.runtime = cfg.runtime
+        model.config["encoder_precision"] = encoder.compute_precision
     net.eval()
     encoder.model.eval()
 
