@@ -4,7 +4,7 @@ rich allows one live display per console at a time, and a command's long steps n
 stage line, and inside it the tuning bar). So a command opens one transient
 :class:`rich.progress.Progress` with :func:`live_progress`, and every loop that wants a bar adds a
 task to it (:func:`active`) instead of starting its own. ``transient=True``: when the display stops
-its lines are erased, and on a non-terminal (a pipe, a file) rich never draws them, so what stays on
+its lines are erased, and on a non-terminal (a pipe, a file) it is never drawn, so what stays on
 the console is the command's own summary lines; the full story goes to ``<run>/log.txt``.
 """
 
@@ -43,7 +43,9 @@ def live_progress(console: Any) -> Iterator[Any]:
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(bar_width=24),
                         TaskProgressColumn(show_speed=False), TimeElapsedColumn(),
                         TextColumn("{task.fields[status]}", markup=False), console=console, transient=True)
-    with progress:
+    # Not a terminal (a pipe, a file): never started, so nothing is drawn, not even the blank line
+    # rich's Live leaves behind; tasks are still tracked, for the loops that update them.
+    with progress if console.is_terminal else contextlib.nullcontext():
         _stack.append(progress)
         try:
             yield progress
