@@ -46,7 +46,8 @@ def test_old_flag_spellings_still_work():
                                   "--encoder", "e", "--mode", "lora", "--calibration", "platt", "--precision",
                                   "fp32", "--seed", "3", "--on-error", "quarantine", "--json"]))
     assert {k: old.pop(k) for k in TRAIN_INPUTS} == {"logs": "l.csv", "catalog": "c.csv", "out": "o", "holdout": None,
-                                                     "placements": None, "on_error": "quarantine", "json": True}
+                                                     "placements": None, "on_error": "quarantine", "max_rows": None,
+                                                     "json": True}
     assert old == {"max_epochs": 4, "use_item_text": False, "ipw_clip": 0.05, "encoder": "e", "mode": "lora",
                    "calibration": "platt", "precision": "fp32", "seed": 3}
     assert set(TRAIN_ALIASES) == {"--max-epochs", "--no-use-item-text"}
