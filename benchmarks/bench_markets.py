@@ -106,7 +106,9 @@ class Args:
     seed: int = 0
     """Seed of the markets, the context draw, training and sampling."""
     work: Path | None = None
-    """Where models and copies go (kept); default: a temporary directory, removed afterwards."""
+    """Where models and copies go (kept); default: a temporary directory, removed afterwards. A DPO run
+    already in <work>/<market>/dpo is resumed (tune_generator's rule): use a fresh folder after
+    changing a market or a setting."""
     out: Path = RESULTS
     """Results JSON."""
 
