@@ -245,6 +245,7 @@ def score_cmd(
     w_purchase: Annotated[float | None, typer.Option("--w-purchase", help="Reward weight on P(purchase).")] = None,
     w_revenue: Annotated[float | None, typer.Option("--w-revenue", help="Reward weight on revenue / price scale.")] = None,
     precision: Annotated[str | None, typer.Option("--precision", help="Override the saved encoder precision: auto | fp32 | bf16.")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="Override the saved encoder runtime: torch | onnx | onnx-int8 (ONNX Runtime on the CPU; exported once per encoder and cached).")] = None,
     placements: PlacementsOpt = None,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
@@ -267,7 +268,7 @@ def score_cmd(
     check_engine_options(engine, ray_address)
     table_format(check_out_file(out))  # a bad --out fails before the model loads
     start = time.perf_counter()
-    reward_model = RewardModel.from_pretrained(model, precision=precision)
+    reward_model = RewardModel.from_pretrained(model, precision=precision, runtime=runtime)
     cat = read_catalog(catalog)
     frame = read_copies(copies, cat, placements)
     given = {"click": w_click, "purchase": w_purchase, "revenue": w_revenue}
@@ -278,12 +279,13 @@ def score_cmd(
 
         with make_engine("ray", address=ray_address) as ray_engine:
             done = score_on_engine(frame, cat, model, ray_engine, out=out, weights=weights, precision=precision,
-                                   source=str(copies))
+                                   runtime=runtime, source=str(copies))
             ran_on = ray_engine.describe()
         emit({"out": str(out), "rows": done["rows"], "distinct_copies": int(frame["copy_text"].nunique()),
               "mean_p_click": done["mean_p_click"], "mean_p_purchase": done["mean_p_purchase"],
               "mean_reward": done["mean_reward"], "weights": weights.to_dict(),
-              "encoder_precision": done["encoder_precision"], "wall_s": round(time.perf_counter() - start, 2),
+              "encoder_precision": done["encoder_precision"], "encoder_runtime": reward_model.encoder.runtime,
+              "wall_s": round(time.perf_counter() - start, 2),
               **ran_on}, as_json, "reward score")
         return
     scored = reward_model.score(frame, cat, weights=weights, source=str(copies))
@@ -293,7 +295,8 @@ def score_cmd(
     emit({"out": str(out), "rows": len(table), "distinct_copies": int(frame["copy_text"].nunique()),
           "mean_p_click": float(scored["p_click"].mean()), "mean_p_purchase": float(scored["p_purchase"].mean()),
           "mean_reward": float(scored["reward"].mean()), "weights": weights.to_dict(),
-          "encoder_precision": reward_model.encoder.compute_precision, "wall_s": round(elapsed, 2)}, as_json, "reward score")
+          "encoder_precision": reward_model.encoder.compute_precision, "encoder_runtime": reward_model.encoder.runtime,
+          "wall_s": round(elapsed, 2)}, as_json, "reward score")
 
 
 def register(app: typer.Typer) -> None:

@@ -34,12 +34,15 @@ class CopyScorer:
         The validated catalog (as :func:`rlopt.data.read_catalog` returns it).
     precision : {"auto", "fp32", "bf16"}, optional
         Overrides the saved encoder precision.
+    runtime : {"torch", "onnx", "onnx-int8"}, optional
+        Overrides the saved encoder runtime (:mod:`reward_models.onnx_runtime`).
     """
 
-    def __init__(self, model_dir: str | os.PathLike[str], catalog: pd.DataFrame, precision: str | None = None) -> None:
+    def __init__(self, model_dir: str | os.PathLike[str], catalog: pd.DataFrame, precision: str | None = None,
+                 runtime: str | None = None) -> None:
         from reward_models import RewardModel
 
-        self.model = RewardModel.from_pretrained(model_dir, precision=precision)
+        self.model = RewardModel.from_pretrained(model_dir, precision=precision, runtime=runtime)
         self.catalog = catalog
 
     def __call__(self, chunk: pd.DataFrame, *, weights: Any = None, source: str | None = None) -> ScoredChunk:
@@ -63,7 +66,7 @@ def chunks(frame: pd.DataFrame, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.D
 
 def score_on_engine(frame: pd.DataFrame, catalog: pd.DataFrame, model_dir: str | os.PathLike[str], engine: Engine,
                     *, out: str | os.PathLike[str], weights: Any = None, precision: str | None = None,
-                    source: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    runtime: str | None = None, source: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                     concurrency: int | None = None) -> dict[str, Any]:
     """Score ``frame`` (validated copies) chunk by chunk on ``engine`` and write the table to ``out``.
 
@@ -80,7 +83,7 @@ def score_on_engine(frame: pd.DataFrame, catalog: pd.DataFrame, model_dir: str |
     rows = 0
     with TableWriter(Path(out)) as writer:
         for part in engine.map_batches(CopyScorer, chunks(frame, chunk_rows),
-                                       fn_constructor_args=(str(model_dir), catalog, precision),
+                                       fn_constructor_args=(str(model_dir), catalog, precision, runtime),
                                        fn_kwargs={"weights": weights, "source": source}, concurrency=concurrency):
             writer.write(part.table)
             rows += len(part.table)

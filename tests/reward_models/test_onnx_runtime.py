@@ -3,15 +3,24 @@ broken files rebuilt, new weights re-exported), the runtime saved with a model, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from reward_models import RewardModel, TrainConfig, train_reward_model
 from reward_models.encoder import TextEncoder
-from reward_models.onnx_runtime import FP32_FILE, INT8_FILE, MANIFEST, OnnxEncoder, check_runtime, weights_digest
+from reward_models.onnx_runtime import (
+    FP32_FILE,
+    INT8_FILE,
+    MANIFEST,
+    OnnxEncoder,
+    check_runtime,
+    weights_digest,
+)
 from rlopt.errors import InputError
 
 TEXTS = ["Half price this week on the garden hose", "Crafted to last: oak chair", "Free delivery!",
@@ -101,7 +110,7 @@ def test_broken_cache_files_are_rebuilt_never_trusted(tiny_encoder_dir, tmp_path
 
     manifest = json.loads((first.dir / MANIFEST).read_text())  # garbage that matches its manifest entry:
     path.write_bytes(b"not an onnx graph")                      # ONNX Runtime rejects it, it is rebuilt
-    manifest["files"][FP32_FILE]["sha256"] = __import__("hashlib").sha256(b"not an onnx graph").hexdigest()
+    manifest["files"][FP32_FILE]["sha256"] = hashlib.sha256(b"not an onnx graph").hexdigest()
     (first.dir / MANIFEST).write_text(json.dumps(manifest))
     with pytest.warns(RuntimeWarning, match="could not be loaded by ONNX Runtime"):
         fixed = OnnxEncoder(enc.model, enc.input_names, quantized=False, root=tmp_path, threads=1)
@@ -159,3 +168,35 @@ def test_bad_runtime_settings_are_input_errors(tiny_encoder_dir, make, key):
         make(tiny_encoder_dir)
     assert err.value.key == key
     assert "torch" in str(err.value)
+
+
+def test_reward_score_cli_runtime(tiny_model, synth, synth_split, tmp_path):
+    from typer.testing import CliRunner
+
+    from rlopt.cli import app
+    from rlopt.data import write_table
+
+    tiny_model.save_pretrained(tmp_path / "rm")
+    copies = synth_split[1].head(40)[["item_id", "segment", "placement", "copy_text"]]
+    copies.to_json(tmp_path / "copies.jsonl", orient="records", lines=True)
+    write_table(synth.catalog, tmp_path / "catalog.parquet")
+
+    def score(*flags: str):
+        out = tmp_path / f"scored{len(flags)}{'-'.join(flags)}.jsonl"
+        result = CliRunner().invoke(app, ["reward", "score", "--model", str(tmp_path / "rm"), "--copies",
+                                          str(tmp_path / "copies.jsonl"), "--catalog", str(tmp_path / "catalog.parquet"),
+                                          "--out", str(out), "--json", *flags])
+        return result, out
+
+    result, out = score("--runtime", "onnx", "--precision", "fp32")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["encoder_runtime"], summary["encoder_precision"]) == ("onnx", "fp32")
+    ref_result, ref_out = score("--runtime", "torch", "--precision", "fp32")
+    assert json.loads(ref_result.stdout)["encoder_runtime"] == "torch"
+    np.testing.assert_allclose(pd.read_json(out, lines=True)["reward"], pd.read_json(ref_out, lines=True)["reward"],
+                               rtol=1e-4)
+    for flags, key in ((("--runtime", "tensorrt"), "runtime"), (("--runtime", "onnx", "--precision", "bf16"), "precision")):
+        result, out = score(*flags)
+        assert isinstance(result.exception, InputError) and result.exception.key == key, result.output
+        assert not out.exists()
