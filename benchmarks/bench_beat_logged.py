@@ -193,6 +193,24 @@ def copy_stats(frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def wall_seconds(path: Path, times: dict[str, float], cached: set[str]) -> dict[str, float]:
+    """Wall seconds per step: this run's for the steps it ran, the stored ones for steps read from the
+    work directory's cache (what they cost when they ran); stored to ``path``."""
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    stored.update({k: round(v, 1) for k, v in times.items() if k not in cached or k not in stored})
+    path.write_text(json.dumps(stored, indent=1))
+    return stored
+
+
+def verbatim_split(frame: pd.DataFrame, true_click) -> dict[str, Any]:
+    """Shown copies that repeat a few-shot example against those that do not: count and mean true CTR
+    (so a few-shot lift that comes from copying the shop's copy back shows as such)."""
+    p = true_click(frame)
+    verb = frame["verbatim_example"].to_numpy(bool)
+    return {"verbatim": {"n": int(verb.sum()), "true_ctr": float(p[verb].mean()) if verb.any() else None},
+            "new": {"n": int((~verb).sum()), "true_ctr": float(p[~verb].mean()) if (~verb).any() else None}}
+
+
 def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
     from rlopt.generation.fewshot import add_examples
     from rlopt.generation.rerank import reward_model_scorer, select_best
@@ -202,11 +220,14 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
     work = Path(args.work) / name
     times: dict[str, float] = {}
     t = time.perf_counter()
+    cached = {"simulate"} if (work / "sim" / "catalog.parquet").is_file() else set()
     catalog, train, holdout, placements, truth = open_market(name, work / "sim", args)
     logs = pd.concat([train, holdout], ignore_index=True)
     times["simulate"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    if (work / "reward_model" / "reward_config.json").is_file():
+        cached.add("reward_model")
     rm = reward_model(train, catalog, work / "reward_model", args, paths["encoder"])
     times["reward_model"] = time.perf_counter() - t
     health = rm.config.get("health", {})
@@ -217,12 +238,20 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
     times["retrieve_examples"] = time.perf_counter() - t
 
     generators = {"base": paths["generator"]}
-    tuning = None
+    tuning: dict[str, Any] | None = None
     if args.dpo:
+        from rlopt.errors import InputError
+
         t = time.perf_counter()
-        tuning = tune_dpo(train, catalog, placements, work / "reward_model", work / "dpo", args, paths["generator"])
+        if (work / "dpo" / "tuning.json").is_file():
+            cached.add("tune_dpo")
+        try:
+            tuning = tune_dpo(train, catalog, placements, work / "reward_model", work / "dpo", args,
+                              paths["generator"])
+            generators["dpo"] = str(work / "dpo")
+        except InputError as err:  # too few pairs even relaxed: recorded, the other variants still run
+            tuning = {"error": str(err)}
         times["tune_dpo"] = time.perf_counter() - t
-        generators["dpo"] = str(work / "dpo")
 
     rerank = reward_model_scorer(rm, catalog, args.metric)
     true_click = truth_scorer(truth, "p_click")
@@ -230,6 +259,8 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
     for gen, spec in generators.items():
         for prompt, ctx in (("", contexts), ("+few-shot", fs_contexts)):
             t = time.perf_counter()
+            if (work / f"{gen}{prompt}.jsonl").is_file():
+                cached.add(f"generate_{gen}{prompt}")
             copies = sample(spec, ctx, catalog, placements, args.n, args.seed, work / f"{gen}{prompt}.jsonl")
             times[f"generate_{gen}{prompt}"] = time.perf_counter() - t
             variants[f"{gen}{prompt}"] = copies
@@ -257,7 +288,10 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
         "reward_model": {"scorer": rm.config.get("metrics", {}).get("scorer"), "health_status": health.get("status"),
                          "holdout_click_auc": health.get("auc"), "baseline_auc": health.get("baseline_auc")},
         "dpo": None if tuning is None else {"steps": tuning.get("steps"), "pairs": tuning.get("data", {}).get("pairs"),
-                                            "train_pairs": tuning.get("data", {}).get("train_pairs")},
+                                            "train_pairs": tuning.get("data", {}).get("train_pairs"),
+                                            "error": tuning.get("error"),
+                                            **{k: tuning.get("config", {}).get(k)
+                                               for k in ("min_confidence", "value_metric", "max_steps")}},
         "true_ctr": {c: float(clicks[c].mean()) for c in clicks.columns},
         "true_purchases_per_impression": {c: float(buys[c].mean()) for c in buys.columns},
         "proxy_p_click": {c: float(proxy[c].mean()) for c in proxy.columns},
@@ -265,7 +299,9 @@ def run_market(name: str, args: Args, paths: dict[str, str]) -> dict[str, Any]:
         "copies": {v: copy_stats(f) for v, f in variants.items()},
         "examples_sample": [{"context": r[["item_id", "segment", "placement"]].to_dict(), "examples": list(r["examples"])}
                             for _, r in fs_contexts.head(3).iterrows()],
-        "wall_s": {k: round(v, 1) for k, v in times.items()},
+        "wall_s": wall_seconds(work / "wall_s.json", times, cached), "cached_steps": sorted(cached),
+        "verbatim_split": {v: verbatim_split(f, true_click) for v, f in variants.items()
+                           if "examples" in f.columns and "truth" not in v},
     }
 
 
@@ -280,16 +316,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  "encoder": str(build_tiny_encoder(Path(args.work) / "tiny-encoder"))}
     else:
         paths = {"generator": "default", "encoder": "default"}
-    started, load = time.perf_counter(), os.getloadavg()
-    result: dict[str, Any] = {"args": dataclasses.asdict(args), "machine": cpu_label(), "cpu_count": os.cpu_count(),
-                              "loadavg_start": list(load), "markets": {}}
-    for name in args.markets:
-        result["markets"][name] = run_market(name, args, paths)
-    result["loadavg_end"] = list(os.getloadavg())
-    result["wall_s"] = round(time.perf_counter() - started, 1)
     from rlopt.io_utils import write_json_atomic
 
-    write_json_atomic(Path(args.out), result)
+    out = Path(args.out)
+    result: dict[str, Any] = {"markets": {}}
+    if out.is_file():  # markets measured by an earlier run (other --markets) are kept
+        result = json.loads(out.read_text())
+    for name in args.markets:
+        started, load = time.perf_counter(), os.getloadavg()
+        case = run_market(name, args, paths)
+        # each market records its own run: settings, machine, load and wall time
+        result["markets"][name] = {"args": dataclasses.asdict(args), "machine": cpu_label(),
+                                   "cpu_count": os.cpu_count(), "loadavg_start": list(load),
+                                   "loadavg_end": list(os.getloadavg()),
+                                   "wall_s_total": round(time.perf_counter() - started, 1), **case}
+        write_json_atomic(out, result)
     print(args.out)
     return result
 
