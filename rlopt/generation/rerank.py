@@ -12,8 +12,9 @@ its sample was rejected or empty (``quality_action``), its claim unrepairable or
 (``compliance_action``; both show the title fallback), it still has a defect
 (:func:`rlopt.generation.quality.copy_defects`) or it repeats a few-shot example
 (``verbatim_example``, :func:`rlopt.generation.fewshot.mark_verbatim`). When no candidate of a
-group is eligible the highest-scoring one is shown and ``rerank_eligible`` is 0, so a caller can
-count such contexts. Ties go to the earlier sample. The choice depends only on the samples (seeded)
+group is eligible, :func:`best_of_n` samples that context again (``retries`` rounds, new seeds);
+a group still without one shows its highest-scoring candidate with ``rerank_eligible`` 0, so a
+caller can count such contexts. Ties go to the earlier sample. The choice depends only on the samples (seeded)
 and the scores (deterministic), so the same seed gives the same copies.
 """
 
@@ -123,7 +124,7 @@ def select_best(copies: pd.DataFrame, scores: np.ndarray, n: int) -> pd.DataFram
 
 def best_of_n(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str, Any],
               segments: Mapping[str, Any] | None = None, *, n: int = 4, scorer: Scorer, num: int = 1,
-              seed: int = 0, **generate_kwargs: Any) -> pd.DataFrame:
+              seed: int = 0, retries: int = 1, **generate_kwargs: Any) -> pd.DataFrame:
     """Generate ``num`` copies per context, each the best of ``n`` samples by ``scorer``.
 
     Parameters
@@ -140,6 +141,9 @@ def best_of_n(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame, p
         Shown copies per context.
     seed : int
         Sampling seed (:func:`generate_copies`); the scores are deterministic.
+    retries : int, default 1
+        Rounds of fresh samples (seed ``seed + r * RESAMPLE_SEED_STEP``) for the contexts with a group
+        that had no eligible sample; a group takes the new pick only when it is eligible.
     **generate_kwargs
         Passed to :func:`generate_copies` (``batch_size``, ``temperature``, ``compliance``, ...).
 
@@ -147,8 +151,38 @@ def best_of_n(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame, p
     -------
     DataFrame, shape (len(contexts) * num, ...)
         The generated-copies contract + the columns of :func:`select_best`; ``attrs`` keeps the
-        candidates' compliance / quality counts and adds ``rerank``.
+        first round's compliance / quality counts and adds ``rerank`` (``no_eligible`` after the
+        retries, ``resampled_contexts``).
     """
+    contexts = contexts.reset_index(drop=True)
+    picked = _pick(model, tokenizer, contexts, catalog, placements, segments, n, scorer, num, seed, generate_kwargs)
+    resampled = 0
+    for r in range(1, retries + 1):
+        bad = np.flatnonzero(picked["rerank_eligible"].to_numpy() == 0)
+        if not len(bad):
+            break
+        rows = np.unique(bad // num)
+        resampled += len(rows)
+        again = _pick(model, tokenizer, contexts.iloc[rows].reset_index(drop=True), catalog, placements, segments,
+                      n, scorer, num, seed + r * RESAMPLE_SEED_STEP, generate_kwargs)
+        new_pos = {int(c) * num + g: t * num + g for t, c in enumerate(rows) for g in range(num)}
+        take = {int(i) for i in bad if again["rerank_eligible"].iat[new_pos[int(i)]] > 0}
+        if take:
+            parts = [again.iloc[[new_pos[i]]] if i in take else picked.iloc[[i]] for i in range(len(picked))]
+            attrs = picked.attrs
+            picked = pd.concat(parts, ignore_index=True)
+            picked.attrs = attrs
+    picked.attrs["rerank"] = {**picked.attrs.get("rerank", {}), "resampled_contexts": int(resampled),
+                              "no_eligible": int((picked["rerank_eligible"] == 0).sum())}
+    return picked
+
+
+#: Seed offset between resampling rounds (far from the batch offsets ``seed + b`` of one round).
+RESAMPLE_SEED_STEP = 1_000_003
+
+
+def _pick(model, tokenizer, contexts, catalog, placements, segments, n, scorer, num, seed, generate_kwargs):
+    """One round of :func:`best_of_n`: sample ``num * n`` per context, mark verbatim repeats, select."""
     from rlopt.generation.fewshot import mark_verbatim
     from rlopt.generation.sample import generate_copies
 

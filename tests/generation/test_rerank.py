@@ -155,7 +155,7 @@ def test_best_of_n_with_examples_marks_and_skips_verbatim_copies(monkeypatch):
     import rlopt.generation.sample as sample
 
     ctx = pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "home_banner",
-                         "examples": [["Grip on any trail, every trail"]]}])
+                         "examples": ["Grip on any trail, every trail"]}])
     texts = ["Grip on any trail, every trail!", "Light trail shoes", "Stride: light shoes for long runs"]
 
     def fake_generate(model, tokenizer, contexts, *args, num=1, seed=0, **kwargs):
@@ -167,3 +167,29 @@ def test_best_of_n_with_examples_marks_and_skips_verbatim_copies(monkeypatch):
     assert picked["copy_text"].item() == texts[2]  # the longest, the example's repeat excluded
     assert picked["verbatim_example"].item() is False or not picked["verbatim_example"].item()
     assert picked["rerank_eligible"].item() == 2
+
+
+def test_a_context_without_eligible_sample_is_sampled_again(monkeypatch):
+    import rlopt.generation.sample as sample
+
+    ctx = pd.DataFrame([{"item_id": "i1", "segment": "bargain", "placement": "home_banner",
+                         "examples": ["Grip on any trail"]},
+                        {"item_id": "i2", "segment": "premium", "placement": "push", "examples": []}])
+    seeds = []
+
+    def fake_generate(model, tokenizer, contexts, *args, num=1, seed=0, **kwargs):
+        seeds.append((seed, len(contexts)))
+        rows = contexts.loc[contexts.index.repeat(num)].reset_index(drop=True)
+        first = seed == 7  # the first round repeats the example for i1; a later round writes a new copy
+        texts = ["Grip on any trail" if (first and i == "i1") else f"New copy {k} for {i}, seed {seed}"
+                 for k, i in enumerate(rows["item_id"])]
+        return rows.assign(copy_text=texts, sample_idx=[k % num for k in range(len(rows))],
+                           quality_action="ok", compliance_action="ok")
+
+    monkeypatch.setattr(sample, "generate_copies", fake_generate)
+    picked = best_of_n(None, None, ctx, CATALOG, PLACEMENTS, SEGMENTS, n=2, seed=7, scorer=_score_by_length)
+    assert seeds[0] == (7, 2) and seeds[1][1] == 1  # only the context without an eligible sample again
+    assert picked["copy_text"][0].startswith("New copy") and picked["copy_text"][1].endswith("seed 7")
+    assert picked.attrs["rerank"]["resampled_contexts"] == 1 and picked.attrs["rerank"]["no_eligible"] == 0
+    stuck = best_of_n(None, None, ctx, CATALOG, PLACEMENTS, SEGMENTS, n=2, seed=7, retries=0, scorer=_score_by_length)
+    assert stuck["copy_text"][0] == "Grip on any trail" and stuck.attrs["rerank"]["no_eligible"] == 1
