@@ -87,6 +87,7 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
         out["result"] = json.loads(proc.stdout)
     except json.JSONDecodeError:
         out["result"] = None
+        out["stdout_tail"] = proc.stdout[-2000:]
     return out
 
 
@@ -115,7 +116,7 @@ def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int,
         if n in sizes:
             r = timed(validate_args(folder, cat_path, place_path))
             if r["exit_code"] != 0 or not r["result"] or r["result"]["rows_valid"] != n:
-                raise SystemExit(f"rlopt validate failed on {n:,} rows: {r.get('stderr_tail')}")
+                raise SystemExit(f"rlopt validate failed on {n:,} rows: {r}")
             runs.append({"command": "validate", "input": f"{len(list(folder.iterdir()))} Parquet shards",
                          "path": "batches", "rows": n, "input_mb": round(mb, 1), **r,
                          "rows_per_s": int(n / r["wall_s"])})

@@ -189,6 +189,7 @@ def _duckdb(workdir: Path) -> Any:
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     con.execute(f"SET temp_directory = '{workdir / 'spill'}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # it would print into the command's --json output
     return con
 
 
