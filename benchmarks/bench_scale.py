@@ -151,11 +151,17 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--append", action="store_true", help="Add these runs to the runs already in --out.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     train = [int(s) for s in args.train_sizes.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="rlopt-bench-scale-") as tmp:
         report = run(sizes, train, args.baseline_rows, args.seed, Path(tmp))
+    if args.append and args.out.is_file():
+        earlier = json.loads(args.out.read_text())
+        if earlier.get("machine") != report["machine"]:
+            raise SystemExit(f"{args.out} was measured on another machine; write to another --out")
+        report["runs"] = earlier["runs"] + report["runs"]
     write_json_atomic(args.out, report)
     print(f"wrote {args.out}")
 
