@@ -24,6 +24,7 @@ Users reach this through ``--engine local|ray`` and ``--ray-address`` on ``rlopt
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -79,6 +80,14 @@ class Engine(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """What the engine ran on, for --json output and benchmark records."""
         return {"engine": self.name}
+
+
+def args_key(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A key for constructor arguments: plain values (str, numbers, None, paths) by value, anything
+    else (a DataFrame) by identity -- the caller keeps those objects alive with the cached instance."""
+    plain = (str, int, float, bool, type(None), os.PathLike)
+    return tuple(("value", str(a) if isinstance(a, os.PathLike) else a) if isinstance(a, plain) else ("id", id(a))
+                 for a in args)
 
 
 def check_engine_name(name: str) -> str:

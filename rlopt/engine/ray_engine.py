@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from rlopt.engine import Engine
+from rlopt.engine import Engine, args_key
 from rlopt.errors import InputError
 
 CONNECT_TIMEOUT_S = 5.0
@@ -118,6 +118,7 @@ class RayEngine(Engine):
         self.ray = _import_ray()
         self.address = resolve_address(address)
         self._owns = False
+        self._pools: dict[Any, tuple[list[Any], tuple[Any, ...]]] = {}
         if self.address not in ("local", "auto"):  # named a cluster: fail fast, even if a Ray runs in-process
             check_reachable(self.address)
         if not self.ray.is_initialized():
@@ -145,7 +146,14 @@ class RayEngine(Engine):
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "ray_address": self.address, "ray_cpus": self.cpus, "ray_gpus": self.gpus}
 
+    def _release_pools(self) -> None:
+        for actors, _ in self._pools.values():
+            for actor in actors:
+                self.ray.kill(actor)
+        self._pools.clear()
+
     def close(self) -> None:
+        self._release_pools()
         if self._owns and self.ray.is_initialized():
             self.ray.shutdown()
         self._owns = False
@@ -158,11 +166,11 @@ class RayEngine(Engine):
         # Shared arguments go to the object store once; Ray hands each task the stored value.
         shared = {k: ray.put(v) for k, v in (fn_kwargs or {}).items()}
         if isinstance(fn, type):
-            n = concurrency or max(1, int(self.cpus // max(num_cpus, 1e-9)))
-            host = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_ActorHost)
-            actors = [host.remote(fn, fn_constructor_args) for _ in range(n)]
+            actors = self._actors(fn, fn_constructor_args, concurrency, num_cpus, num_gpus)
+            n = len(actors)
             submit = lambda i, unit: actors[i % n].run.remote(unit, **shared)  # noqa: E731
         else:
+            self._release_pools()  # kept actors hold CPUs the tasks would wait for
             task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_call)
             fn_ref = ray.put(fn)
             submit = lambda i, unit: task.remote(fn_ref, unit, **shared)  # noqa: E731
@@ -176,10 +184,27 @@ class RayEngine(Engine):
                 yield self._get(pending.popleft())
         finally:
             for ref in pending:  # stopped early (an error, or the caller broke off): drop the rest
-                ray.cancel(ref, force=False)
-            if isinstance(fn, type):
-                for actor in actors:
-                    ray.kill(actor)
+                try:
+                    ray.cancel(ref, force=False)
+                except Exception:  # already finished or gone: nothing to cancel
+                    pass
+
+    def _actors(self, cls: type, args: tuple[Any, ...], concurrency: int | None, num_cpus: float,
+                num_gpus: float) -> list[Any]:
+        """The actor pool for ``cls(*args)``, so a model loads once per actor.
+
+        The last pool is kept and reused by the next call with the same class and constructor
+        arguments (:func:`rlopt.engine.args_key`); a call that needs anything else (another pool, or
+        plain tasks) releases it first, since its actors hold the CPUs (or GPUs) they reserved.
+        """
+        n = concurrency or max(1, int(self.cpus // max(num_cpus, 1e-9)))
+        key = (cls, args_key(args), n, num_cpus, num_gpus)
+        if key not in self._pools:
+            self._release_pools()
+            host = self.ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_ActorHost)
+            # the args are kept with the pool, so the ids in the key cannot be reused by other objects
+            self._pools[key] = ([host.remote(cls, args) for _ in range(n)], args)
+        return self._pools[key][0]
 
     def _get(self, ref: Any) -> Any:
         """``ray.get`` that re-raises the task's own exception (an InputError stays one paragraph)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,34 @@ def plan_units(path: PathLike, *, columns: Sequence[str] | None = None,
             yield LoadedUnit(batch)
         return
     yield from _parquet_units(Path(path), columns, batch_rows)
+
+
+class Planner:
+    """Plans the units of one table once and hands them out again for each pass.
+
+    Parquet units are descriptions, so they are planned (footers read, shard schemas checked) once
+    and re-issued with the columns a pass reads; CSV / JSONL batches are read again for each pass.
+    """
+
+    def __init__(self, path: PathLike, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self.parquet = is_parquet(path)
+        self._units = list(_parquet_units(Path(path), None, batch_rows)) if self.parquet else None
+
+    @property
+    def schema_names(self) -> list[str] | None:
+        """Parquet: the dataset's columns (None for CSV / JSONL, or a dataset without rows)."""
+        return list(self._units[0].schema.names) if self._units else None
+
+    def units(self, columns: Sequence[str] | None = None) -> Iterator[Unit]:
+        """The units again, reading only ``columns`` (None: all)."""
+        if self._units is None:
+            yield from plan_units(self.path, columns=columns, batch_rows=self.batch_rows)
+            return
+        for unit in self._units:
+            names = None if columns is None else [c for c in unit.schema.names if c in set(columns)]
+            yield replace(unit, columns=names)
 
 
 def _parquet_units(p: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[ParquetUnit]:

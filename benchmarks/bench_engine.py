@@ -1,0 +1,229 @@
+"""The Ray engine against the local engine on the same data, in the same run (issue 22 item 2).
+
+Run: ``python -m benchmarks.bench_engine [--rows 2000000] [--copies 20000] [--encoder tiny|default]``.
+Writes ``benchmarks/results/engine.json`` and prints each measurement as it is taken.
+
+**Validation.** ``--rows`` valid synthetic impressions (``benchmarks.bench_validate.make_logs``,
+seeded) plus 0.1% broken rows and repeated ``event_id`` values across shards, as Parquet shards
+of ``--shard-rows``. The same :func:`rlopt.engine.validation.validate_on_engine` runs on
+
+- ``local``: :class:`~rlopt.engine.local.LocalEngine` (in this process, one unit after the other);
+- ``ray``: :class:`~rlopt.engine.ray_engine.RayEngine` on a local Ray with ``--ray-cpus`` CPUs
+  (started once before the timings; its start-up time is recorded apart);
+
+and, for reference, ``stream``: :func:`rlopt.data.stream.stream_validate` (what ``rlopt validate``
+runs locally on a folder of shards). The reports must be equal; ``overhead_ratio`` = Ray wall
+seconds per row / local wall seconds per row (target <= 1.5).
+
+**Scoring.** ``--copies`` distinct copy rows scored by a reward model with
+:func:`rlopt.engine.scoring.score_on_engine` on both engines (Ray: ``--ray-cpus`` actors, one
+model each); the largest score difference must be <= 1e-6. ``--encoder tiny`` (default) uses a
+2-layer random BERT, so the engine's own overhead dominates (the hard case for the ratio);
+``default`` uses the packaged MiniLM. A warm-up call on one chunk loads the model (on Ray: starts
+the actors); its wall time is recorded apart, and the timed calls reuse the loaded models.
+
+Each timing is the best of ``--repeats`` runs, engines alternating; the load average
+(``os.getloadavg``) is recorded with each run, because this machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_validate import PLACEMENTS, make_catalog, make_logs
+from benchmarks.machine import cpu_label
+from rlopt.io_utils import write_json_atomic
+
+RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
+TARGET_OVERHEAD = 1.5
+
+
+def write_logs(n: int, shard_rows: int, folder: Path, catalog, seed: int) -> tuple[Path, int]:
+    """``n`` impressions as Parquet shards; 0.1% of rows broken, some event_ids repeated across shards."""
+    from benchmarks.bench_validate import break_rows
+    from rlopt.data import write_table
+
+    folder.mkdir(parents=True, exist_ok=True)
+    n_bad = 0
+    for k, start in enumerate(range(0, n, shard_rows)):
+        rows = min(shard_rows, n - start)
+        rng = np.random.default_rng([seed, k])
+        df = make_logs(rows, catalog, rng)
+        df["event_id"] = np.char.add("ev-", np.arange(start, start + rows).astype(str))
+        df, broken = break_rows(df, 0.001, rng)
+        if k:  # a few ids of the first shard again: the repeats the driver must find across shards
+            df.loc[: 9, "event_id"] = [f"ev-{i}" for i in range(10)]
+        n_bad += broken
+        write_table(df, folder / f"part-{k:05d}.parquet")
+    return folder, n_bad
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """(wall s, load average before, result) of one call."""
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - t0, load, result
+
+
+def bench_validation(logs: Path, cat_ids, engines: dict, repeats: int, batch_rows: int, workdir: Path) -> dict:
+    from rlopt.data.stream import stream_validate
+    from rlopt.engine.validation import validate_on_engine
+
+    runs: dict[str, list[dict]] = {name: [] for name in (*engines, "stream")}
+    reports = {}
+    for rep in range(repeats):
+        for name, engine in engines.items():
+            q = workdir / f"{name}-{rep}.quarantine.jsonl"
+            wall, load, res = timed(validate_on_engine, logs, engine, on_error="quarantine", quarantine_path=q,
+                                    catalog_ids=cat_ids, placements=PLACEMENTS, batch_rows=batch_rows)
+            reports[name] = res.report.to_dict() | {"quarantine_path": None}
+            runs[name].append({"wall_s": round(wall, 3), "load_before": round(load, 2), "units": res.units})
+            print(name, runs[name][-1], flush=True)
+        q = workdir / f"stream-{rep}.quarantine.jsonl"
+        wall, load, res = timed(stream_validate, logs, "logs", on_error="quarantine", quarantine_path=q,
+                                catalog_ids=cat_ids, placements=PLACEMENTS, batch_rows=batch_rows)
+        reports["stream"] = res.report.to_dict() | {"quarantine_path": None}
+        runs["stream"].append({"wall_s": round(wall, 3), "load_before": round(load, 2)})
+        print("stream", runs["stream"][-1], flush=True)
+    rows = reports["local"]["rows_read"]
+    best = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
+    return {
+        "rows": rows, "rows_quarantined": reports["local"]["rows_quarantined"],
+        "rule_counts": reports["local"]["rule_counts"], "batch_rows": batch_rows,
+        "reports_equal": all(r == reports["local"] for r in reports.values()),
+        "best_wall_s": best, "rows_per_s": {name: round(rows / s) for name, s in best.items()},
+        "overhead_ratio": round(best["ray"] / best["local"], 3),
+        "ray_vs_stream_ratio": round(best["ray"] / best["stream"], 3),
+        "runs": runs,
+    }
+
+
+def make_reward_model(encoder: str, workdir: Path, seed: int) -> Path:
+    from reward_models import train_reward_model
+    from reward_models.synthetic import make_synthetic_logs
+    from reward_models.train import time_split
+    from rlopt.testing import build_tiny_encoder
+
+    enc = str(build_tiny_encoder(workdir / "tiny-bert")) if encoder == "tiny" else "default"
+    synth = make_synthetic_logs(4000, n_items=50, rng=seed)
+    train, holdout = time_split(synth.logs, 0.25)
+    model = train_reward_model(train, synth.catalog, holdout=holdout, encoder=enc, max_epochs=3, progress=False,
+                               seed=seed)
+    model.save_pretrained(workdir / "reward")
+    from rlopt.data import write_table
+
+    write_table(synth.catalog, workdir / "reward-catalog.parquet")
+    return workdir / "reward"
+
+
+def copy_rows(n: int, catalog, seed: int):
+    """``n`` distinct (copy, item, segment, placement) rows: every row needs the encoder."""
+    import pandas as pd
+
+    from reward_models.synthetic import SEGMENTS
+
+    rng = np.random.default_rng(seed)
+    words = np.array("save big new fresh deal today only last chance free shipping gift bundle style".split())
+    texts = [" ".join(rng.choice(words, 6)) + f" #{i}" for i in range(n)]
+    return pd.DataFrame({"item_id": rng.choice(catalog["item_id"].to_numpy(), n),
+                         "segment": rng.choice(np.array(SEGMENTS), n),
+                         "placement": rng.choice(np.array(["push", "home_banner", "email_subject", "product_page"]), n),
+                         "copy_text": texts})
+
+
+def bench_scoring(n: int, encoder: str, engines: dict, repeats: int, chunk_rows: int, workdir: Path,
+                  seed: int) -> dict:
+    import pandas as pd
+
+    from rlopt.data import read_catalog, read_copies, write_table
+    from rlopt.engine.scoring import score_on_engine
+
+    model_dir = make_reward_model(encoder, workdir, seed)
+    cat = read_catalog(workdir / "reward-catalog.parquet")
+    write_table(copy_rows(n, cat, seed), workdir / "copies.parquet")
+    frame = read_copies(workdir / "copies.parquet", cat)
+    runs: dict[str, list[dict]] = {name: [] for name in engines}
+    tables = {}
+    startup = {}
+    for name, engine in engines.items():  # load the model (per actor on Ray) once, on one chunk
+        wall, _, _ = timed(score_on_engine, frame.iloc[:chunk_rows], cat, model_dir, engine,
+                           out=workdir / f"warmup-{name}.parquet", precision="fp32", chunk_rows=chunk_rows)
+        startup[name] = round(wall, 3)
+        print("score warm-up", name, startup[name], flush=True)
+    for rep in range(repeats):
+        for name, engine in engines.items():
+            out = workdir / f"scored-{name}-{rep}.parquet"
+            wall, load, _ = timed(score_on_engine, frame, cat, model_dir, engine, out=out, precision="fp32",
+                                  chunk_rows=chunk_rows)
+            tables[name] = pd.read_parquet(out)
+            runs[name].append({"wall_s": round(wall, 3), "load_before": round(load, 2)})
+            print("score", name, runs[name][-1], flush=True)
+    cols = ["p_click", "p_purchase", "expected_revenue", "reward"]
+    diff = float(np.abs(tables["ray"][cols].to_numpy() - tables["local"][cols].to_numpy()).max())
+    best = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
+    return {"rows": len(frame), "encoder": encoder, "chunk_rows": chunk_rows, "max_abs_score_diff": diff,
+            "warmup_wall_s": startup, "best_wall_s": best, "rows_per_s": {k: round(len(frame) / v, 1) for k, v in best.items()},
+            "overhead_ratio": round(best["ray"] / best["local"], 3), "runs": runs,
+            "note": "local: one process, torch's threads over all cores; ray: one actor per Ray CPU. Both "
+                    "load the model in a warm-up call on one chunk (warmup_wall_s: on Ray, starting the actors, "
+                    "importing torch and loading the model in each) and keep it for the timed calls"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--shard-rows", type=int, default=500_000)
+    parser.add_argument("--batch-rows", type=int, default=262_144)
+    parser.add_argument("--copies", type=int, default=20_000)
+    parser.add_argument("--chunk-rows", type=int, default=4096)
+    parser.add_argument("--encoder", choices=("tiny", "default"), default="tiny")
+    parser.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    from rlopt.engine.local import LocalEngine
+    from rlopt.engine.ray_engine import RayEngine
+
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="rlopt-bench-engine-") as tmp:
+        work = Path(tmp)
+        catalog = make_catalog(2_000, np.random.default_rng(args.seed))
+        from rlopt.data import read_catalog, write_table
+
+        cat_ids = read_catalog(write_table(catalog, work / "catalog.parquet"))["item_id"]
+        logs, n_broken = write_logs(args.rows, args.shard_rows, work / "logs", catalog, args.seed)
+        t0 = time.perf_counter()
+        ray_engine = RayEngine("local", num_cpus=args.ray_cpus)
+        ray_start_s = time.perf_counter() - t0
+        engines = {"local": LocalEngine(), "ray": ray_engine}
+        try:
+            validation = bench_validation(logs, cat_ids, engines, args.repeats, args.batch_rows, work)
+            scoring = bench_scoring(args.copies, args.encoder, engines, args.repeats, args.chunk_rows, work,
+                                    args.seed) if args.copies else None
+        finally:
+            ray_engine.close()
+    report = {
+        "benchmark": "bench_engine", "seed": args.seed, "target_overhead_ratio": TARGET_OVERHEAD,
+        "ray": {"version": __import__("ray").__version__, "cpus": args.ray_cpus, "start_s": round(ray_start_s, 2)},
+        "validation": validation | {"rows_broken_on_purpose": n_broken, "shard_rows": args.shard_rows},
+        "scoring": scoring,
+        "machine": {"cpu": cpu_label(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_at_start": [round(x, 2) for x in load_start],
+                    "load_at_end": [round(x, 2) for x in os.getloadavg()]},
+    }
+    write_json_atomic(args.out, report)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
