@@ -5,8 +5,9 @@ Three rules, each giving the sentence the report prints next to the number:
 - **Calibration from few rows.** A reliability diagram's bin ``b`` with ``n_b`` held-out rows and
   ``e_b = n_b * observed_b`` events has an observed rate with standard error
   ``sqrt(p (1 - p) / n_b)``; with fewer than :data:`MIN_BIN_EVENTS` events the normal approximation
-  (and the eye) fails, so the diagram is said to be noisy. Below :data:`MIN_ROWS` rows or
-  :data:`MIN_EVENTS` events in all, it is not drawn (:func:`calibration_check`).
+  (and the eye) fails, so those bins (or, when they are most, the diagram) are said to be noisy.
+  Below :data:`MIN_ROWS` rows or :data:`MIN_EVENTS` events in all, it is not drawn
+  (:func:`calibration_check`).
 - **Undefined metrics.** An AUC needs both classes; on a holdout without a purchase it is NaN, and
   the report says so instead of printing ``nan`` (:func:`nan_reason`).
 - **Rates stay rates.** An interval of a rate (a click or purchase rate in ``[0, 1]``) can leave
@@ -45,8 +46,11 @@ def calibration_check(bins: Sequence[Mapping[str, float]] | None) -> tuple[bool,
     >>> calibration_check([{"mean_predicted": 0.1, "observed": 0.1, "count": 27}] * 2)
     (False, 'Calibration plot not drawn: 54 held-out rows with 5 events (at least 100 rows and 10 events are needed for a reliability diagram that is not mostly noise).')
     >>> draw, note = calibration_check([{"mean_predicted": 0.05, "observed": 0.05, "count": 100}] * 10)
-    >>> draw, note.split(":")[0]
-    (True, '1,000 held-out rows in 10 bins')
+    >>> draw, note.split(" (")[0]
+    (True, '1,000 held-out rows in 10 bins: bins are noisy')
+    >>> low = [{"mean_predicted": 0.002, "observed": 0.002, "count": 3000}]
+    >>> calibration_check(low + [{"mean_predicted": 0.05, "observed": 0.05, "count": 3000}] * 9)[1].split(" (")[0]
+    '30,000 held-out rows in 10 bins: 1 of them with fewer than 10 events'
     >>> calibration_check([{"mean_predicted": 0.05, "observed": 0.05, "count": 1000}] * 10)
     (True, '')
     """
@@ -59,12 +63,16 @@ def calibration_check(bins: Sequence[Mapping[str, float]] | None) -> tuple[bool,
         return False, (f"Calibration plot not drawn: {rows:,} held-out rows with {total:,} events (at least "
                        f"{MIN_ROWS} rows and {MIN_EVENTS} events are needed for a reliability diagram that is "
                        "not mostly noise).")
-    fewest = min(events)
-    if fewest < MIN_BIN_EVENTS:
+    sparse = [e for e in events if e < MIN_BIN_EVENTS]
+    if not sparse:
+        return True, ""
+    why = (f"below {MIN_BIN_EVENTS} events a bin's observed rate can be far from its true rate by chance; "
+           "the error bars are 95% Wilson intervals")
+    if 2 * len(sparse) > len(bins):  # most bins: the diagram as a whole
         return True, (f"{rows:,} held-out rows in {len(bins)} bins: bins are noisy (the sparsest has "
-                      f"{fewest:.0f} events; below {MIN_BIN_EVENTS} a bin's observed rate can be far from its "
-                      "true rate by chance). The error bars are 95% Wilson intervals.")
-    return True, ""
+                      f"{min(sparse):.0f} events; {why}).")
+    return True, (f"{rows:,} held-out rows in {len(bins)} bins: {len(sparse)} of them with fewer than "
+                  f"{MIN_BIN_EVENTS} events (the sparsest {min(sparse):.0f}) are noisy ({why}).")
 
 
 def nan_reason(metric: str, metrics: Mapping[str, Any]) -> str:
