@@ -72,7 +72,8 @@ def calibration_check(bins: Sequence[Mapping[str, float]] | None) -> tuple[bool,
         return True, (f"{rows:,} held-out rows in {len(bins)} bins: bins are noisy (the sparsest has "
                       f"{min(sparse):.0f} events; {why}).")
     return True, (f"{rows:,} held-out rows in {len(bins)} bins: {len(sparse)} of them with fewer than "
-                  f"{MIN_BIN_EVENTS} events (the sparsest {min(sparse):.0f}) are noisy ({why}).")
+                  f"{MIN_BIN_EVENTS} events (the sparsest {min(sparse):.0f}) {'is' if len(sparse) == 1 else 'are'} noisy "
+                  f"({why}).")
 
 
 def nan_reason(metric: str, metrics: Mapping[str, Any]) -> str:
