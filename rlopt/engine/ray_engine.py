@@ -82,9 +82,18 @@ class _ActorHost:
     """Holds one instance of a per-batch class inside a Ray actor (built once, called per unit)."""
 
     def __init__(self, cls: type, args: tuple[Any, ...]) -> None:
-        self.fn = cls(*args)
+        # An error here would kill the actor and reach the driver as ActorDiedError, its cause lost in
+        # a traceback text; kept and raised by each call instead, it arrives as itself (an InputError
+        # naming a missing model file stays one paragraph).
+        self.fn, self.error = None, None
+        try:
+            self.fn = cls(*args)
+        except Exception as err:  # re-raised by run()
+            self.error = err
 
     def run(self, unit: Any, **kwargs: Any) -> Any:
+        if self.error is not None:
+            raise self.error
         return self.fn(unit, **kwargs)
 
 
@@ -116,6 +125,9 @@ class RayEngine(Engine):
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
                  max_in_flight: int | None = None) -> None:
         self.ray = _import_ray()
+        # A failed unit's error is re-raised by map_batches; the units still in flight fail too and
+        # Ray would print each of them at exit as an "unhandled error" beside the one paragraph.
+        os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
         self.address = resolve_address(address)
         self._owns = False
         self._pools: dict[Any, tuple[list[Any], tuple[Any, ...]]] = {}

@@ -69,6 +69,21 @@ def test_ray_engine_reraises_the_workers_input_error(ray_engine):
     assert info.value.row == 3
 
 
+class _BadModel:
+    def __init__(self, path):
+        raise InputError("model file not found", file=path)
+
+    def __call__(self, x):
+        return x
+
+
+def test_ray_engine_reraises_an_actor_constructor_error(ray_engine):
+    """A model that cannot load on a worker is the worker's InputError, not a dead-actor traceback."""
+    with pytest.raises(InputError, match="model file not found") as info:
+        list(ray_engine.map_batches(_BadModel, range(4), fn_constructor_args=("runs/none/model.safetensors",)))
+    assert info.value.file == "runs/none/model.safetensors"
+
+
 def test_engine_options_are_checked():
     with pytest.raises(InputError, match="--engine must be one of local, ray"):
         check_engine_options("spark", None)
