@@ -131,6 +131,7 @@ def bench_scale(d: Json) -> str:
     for r in d.get("runs", []):
         rows.append((r["command"], f"{r['rows']:,}", r.get("input", ""), r.get("path", ""),
                      num(r.get("wall_s")), num(r.get("cpu_s")), f"{r.get('rows_per_s', 0):,}",
+                     f"{int(r['rows'] / r['cpu_s']):,}" if r.get("cpu_s") else "",
                      num(r.get("peak_rss_mb")), f"{num(r.get('load_before'), 2)} / {num(r.get('load_after'), 2)}",
                      r.get("n_train") or ""))
     m = d.get("machine") or {}
@@ -140,7 +141,10 @@ def bench_scale(d: Json) -> str:
             f"after (the machine is shared). Targets: validate peak RSS <= {targets.get('validate_20M_peak_rss_mb')} "
             f"MB and >= {targets.get('validate_rows_per_s', 0):,} rows/s on 20M rows; reward train peak RSS <= "
             f"{targets.get('reward_train_20M_peak_rss_mb')} MB.\n\n")
-    return head + table(["command", "rows", "input", "path", "wall (s)", "CPU (s)", "rows/s", "peak RSS (MB)",
+    head += ("rows per CPU-second = rows / (user + system CPU time): what one free core would do, less "
+             "sensitive to the other load than rows/s.\n\n")
+    return head + table(["command", "rows", "input", "path", "wall (s)", "CPU (s)", "rows/s", "rows per CPU-s",
+                         "peak RSS (MB)",
                          "load", "rows trained"], rows)
 
 
