@@ -398,7 +398,8 @@ def bench_beat_logged(d: Json) -> str:
            "against the shop's mean and best logged copy of the same contexts. *best-of-n* reranks the same "
            "samples as the row without it; *truth-best-of-n* reranks them by the truth (what a perfect reward "
            "model would pick). Ratios are of means over contexts with 95% paired-bootstrap intervals; *verbatim* "
-           "is the share of shown copies that repeat a few-shot example.\n"]
+           "is the share of shown copies that repeat a few-shot example, and the last column the true CTR of the "
+           "others (a plain mean over copies).\n"]
     for name, c in (d.get("markets") or {}).items():
         a, rm, dpo = c.get("args", {}), c.get("reward_model", {}), c.get("dpo") or {}
         loads = [x for k in ("loadavg_start", "loadavg_end") for x in (c.get(k) or [])[:1]]
@@ -414,12 +415,14 @@ def bench_beat_logged(d: Json) -> str:
         ctr, buy = c.get("true_ctr", {}), c.get("true_purchases_per_impression", {})
         rows = [(v, pct(ctr.get(v), 2), pct(buy.get(v), 3), ratio_ci(rc.get(v, {}).get("/ base")),
                  ratio_ci(rc.get(v, {}).get("/ mean_logged")), ratio_ci(rc.get(v, {}).get("/ best_logged")),
-                 ratio_ci(rp.get(v, {}).get("/ mean_logged")), pct((c.get("copies", {}).get(v) or {}).get("verbatim_rate")))
+                 ratio_ci(rp.get(v, {}).get("/ mean_logged")), pct((c.get("copies", {}).get(v) or {}).get("verbatim_rate")),
+                 pct(((c.get("verbatim_split") or {}).get(v) or {}).get("new", {}).get("true_ctr"), 2))
                 for v in ctr if v not in ("mean_logged", "best_logged")]
-        rows += [(v, pct(ctr.get(v), 2), pct(buy.get(v), 3), "", "", "", "", "") for v in ("mean_logged", "best_logged")
-                 if v in ctr]
+        rows += [(v, pct(ctr.get(v), 2), pct(buy.get(v), 3), "", "", "", "", "", "")
+                 for v in ("mean_logged", "best_logged") if v in ctr]
         out.append(table(["copy", "true CTR", "purchases / impr.", "CTR / base", "CTR / mean logged",
-                          "CTR / best logged", "purchases / mean logged", "verbatim"], rows))
+                          "CTR / best logged", "purchases / mean logged", "verbatim", "true CTR, new copies only"],
+                         rows))
     return "\n".join(out)
 
 
