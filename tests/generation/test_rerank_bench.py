@@ -33,7 +33,7 @@ def smoke(tmp_path_factory):
 def test_every_variant_is_graded_against_base_and_logged_copy(smoke):
     result, _ = smoke
     case = result["markets"]["bazaar"]
-    assert result["machine"] and len(result["loadavg_start"]) == 3
+    assert case["machine"] and len(case["loadavg_start"]) == 3 and case["args"]["tiny"]
     assert case["contexts"] == 4 and case["contexts_with_examples"] >= 1 and case["dpo"]["steps"] == 2
     for variant in VARIANTS:
         assert 0.0 < case["true_ctr"][variant] < 1.0
