@@ -356,7 +356,7 @@ def _market_copy_rows(c: Json) -> list[tuple[Any, ...]]:
                      ratio_ci(r.get(f"{gen} / base")), ratio_ci(r.get(f"{gen} / mean_logged")),
                      ratio_ci(r.get(f"{gen} / best_logged")), ratio_ci(rb.get(f"{gen} / mean_logged")),
                      pct(q.get("defects", {}).get("any")), pct(q.get("defects", {}).get("incomplete")),
-                     pct(q.get("misleading")), pct(q.get("misleading_written"))))
+                     pct(q.get("misleading")), pct(q.get("misleading_written")), pct(q.get("title_fallback_share"))))
     return rows
 
 
@@ -389,7 +389,7 @@ def bench_markets(d: Json) -> str:
                        f"mined at min_confidence {dpo.get('min_confidence')}, value {dpo.get('value_metric')}).\n")
         out.append(table(["copy", "true CTR", "purchases / impr.", "CTR / base", "CTR / mean logged",
                           "CTR / best logged", "purchases / mean logged", "defects", "incomplete", "misleading",
-                          "misleading, written"], _market_copy_rows(c)))
+                          "misleading, written", "title shown"], _market_copy_rows(c)))
     return "\n".join(out)
 
 def bench_beat_logged(d: Json) -> str:
