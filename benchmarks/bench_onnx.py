@@ -135,7 +135,8 @@ def _export(model: torch.nn.Module, names: list[str], path: Path, *, dynamo: boo
         if dynamo:
             batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
             program = torch.onnx.export(graph, args, dynamo=True, input_names=names, output_names=[OUTPUT_NAME],
-                                        dynamic_shapes=tuple({0: batch, 1: seq} for _ in names), verbose=False)
+                                        dynamic_shapes=(tuple({0: batch, 1: seq} for _ in names),),  # one *args
+                                        verbose=False)
             program.save(str(path))
         else:
             axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT_NAME: {0: "batch"}}
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--auc-tolerance", type=float, default=0.002)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encoder", default="default", help="encoder spec (a tiny one for smoke tests)")
     parser.add_argument("--no-trained-int8", action="store_true", help="skip training a second model on int8")
     parser.add_argument("--no-exporters", action="store_true", help="skip the exporter comparison")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (nothing written)")
@@ -217,14 +219,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {"cpu": cpu_label(), "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
                     "platform": platform.platform(), "load_avg_at_start": list(os.getloadavg())},
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
-        "encoder": "default (all-MiniLM-L6-v2)", "mode": "frozen", "args": {k: str(v) for k, v in vars(args).items()},
+        "encoder": "default (all-MiniLM-L6-v2)" if args.encoder == "default" else args.encoder, "mode": "frozen", "args": {k: str(v) for k, v in vars(args).items()},
     }
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         sim = simulate(Marketplace.from_toml(DEFAULT_MARKET), args.impressions, seed=args.seed)
         model = train_reward_model(sim.train, sim.catalog, seed=args.seed, precision="fp32", runtime="torch",
-                                   progress=True)
+                                   encoder=args.encoder, progress=True)
         model.save_pretrained(tmp_path / "rm")
         start = time.perf_counter()
         OnnxEncoder(model.encoder.model, model.encoder.input_names, quantized=True, root=tmp_path / "cache",
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("speed done", round(time.perf_counter() - t0), "s", flush=True)
         if not args.no_trained_int8:
             trained = train_reward_model(sim.train, sim.catalog, seed=args.seed, precision="fp32",
-                                         runtime="onnx-int8", progress=True)
+                                         runtime="onnx-int8", encoder=args.encoder, progress=True)
             enc, _ = evaluate_reward_model(trained, sim.holdout, sim.catalog, component="encoder")
             ref = results["quality"][REFERENCE]
             results["quality"]["onnx-int8 (trained)"] = {
