@@ -148,6 +148,35 @@ def bench_scale(d: Json) -> str:
                          "load", "rows trained"], rows)
 
 
+def bench_engine(d: Json) -> str:
+    """``benchmarks/results/engine.json``: the Ray engine against the local engine, same data, same run."""
+    v, ray = d.get("validation") or {}, d.get("ray") or {}
+    wall, rate = v.get("best_wall_s", {}), v.get("rows_per_s", {})
+    rows = [(name, num(wall.get(name)), f"{rate.get(name, 0):,}") for name in ("local", "ray", "stream")
+            if name in wall]
+    m = d.get("machine") or {}
+    out = (f"Ray {ray.get('version', '')} on {ray.get('cpus', '')} local CPUs (start-up {num(ray.get('start_s'))} s, "
+           f"not in the times). Load average at start / end: {m.get('load_at_start', '')} / "
+           f"{m.get('load_at_end', '')}. Target: Ray's time per row <= {d.get('target_overhead_ratio')} x the "
+           "local engine's.\n\n")
+    out += (f"**Validation** of {v.get('rows', 0):,} rows in Parquet shards of {v.get('shard_rows', 0):,} "
+            f"({v.get('rows_quarantined', 0):,} quarantined); reports equal on every path: "
+            f"{v.get('reports_equal')}; Ray / local = **{num(v.get('overhead_ratio'))}**, Ray / "
+            f"`stream_validate` = {num(v.get('ray_vs_stream_ratio'))}. Best of the runs:\n\n")
+    out += table(["path", "wall (s)", "rows/s"], rows) + "\n"
+    scoring = d.get("scoring") or {}
+    srows = [(enc, f"{s['rows']:,}", num(s["warmup_wall_s"].get("local")), num(s["warmup_wall_s"].get("ray")),
+              num(s["best_wall_s"].get("local")), num(s["best_wall_s"].get("ray")), f"**{num(s['overhead_ratio'])}**",
+              num(s["max_abs_score_diff"]))
+             for enc, s in scoring.items() if s]
+    if srows:
+        out += ("\n**Scoring** distinct copy rows in chunks (Ray: one actor per CPU, each loading the model once in "
+                "the warm-up call; later calls reuse it):\n\n")
+        out += table(["encoder", "rows", "warm-up local (s)", "warm-up Ray (s)", "local (s)", "Ray (s)",
+                      "Ray / local", "max score difference"], srows)
+    return out
+
+
 def bench_reward(d: Json) -> str:
     out = []
     for case, label in (("simulated", "simulated logs"), ("foreign", "logs rlopt's market did not make")):
@@ -204,9 +233,10 @@ def bench_onnx(d: Json) -> str:
            table(["runtime", "copies/s", "x torch fp32", "click AUC", "diff", "purchase AUC", "diff", "AUC ok"], rows)]
     exporters = d.get("exporters", {})
     if exporters:
-        erows = [(name, e.get("error", "")[:80] or num(e.get("copies_per_s"), 1), num(e.get("export_s"), 1))
-                 for name, e in exporters.items()]
-        out += ["\nExporters (fp32 graph, encoder only, same batches; rlopt uses `torchscript+eager`):\n",
+        erows = [(name, f"failed ({e['error'].split(':')[0]})" if "error" in e else num(e.get("copies_per_s"), 1),
+                  num(e.get("export_s"), 1)) for name, e in exporters.items()]
+        note = f" Note: {d['exporters_note']}." if d.get("exporters_note") else ""
+        out += [f"\nExporters (fp32 graph, encoder only, same batches; rlopt uses `torchscript+eager`).{note}\n",
                 table(["exporter + attention", "copies/s", "export s"], erows)]
     return "\n".join(out)
 
@@ -432,6 +462,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "market": ("Simulated marketplace (`bench_simulate`)", bench_market),
     "data": ("Data contract: validation speed (`bench_validate`)", bench_data),
     "scale": ("Logs larger than memory: peak RSS and rows/s by log size (`bench_scale`)", bench_scale),
+    "engine": ("Engines: Ray against local on the same data (`bench_engine`)", bench_engine),
     "reward": ("Reward model (`bench_reward`)", bench_reward),
     "reward_health": ("Reward model chosen on the user's data, and its health", bench_reward_health),
     "onnx": ("CPU scoring with ONNX Runtime (`bench_onnx`)", bench_onnx),
