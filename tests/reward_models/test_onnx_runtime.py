@@ -137,7 +137,7 @@ def test_changed_weights_get_a_new_session(tiny_encoder_dir):
 
 def test_runtime_is_saved_with_the_model(tiny_encoder_dir, synth, synth_split, tmp_path):
     train, holdout = synth_split
-    model = train_reward_model(train, synth.catalog, encoder=str(tiny_encoder_dir), max_epochs=2, progress=False,
+    model = train_reward_model(train, synth.catalog, encoder=str(tiny_encoder_dir), max_epochs=1, progress=False,
                                seed=0, runtime="onnx-int8", precision="fp32")
     assert model.encoder.runtime == "onnx-int8" and model.config["encoder_precision"] == "int8"
     model.save_pretrained(tmp_path / "rm")
