@@ -29,10 +29,10 @@ from typing import Any
 import pandas as pd
 
 from rlopt.data.io import (
-    _decode_parquet,
     _parse_lines,
     _read_jsonl_arrow,
     _short,
+    arrow_to_frame,
     read_table,
     sniff_format,
 )
@@ -187,7 +187,7 @@ def _parquet_batches(p: Path, columns: Sequence[str] | None, batch_rows: int) ->
                 if rb.num_rows == 0:
                     continue
                 table = pa.Table.from_batches([rb])
-                df = _decode_parquet(table)
+                df = arrow_to_frame(table)
                 df.attrs.clear()
                 yield Batch(df, start, frag.path, shard_start)
                 start += rb.num_rows

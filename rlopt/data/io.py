@@ -144,7 +144,7 @@ def _read_parquet(p: Path) -> pd.DataFrame:
     except (pa.ArrowException, OSError) as err:
         raise InputError(f"not a readable Parquet file ({_short(err)})", file=str(p),
                          rule="file format") from None
-    return _decode_parquet(table)
+    return arrow_to_frame(table)
 
 
 def _read_parquet_dir(p: Path) -> pd.DataFrame:
@@ -158,10 +158,25 @@ def _read_parquet_dir(p: Path) -> pd.DataFrame:
     except (pa.ArrowException, OSError) as err:
         raise InputError(f"not a readable Parquet dataset ({_short(err)})", file=str(p),
                          rule="file format") from None
-    return _decode_parquet(table)
+    return arrow_to_frame(table)
 
 
-def _decode_parquet(table: Any) -> pd.DataFrame:
+def arrow_to_frame(table: Any) -> pd.DataFrame:
+    """A pyarrow Table (a whole file, a shard or one record batch's rows) as the readers return it.
+
+    The one decoding every Parquet path shares (whole-file readers, :mod:`rlopt.data.batches`,
+    the engine's work units): Arrow ``map`` columns become dicts, and the names of the columns
+    written as JSON strings (schema metadata ``rlopt.json_columns``) go to
+    ``df.attrs["rlopt.json_columns"]`` so :func:`read_table` can decode them.
+
+    Parameters
+    ----------
+    table : pyarrow.Table, shape (n, k)
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n, k)
+    """
     import pyarrow as pa
 
     meta = table.schema.metadata or {}

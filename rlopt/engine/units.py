@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rlopt.data.batches import DEFAULT_BATCH_ROWS, Batch, iter_batches
-from rlopt.data.io import sniff_format
+from rlopt.data.io import arrow_to_frame, sniff_format
 
 PathLike = str | os.PathLike[str]
 
@@ -49,10 +49,8 @@ class ParquetUnit:
     rows: int
 
     def load(self) -> Batch:
-        from rlopt.data.io import _decode_parquet  # the in-memory reader's own decoding (JSON maps -> dicts)
-
         table = self.fragment.to_table(schema=self.schema, columns=self.columns)
-        df = _decode_parquet(table)
+        df = arrow_to_frame(table)  # the in-memory reader's own decoding (JSON maps -> dicts)
         df.attrs.clear()
         return Batch(df, self.start, self.shard, self.shard_start)
 
