@@ -31,6 +31,11 @@ from rlopt.engine import Engine, args_key
 from rlopt.errors import InputError
 
 CONNECT_TIMEOUT_S = 5.0
+# Kept actor pools of every RayEngine in this process, by pool key. One registry, not one per engine:
+# a pool kept by one engine holds CPUs (GPUs) that another engine's tasks or actors on the same Ray
+# would wait for forever (two engines in one process share one Ray), so whoever needs other work
+# released them all first.
+_POOLS: dict[Any, tuple[list[Any], tuple[Any, ...]]] = {}
 _DEFAULT_PORTS = {"": 6379, "ray": 10001}
 _INSTALL = "pip install rlopt[ray]"
 
@@ -130,7 +135,6 @@ class RayEngine(Engine):
         os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
         self.address = resolve_address(address)
         self._owns = False
-        self._pools: dict[Any, tuple[list[Any], tuple[Any, ...]]] = {}
         if self.address not in ("local", "auto"):  # named a cluster: fail fast, even if a Ray runs in-process
             check_reachable(self.address)
         if not self.ray.is_initialized():
@@ -159,10 +163,20 @@ class RayEngine(Engine):
         return {"engine": self.name, "ray_address": self.address, "ray_cpus": self.cpus, "ray_gpus": self.gpus}
 
     def _release_pools(self) -> None:
-        for actors, _ in self._pools.values():
+        self.release_all()
+
+    @staticmethod
+    def release_all() -> None:
+        """Kill every kept actor pool of this process (whichever engine made it)."""
+        import ray
+
+        for actors, _ in _POOLS.values():
             for actor in actors:
-                self.ray.kill(actor)
-        self._pools.clear()
+                try:
+                    ray.kill(actor)
+                except Exception:  # already gone (its Ray shut down): nothing holds its CPUs
+                    pass
+        _POOLS.clear()
 
     def close(self) -> None:
         self._release_pools()
@@ -209,14 +223,38 @@ class RayEngine(Engine):
         arguments (:func:`rlopt.engine.args_key`); a call that needs anything else (another pool, or
         plain tasks) releases it first, since its actors hold the CPUs (or GPUs) they reserved.
         """
-        n = concurrency or max(1, int(self.cpus // max(num_cpus, 1e-9)))
+        n = self._pool_size(concurrency, num_cpus, num_gpus)
         key = (cls, args_key(args), n, num_cpus, num_gpus)
-        if key not in self._pools:
+        if key not in _POOLS:
             self._release_pools()
             host = self.ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_ActorHost)
             # the args are kept with the pool, so the ids in the key cannot be reused by other objects
-            self._pools[key] = ([host.remote(cls, args) for _ in range(n)], args)
-        return self._pools[key][0]
+            _POOLS[key] = ([host.remote(cls, args) for _ in range(n)], args)
+        return _POOLS[key][0]
+
+    def _pool_size(self, concurrency: int | None, num_cpus: float, num_gpus: float) -> int:
+        """Actors that fit the cluster at once: ``concurrency`` capped by CPUs (and GPUs) per actor.
+
+        More actors than fit would never all start, and the units sent round robin to a waiting
+        actor would wait with it -- a hang, not an error.
+
+        Raises
+        ------
+        InputError
+            Not even one actor fits (GPUs asked for on a cluster without them), naming the address.
+        """
+        fit = int(self.cpus // num_cpus) if num_cpus > 0 else None
+        if num_gpus > 0:
+            by_gpu = int(self.gpus // num_gpus)
+            fit = by_gpu if fit is None else min(fit, by_gpu)
+        if fit is not None and fit < 1:
+            raise InputError(f"one Ray actor here needs {num_cpus:g} CPU(s) and {num_gpus:g} GPU(s), but the Ray "
+                             f"cluster at {self.address} has {self.cpus} CPU(s) and {self.gpus} GPU(s). Use a "
+                             "cluster with GPUs, or the CPU path (--device cpu)", key="--ray-address",
+                             value=self.address)
+        if concurrency is None:
+            return max(1, fit or self.cpus)
+        return max(1, min(concurrency, fit) if fit is not None else concurrency)
 
     def _get(self, ref: Any) -> Any:
         """``ray.get`` that re-raises the task's own exception (an InputError stays one paragraph)."""

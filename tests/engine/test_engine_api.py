@@ -119,3 +119,26 @@ def test_unreachable_cluster_from_ray_address_env(monkeypatch, capsys, tmp_path)
     with pytest.raises(InputError, match=f"cannot reach a Ray cluster at {address}") as info:
         RayEngine()
     assert info.value.key == "--ray-address" and info.value.value == address
+
+
+@pytest.mark.timeout(120)
+def test_a_pool_kept_by_one_engine_does_not_starve_another(ray_engine):
+    """Two engines on one Ray (a fixture's and a command's): the first keeps a pool on every CPU; the
+    second's tasks and actors would wait for those CPUs forever unless the pool is released."""
+    from rlopt.engine.ray_engine import RayEngine
+
+    list(ray_engine.map_batches(_Counter, range(4), fn_constructor_args=(0,), concurrency=2))
+    other = RayEngine()  # joins the running Ray
+    assert list(other.map_batches(_square, range(5))) == [0, 1, 4, 9, 16]
+    list(ray_engine.map_batches(_Counter, range(4), fn_constructor_args=(0,), concurrency=2))
+    out = list(other.map_batches(_Counter, range(4), fn_constructor_args=(5,), concurrency=2))
+    assert [o[0] for o in out] == [5, 6, 7, 8]
+
+
+@pytest.mark.timeout(120)
+def test_pool_is_capped_by_the_clusters_resources(ray_engine):
+    """More actors than the cluster can hold would never all start (their units would wait with them)."""
+    out = list(ray_engine.map_batches(_Counter, range(6), fn_constructor_args=(0,), concurrency=5))
+    assert len({o[1] for o in out}) == ray_engine.cpus == 2
+    with pytest.raises(InputError, match=r"needs 1 CPU\(s\) and 1 GPU\(s\).*has 2 CPU\(s\) and 0 GPU\(s\)"):
+        list(ray_engine.map_batches(_Counter, range(2), fn_constructor_args=(0,), num_gpus=1))
