@@ -7,9 +7,11 @@ code path — chat templates, padding, special tokens — is exercised, but the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from rlopt.io_utils import write_text_atomic
 
 
 def _build_tiny(out_dir: str | Path, tokenizer_dir: Path, make_model: Callable[[Any], Any], seed: int) -> Path:
@@ -75,6 +77,66 @@ def write_small_market(path: str | Path, n_items: int = 8, n_users: int = 600) -
     return out
 
 
+#: The tiny budgets of :func:`write_tiny_config` (section -> key -> value): small enough that a full
+#: ``rlopt run`` on the tiny models takes a few minutes, large enough that every stage has data to report.
+TINY_BUDGETS: dict[str, dict[str, Any]] = {
+    "run": {"out_dir": "run", "threads": 1},
+    "reward": {"max_epochs": 1},
+    "tuning": {"max_steps": 2, "num_train_pairs": 16},
+    "generation": {"num_samples": 1, "batch_size": 32},
+    "ab": {"impressions": 6000},
+    "bandit": {"policies": ["uniform", "linucb"], "steps": 600, "n_shoppers": 500},
+    "ope": {"n_folds": 2, "n_bootstrap_samples": 50, "max_eval_rows": 2000},
+}
+
+
+def write_tiny_config(
+    path: str | Path,
+    llm: str | Path,
+    enc: str | Path,
+    data: Mapping[str, Any],
+    **sections: Mapping[str, Any] | None,
+) -> Path:
+    """Write an experiment config with :data:`TINY_BUDGETS` for the tiny models to ``path``.
+
+    Parameters
+    ----------
+    llm, enc : the generator and encoder directories (see :func:`build_tiny_causal_lm`,
+        :func:`build_tiny_encoder`): ``[tuning] generator`` and ``[reward] encoder``.
+    data : the ``[data]`` section (a simulated market or a shop's own logs).
+    sections : ``name={key: value}`` merged into that section of the budgets (a new section is added);
+        a value of None removes the key, ``name=None`` the whole section (so the stage's defaults apply).
+
+    Examples
+    --------
+    >>> import tomllib, tempfile
+    >>> out = write_tiny_config(Path(tempfile.mkdtemp()) / "x.toml", "llm", "enc", {"logs": "logs.csv"},
+    ...                         ab=None, bandit={"steps": None, "batch_size": 50})
+    >>> cfg = tomllib.loads(out.read_text())
+    >>> cfg["data"], cfg["tuning"]["generator"], "ab" in cfg, cfg["bandit"]
+    ({'logs': 'logs.csv'}, 'llm', False, {'policies': ['uniform', 'linucb'], 'n_shoppers': 500, 'batch_size': 50})
+    """
+    from rlopt.market._toml import dumps
+
+    body: dict[str, dict[str, Any]] = {"run": {}, "data": dict(data)}
+    body.update({name: dict(keys) for name, keys in TINY_BUDGETS.items()})
+    body["reward"]["encoder"] = str(enc)
+    body["tuning"]["generator"] = str(llm)
+    for name, keys in sections.items():
+        if keys is None:
+            body.pop(name, None)
+            continue
+        section = body.setdefault(name, {})
+        for key, value in keys.items():
+            if value is None:
+                section.pop(key, None)
+            else:
+                section[key] = value
+    out = Path(path)
+    write_text_atomic(out, dumps(body))
+    return out
+
+
 def write_tiny_experiment(
     path: str | Path,
     llm: str | Path,
@@ -84,49 +146,13 @@ def write_tiny_experiment(
     name: str | None = None,
     title: str | None = None,
 ) -> Path:
-    """Write a tiny experiment config to ``path`` (and an 8-item market named ``market_name`` beside it).
+    """Write a tiny experiment config on a simulated market to ``path`` (and an 8-item market named
+    ``market_name`` beside it): :func:`write_tiny_config` with 12,000 simulated impressions.
 
-    ``llm`` and ``enc`` are the generator and encoder directories (see :func:`build_tiny_causal_lm`,
-    :func:`build_tiny_encoder`); budgets are small so a full ``rlopt run`` takes a few minutes.
     ``name`` and ``title`` set ``[run] name`` and ``[report] title`` when given (defaults otherwise).
     """
     out = Path(path)
     write_small_market(out.parent / market_name)
-    run_name = f'name = "{name}"\n' if name is not None else ""
-    report = f'\n[report]\ntitle = "{title}"\n' if title is not None else ""
-    out.write_text(f"""
-[run]
-out_dir = "run"
-{run_name}threads = 1
-
-[data]
-market = "{market_name}"
-impressions = 12000
-
-[reward]
-encoder = "{enc}"
-max_epochs = 1
-
-[tuning]
-generator = "{llm}"
-max_steps = 2
-num_train_pairs = 16
-
-[generation]
-num_samples = 1
-batch_size = 32
-
-[ab]
-impressions = 6000
-
-[bandit]
-policies = ["uniform", "linucb"]
-steps = {bandit_steps}
-n_shoppers = 500
-
-[ope]
-n_folds = 2
-n_bootstrap_samples = 50
-max_eval_rows = 2000
-{report}""")
-    return out
+    return write_tiny_config(out, llm, enc, {"market": market_name, "impressions": 12000},
+                             run={"name": name}, bandit={"steps": bandit_steps},
+                             **({"report": {"title": title}} if title is not None else {}))

@@ -24,6 +24,7 @@ from rlopt.pipeline import load_config
 from rlopt.pipeline.runner import StageContext, StageResult, StageUnavailable
 from rlopt.pipeline.stages_eval import stage_bandit
 from rlopt.pipeline.stages_model import requested_contexts
+from rlopt.testing import write_tiny_config
 
 RLOPT = [sys.executable, "-c", "from rlopt.cli import main; main()"]
 MAX_CONTEXTS = 6
@@ -41,40 +42,13 @@ def _shop(out: Path) -> Path:
 
 
 def _config(path: Path, shop: Path, llm: Path, enc: Path) -> Path:
-    path.write_text(f"""
-[run]
-out_dir = "run"
-threads = 1
-
-[data]
-logs = "{shop / 'logs.csv'}"
-catalog = "{shop / 'catalog.csv'}"
-placements = "{shop / 'placements.json'}"
-
-[reward]
-encoder = "{enc}"
-max_epochs = 1
-
-[tuning]
-generator = "{llm}"
-max_steps = 2
-num_train_pairs = 16
-auto_relax = true
-
-[generation]
-num_samples = 1
-batch_size = 8
-max_contexts = {MAX_CONTEXTS}
-
-[bandit]
-policies = ["uniform", "linucb"]
-batch_size = 50
-
-[ope]
-n_folds = 2
-n_bootstrap_samples = 50
-""")
-    return path
+    """The tiny budgets on the shop's logs: no A/B stage (no simulator), bandits replayed in batches."""
+    data = {"logs": str(shop / "logs.csv"), "catalog": str(shop / "catalog.csv"),
+            "placements": str(shop / "placements.json")}
+    return write_tiny_config(path, llm, enc, data, tuning={"auto_relax": True}, ab=None,
+                             generation={"batch_size": 8, "max_contexts": MAX_CONTEXTS},
+                             bandit={"steps": None, "n_shoppers": None, "batch_size": 50},
+                             ope={"max_eval_rows": None})
 
 
 @pytest.fixture(scope="module")
