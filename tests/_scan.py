@@ -60,3 +60,38 @@ def boundary_violations(folders: Iterable[str], forbidden: Iterable[str], *, all
             if hits:
                 bad.append(f"{rel} imports {', '.join(sorted(hits))}")
     return bad
+
+
+def local_closure(path: Path, package: str = "experiments", root: Path = ROOT) -> list[Path]:
+    """``path`` and every module of ``package`` (a folder under ``root``) it imports, directly or
+    through another one: the files a standalone script really runs."""
+    seen: dict[Path, None] = {}
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen[current] = None
+        for name in sorted(used_names(current)):
+            if name == package or name.startswith(package + "."):
+                module = root.joinpath(*name.split("."))
+                todo += [f for f in (module.with_suffix(".py"), module / "__init__.py") if f.is_file()]
+    return list(seen)
+
+
+def script_violations(path: Path, forbidden: Iterable[str], *, must_use: Iterable[str], package: str = "experiments",
+                      root: Path = ROOT) -> list[str]:
+    """:func:`boundary_violations` for one standalone script and the ``package`` modules it imports.
+
+    ``must_use`` names modules ``path`` is known to import: the scan asserts it found them, so a file
+    that moved, was emptied or is no longer what the test was written for fails instead of passing
+    with nothing read.
+    """
+    missing = set(must_use) - used_names(path)
+    assert not missing, f"{path}: the scan found no use of {sorted(missing)}; is it still the file this test checks?"
+    bad = []
+    for file in local_closure(path, package, root):
+        hits = forbidden_uses(file, forbidden)
+        if hits:
+            bad.append(f"{file.relative_to(root).as_posix()} imports {', '.join(sorted(hits))}")
+    return bad

@@ -51,7 +51,6 @@ Run: ``python -m experiments.markets.atelier --out runs/atelier --impressions 60
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections import deque
@@ -60,6 +59,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from experiments.markets._shop import draw_outcomes, main, probabilities, read_hidden, write_shop
 
 VOICES = {  # voice -> its words (a copy uses a voice when any of them appears)
     "luxe": ("timeless", "exclusive", "crafted", "luxurious", "elegant", "refined", "premium"),
@@ -171,9 +172,7 @@ class Truth:
     @classmethod
     def from_dir(cls, sim_dir: str | Path) -> Truth:
         """Load the catalog and the hidden item parameters (``truth.json``) written by :func:`simulate`."""
-        sim_dir = Path(sim_dir)
-        hidden = json.loads((sim_dir / "truth.json").read_text())
-        return cls(pd.read_parquet(sim_dir / "catalog.parquet"), hidden["appeal"], hidden["buy"])
+        return cls(*read_hidden(sim_dir))
 
     def features(self, text: str, item_id: str, placement: str) -> dict[str, float]:
         """The segment-free reading of one copy for one item and placement (cached per text)."""
@@ -269,12 +268,7 @@ class Truth:
                       zip(df["copy_text"], df["item_id"], df["segment"], df["placement"], fat, strict=True)]
                      ).reshape(-1, 2)
         exam = np.array([PLACEMENTS[p]["examination"][int(k)] for p, k in zip(df["placement"], position, strict=True)])
-        out = df.copy()
-        out["p_click"] = exam / (1.0 + np.exp(-z[:, 0]))
-        out["p_purchase_given_click"] = 1.0 / (1.0 + np.exp(-z[:, 1]))
-        out["p_purchase"] = out["p_click"] * out["p_purchase_given_click"]
-        out["expected_revenue"] = out["p_purchase"] * self.net_price(df["item_id"])
-        return out
+        return probabilities(df, exam, z, self.net_price(df["item_id"]))
 
     def evaluate_logs(self, logs: pd.DataFrame) -> pd.DataFrame:
         """:meth:`evaluate` of logged impressions with each shopper's fatigue (what generated the clicks)."""
@@ -353,11 +347,7 @@ def simulate_frames(impressions: int, seed: int = 0, users: int | None = None
         "copy_text": [pools[(i, p)][k][1] for i, p, k in zip(item, place, pick, strict=True)],
         "propensity": [float(policy[(i, p)][k]) for i, p, k in zip(item, place, pick, strict=True)]})
     probs = truth.evaluate_logs(logs)
-    clicked = rng.random(impressions) < probs["p_click"].to_numpy()
-    converted = clicked & (rng.random(impressions) < probs["p_purchase_given_click"].to_numpy())
-    logs["clicked"] = clicked.astype(int)
-    logs["converted"] = converted.astype(int)
-    logs["revenue"] = np.where(converted, truth.net_price(logs["item_id"]), 0.0).round(2)
+    draw_outcomes(logs, probs, truth.net_price(logs["item_id"]), rng)
     return catalog, logs, truth
 
 
@@ -368,25 +358,8 @@ def simulate(out: str | Path, impressions: int, seed: int = 0) -> Path:
     Written to temporary names and renamed, so an interrupted run leaves no half file.
     """
     catalog, logs, truth = simulate_frames(impressions, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    places = {p: {"max_chars": v["max_chars"], "slots": len(v["examination"]), "examination": v["examination"]}
-              for p, v in PLACEMENTS.items()}
-    writes = {"catalog.parquet": lambda f: catalog.to_parquet(f, index=False),
-              "train.parquet": lambda f: logs.to_parquet(f, index=False),
-              "placements.json": lambda f: f.write_text(json.dumps(places, indent=1)),
-              "truth.json": lambda f: f.write_text(json.dumps({"appeal": truth.appeal, "buy": truth.buy}))}
-    for name, write in writes.items():
-        tmp = out / f".{name}.tmp"
-        write(tmp)
-        tmp.replace(out / name)
-    return out
+    return write_shop(out, catalog, logs, PLACEMENTS, truth.appeal, truth.buy)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="runs/atelier")
-    parser.add_argument("--impressions", type=int, default=60_000)
-    parser.add_argument("--seed", type=int, default=0)
-    a = parser.parse_args()
-    print(simulate(a.out, a.impressions, a.seed))
+    main(simulate, __doc__, out="runs/atelier", impressions=60_000)

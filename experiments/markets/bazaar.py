@@ -28,7 +28,6 @@ Run: ``python -m experiments.markets.bazaar --out runs/bazaar --impressions 3000
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from experiments.markets._shop import draw_outcomes, main, probabilities, read_hidden, write_shop
 
 # Shopper segments (names only: an outside shop's labels) and the words that pull each of them.
 SEGMENT_WORDS = {
@@ -96,9 +97,7 @@ class Truth:
     @classmethod
     def from_dir(cls, sim_dir: str | Path) -> Truth:
         """Load the catalog and the hidden item parameters (``truth.json``) written by :func:`simulate`."""
-        sim_dir = Path(sim_dir)
-        hidden = json.loads((sim_dir / "truth.json").read_text())
-        return cls(pd.read_parquet(sim_dir / "catalog.parquet"), hidden["appeal"], hidden["buy"])
+        return cls(*read_hidden(sim_dir))
 
     def claims(self, text: str, discount_pct: float) -> tuple[bool, bool]:
         """(states the real discount, claims a discount that is not the real one) — bazaar's own reading."""
@@ -157,12 +156,7 @@ class Truth:
         z = np.array([self.logits(str(t), str(i), str(s), str(p)) for t, i, s, p in
                       zip(df["copy_text"], df["item_id"], df["segment"], df["placement"], strict=True)]).reshape(-1, 2)
         exam = np.array([PLACEMENTS[p]["examination"][k] for p, k in zip(df["placement"], position, strict=True)])
-        out = df.copy()
-        out["p_click"] = exam / (1.0 + np.exp(-z[:, 0]))
-        out["p_purchase_given_click"] = 1.0 / (1.0 + np.exp(-z[:, 1]))
-        out["p_purchase"] = out["p_click"] * out["p_purchase_given_click"]
-        out["expected_revenue"] = out["p_purchase"] * self.net_price(df["item_id"])
-        return out
+        return probabilities(df, exam, z, self.net_price(df["item_id"]))
 
 
 def make_catalog(rng: np.random.Generator, per_category: int = 12) -> pd.DataFrame:
@@ -220,8 +214,6 @@ def simulate(out: str | Path, impressions: int, seed: int = 0) -> Path:
     """Write bazaar's catalog, impression logs (uniform logging over each item's copies), placements
     and its hidden truth (``truth.json``, for evaluation only) to ``out``."""
     rng = np.random.default_rng(seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     catalog = make_catalog(rng)
     ids = catalog["item_id"].tolist()
     appeal = {i: float(rng.normal(0.0, 0.35)) for i in ids}
@@ -241,24 +233,9 @@ def simulate(out: str | Path, impressions: int, seed: int = 0) -> Path:
                          "segment": seg, "item_id": item, "placement": place, "position": slots,
                          "copy_text": text, "propensity": np.full(impressions, 1 / 6)})
     probs = truth.evaluate(logs)
-    clicked = rng.random(impressions) < probs["p_click"].to_numpy()
-    converted = clicked & (rng.random(impressions) < probs["p_purchase_given_click"].to_numpy())
-    logs["clicked"] = clicked.astype(int)
-    logs["converted"] = converted.astype(int)
-    logs["revenue"] = np.where(converted, truth.net_price(logs["item_id"]), 0.0).round(2)
-    catalog.to_parquet(out / "catalog.parquet", index=False)
-    logs.to_parquet(out / "train.parquet", index=False)
-    (out / "placements.json").write_text(json.dumps(
-        {p: {"max_chars": v["max_chars"], "slots": len(v["examination"]), "examination": v["examination"]}
-         for p, v in PLACEMENTS.items()}, indent=1))
-    (out / "truth.json").write_text(json.dumps({"appeal": appeal, "buy": buy}))
-    return out
+    draw_outcomes(logs, probs, truth.net_price(logs["item_id"]), rng)
+    return write_shop(out, catalog, logs, PLACEMENTS, appeal, buy)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="runs/bazaar")
-    parser.add_argument("--impressions", type=int, default=300_000)
-    parser.add_argument("--seed", type=int, default=0)
-    a = parser.parse_args()
-    print(simulate(a.out, a.impressions, a.seed))
+    main(simulate, __doc__, out="runs/bazaar", impressions=300_000)

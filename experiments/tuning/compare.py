@@ -126,9 +126,11 @@ def simulate_market(market: str, into: Path, impressions: int, seed: int) -> Non
 
 
 def market_inputs(market: str) -> dict[str, Any]:
-    """What a simulation depends on besides its size and seed: the market file's or bazaar's source digest."""
+    """What a simulation depends on besides its size and seed: the market file's or bazaar's source digest
+    (bazaar.py and the shops' shared _shop.py)."""
     if market == "bazaar":
-        return {"market": "bazaar", "source": file_digest(BAZAAR_SOURCE)}
+        return {"market": "bazaar", "source": file_digest(BAZAAR_SOURCE),
+                "shared": file_digest(BAZAAR_SOURCE.with_name("_shop.py"))}
     from rlopt.market import DEFAULT_MARKET
 
     return {"market": market, "file": file_digest(DEFAULT_MARKET if market == "default" else Path(market))}

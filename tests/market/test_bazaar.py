@@ -3,7 +3,6 @@ scores any text, and no code shared with rlopt."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +10,10 @@ import pytest
 
 from experiments.markets import bazaar
 from rlopt.data import read_catalog, read_logs, read_placements
+from tests._scan import script_violations
 
 SOURCE = Path(bazaar.__file__)
+FORBIDDEN = ("rlopt", "reward_models", "envs")
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +36,8 @@ def test_same_seed_same_logs(shop, tmp_path):
 
 
 def test_imports_nothing_from_rlopt():
-    tree = ast.parse(SOURCE.read_text())
-    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert not [m for m in names if m.split(".")[0] in ("rlopt", "reward_models", "envs")]
+    # the shop and the experiments modules it imports (the shops' shared _shop.py): ast, importlib strings too
+    assert script_violations(SOURCE, FORBIDDEN, must_use=["numpy", "pandas", "experiments.markets._shop"]) == []
 
 
 def test_truth_scores_any_text(shop):
@@ -59,3 +58,16 @@ def test_truth_scores_any_text(shop):
     assert p["targeted"] > p["plain"] > p["empty"]
     assert p["overclaim"] < p["targeted"] and buy["overclaim"] < 0.5 * buy["targeted"]
     assert p["shouting"] < p["targeted"] and p["repetitive"] < p["targeted"]
+
+
+def test_the_scan_follows_the_shops_helpers(tmp_path):
+    shops = tmp_path / "experiments" / "markets"
+    shops.mkdir(parents=True)
+    (shops / "shop.py").write_text("import numpy\nfrom experiments.markets.helper import draw\n")
+    (shops / "helper.py").write_text("import json\n")
+    assert script_violations(shops / "shop.py", FORBIDDEN, must_use=["numpy"], root=tmp_path) == []
+    (shops / "helper.py").write_text("from rlopt.market import oracle\n")  # reached only through the helper
+    assert script_violations(shops / "shop.py", FORBIDDEN, must_use=["numpy"], root=tmp_path) == [
+        "experiments/markets/helper.py imports rlopt.market, rlopt.market.oracle"]
+    with pytest.raises(AssertionError, match="no use of"):  # the file read is not the shop the test expects
+        script_violations(shops / "helper.py", FORBIDDEN, must_use=["numpy"], root=tmp_path)
