@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.bench_reward import fresh_copies
 from benchmarks.machine import cpu_flags, cpu_label
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.encoder import bf16_native
@@ -49,18 +50,6 @@ from rlopt.io_utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "onnx.json"
 REFERENCE = "torch-fp32"
-
-
-def fresh_copies(catalog: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` distinct copy texts no encoder cache has seen (as ``bench_reward`` makes them)."""
-    rng = np.random.default_rng(seed)
-    words = ("save", "today", "new", "premium", "free shipping", "limited", "shop now", "eco", "deal", "gift",
-             "best seller", "bright", "durable", "fresh look", "comfort", "order now", "30% off", "classic")
-    items = catalog.sample(n, replace=True, random_state=seed).reset_index(drop=True)
-    texts = [f"{t} - {' '.join(rng.choice(words, size=rng.integers(2, 7)))} #{i}"
-             for i, t in enumerate(items["title"])]
-    return pd.DataFrame({"copy_text": texts, "item_id": items["item_id"], "segment": "bargain_hunters",
-                         "placement": "home_banner"})
 
 
 def variants() -> dict[str, tuple[str, str]]:

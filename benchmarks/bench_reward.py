@@ -116,8 +116,8 @@ def bench_foreign(n: int, seed: int) -> dict[str, Any]:
                     train_s)
 
 
-def _fresh_copies(catalog: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` distinct copy texts the encoder has not seen (so the cache does not help)."""
+def fresh_copies(catalog: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """``n`` distinct copy texts no encoder cache has seen (so the cache does not help; also ``bench_onnx``'s)."""
     rng = np.random.default_rng(seed)
     words = ("save", "today", "new", "premium", "free shipping", "limited", "shop now", "eco", "deal", "gift",
              "best seller", "bright", "durable", "fresh look", "comfort", "order now", "30% off", "classic")
@@ -139,7 +139,7 @@ def bench_scoring(model: RewardModel, catalog: pd.DataFrame, n: int, n_unbatched
     if precision is not None:
         model.encoder.precision = precision
     try:
-        frame = _fresh_copies(catalog, n, seed=1)
+        frame = fresh_copies(catalog, n, seed=1)
         model.encoder.clear_cache()
         model.score(frame.iloc[:64], catalog)  # warm-up (threads, allocator, oneDNN kernels)
         rates = []
@@ -148,7 +148,7 @@ def bench_scoring(model: RewardModel, catalog: pd.DataFrame, n: int, n_unbatched
             start = time.perf_counter()
             model.score(frame, catalog)
             rates.append(n / (time.perf_counter() - start))
-        single = _fresh_copies(catalog, n_unbatched, seed=2)
+        single = fresh_copies(catalog, n_unbatched, seed=2)
         start = time.perf_counter()
         for i in range(n_unbatched):
             model.score(single.iloc[i:i + 1], catalog)
@@ -168,7 +168,7 @@ def _batch_sweep(model: RewardModel, catalog: pd.DataFrame, n: int, repeats: int
                  sizes: tuple[int, ...] = (32, 64, 128)) -> dict[str, float]:
     """Median distinct copies/s per encoder batch size (batched scoring only)."""
     before_bs, before_p = model.encoder.batch_size, model.encoder.precision
-    frame = _fresh_copies(catalog, n, seed=3)
+    frame = fresh_copies(catalog, n, seed=3)
     out = {}
     try:
         model.encoder.precision = precision
