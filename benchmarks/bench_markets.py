@@ -103,6 +103,18 @@ class Args:
     copies of the training logs by the reward model's P(click) (rlopt.generation.fewshot.add_examples)."""
     reward_max_epochs: int | None = None
     """Reward-model epochs cap (unset: TrainConfig's)."""
+    resample: int = 2
+    """Rounds of fresh samples for the copies that would fall back to the item title (generate_copies'
+    resample; 0: the title at once). Each generator row then also gets a "<row> (no resample)" row: the
+    same copies with the title where a resample was kept, i.e. what resample=0 shows."""
+    grpo: str = "off"
+    """A "grpo" row (quick GRPO against the market's reward model + guards, rlopt.tuning.tune_generator):
+    "off", "base" (from the base generator) or "dpo" (from the DPO-tuned generator)."""
+    grpo_steps: int | None = None
+    """GRPO steps (unset: the preset's)."""
+    reward_only: bool = False
+    """Only the reward-model stage: each market's ``reward_model`` section (and its targets) is replaced,
+    the generation sections already in --out are kept as they were measured."""
     seed: int = 0
     """Seed of the markets, the context draw, training and sampling."""
     work: Path | None = None
@@ -208,9 +220,25 @@ def reward_model_case(market: Market, args: Args, out: Path) -> tuple[dict[str, 
         return {k: float(m[k]) for k in ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")}
 
     keys = ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")
+    # The issue's fixed reference: hashed uni+bigram logistic regression with segment and placement
+    # crosses, C chosen on the latest 15% of the training logs (it does not move with rlopt's baseline).
+    from reward_models.baseline import HashedNgramBaseline
+    from reward_models.train import time_split
+
+    early, late = time_split(market.train, 0.15)
+    reference = HashedNgramBaseline.fit_tuned(early, late, market.catalog, crosses=True, seed=args.seed)[0]
+    ref_click, ref_buy = reference.predict(market.holdout, market.catalog)
+    ref = prediction_metrics(y_click, y_buy, ref_click, ref_buy)
+    selection = metrics.get("scorer_selection", {})
     case = {"n_train": len(market.train), "n_holdout": len(market.holdout),
             "saved": {k: float(metrics["holdout"][k]) for k in keys},
             "baseline": {k: float(metrics["holdout_baseline"][k]) for k in keys},
+            "reference_baseline": {k: float(ref[k]) for k in keys},
+            "components": {c: {k: float(metrics[f"holdout_{c}"][k]) for k in keys}
+                           for c in ("encoder", "baseline", "blend") if f"holdout_{c}" in metrics},
+            "scorer_cv_logloss": selection.get("cv_logloss"), "scorer_excess": selection.get("excess"),
+            "train_config": {k: model.config.get(k) for k in ("exposure_window", "baseline_blocks", "max_epochs")},
+            "machine": cpu_label(), "cpu_count": os.cpu_count(),
             "oracle": oracle(market.oracle_holdout), "scorer": metrics.get("scorer"),
             "health": model.config["health"], "wall_s": round(time.perf_counter() - start, 1),
             "load_avg_1m": [load, _load()]}
@@ -218,6 +246,7 @@ def reward_model_case(market: Market, args: Args, out: Path) -> tuple[dict[str, 
         case["oracle_fresh"] = oracle(market.oracle_fresh_holdout)
     case["click_auc_over_oracle"] = case["saved"]["click_auc"] / case["oracle"]["click_auc"]
     case["click_auc_minus_baseline"] = case["saved"]["click_auc"] - case["baseline"]["click_auc"]
+    case["click_auc_minus_reference"] = case["saved"]["click_auc"] - case["reference_baseline"]["click_auc"]
     return case, model
 
 
@@ -240,7 +269,7 @@ def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args:
     model, tokenizer = resolve_generator(spec, device="cpu")
     if scorer is None:
         copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
-                                 seed=args.seed, generator_name=name)
+                                 seed=args.seed, generator_name=name, resample=args.resample)
     else:
         copies = best_of_n(model, tokenizer, contexts, market.catalog, market.placements, {}, n=args.best_of,
                            scorer=scorer, num=args.num, seed=args.seed, generator_name=name)
@@ -252,7 +281,62 @@ def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args:
         timing["verbatim_rate"] = verbatim_rate(copies)
     if "rerank" in copies.attrs:
         timing["rerank"] = dict(copies.attrs["rerank"])
+    if "resample" in copies.attrs:
+        timing["resample"] = dict(copies.attrs["resample"])
     return copies, timing
+
+
+def without_resample(copies: pd.DataFrame, market: Market) -> pd.DataFrame:
+    """``copies`` as ``resample=0`` shows them: the item title where a resampled copy was kept.
+
+    The first round's samples do not depend on ``resample`` (same seed), so this is the same-run
+    counterfactual of the resampling."""
+    from rlopt.generation.postprocess import cap_length
+    from rlopt.generation.prompts import max_chars_for
+
+    out = copies.copy()
+    redo = out["resample_round"].to_numpy() > 0 if "resample_round" in out.columns else np.zeros(len(out), bool)
+    titles = market.catalog.set_index(market.catalog["item_id"].astype(str))["title"]
+    out.loc[redo, "copy_text"] = [cap_length(str(titles[str(i)]), max_chars_for(market.placements, p))
+                                  for i, p in zip(out.loc[redo, "item_id"], out.loc[redo, "placement"], strict=True)]
+    out.loc[redo, "title_fallback"] = True
+    out.attrs = {k: v for k, v in copies.attrs.items() if k != "resample"}
+    out.attrs["title_fallbacks"] = int(out["title_fallback"].sum()) if "title_fallback" in out.columns else 0
+    return out
+
+
+def tune_grpo(market: Market, args: Args, out: Path, reward_dir: Path, start_from: str) -> dict[str, Any]:
+    """Quick GRPO from ``start_from`` against the market's reward model (the CLI's health gate first)."""
+    from reward_models.health import require_usable
+    from rlopt.tuning import tune_generator
+
+    require_usable(reward_dir)  # as `rlopt tune --method grpo`: a no_signal reward model stops here (InputError)
+    start, load = time.perf_counter(), _load()
+    summary = tune_generator("grpo", logs=market.train, catalog=market.catalog, out=out, reward_model=str(reward_dir),
+                             generator=start_from, placements=market.placements, segments={}, preset=args.preset,
+                             max_steps=args.grpo_steps, seed=args.seed)
+    metrics = summary.get("metrics", {})
+    case = {"from": args.grpo, "wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()],
+            "steps": summary.get("steps"), "train_loss": metrics.get("train_loss"),
+            "rewards": summary.get("data", {}).get("rewards"),
+            "reward_weights": summary.get("data", {}).get("reward_weights")}
+    curves = out / "curves.csv"
+    if curves.is_file():  # the reward terms early and late in training: which term rose, which fell
+        frame = pd.read_csv(curves)
+        cols = [c for c in frame.columns if c.startswith("reward")]
+        if cols and len(frame):
+            k = max(1, len(frame) // 5)
+            case["reward_terms_first_fifth"] = {c: float(frame[c].head(k).mean()) for c in cols}
+            case["reward_terms_last_fifth"] = {c: float(frame[c].tail(k).mean()) for c in cols}
+    return case
+
+
+def proxy_means(copies: dict[str, pd.DataFrame], reward_model: Any, catalog: pd.DataFrame) -> dict[str, float]:
+    """Mean reward-model P(click) of each row's shown copies (the proxy GRPO optimizes, beside the truth)."""
+    from rlopt.generation.rerank import reward_model_scorer
+
+    score = reward_model_scorer(reward_model, catalog, "p_click")
+    return {name: float(np.mean(score(frame))) for name, frame in copies.items() if len(frame)}
 
 
 def tune_dpo(market: Market, args: Args, out: Path) -> dict[str, Any]:
@@ -292,6 +376,24 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
             "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {}))}
 
 
+def logged_quality(market: Market) -> dict[str, Any]:
+    """Defect and misleading-claim rates of the shop's own logged copy (the rules' false-positive check):
+    per distinct (item, copy) and per impression."""
+    from rlopt.generation import is_misleading
+    from rlopt.generation.quality import defect_frame
+
+    shown = market.train[["item_id", "copy_text"]].astype(str).value_counts().rename("n").reset_index()
+    items = market.catalog.set_index(market.catalog["item_id"].astype(str))
+    flags = defect_frame(shown["copy_text"])
+    flags["any"] = flags.any(axis=1)
+    flags["misleading"] = [is_misleading(t, float(items.at[i, "discount_pct"]), price=float(items.at[i, "price"]))
+                           for i, t in zip(shown["item_id"], shown["copy_text"], strict=True)]
+    w = shown["n"].to_numpy(float)
+    return {"distinct_copies": len(shown), "impressions": int(w.sum()),
+            "per_copy": {c: float(flags[c].mean()) for c in flags.columns},
+            "per_impression": {c: float((flags[c].to_numpy(float) * w).sum() / w.sum()) for c in flags.columns}}
+
+
 def grade(market: Market, copies: dict[str, pd.DataFrame], contexts: pd.DataFrame, seed: int) -> dict[str, Any]:
     """True P(click) and P(purchase) per impression of each generator's copies against the shop's
     mean and best logged copy for the same contexts (:mod:`rlopt.pipeline.logged_compare`)."""
@@ -323,6 +425,9 @@ def targets(case: dict[str, Any]) -> dict[str, Any]:
     if big:
         t["rm_click_auc / oracle >= 0.97"] = {"value": rm["click_auc_over_oracle"], "met": rm["click_auc_over_oracle"] >= 0.97}
         t["rm_click_auc >= baseline"] = {"value": rm["click_auc_minus_baseline"], "met": rm["click_auc_minus_baseline"] >= 0}
+        if "click_auc_minus_reference" in rm:  # the issue's fixed n-gram + crosses baseline
+            t["rm_click_auc >= reference baseline"] = {"value": rm["click_auc_minus_reference"],
+                                                       "met": rm["click_auc_minus_reference"] >= 0}
     else:
         ok = rm["click_auc_minus_baseline"] >= 0 or rm["health"].get("status") != "ok"
         t["rm_click_auc >= baseline or health != ok"] = {"value": rm["click_auc_minus_baseline"],
@@ -334,6 +439,13 @@ def targets(case: dict[str, Any]) -> dict[str, Any]:
                                ("tuned / mean_logged ctr >= 1.0", ctr["tuned / mean_logged"], 1.0),
                                ("tuned / mean_logged purchases >= 1.0", buy["tuned / mean_logged"], 1.0),
                                ("stretch: tuned / best_logged ctr >= 1.0", ctr["tuned / best_logged"], 1.0)):
+            t[label] = {"value": r["ratio"], "low": r["low"], "high": r["high"], "met": r["ratio"] >= goal}
+    if graded and "grpo" in graded["ctr"]["means"]:
+        ctr = graded["ctr"]["ratios"]
+        goals = [("grpo / base ctr >= 1.0", ctr["grpo / base"], 1.0)]
+        if case.get("grpo", {}).get("from") == "dpo":
+            goals.append(("grpo (from dpo) / mean_logged ctr >= 1.0", ctr["grpo / mean_logged"], 1.0))
+        for label, r, goal in goals:
             t[label] = {"value": r["ratio"], "low": r["low"], "high": r["high"], "met": r["ratio"] >= goal}
     return t
 
@@ -347,6 +459,9 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
                                        if k not in ("out", "work")}}
     print(f"[{name}] reward model on {len(market.train)} impressions", flush=True)
     case["reward_model"], reward_model = reward_model_case(market, args, work / name / "reward_model")
+    if args.reward_only:
+        case["wall_s"] = round(time.perf_counter() - start, 1)
+        return case
     contexts = draw_contexts(market, args.contexts, args.seed)
     case["contexts"], case["num"] = len(contexts), args.num
     print(f"[{name}] base generator on {len(contexts)} contexts x {args.num}", flush=True)
@@ -373,9 +488,24 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
                 str(work / name / "dpo"), "tuned + best-of-n", market, contexts, args, scorer)
     except InputError as err:  # the logs could not give DPO its pairs: say so, grade the rest
         case["dpo"] = {"error": str(err)}
+    if args.grpo != "off":
+        print(f"[{name}] quick GRPO from {args.grpo}", flush=True)
+        start_from = args.generator if args.grpo == "base" else str(work / name / "dpo")
+        try:
+            if args.grpo == "dpo" and "error" in case.get("dpo", {}):
+                raise InputError("no DPO-tuned generator to start GRPO from (DPO failed: see 'dpo')")
+            case["grpo"] = tune_grpo(market, args, work / name / "grpo", work / name / "reward_model", start_from)
+            copies["grpo"], timing["generate_grpo"] = generate(str(work / name / "grpo"), "grpo", market, contexts, args)
+        except InputError as err:  # the health gate (or no DPO) stopped it: say so, grade the rest
+            case["grpo"] = {"from": args.grpo, "error": str(err)}
+    if args.resample > 0:  # same run, same first-round samples: what showing the title at once would give
+        for key in [k for k in copies if "resample_round" in copies[k].columns]:
+            copies[f"{key} (no resample)"] = without_resample(copies[key], market)
     case["timing"] = timing
     print(f"[{name}] grading with the market's truth", flush=True)
     case["graded"] = grade(market, copies, contexts, args.seed)
+    case["proxy_p_click"] = proxy_means(copies, reward_model, market.catalog)
+    case["quality_logged"] = logged_quality(market)
     case["quality"] = {k: copy_quality(v, market.catalog) for k, v in copies.items()}
     case["samples"] = {k: v.drop_duplicates("copy_text")[["item_id", "segment", "placement", "copy_text"]]
                        .head(6).to_dict("records") for k, v in copies.items()}
@@ -398,9 +528,16 @@ def main(args: Args) -> dict[str, Any]:
         work = args.work or Path(tmp)
         for name in args.markets:
             (work / name).mkdir(parents=True, exist_ok=True)
-            result.setdefault("markets", {})[name] = run_market(name, args, work)
+            case = run_market(name, args, work)
+            old = result.setdefault("markets", {}).get(name)
+            if args.reward_only and old:  # keep the generation sections; the reward model is new
+                old["reward_model"] = case["reward_model"]
+                old["reward_model"]["config"] = case["config"]
+                old["targets"] = targets(old)
+                case = old
+            result["markets"][name] = case
             write_json_atomic(args.out, result)  # after each market: a later failure keeps the earlier ones
-            print(f"[{name}] done in {result['markets'][name]['wall_s']} s -> {args.out}", flush=True)
+            print(f"[{name}] done in {case.get('wall_s', case['reward_model']['wall_s'])} s -> {args.out}", flush=True)
     return result
 
 

@@ -82,3 +82,25 @@ def test_targets_follow_the_issue():
     small = "rm_click_auc >= baseline or health != ok"
     assert not targets(case(3_000, 0.55, 0.56))[small]["met"]
     assert targets(case(3_000, 0.55, 0.56, "weak"))[small]["met"]
+
+
+def test_reward_only_replaces_the_reward_section_and_keeps_the_rest(tmp_path, tiny_encoder_dir):
+    """--reward-only trains and measures the reward model only; a market already in --out keeps its
+    generation sections, gets the new reward_model section and targets recomputed from it."""
+    out = tmp_path / "markets.json"
+    kept = {"graded": {"ctr": {"means": {"base": 0.05}}}, "dpo": {"steps": 40}, "targets": {}}
+    out.write_text(json.dumps({"markets": {"atelier": kept}}))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_markets", "--markets", "atelier", "--impressions", "4000",
+         "--encoder", str(tiny_encoder_dir), "--reward-max-epochs", "1", "--reward-only", "--out", str(out),
+         "--work", str(tmp_path / "work")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    case = json.loads(out.read_text())["markets"]["atelier"]
+    assert case["graded"] == kept["graded"] and case["dpo"] == kept["dpo"]
+    rm = case["reward_model"]
+    assert rm["n_train"] + rm["n_holdout"] == 4000 and rm["config"]["reward_only"] is True
+    assert {"encoder", "baseline"} <= set(rm["components"]) and 0.0 <= rm["reference_baseline"]["click_auc"] <= 1.0
+    assert rm["train_config"]["exposure_window"] == 8 and "machine" in rm
+    assert "rm_click_auc >= baseline or health != ok" in case["targets"]
