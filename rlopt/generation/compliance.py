@@ -18,6 +18,10 @@ reference    "was $49.99", "originally $49.99", "reg. $49.99"       (a list pric
 sale         "on sale", "clearance", "discounted", "save 20"        (a discount with no number)
 ============ ====================================================== =============================
 
+Amounts are read with a currency symbol or code before them ("$29.99", "USD 29.99") or a currency
+word after them ("29.99 dollars", "20 euros": :data:`CURRENCY_WORDS`); a bare amount with cents
+("Vase - 144.88") is a claimed price too, unless a unit follows it ("3.50 kg", "4.85 stars").
+
 Sale wording that is denied ("no discounts", "no hidden discounts", "without a discount") is not a
 claim.
 
@@ -66,7 +70,20 @@ CLAIM_KINDS = ("percent", "half", "dollars_off", "reference", "price", "sale")
 NO_DISCOUNT = 0.5
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
-_MONEY = rf"(?P<cur>[$£€])\s?(?P<amt>{_NUM})(?![\d%])"
+#: Currency words after an amount ("14.88 dollars"); "pounds" is left out (a weight as often as a price).
+CURRENCY_WORDS = ("dollars", "dollar", "bucks", "usd", "eur", "euros", "euro", "gbp")
+# An amount with its currency before it ("$20", "USD 20", "US$20") or a currency word after it ("20 dollars").
+_MONEY = (rf"(?:(?P<cur>[$£€]|\bUS\$|\b(?:USD|EUR|GBP)\b)\s?(?P<amt>{_NUM})(?![\d%])"
+          rf"|(?<![\w.,$£€])(?P<wamt>{_NUM})(?P<wcur>\s?(?:{'|'.join(CURRENCY_WORDS)})\b))")
+# A bare amount with cents and no currency ("Vase - 144.88"): read as a price unless a unit follows it
+# ("3.50 kg", "4.85 stars", "2.25x") or a word says it is not one ("rated 4.85", "size 10.50").
+_UNITS = (r"%|[A-Za-z]|\s*(?:kg|g|lbs?|oz|ml|cl|l|litres?|liters?|cm|mm|m|km|in|inch(?:es)?|ft|hours?|hrs?|h"
+          r"|min(?:ute)?s?|lumens?|w|watts?|v|volts?|mah|gb|tb|mb|mp|x|stars?|points?|pounds|miles?|mph)\b")
+_BARE_PRICE = re.compile(
+    rf"(?<![\w.,$£€/:-])(?P<amt>\d{{1,3}}(?:,\d{{3}})+\.\d{{2}}|\d+\.\d{{2}})(?![\d.,]\d|{_UNITS})",
+    re.IGNORECASE)
+_NOT_A_PRICE_BEFORE = re.compile(r"\b(?:rated|rating|size|model|version|v|no|nr|score|grade)\.?\s*#?$",
+                                 re.IGNORECASE)
 #: Words after a percent that make it a property of the product, not a discount.
 NOT_A_DISCOUNT = frozenset((
     "cotton organic recycled recyclable natural pure eco sustainable sustainably biodegradable compostable "
@@ -138,6 +155,13 @@ class Claim:
         return text[self.start:self.end]
 
 
+def _money(m: re.Match, suffix: str = "") -> tuple[str, str, str]:
+    """``(currency before, amount, currency after)`` of a :data:`_MONEY` match (group names + ``suffix``)."""
+    if m.group("amt" + suffix) is not None:
+        return m.group("cur" + suffix), m.group("amt" + suffix), ""
+    return "", m.group("wamt" + suffix), m.group("wcur" + suffix)
+
+
 def _amount(raw: str) -> float:
     """A written amount as a float: "1,299.99" -> 1299.99, "1,50" -> 1.5 (a decimal comma)."""
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?", raw):
@@ -195,19 +219,21 @@ def parse_claims(text: str, price: float | None = None) -> list[Claim]:
         if _free(taken, m.start(), m.end()):
             add("half", m.start(), m.end(), 50.0, 50.0)
     for m in _DOLLARS_OFF.finditer(text):
-        amt = m.group("amt") or m.group("amt2") or m.group("amt3")
-        start = m.start("cur") if m.group("save") else m.start()
+        amt = next(m.group(g) for g in ("amt", "wamt", "amt2", "wamt2", "amt3", "wamt3") if m.group(g) is not None)
+        start = (m.start("cur") if m.group("cur") is not None else m.start("wamt")) if m.group("save") else m.start()
         if m.group("upto"):
             start = m.start("upto")
         if _free(taken, start, m.end()):
             value = _amount(amt)
             add("dollars_off", start, m.end(), value, None if price is None else 100.0 * value / price)
     for m in _REFERENCE.finditer(text):
-        if _free(taken, m.start("cur"), m.end()):
-            add("reference", m.start("cur"), m.end(), _amount(m.group("amt")), None)
-    for m in _PRICE.finditer(text):
+        start = m.start("cur") if m.group("cur") is not None else m.start("wamt")
+        if _free(taken, start, m.end()):
+            add("reference", start, m.end(), _amount(_money(m)[1]), None)
+    bare = [m for m in _BARE_PRICE.finditer(text) if not _NOT_A_PRICE_BEFORE.search(text[:m.start()])]
+    for m in (*_PRICE.finditer(text), *bare):
         if _free(taken, m.start(), m.end()):
-            value = _amount(m.group("amt"))
+            value = _amount(m.group("amt") if m.re is _BARE_PRICE else _money(m)[1])
             add("price", m.start(), m.end(), value, None if price is None else 100.0 * (1.0 - value / price))
     for m in _SALE.finditer(text):
         if _free(taken, m.start(), m.end()) and not _NEGATED.search(text[:m.start()]):
@@ -285,19 +311,23 @@ def _replacement(claim: Claim, text: str, price: float | None, disc: float, tole
         return f"{neg}{_fmt_pct(disc, m.group('num') if m else '')}{unit}{post}"
     if claim.kind == "half":
         return f"{_fmt_pct(disc, '')}% off"
-    m = re.search(_MONEY, span)
-    cur, written = m.group("cur"), m.group("amt")
+    m = re.search(_MONEY, span, re.IGNORECASE)
+    if m is None:  # a bare amount ("Vase - 144.88"): the real net price, bare too
+        net = price * (1.0 - disc / 100.0)
+        return _fmt_money(net, span, lambda a: _near(a, net))
+    cur, written, after = _money(m)
     if claim.kind == "dollars_off":
         num = _fmt_money(price * disc / 100.0, written,
                          lambda a: abs(100.0 * a / price - disc) <= tolerance)
         rest = span[m.end():]
-        if (span[:1] in "$£€" or span.lower().startswith("up to")) and re.fullmatch(r"(\s*off)?", rest, re.I):
-            return f"{cur}{num}{rest}"  # "$20 off", and "$20" / "up to $20" after "save"
-        return f"{cur}{num} off"  # "$20 discount", "discount of $20": "$X off" is how amounts off read
+        if (span[:1] in "$£€" or span[:1].isdigit() or span.lower().startswith(("up to", "usd", "eur", "gbp", "us$"))) \
+                and re.fullmatch(r"(\s*off)?", rest, re.I):
+            return f"{cur}{num}{after}{rest}"  # "$20 off", and "$20" / "up to $20" after "save"
+        return f"{cur}{num}{after} off"  # "$20 discount", "discount of $20": "$X off" is how amounts off read
     if claim.kind == "reference":
-        return f"{cur}{_fmt_money(price, written, lambda a: _near(a, price))}"
+        return f"{cur}{_fmt_money(price, written, lambda a: _near(a, price))}{after}"
     net = price * (1.0 - disc / 100.0)
-    return f"{cur}{_fmt_money(net, written, lambda a: _near(a, net))}"
+    return f"{cur}{_fmt_money(net, written, lambda a: _near(a, net))}{after}"
 
 
 def _removal_span(text: str, claim: Claim) -> tuple[int, int]:

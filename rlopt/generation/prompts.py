@@ -11,6 +11,7 @@ datasets at tuning time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,19 @@ _PLACEMENT_WORDS = {
     "email_subject": "an email subject line",
     "product_page": "a product-page headline",
 }
+# A shop's own placement names, read by keyword (first match wins). Said as code ("a 'shop_home'
+# placement") the small model echoes the name into the copy ("Here's a copy of the 'shop_home'
+# placement") or writes about the placement instead of the item.
+_PLACEMENT_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("push|notification", "a push notification"),
+    ("email|newsletter|mail", "an email subject line"),
+    ("upsell|checkout|cart|basket|cross_?sell", "a one-line add-on offer shown at checkout"),
+    ("feed|grid|search|listing|tile|result|category|catalog|recommend", "a one-line caption for a product listing"),
+    ("banner|carousel|hero|lookbook|home|landing", "a home-page banner"),
+    ("product|pdp|detail", "a product-page headline"),
+)
+#: Attribute names that say nothing a shopper reads ("feature: 28 litres" is shown as "28 litres").
+GENERIC_ATTRIBUTE_NAMES = frozenset({"feature", "key_feature", "key feature", "highlight", "usp", "attribute"})
 
 #: Lines around few-shot examples in the user message (:func:`build_messages`).
 EXAMPLES_HEADER = "Copies that worked for this item:"
@@ -54,13 +68,42 @@ def segment_description(segments: Mapping[str, Any] | None, segment: str) -> str
 
 
 def key_attribute(attributes: Any) -> str | None:
-    """The catalog's ``key_attribute`` (or the first attribute) as ``"name: value"`` text."""
+    """The catalog's ``key_attribute`` (or the first attribute) as ``"name: value"`` text.
+
+    A generic name (:data:`GENERIC_ATTRIBUTE_NAMES`, e.g. ``feature``) is left out: the value alone.
+
+    >>> key_attribute({"capacity": "28 litres"}), key_attribute({"feature": "28 litres"})
+    ('capacity: 28 litres', '28 litres')
+    """
     if not isinstance(attributes, Mapping) or not attributes:
         return None
     if "key_attribute" in attributes:
         return str(attributes["key_attribute"])
     name, value = next(iter(attributes.items()))
-    return f"{name}: {value}"
+    # the prompt's own label is "Key feature:"; "Key feature: feature: 28 litres" came back as
+    # "Backpack: feature: feature: 28 litres"
+    return str(value) if str(name).strip().lower() in GENERIC_ATTRIBUTE_NAMES else f"{name}: {value}"
+
+
+def placement_words(placement: str) -> str:
+    """What a copy for ``placement`` is, in words the model reads as a task.
+
+    The packaged names (:data:`_PLACEMENT_WORDS`), else a keyword of a shop's own name
+    (:data:`_PLACEMENT_KEYWORDS`), else the name in plain words.
+
+    >>> placement_words("push"), placement_words("newsletter_subject"), placement_words("product_grid")
+    ('a push notification', 'an email subject line', 'a one-line caption for a product listing')
+    >>> placement_words("billboard")
+    'one line of ad copy for the billboard'
+    """
+    if placement in _PLACEMENT_WORDS:
+        return _PLACEMENT_WORDS[placement]
+    name = str(placement).lower()
+    for pattern, words in _PLACEMENT_KEYWORDS:
+        if re.search(pattern, name):
+            return words
+    words = " ".join(re.split(r"[_\W]+", name)).strip()
+    return f"one line of ad copy for the {words}"
 
 
 def format_discount(discount_pct: float) -> str:
@@ -101,7 +144,7 @@ def build_messages(item: Mapping[str, Any], segment_text: str, placement: str,
     Write a new one; do not repeat them word for word.
     At most 40 characters. Mention only the real discount.
     """
-    where = _PLACEMENT_WORDS.get(placement, f"a '{placement}' placement")
+    where = placement_words(placement)
     facts = [
         f"Product: {item['title']}",
         f"Brand: {item['brand']}",

@@ -15,7 +15,9 @@ defect                     what it flags
 ``junk``                   punctuation junk: runs of separators (", , ,", ": -"), a leading
                            separator, a colon with nothing after it, a chain of two labels
                            ("SKIP SIGN-ON: Kinetic Pulse: 40% OFF"), empty brackets, template
-                           placeholders ("[Product]"), the Unicode replacement character
+                           placeholders ("[Product]"), the Unicode replacement character; number
+                           junk: the same number said twice ("Corvo, 107.33: Fav. No 107.33"), a
+                           bare number standing as a fragment of its own ("Kettle - 90 - Product")
 ``repetition``             a word said twice in a row, a word pair said twice, a word of four or
                            more letters said three times
 =========================  =====================================================================
@@ -83,7 +85,8 @@ LEAKED_INSTRUCTIONS = re.compile(
     r"|\bas\s+an\s+ai\b|\blanguage\s+model\b|\bi\s+(?:can(?:no|'|’)t|cannot|am\s+unable|'m\s+unable|'m\s+sorry"
     r"|hope)\b|\blet\s+me\s+know\b|\bfeel\s+free\s+to\b|\bhappy\s+to\s+help\b"
     r"|\b(?:push\s+notification|home-page\s+banner|email\s+subject\s+line|product-page\s+headline|subject\s+line"
-    r"|marketing\s+copy|call\s+to\s+action)\b"
+    r"|marketing\s+copy|call\s+to\s+action|caption\s+for\s+a\s+product\s+listing|add-on\s+offer\s+shown"
+    r"|line\s+of\s+ad\s+copy|one-line\s+(?:caption|add-on|ad|offer))\b"
     rf"|(?:^|[\s.;,!(])(?:{_PROMPT_LABELS})\s*:"
     r"|\b(?:mention\s+only|reply\s+with|one\s+line|no\s+quotes|no\s+hashtags|no\s+emojis?|shoppers\s+who\s+are"
     r"|the\s+real\s+discount)\b",
@@ -101,6 +104,10 @@ INVENTED_URL = re.compile(
     re.IGNORECASE)
 
 _SEP = r"[,;:|/&–—-]"
+# A number of two or more digits, or with decimals ("107.33", "10,000"), not part of a longer one.
+_NUMBER = r"(?<![\d.,])(?P<n>\d[\d,]*\d(?:\.\d+)?|\d+\.\d+)(?!\d|[.,]\d)"
+# A number with no currency, percent, unit or word attached (what "Corvo, 107.33" shows).
+_BARE = r"(?<![$£€\w.,])\d+(?:[.,]\d+)*(?![\w%+$£€]|[.,]\d|\s*(?:[$£€%+]|[A-Za-z]))"
 JUNK = re.compile(
     rf"(?!://)(?<!:)(?<!:/){_SEP}(?:\s*{_SEP})+"  # a run of separators (not a URL's "://"): an empty slot
     rf"|^\s*(?:{_SEP}|[.!?)\]])"  # copy that starts with a separator
@@ -108,7 +115,9 @@ JUNK = re.compile(
     r"|(?<!\d):(?!\d)[^:]*(?<!\d):(?!\d)"  # two labels in one line (not a time like 10:30)
     r"|\(\s*\)|\[\s*\]|\{\s*\}"
     r"|\[[A-Za-z _]+\]|\{[A-Za-z _]+\}|<[A-Za-z _]+>|\bX{2,}\b"
-    "|\ufffd",
+    "|\ufffd"
+    rf"|{_NUMBER.replace('(?P<n>', '(?P<num>')}.*(?<![\d.,])(?P=num)(?!\d|[.,]\d)"  # the same number said twice
+    rf"|(?:^|{_SEP}\s*|\s[-–—]\s)(?:no\.?\s*|#\s*)?(?!(?:19|20)\d\d\b){_BARE}\s*(?:$|[,;:|.!?]|\s[-–—]\s)",  # a bare number as a fragment
     re.IGNORECASE)
 
 REPETITION = re.compile(
@@ -190,10 +199,14 @@ def has_junk(text: str) -> bool:
     Rule: two separators (``, ; : | / & - – —``) with nothing but spaces between them, copy
     that starts with a separator, a colon with nothing after it, two label colons in one line
     (not a time such as 10:30), empty brackets, a placeholder (``[Product]``, ``{name}``, ``XX``)
-    or the Unicode replacement character.
+    or the Unicode replacement character; the same number (two or more digits, or with decimals)
+    said twice; a bare number (no currency, percent, unit or word with it; not a year such as
+    2025) standing alone between separators or at an end ("Corvo, 107.33", "Kettle - 90 - Product").
 
     >>> has_junk("SKIP SIGN-ON: Kinetic Pulse Trail Runners: 40% OFF"), has_junk("Deals: ends 10:30 tonight")
     (True, False)
+    >>> has_junk("Corvo, 107.33: Fav. No 107.33"), has_junk("Kettle - 90 - Product"), has_junk("Kettle, now $90")
+    (True, True, False)
     """
     return bool(JUNK.search(text))
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.generation.quality import copy_defects
+from rlopt.generation.sample import RESAMPLE_SEED_STEP
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 #: Columns of :meth:`reward_models.RewardModel.score` a reranker may maximize.
@@ -175,10 +176,6 @@ def best_of_n(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame, p
     picked.attrs["rerank"] = {**picked.attrs.get("rerank", {}), "resampled_contexts": int(resampled),
                               "no_eligible": int((picked["rerank_eligible"] == 0).sum())}
     return picked
-
-
-#: Seed offset between resampling rounds (far from the batch offsets ``seed + b`` of one round).
-RESAMPLE_SEED_STEP = 1_000_003
 
 
 def _pick(model, tokenizer, contexts, catalog, placements, segments, n, scorer, num, seed, generate_kwargs):

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rlopt.generation.compliance import repair
@@ -31,7 +32,8 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                     seed: int = 0, batch_size: int = 16, temperature: float = 0.8, top_p: float = 0.95, top_k: int = 50,
                     generator_name: str = "", source: str = "contexts", compliance: bool = True,
                     precision: str = "auto", stop_at_first_line: bool = True,
-                    decoder: str = "rlopt", threads: int = 0, quality: bool = True) -> pd.DataFrame:
+                    decoder: str = "rlopt", threads: int = 0, quality: bool = True,
+                    resample: int = 0) -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -81,6 +83,12 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         torch CPU threads while decoding; 0 chooses them from the cores that are free now
         (:func:`rlopt.threads.choose_threads`: one per idle core, so a busy machine's descheduled
         threads do not stall every decode step). The copies do not depend on it.
+    resample : int, default 0
+        Rounds of fresh samples for the copies that would fall back to the item title (cleaned to
+        nothing, unrepairable claim, or rejected for a defect): round ``r`` samples each such copy
+        again under seed ``seed + r * RESAMPLE_SEED_STEP`` and keeps the new sample when it does not
+        fall back itself. The title is shown only after every round failed. 0: no resampling; the
+        first round's copies are the same either way.
 
     Returns
     -------
@@ -93,7 +101,11 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         empty`` (``off`` when quality is off; ``ok`` where compliance already replaced an unrepairable
         copy by the title). A sample that cleans to nothing (``empty``: there was
         nothing to check), or cannot be repaired, or is rejected for its defects, falls back to the item
-        title. ``attrs`` holds ``title_fallbacks``, ``compliance`` and ``quality`` (count per action).
+        title. ``title_fallback`` (bool) marks the copies that show the title after all rounds,
+        ``resample_round`` the round whose sample is shown (0: the first). ``attrs`` holds
+        ``title_fallbacks`` (after the rounds), ``compliance`` and ``quality`` (count per action in
+        the first round) and, with ``resample``, ``resample`` (``rounds``, ``tried``: samples drawn
+        again, ``recovered``: copies no longer on the title, ``title_fallbacks_first``: before the rounds).
     """
     import torch
 
@@ -122,6 +134,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     actions: list[str] = ["ok" if compliance else "off"] * len(texts)
     qualities: list[str] = ["ok" if quality else "off"] * len(texts)
     n_fallback = 0
+    fallback = [False] * len(texts)
     if decoder not in ("rlopt", "transformers"):
         raise ValueError(f"unknown decoder {decoder!r}; valid: rlopt, transformers")
     break_ids = line_break_token_ids(tokenizer) if stop_at_first_line else []
@@ -168,6 +181,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                         if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
                             text = cap_length(str(titles[i]), limits[i])
                             n_fallback += 1
+                            fallback[i * num + k] = True
                         texts[i * num + k] = text
                         raws[i * num + k] = raw
     finally:
@@ -179,10 +193,51 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     rows["quality_action"] = qualities
     rows["generator"] = generator_name
     rows["sample_idx"] = list(range(num)) * len(contexts)
+    rows["title_fallback"] = fallback
+    rows["resample_round"] = 0
     rows.attrs["title_fallbacks"] = n_fallback
     rows.attrs["quality"] = {a: qualities.count(a) for a in ("ok", "repaired", "rejected", "empty", "off")
                              if a in qualities}
     rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "empty",
                                                               "off")
                                 if a in actions}
+    if resample > 0:
+        again = {"batch_size": batch_size, "temperature": temperature, "top_p": top_p, "top_k": top_k,
+                 "generator_name": generator_name, "source": source, "compliance": compliance,
+                 "precision": precision, "stop_at_first_line": stop_at_first_line, "decoder": decoder,
+                 "threads": threads, "quality": quality}
+        rows = _resample_fallbacks(rows, model, tokenizer, contexts, catalog, placements, segments, num, seed,
+                                   resample, again)
+    return rows
+
+
+#: Seed offset between resampling rounds (far from the batch offsets ``seed + b`` of one round).
+RESAMPLE_SEED_STEP = 1_000_003
+_RESAMPLED_COLUMNS = ["copy_text", "raw_copy_text", "compliance_action", "quality_action", "title_fallback"]
+
+
+def _resample_fallbacks(rows: pd.DataFrame, model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame,
+                        placements: Mapping[str, Any], segments: Mapping[str, Any] | None, num: int, seed: int,
+                        rounds: int, kwargs: dict[str, Any]) -> pd.DataFrame:
+    """Sample the title-fallback copies of ``rows`` again (``rounds`` rounds); see ``resample``."""
+    first = int(rows["title_fallback"].sum())
+    tried = 0
+    for r in range(1, rounds + 1):
+        bad = np.flatnonzero(rows["title_fallback"].to_numpy(bool))
+        if not len(bad):
+            break
+        tried += len(bad)
+        sub = contexts.iloc[bad // num].reset_index(drop=True)  # one new sample per copy that fell back
+        new = generate_copies(model, tokenizer, sub, catalog, placements, segments, num=1,
+                              seed=seed + r * RESAMPLE_SEED_STEP, resample=0, **kwargs)
+        good = ~new["title_fallback"].to_numpy(bool)
+        target = rows.index[bad[good]]
+        for col in _RESAMPLED_COLUMNS:
+            rows.loc[target, col] = new.loc[good, col].to_numpy()
+        rows.loc[target, "resample_round"] = r
+    rows["title_fallback"] = rows["title_fallback"].astype(bool)
+    last = int(rows["title_fallback"].sum())
+    rows.attrs["title_fallbacks"] = last
+    rows.attrs["resample"] = {"rounds": int(rounds), "tried": int(tried), "recovered": first - last,
+                              "title_fallbacks_first": first}
     return rows

@@ -251,3 +251,60 @@ def test_oracle_claimed_discount_reads_like_the_truth(market):
     assert got[0] == 30.0 and got[1] == pytest.approx(50.0, abs=0.01)
     assert got[2] == pytest.approx(1000.0 / item.price) and got[3] == 0.0 and got[4] == 0.0
     assert oracle.overclaims(df).tolist() == [True, True, 1000.0 / item.price > 2.0, False, False]
+
+
+# ------------------------------------------------------------------ prices without a currency symbol
+@pytest.mark.parametrize("text, price, expected", [
+    ("Terra Nova Speckled Vase, 14.88 dollars", 144.88, [("price", 14.88)]),
+    ("Vase for 130 euros", 144.88, [("price", 130.0)]),
+    ("Vase for USD 130.39", 144.88, [("price", 130.39)]),
+    ("Terra Nova Speckled Vase - 144.88", 144.88, [("price", 144.88)]),  # a bare amount with cents
+    ("Save 15 dollars on the vase", 144.88, [("dollars_off", 15.0)]),
+    ("15 bucks off the vase", 144.88, [("dollars_off", 15.0)]),
+    ("Was 160 dollars, the vase", 144.88, [("reference", 160.0)]),
+    # not prices: a unit or a rating after the number, no cents, a weight in pounds
+    ("Weighs 2.50 kg, lamp with 3.33lumens", 40.0, []),
+    ("Rated 4.85 by our buyers", 40.0, []),
+    ("Lantern: 300 lumens, 28 litres", 40.0, []),
+    ("Only 5 pounds light", 40.0, []),
+])
+def test_prices_in_words_and_bare_amounts_are_claims(text, price, expected):
+    assert [(c.kind, c.value) for c in parse_claims(text, price)] == expected
+
+
+@pytest.mark.parametrize("text, price, disc, wrong", [
+    ("Terra Nova Speckled Vase, 14.88 dollars", 144.88, 0.0, True),  # issue 19: a tenth of the price
+    ("Terra Nova Speckled Vase, 144.88 dollars", 144.88, 0.0, False),
+    ("Terra Nova Speckled Vase - 144.88", 144.88, 0.0, False),
+    ("Terra Nova Speckled Vase - 104.88", 144.88, 0.0, True),
+    ("Vase, now 130.39", 144.88, 10.0, False),  # the sale price
+    ("Vase, now 145 dollars", 144.88, 0.0, False),  # rounded to whole units
+    ("Vase for 99 euros", 144.88, 10.0, True),
+])
+def test_a_stated_price_must_be_the_list_or_the_sale_price(text, price, disc, wrong):
+    assert check(text, price, disc) is wrong
+
+
+def test_a_wrong_price_in_words_is_corrected_in_its_own_format():
+    assert repair("Terra Nova Speckled Vase, 14.88 dollars", 144.88, 0.0, 70) == \
+        ("Terra Nova Speckled Vase, 144.88 dollars", "corrected")
+    assert repair("Vase - 104.88 only", 144.88, 10.0, 70) == ("Vase - 130.39 only", "corrected")
+    assert repair("Save 40 dollars on the vase", 144.88, 10.0, 70) == ("Save 14 dollars on the vase", "corrected")
+
+
+def test_the_price_rule_flags_no_logged_copy_of_the_foreign_markets(tmp_path):
+    """False positives: the shops' own logged copy states prices the new rule must accept (bazaar's logs
+    do carry misleading percent claims on purpose; none of them is a price claim)."""
+    from experiments.markets import bazaar
+    from experiments.markets.small_shop import make_small_shop
+    from rlopt.generation.compliance import misleading_claims
+
+    sim = bazaar.simulate(tmp_path / "bazaar", 4000, seed=0)
+    shops = [(pd.read_parquet(sim / "catalog.parquet"), pd.read_parquet(sim / "train.parquet"))]
+    small = make_small_shop(600, 10, seed=0)
+    shops.append((small.catalog, small.train))
+    for catalog, logs in shops:
+        items = catalog.set_index(catalog["item_id"].astype(str))
+        for item, text in logs[["item_id", "copy_text"]].astype(str).drop_duplicates().itertuples(index=False):
+            wrong = misleading_claims(text, float(items.at[item, "price"]), float(items.at[item, "discount_pct"]))
+            assert not [c for c in wrong if c.kind in ("price", "reference")], text

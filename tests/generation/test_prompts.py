@@ -35,3 +35,20 @@ def test_unknown_item_or_placement_names_the_row(row, column):
     with pytest.raises(InputError) as err:
         context_messages(ctx, CATALOG, PLACEMENTS, SEGMENTS, source="ctx.jsonl")
     assert err.value.row == 2 and err.value.column == column and err.value.file == "ctx.jsonl"
+
+
+def test_a_shops_own_placement_names_are_read_as_a_task_not_echoed_as_code():
+    from rlopt.generation.prompts import build_messages
+
+    item = {"title": "Kova Chef Knife", "brand": "Kova", "category": "kitchen", "price": 45.5, "discount_pct": 10,
+            "attributes": {"feature": "stays sharp for years"}}
+    for placement, words in (("shop_home", "a home-page banner"), ("product_grid", "a one-line caption for a product"),
+                             ("newsletter_subject", "an email subject line"), ("app_push", "a push notification"),
+                             ("checkout_upsell", "add-on offer"), ("billboard", "ad copy for the billboard")):
+        user = build_messages(item, "bargain", placement, 120)[1]["content"]
+        assert words in user and "_" not in user.split("\n")[0] and "'" not in user.split("\n")[0]
+    user = build_messages(item, "bargain", "email", 120)[1]["content"]
+    # the attribute's generic name is not a second label ("Key feature: feature: ...")
+    assert "Key feature: stays sharp for years" in user
+    assert "Key feature: capacity: 28 litres" in build_messages(
+        {**item, "attributes": {"capacity": "28 litres"}}, "bargain", "email", 120)[1]["content"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rlopt.generation.postprocess import cap_length, repair_quality, trim_dangling
-from rlopt.generation.quality import DEFECTS, copy_defects, defect_frame, defect_rates
+from rlopt.generation.quality import DEFECTS, copy_defects, defect_frame, defect_rates, has_junk
 
 BAD = [
     ("@Ridgeline: , , , : Ridgeline Edge L", {"invented_url", "junk"}),
@@ -229,3 +229,20 @@ def test_evaluation_reports_defect_rates_of_shown_and_raw_copy():
     assert out["defect_rates_raw"]["invented_url"] == 0.25 and out["defect_rates_raw"]["any"] == 0.5
     assert out["quality_actions"] == {"repaired": 1, "ok": 2, "empty": 1}
     assert out["frame"]["defect_incomplete"].tolist() == [False, False, False, True]
+
+
+@pytest.mark.parametrize("text, junk", [
+    ("Corvo, 107.33: Fav. No 107.33", True),  # issue 19: a repeated number, a price-only fragment
+    ("Cradlecare Foldable Bottle Warmer - Bite - 90", True),
+    ("Letters: 1234", True),
+    ("Terra Nova Speckled Vase - 144.88", True),  # a number with nothing to say what it is
+    ("Northpeak Trail Backpack: 20% off: 20% off the discounted item", True),
+    ("Loved by 10,000+ shoppers", False),
+    ("Tundra Camp Lantern: 300 lumens", False),
+    ("Terra Nova Speckled Vase - now $144.88", False),
+    ("Spring collection, 2025", False),  # a year
+    ("Buy 2, get 1 free", False),
+    ("Top 10 gifts for 24/7 comfort", False),
+])
+def test_number_junk(text, junk):
+    assert has_junk(text) is junk

@@ -82,3 +82,36 @@ def test_cli_generate_no_compliance(tmp_path, tiny_causal_lm_dir):
     assert set(written["quality_action"]) <= {"ok", "repaired", "rejected", "empty"}
     kept = (written["raw_copy_text"] != "") & (written["quality_action"] == "ok")
     assert (written.loc[kept, "copy_text"] == written.loc[kept, "raw_copy_text"]).all()
+
+
+def test_resample_replaces_title_fallbacks_with_a_clean_new_sample(tiny, monkeypatch):
+    model, tok = tiny
+    # first round: one rejected copy (leaked instructions) and one unrepairable claim fall back to the title;
+    # round 1 gives a clean copy for the first and another bad one for the second; round 2 a clean one
+    # (each round samples the copies that fell back, in the order of their contexts)
+    raw = iter(["Trail shoes for muddy runs", "At most 60 characters. Mention only the real discount.",
+                "Big sale!", "Pour-over coffee set for slow mornings",
+                "Grip on any trail, all winter", "Here is a push notification for you",
+                "Coffee set for two, brewed slow"])
+    monkeypatch.setattr(sample, "clean_copy", lambda text, limit: next(raw))
+    kw = {"num": 2, "seed": 0, "batch_size": 1}
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, resample=2, **kw)
+    assert out["copy_text"].tolist() == ["Trail shoes for muddy runs", "Grip on any trail, all winter",
+                                         "Coffee set for two, brewed slow", "Pour-over coffee set for slow mornings"]
+    assert out["resample_round"].tolist() == [0, 1, 2, 0]
+    assert not out["title_fallback"].any()
+    assert out.attrs["resample"] == {"rounds": 2, "tried": 3, "recovered": 2, "title_fallbacks_first": 2}
+    assert out.attrs["title_fallbacks"] == 0
+    assert out["item_id"].tolist() == ["i1", "i1", "i2", "i2"]  # each copy stays in its own context
+
+
+def test_resample_off_and_exhausted_rounds_keep_the_title(tiny, monkeypatch):
+    model, tok = tiny
+    monkeypatch.setattr(sample, "clean_copy", lambda text, limit: "Sure! Here is a push notification")
+    kw = {"num": 1, "seed": 0, "batch_size": 1}
+    off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, **kw)
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, resample=1, **kw)
+    titles = CATALOG.set_index("item_id").loc[CONTEXTS["item_id"], "title"].tolist()
+    assert off["copy_text"].tolist() == out["copy_text"].tolist() == titles
+    assert off["title_fallback"].all() and out["title_fallback"].all() and "resample" not in off.attrs
+    assert out.attrs["resample"] == {"rounds": 1, "tried": 2, "recovered": 0, "title_fallbacks_first": 2}
