@@ -17,13 +17,18 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+import rlopt
 from rlopt.io_utils import write_text_atomic
 
+if TYPE_CHECKING:
+    from reward_models.model import RewardModel
+
 CARD_NAME = "README.md"
+TRAIN_COMMAND = "`rlopt reward train`"
 #: Held-out metrics shown in the card, in order (``valid`` / ``holdout`` blocks of ``metrics``).
 METRICS = ("n", "click_auc", "click_logloss", "click_ece", "click_rate", "click_mean_pred",
            "purchase_auc", "purchase_logloss", "purchase_ece", "purchase_rate", "purchase_mean_pred")
@@ -88,7 +93,8 @@ def _metrics_rows(metrics: Mapping[str, Any]) -> tuple[list[str], list[list[str]
     return head, rows
 
 
-def model_card(config: Mapping[str, Any], data: Sequence[Mapping[str, Any]] = (), *, rlopt_version: str = "") -> str:
+def model_card(config: Mapping[str, Any], data: Sequence[Mapping[str, Any]] = (), *, rlopt_version: str = "",
+               trained_by: str = TRAIN_COMMAND) -> str:
     """The card's Markdown for a saved model's ``reward_config.json`` contents and its data summary.
 
     Parameters
@@ -99,6 +105,8 @@ def model_card(config: Mapping[str, Any], data: Sequence[Mapping[str, Any]] = ()
         :func:`data_summary` rows.
     rlopt_version : str
         Recorded when given.
+    trained_by : str
+        What trained it, in Markdown (``rlopt reward train``, the reward stage of ``rlopt run``).
     """
     metrics = config.get("metrics") or {}
     health = config.get("health") or {}
@@ -108,7 +116,7 @@ def model_card(config: Mapping[str, Any], data: Sequence[Mapping[str, Any]] = ()
         "---", "library_name: rlopt", "tags:", "- reward-model", "- click-through-rate", "- marketing-copy",
         "- rlopt", "---", "",
         "# Reward model: P(click) and P(purchase) of marketing copy", "",
-        "Trained by `rlopt reward train` (package `reward_models`"
+        f"Trained by {trained_by} (package `reward_models`"
         + (f", rlopt {rlopt_version}" if rlopt_version else "") + "). It predicts, for a piece of copy shown "
         "to a shopper of a segment in a placement, the probability of a click in the placement's first slot "
         "and of a purchase, and combines them into one reward.", "",
@@ -179,10 +187,23 @@ def model_card(config: Mapping[str, Any], data: Sequence[Mapping[str, Any]] = ()
     return "\n".join(lines)
 
 
-def write_model_card(model_dir: str | Path, data: Sequence[Mapping[str, Any]] = (), *, rlopt_version: str = "") -> Path:
+def write_model_card(model_dir: str | Path, data: Sequence[Mapping[str, Any]] = (), *, rlopt_version: str = "",
+                     trained_by: str = TRAIN_COMMAND) -> Path:
     """Write ``<model_dir>/README.md`` (atomically) from the saved ``reward_config.json``; return its path."""
     root = Path(model_dir)
     config = json.loads((root / "reward_config.json").read_text(encoding="utf-8"))
     path = root / CARD_NAME
-    write_text_atomic(path, model_card(config, data, rlopt_version=rlopt_version))
+    write_text_atomic(path, model_card(config, data, rlopt_version=rlopt_version, trained_by=trained_by))
     return path
+
+
+def save_with_card(model: RewardModel, out_dir: str | Path, data: Sequence[Mapping[str, Any]] = (), *,
+                   trained_by: str = TRAIN_COMMAND) -> Path:
+    """Save ``model`` (:meth:`~reward_models.RewardModel.save_pretrained`) and write its card beside it, with
+    rlopt's version: how every trainer in rlopt writes a reward-model directory. Returns ``out_dir``.
+
+    ``data`` are :func:`data_summary` rows; ``trained_by`` as in :func:`model_card`.
+    """
+    out = model.save_pretrained(out_dir)
+    write_model_card(out, data, rlopt_version=rlopt.__version__, trained_by=trained_by)
+    return out

@@ -142,13 +142,10 @@ def _train(inputs: dict[str, Any], fields: dict[str, Any]) -> None:
                                   max_rows=inputs["max_rows"], seed=config.seed)
     model = train_reward_model(train_logs, cat, holdout=held, source=str(logs), config=config)
     mode, encoder, precision = config.mode, config.encoder, config.precision
-    model.save_pretrained(out)
-    import rlopt
-    from reward_models.card import data_summary, write_model_card
+    from reward_models.card import data_summary, save_with_card
 
-    write_model_card(out, data_summary([("training logs", logs, train_logs), ("catalog", catalog, cat),
-                                        *([("holdout logs", inputs["holdout"], held)] if held is not None else [])]),
-                     rlopt_version=rlopt.__version__)
+    save_with_card(model, out, data_summary([("training logs", logs, train_logs), ("catalog", catalog, cat),
+                                             *([("holdout logs", inputs["holdout"], held)] if held is not None else [])]))
     metrics = model.config["metrics"]
     result = {"model_dir": str(out), "mode": mode, "encoder": encoder, "precision": precision,
               "encoder_precision": model.config["encoder_precision"], "n_train": metrics["n_train"],

@@ -15,6 +15,7 @@ import pandas as pd
 
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.calibration import calibration_bins
+from reward_models.card import data_summary, save_with_card
 from rlopt.data import (
     read_catalog,
     read_contexts,
@@ -28,6 +29,7 @@ from rlopt.data import (
 )
 from rlopt.errors import InputError
 from rlopt.market import DEFAULT_MARKET, Marketplace
+from rlopt.pipeline.config import data_source
 from rlopt.pipeline.runner import StageContext
 
 
@@ -151,7 +153,8 @@ def stage_reward(ctx: StageContext) -> dict[str, Any]:
     """Train the reward model on the training logs (``reward_models.train_reward_model``) and
     evaluate it on the held-out logs (AUC, log-loss, ECE, calibration bins).
 
-    Outputs: ``model/`` (``RewardModel.save_pretrained``), ``holdout_predictions.parquet``.
+    Outputs: ``model/`` (``RewardModel.save_pretrained`` and the model card ``README.md``, as
+    ``rlopt reward train`` writes them), ``holdout_predictions.parquet``.
     """
     cfg, src = ctx.config.reward, ctx.dir("validate")
     catalog = read_table(src / "catalog.parquet")
@@ -163,7 +166,9 @@ def stage_reward(ctx: StageContext) -> dict[str, Any]:
     ctx.log(f"[reward] training on {len(train):,} impressions ({cfg.mode} encoder)")
     model: RewardModel = train_reward_model(train, catalog, config=cfg.train_config(seed=ctx.seed, progress=False),
                                             source="train.parquet")
-    model.save_pretrained(ctx.work_dir / "model")
+    save_with_card(model, ctx.work_dir / "model", trained_by="the reward stage of `rlopt run`",
+                   data=data_summary([(f"training logs from {data_source(ctx.config)}", "validate/train.parquet", train),
+                                      ("catalog", "validate/catalog.parquet", catalog)]))
     metrics, preds = evaluate_reward_model(model, holdout, catalog, source="holdout.parquet")
     write_table(preds.reset_index(drop=True), ctx.work_dir / "holdout_predictions.parquet")
     return {
