@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rlopt.cli._common import JsonOption, emit
+from rlopt.cli._common import EngineOpt, JsonOption, RayAddressOpt, emit
 from rlopt.errors import InputError
 
 _GEN_EPILOG = (
@@ -26,7 +26,12 @@ _GEN_EPILOG = (
     "--best-of N samples N copies for each one written and keeps the one the reward model scores highest "
     "(--rerank-metric; rejected, defective or example-repeating samples are never kept). --few-shot K puts "
     "the K best logged copies of each item (by the reward model's P(click), else the observed click rate) "
-    "in the prompt as examples; copies that repeat one are marked verbatim_example."
+    "in the prompt as examples; copies that repeat one are marked verbatim_example.\n\n"
+    "  rlopt generate --generator default --contexts ctx.jsonl --catalog items.csv --num 4 --engine ray "
+    "--ray-address head:6379 --out copies.jsonl\n\n"
+    "Contexts are generated in chunks of --chunk-contexts (chunk at position s samples under seed --seed + s), "
+    "written as they finish; --engine ray runs the chunks on Ray actors, one generator per actor (one GPU "
+    "each when the cluster has GPUs). The same seed and chunk size give the same copies on either engine."
 )
 _TUNE_EPILOG = (
     "Examples:\n\n"
@@ -71,21 +76,35 @@ def generate(
         "0 = none).")] = 0,
     logs: Annotated[Path | None, typer.Option(
         "--logs", help="Impression logs the --few-shot examples come from.")] = None,
+    chunk_contexts: Annotated[int, typer.Option(
+        "--chunk-contexts", min=0, help="Contexts per chunk (the unit of work and of seeding: chunk at position "
+        "s samples under seed --seed + s); 0 = 4 x --batch-size.")] = 0,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write --num copies per context from a generator (seeded, post-processed to fit each placement)."""
     import time
 
     from rlopt.cli._common import check_out_file
+    from rlopt.engine import check_engine_options
 
+    check_engine_options(engine, ray_address)
     check_out_file(out)  # before the (slow) generator load
     _check_rerank_options(best_of, reward_model, rerank_metric, few_shot, logs)
 
-    from rlopt.data import read_catalog, read_contexts, write_jsonl
+    from rlopt.data import read_catalog, read_contexts
+    from rlopt.engine import make_engine
+    from rlopt.engine.generation import (
+        CopyGenerator,
+        GeneratorSpec,
+        chunk_rows,
+        generate_on_engine,
+        write_generated,
+    )
     from rlopt.errors import InputError
     from rlopt.generation.inputs import find_placements, find_segments
     from rlopt.generation.models import resolve_generator
-    from rlopt.generation.sample import generate_copies
 
     started = time.time()
     places, places_src = find_placements(placements, contexts)
@@ -116,29 +135,36 @@ def generate(
                            scorer=None if rm is None else reward_model_scorer(rm, cat, "p_click"))
         extra["few_shot"] = {"k": few_shot, "contexts_with_examples": int(sum(bool(e) for e in ctx["examples"])),
                              "ranked_by": "reward model P(click)" if rm is not None else "smoothed observed CTR"}
-    model, tokenizer = resolve_generator(generator, device=device)
-    kwargs = dict(seed=seed, batch_size=batch_size, temperature=temperature, generator_name=generator,
-                  source=str(contexts), compliance=compliance)
+    chunk = chunk_rows(batch_size, chunk_contexts)
+    call = dict(num=num, best_of=best_of, batch_size=batch_size, temperature=temperature, generator_name=generator,
+                source=str(contexts), compliance=compliance)
+    with make_engine(engine, address=ray_address) as runner:
+        if engine == "local":  # the model loads here, once
+            model, tokenizer = resolve_generator(generator, device=device)
+            scorer = None
+            if best_of > 1:
+                from rlopt.generation.rerank import reward_model_scorer
+
+                scorer = reward_model_scorer(rm, cat, rerank_metric)
+            loaded = CopyGenerator.loaded(model, tokenizer, cat, places, segments, scorer)
+            ran_on = {"device": loaded.device}
+            parts = generate_on_engine(runner, ctx, seed=seed, chunk=chunk, loaded=loaded, **call)
+        else:  # each Ray actor loads the generator (and the reward model for --best-of) once
+            spec = GeneratorSpec(generator, device, str(reward_model) if best_of > 1 else None, rerank_metric)
+            ran_on = runner.describe()
+            parts = generate_on_engine(runner, ctx, seed=seed, chunk=chunk, spec=spec, catalog=cat,
+                                       placements=places, segments=segments, **call)
+        totals = write_generated(parts, out)
     if best_of > 1:
-        from rlopt.generation.rerank import best_of_n, reward_model_scorer
-
-        copies = best_of_n(model, tokenizer, ctx, cat, places, segments, n=best_of, num=num,
-                           scorer=reward_model_scorer(rm, cat, rerank_metric), **kwargs)
-        extra["best_of"] = {"n": best_of, "metric": rerank_metric, **copies.attrs.get("rerank", {})}
-    else:
-        copies = generate_copies(model, tokenizer, ctx, cat, places, segments, num=num, **kwargs)
+        extra["best_of"] = {"n": best_of, "metric": rerank_metric, **totals.counts.get("rerank", {})}
     if few_shot:
-        from rlopt.generation.fewshot import mark_verbatim, verbatim_rate
-
-        copies = mark_verbatim(copies)
-        extra["few_shot"]["verbatim_rate"] = verbatim_rate(copies)
-    write_jsonl(copies, out)
-    emit({"out": str(out), "contexts": len(ctx), "copies": len(copies), "num": num, "seed": seed, **extra,
-          "generator": generator, "placements": places_src, "device": str(next(model.parameters()).device),
-          "title_fallbacks": copies.attrs.get("title_fallbacks", 0),
-          "compliance": copies.attrs.get("compliance", {}),
-          "quality": copies.attrs.get("quality", {}),
-          "mean_chars": float(copies["copy_text"].str.len().mean()) if len(copies) else 0.0,
+        extra["few_shot"]["verbatim_rate"] = totals.verbatim_rate
+    emit({"out": str(out), "contexts": len(ctx), "copies": totals.copies, "num": num, "seed": seed, **extra,
+          "generator": generator, "placements": places_src, "engine": engine, "chunk_contexts": chunk, **ran_on,
+          "title_fallbacks": totals.title_fallbacks,
+          "compliance": dict(totals.counts["compliance"]),
+          "quality": dict(totals.counts["quality"]),
+          "mean_chars": totals.mean_chars,
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
 
 
