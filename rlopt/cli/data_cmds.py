@@ -126,13 +126,18 @@ _SPLIT_EPILOG = (
     "--by time: every train impression is no later than every holdout impression (rows sharing the "
     "boundary timestamp go to one side). --by user: whole users go to the holdout (shuffled with --seed), "
     "so no user is in both. The logs are validated first (bad rows: exit 2, or --on-error quarantine); "
-    "DIR gets train.<ext> and holdout.<ext> in the input's format and split.json with the checks."
+    "DIR gets train.<ext> and holdout.<ext> in the input's format and split.json with the checks.\n\n"
+    "  rlopt split logs_by_day/ --out splits/ --by time\n\n"
+    "A folder of Parquet shards, or a file larger than memory is comfortable with, is split by time out of "
+    "core: validated in record batches, the cut timestamp found by DuckDB (on disk), the rows copied batch "
+    "by batch (same files as the in-memory split). --by user reads the logs whole."
 )
 _SPLIT_FILES = ("train", "holdout")
 
 
 def split(
-    logs: Annotated[Path, typer.Argument(help="Impression log (.parquet, .jsonl/.json or .csv).")],
+    logs: Annotated[Path, typer.Argument(help="Impression log (.parquet, .jsonl/.json or .csv), or a folder of "
+                                         "Parquet shards (--by time).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for train.<ext>, holdout.<ext>, split.json.")],
     by: Annotated[str, typer.Option("--by", help="time | user.")] = "time",
     holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Target share of rows in the "
@@ -159,7 +164,10 @@ def split(
     if by not in ("time", "user"):
         raise InputError(f"--by must be time or user, got {by!r}", key="--by", value=by)
     check_out_dir(out)
-    suffix = {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}[table_format(logs)]
+    from rlopt.data.stream import should_stream
+
+    streamed = by == "time" and should_stream(logs)
+    suffix = ".parquet" if logs.is_dir() else {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}[table_format(logs)]
     targets = {name: out / f"{name}{suffix}" for name in _SPLIT_FILES}
     if not (out / "split.json").is_file():  # never overwrite files rlopt did not write
         taken = [str(p) for p in targets.values() if p.exists()]
@@ -167,6 +175,20 @@ def split(
             raise InputError(f"{taken[0]} exists and was not written by rlopt split; choose another --out",
                              file=taken[0], key="--out")
     catalog_ids = read_catalog(catalog)["item_id"] if catalog is not None else None
+    if streamed:  # bounded memory: record batches, DuckDB for the cut (rlopt/data/split.py)
+        from rlopt.data.split import split_by_time_streamed
+
+        with err_console.status(f"splitting {logs} in batches"):
+            done = split_by_time_streamed(logs, targets["train"], targets["holdout"], holdout_fraction,
+                                          on_error=on_error, quarantine_path=quarantine_path_for(out / f"logs{suffix}"),
+                                          catalog_ids=catalog_ids)
+        summary = {"logs": str(logs), **done.summary, "holdout_fraction": holdout_fraction, "seed": seed,
+                   "rows_quarantined": done.report.rows_quarantined, "quarantine_file": done.report.quarantine_path,
+                   "train": str(targets["train"]), "holdout": str(targets["holdout"]),
+                   "read": f"in {done.batches} batches (streamed)"}
+        write_json_atomic(out / "split.json", summary)
+        emit(summary, as_json, title="rlopt split")
+        return
     with err_console.status(f"reading {logs}"):
         raw = read_table(logs, decode_json=False)
     clean, report = validate_table(raw, "logs", file=str(logs), on_error=on_error,  # type: ignore[arg-type]
@@ -177,7 +199,7 @@ def split(
         write_table(part, targets[name])
     summary = {"logs": str(logs), **split_summary(train, holdout, by), "holdout_fraction": holdout_fraction,
                "seed": seed, "rows_quarantined": report.rows_quarantined, "quarantine_file": report.quarantine_path,
-               "train": str(targets["train"]), "holdout": str(targets["holdout"])}
+               "train": str(targets["train"]), "holdout": str(targets["holdout"]), "read": "whole (in memory)"}
     write_json_atomic(out / "split.json", summary)
     emit(summary, as_json, title="rlopt split")
 

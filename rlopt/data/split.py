@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -60,17 +63,38 @@ def split_logs(logs: pd.DataFrame, holdout_fraction: float = 0.2, by: Literal["t
     return logs[~holdout], logs[holdout]
 
 
+def cut_rank(n: int, fraction: float) -> int:
+    """0-based rank of the boundary timestamp among ``n`` sorted timestamps (the in-memory and the
+    streamed split take the same one).
+
+    >>> cut_rank(5, 0.4)
+    3
+    """
+    return min(n - 1, max(0, int(round(n - fraction * n))))
+
+
+def boundary_side(n: int, fraction: float, holdout_ge: int, holdout_gt: int) -> bool:
+    """Whether the rows at the boundary timestamp go to the holdout (``ts >= cut``: True) or to train
+    (``ts > cut``: False), given the holdout sizes of both choices: the one that leaves both parts
+    non-empty and lands closer to ``fraction * n`` (the holdout side on a tie, or when neither does).
+
+    >>> boundary_side(5, 0.4, 3, 1)  # 3 rows at or after the cut, 1 after it: |3-2| == |1-2|
+    True
+    """
+    target = fraction * n
+    valid = [(ge, size) for ge, size in ((True, holdout_ge), (False, holdout_gt)) if 0 < size < n]
+    if not valid:
+        return True
+    return min(valid, key=lambda v: abs(v[1] - target))[0]
+
+
 def _time_holdout(logs: pd.DataFrame, fraction: float) -> np.ndarray:
     ts = logs["timestamp"].to_numpy()
     n = len(ts)
-    target = fraction * n
-    cut = np.sort(ts)[min(n - 1, max(0, int(round(n - target))))]
+    cut = np.sort(ts)[cut_rank(n, fraction)]
     # The boundary timestamp goes wholly to the holdout (ts >= cut) or to train (ts > cut).
-    options = [ts >= cut, ts > cut]
-    valid = [m for m in options if 0 < m.sum() < n]
-    if not valid:
-        return options[0]
-    return min(valid, key=lambda m: abs(m.sum() - target))
+    ge, gt = ts >= cut, ts > cut
+    return ge if boundary_side(n, fraction, int(ge.sum()), int(gt.sum())) else gt
 
 
 def _user_holdout(logs: pd.DataFrame, fraction: float, seed: RNGLike) -> np.ndarray:
@@ -112,4 +136,155 @@ def split_summary(train: pd.DataFrame, holdout: pd.DataFrame, by: str) -> dict[s
         users_train, users_holdout = set(train["user_id"]), set(holdout["user_id"])
         out.update(train_users=len(users_train), holdout_users=len(users_holdout),
                    shared_users=len(users_train & users_holdout))
+    return out
+
+
+# ------------------------------------------------------------------------ out of core (logs > memory)
+@dataclass
+class StreamedSplit:
+    """What :func:`split_by_time_streamed` wrote.
+
+    Attributes
+    ----------
+    summary : dict
+        :func:`split_summary`'s keys, computed in DuckDB over the validated rows.
+    report : rlopt.data.validate.ValidationReport
+        The validation of the input (bad rows quarantined or reported).
+    cut : int
+        The boundary timestamp (epoch ms); ``holdout_at_cut`` says on which side its rows went.
+    holdout_at_cut : bool
+    batches : int
+        Record batches written (each at most ``batch_rows`` rows).
+    """
+
+    summary: dict[str, object]
+    report: Any
+    cut: int
+    holdout_at_cut: bool
+    batches: int
+
+
+def split_by_time_streamed(path: str | os.PathLike[str], train_out: str | os.PathLike[str],
+                           holdout_out: str | os.PathLike[str], holdout_fraction: float = 0.2, *,
+                           file: str | None = None, on_error: str = "fail",
+                           quarantine_path: str | os.PathLike[str] | None = None, catalog_ids: pd.Index | None = None,
+                           placements: Any = None, engine: Any = None,
+                           batch_rows: int | None = None) -> StreamedSplit:
+    """Validate the logs at ``path`` and split them by time with bounded memory; write both parts.
+
+    The same split as :func:`split_logs` (``by="time"``) on the validated rows: the boundary is the
+    timestamp of rank :func:`cut_rank` in sorted order (an exact discrete quantile, from DuckDB,
+    which sorts on disk when the column does not fit), its rows go to one side by
+    :func:`boundary_side`, and the rows are then copied batch by batch, in input order, to
+    ``train_out`` and ``holdout_out`` (Parquet, JSONL or CSV by suffix; each written atomically).
+
+    Parameters
+    ----------
+    path : path
+        A Parquet file or folder of shards, CSV or JSONL (as ``rlopt validate`` reads).
+    train_out, holdout_out : path
+    holdout_fraction : float in (0, 1)
+    file : str, optional
+        Named in messages instead of ``path``.
+    on_error, quarantine_path, catalog_ids, placements
+        As for :func:`rlopt.data.stream.stream_validate`.
+    engine : rlopt.engine.Engine, optional
+        Validate on this engine (:func:`rlopt.engine.validation.validate_on_engine`) instead of
+        in this process.
+    batch_rows : int, optional
+        Rows per batch (default :data:`rlopt.data.batches.DEFAULT_BATCH_ROWS`).
+
+    Raises
+    ------
+    InputError
+        What validation raises, and :func:`split_logs`'s errors (fraction, too few rows or
+        timestamps). Nothing is written then, except the quarantine file of ``on_error="quarantine"``.
+    """
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from rlopt.data.batches import DEFAULT_BATCH_ROWS
+    from rlopt.data.io import arrow_to_frame, decode_json_column
+    from rlopt.data.stream import scratch_duckdb
+    from rlopt.data.table_writer import TableWriter
+
+    if not (isinstance(holdout_fraction, (int, float)) and 0.0 < holdout_fraction < 1.0):
+        raise InputError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}",
+                         rule="holdout_fraction in (0, 1)")
+    batch_rows = batch_rows or DEFAULT_BATCH_ROWS
+    Path(train_out).parent.mkdir(parents=True, exist_ok=True)
+    # scratch next to the output (same disk as the result); rlopt made it, so rlopt removes it
+    with tempfile.TemporaryDirectory(prefix=".rlopt-split-", dir=Path(train_out).parent) as scratch:
+        work = Path(scratch)
+        valid = work / "valid.parquet"
+        kwargs = dict(on_error=on_error, quarantine_path=quarantine_path, catalog_ids=catalog_ids,
+                      placements=placements, out=valid, batch_rows=batch_rows)
+        if engine is not None:
+            from rlopt.engine.validation import validate_on_engine
+
+            report = validate_on_engine(path, engine, **kwargs).report
+        else:
+            from rlopt.data.stream import stream_validate
+
+            report = stream_validate(path, "logs", file=file, **kwargs).report
+        con = scratch_duckdb(work)
+        try:
+            names = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(valid)]).fetchall()]
+            if "timestamp" not in names:
+                raise InputError("split by time needs a 'timestamp' column", column="timestamp",
+                                 rule="required columns present")
+            n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(valid)]).fetchone()[0]
+            if n < 2:
+                raise InputError(f"need at least 2 rows to split, got {n}", rule="enough rows to split")
+            cut = con.execute("SELECT timestamp FROM read_parquet(?) ORDER BY timestamp LIMIT 1 OFFSET ?",
+                              [str(valid), cut_rank(n, holdout_fraction)]).fetchone()[0]
+            ge, gt = con.execute("SELECT count(*) FILTER (WHERE timestamp >= $2), count(*) FILTER (WHERE timestamp > $2) "
+                                 "FROM read_parquet($1)", [str(valid), cut]).fetchone()
+            at_cut = boundary_side(n, holdout_fraction, ge, gt)
+            if (ge if at_cut else gt) in (0, n):
+                raise InputError("cannot split: all rows share one value of 'timestamp' (need at least 2 distinct "
+                                 "timestamps)", column="timestamp", rule="enough rows to split")
+            summary = _streamed_summary(con, str(valid), cut, at_cut, "user_id" in names)
+        finally:
+            con.close()
+        batches = 0
+        source = pq.ParquetFile(valid)
+        with TableWriter(train_out) as train_w, TableWriter(holdout_out) as holdout_w:
+            for rb in source.iter_batches(batch_size=batch_rows):
+                frame = arrow_to_frame(_table(rb))
+                for col in frame.attrs.pop("rlopt.json_columns", []):
+                    frame[col] = decode_json_column(frame[col])
+                ts = frame["timestamp"].to_numpy()
+                holdout = ts >= cut if at_cut else ts > cut
+                train_w.write(frame[~holdout])
+                holdout_w.write(frame[holdout])
+                batches += 1
+    return StreamedSplit(summary, report, int(cut), bool(at_cut), batches)
+
+
+def _table(record_batch: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_batches([record_batch])
+
+
+def _streamed_summary(con: Any, valid: str, cut: int, at_cut: bool, users: bool) -> dict[str, object]:
+    """:func:`split_summary` of the split ``timestamp >= cut`` (``at_cut``) or ``> cut``, in DuckDB."""
+    side = "timestamp >= $2" if at_cut else "timestamp > $2"
+    train_rows, holdout_rows, last, first = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT ({side})), count(*) FILTER (WHERE {side}), "
+        f"max(timestamp) FILTER (WHERE NOT ({side})), min(timestamp) FILTER (WHERE {side}) FROM read_parquet($1)",
+        [valid, cut]).fetchone()
+    n = train_rows + holdout_rows
+    out: dict[str, object] = {"by": "time", "train_rows": int(train_rows), "holdout_rows": int(holdout_rows),
+                              "holdout_share": round(holdout_rows / n, 4) if n else 0.0,
+                              "train_last_timestamp": int(last), "holdout_first_timestamp": int(first),
+                              "time_boundary_ok": bool(last <= first)}
+    if users:
+        train_users, holdout_users, shared = con.execute(
+            f"WITH u AS (SELECT user_id, bool_or(NOT ({side})) AS tr, bool_or({side}) AS ho FROM read_parquet($1) "
+            "GROUP BY user_id) SELECT count(*) FILTER (WHERE tr), count(*) FILTER (WHERE ho), "
+            "count(*) FILTER (WHERE tr AND ho) FROM u", [valid, cut]).fetchone()
+        out.update(train_users=int(train_users), holdout_users=int(holdout_users), shared_users=int(shared))
     return out

@@ -182,7 +182,9 @@ def scan_whole_table(path: PathLike, table: str, workdir: Path, *,
     return WholeTable(rows, repeated, {col: not seen for col, seen in present.items()})
 
 
-def _duckdb(workdir: Path) -> Any:
+def scratch_duckdb(workdir: Path) -> Any:
+    """An embedded DuckDB whose database and spill files live in ``workdir``, its memory capped at
+    :data:`DUCKDB_MEMORY` (global operations on tables larger than memory sort and group on disk)."""
     import duckdb
 
     con = duckdb.connect(str(workdir / "scratch.duckdb"))
@@ -195,7 +197,7 @@ def _duckdb(workdir: Path) -> Any:
 
 def _repeated_rows(keys: Path, workdir: Path) -> np.ndarray:
     """Rows (sorted, 0-based) whose value appeared at an earlier row: DuckDB groups the values on disk."""
-    con = _duckdb(workdir)
+    con = scratch_duckdb(workdir)
     try:
         out = con.execute(
             "SELECT k.r FROM read_parquet(?) AS k JOIN (SELECT v, min(r) AS first FROM read_parquet(?) GROUP BY v "
@@ -441,9 +443,9 @@ class _Pass:
         distinct: dict[str, int] = {}
         if self.keys_writer is not None:
             self.keys_writer.close()
-            from rlopt.data.stream import _duckdb
+            from rlopt.data.stream import scratch_duckdb
 
-            con = _duckdb(self.workdir)
+            con = scratch_duckdb(self.workdir)
             try:
                 distinct = {c: int(n) for c, n in con.execute(
                     "SELECT c, count(DISTINCT v) FROM read_parquet(?) GROUP BY c", [str(self.keys_path)]).fetchall()}
