@@ -67,6 +67,8 @@ class RunConfig:
     out_dir: str = _f("runs/experiment", "Run directory (stage outputs, manifest, report); relative to the config file.", path=True)
     name: str = _f("experiment", "Experiment name, shown in the report and the manifest.")
     threads: int = _f(0, "torch CPU threads; 0 = chosen from the cores free when tuning or generation starts (one per idle core, so a busy machine does not stall them); a positive count is used as it is.", minimum=0)
+    engine: str = _f("local", "Where validation, the time split of external logs and generation run: 'local' (this process) or 'ray' (Ray tasks and actors; the same outputs, so changing it reruns nothing).", choices=("local", "ray"))
+    ray_address: str = _f("", "Ray cluster for engine = 'ray': host:port, ray://host:port, 'auto' or 'local'; empty = $RAY_ADDRESS, else a local Ray.")
 
 
 @dataclass
@@ -403,6 +405,9 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>", base_dir
 
 def _check_consistency(cfg: ExperimentConfig) -> None:
     """Rules that span several keys (kept apart from the per-key checks)."""
+    if cfg.run.ray_address and cfg.run.engine != "ray":
+        raise InputError("run.ray_address is only used with run.engine = 'ray'", file=cfg.source,
+                         key="run.ray_address", rule="ray_address requires engine ray", value=cfg.run.ray_address)
     d = cfg.data
     if d.logs and not d.catalog:
         raise InputError("data.logs is set but data.catalog is not; external logs need their catalog",
