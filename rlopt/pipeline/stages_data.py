@@ -27,6 +27,7 @@ from rlopt.data import (
     write_placements,
     write_table,
 )
+from rlopt.data.stream import should_stream
 from rlopt.errors import InputError
 from rlopt.market import DEFAULT_MARKET, Marketplace
 from rlopt.pipeline.config import data_source
@@ -119,20 +120,27 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
         reports[name] = frame.attrs.get("validation", {})
         return frame
 
-    if ctx.summary("data").get("source") == "external":
+    external = ctx.summary("data").get("source") == "external"
+    streamed = external and (ctx.config.run.engine == "ray" or should_stream(_one(src, "logs")))
+    if streamed:  # larger than memory, or [run] engine = "ray": batches, DuckDB for the cut, written as it goes
+        rows = _split_streamed(ctx, _one(src, "logs"), catalog, placements, reports)
+        contexts = _contexts_file(ctx, src, catalog, placements)
+        if contexts is None:
+            contexts = _holdout_contexts(out / "holdout.parquet", out)
+    elif external:
         logs = read(_one(src, "logs"), "logs")
         train, holdout = split_logs(logs, holdout_fraction=cfg.holdout_fraction, by="time", seed=ctx.seed)
-        contexts_file = _one(src, "contexts")
-        if contexts_file is not None:
-            contexts = read_contexts(contexts_file, catalog, placements, name=_original(ctx, "contexts"))
-        else:
+        contexts = _contexts_file(ctx, src, catalog, placements)
+        if contexts is None:
             contexts = holdout[["item_id", "segment", "placement"]].drop_duplicates().reset_index(drop=True)
     else:
         train, holdout = read(src / "train.parquet", "train"), read(src / "holdout.parquet", "holdout")
         contexts = read_contexts(src / "contexts.jsonl", catalog, placements)
     write_table(catalog, out / "catalog.parquet")
-    write_table(train, out / "train.parquet")
-    write_table(holdout, out / "holdout.parquet")
+    if not streamed:
+        write_table(train, out / "train.parquet")
+        write_table(holdout, out / "holdout.parquet")
+        rows = {"train": int(len(train)), "holdout": int(len(holdout))}
     write_placements(placements, out / "placements.json")
     write_jsonl(contexts, out / "contexts.jsonl")
     quarantined = sum(int(r.get("rows_quarantined", 0)) for r in reports.values())
@@ -140,13 +148,62 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
     for r in reports.values():
         for rule, n in (r.get("rule_counts") or {}).items():
             rule_counts[rule] = rule_counts.get(rule, 0) + int(n)
-    return {"train": int(len(train)), "holdout": int(len(holdout)), "contexts": int(len(contexts)),
+    return {**rows, "contexts": int(len(contexts)), "read": "in batches (streamed)" if streamed else "whole",
             "items": int(len(catalog)), "placements": sorted(placements), "quarantined": quarantined,
             "rule_counts": rule_counts, "on_error": cfg.on_error,
             "rows_read": sum(int(r.get("rows_read", 0)) for r in reports.values()),
             "catalog_rows_read": int(catalog_report.get("rows_read", len(catalog))),
             "catalog_quarantined": int(catalog_report.get("rows_quarantined", 0)),
             "catalog_rule_counts": dict(catalog_report.get("rule_counts") or {})}
+
+
+def _contexts_file(ctx: StageContext, src: Path, catalog: pd.DataFrame, placements: dict) -> pd.DataFrame | None:
+    """``[data] contexts`` validated, or None when not given."""
+    contexts_file = _one(src, "contexts")
+    if contexts_file is None:
+        return None
+    return read_contexts(contexts_file, catalog, placements, name=_original(ctx, "contexts"))
+
+
+def _split_streamed(ctx: StageContext, logs: Path, catalog: pd.DataFrame, placements: dict,
+                    reports: dict[str, Any]) -> dict[str, int]:
+    """Validate and split external logs by time with bounded memory, on ``[run] engine``
+    (:func:`rlopt.data.split.split_by_time_streamed`): ``train.parquet`` and ``holdout.parquet``
+    are written batch by batch. Returns the row counts; the validation report goes to ``reports``."""
+    from rlopt.data.split import split_by_time_streamed
+    from rlopt.engine import make_engine
+
+    cfg, out, run = ctx.config.data, ctx.work_dir, ctx.config.run
+    with make_engine(run.engine, address=run.ray_address or None) as engine:
+        try:
+            done = split_by_time_streamed(logs, out / "train.parquet", out / "holdout.parquet", cfg.holdout_fraction,
+                                          file=_original(ctx, "logs"), on_error=cfg.on_error,
+                                          quarantine_path=out / "logs.quarantine.jsonl", catalog_ids=catalog["item_id"],
+                                          placements=placements, engine=engine if run.engine == "ray" else None)
+        except InputError as err:
+            raise err.with_file(_original(ctx, "logs")) if err.file == str(logs) else err from None
+    reports["logs"] = done.report.to_dict()
+    ctx.log(f"[validate] {done.report.rows_read:,} log rows validated and split in {done.batches} batches "
+            f"({run.engine} engine)")
+    return {"train": int(done.summary["train_rows"]), "holdout": int(done.summary["holdout_rows"])}
+
+
+def _holdout_contexts(holdout: Path, workdir: Path) -> pd.DataFrame:
+    """The distinct ``item_id, segment, placement`` of the held-out rows, in order of first appearance
+    (what ``drop_duplicates`` gives in memory), grouped by DuckDB on disk."""
+    import tempfile
+
+    from rlopt.data.stream import scratch_duckdb
+
+    with tempfile.TemporaryDirectory(prefix=".rlopt-contexts-", dir=workdir) as scratch:
+        con = scratch_duckdb(Path(scratch))
+        try:
+            frame = con.execute(
+                "SELECT item_id, segment, placement FROM read_parquet(?, file_row_number = true) "
+                "GROUP BY item_id, segment, placement ORDER BY min(file_row_number)", [str(holdout)]).df()
+        finally:
+            con.close()
+    return frame.reset_index(drop=True)
 
 
 def stage_reward(ctx: StageContext) -> dict[str, Any]:

@@ -18,11 +18,10 @@ import pandas as pd
 
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
-from rlopt.generation.fewshot import add_examples, mark_verbatim, verbatim_rate
+from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.quality import defect_rates
-from rlopt.generation.rerank import best_of_n, reward_model_scorer
-from rlopt.generation.sample import generate_copies
+from rlopt.generation.rerank import reward_model_scorer
 from rlopt.market import Marketplace
 from rlopt.market.oracle import Oracle
 from rlopt.pipeline.config import data_source
@@ -126,32 +125,42 @@ def requested_contexts(contexts: pd.DataFrame, max_contexts: int, rng: np.random
 
 
 def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, contexts: pd.DataFrame,
-                            catalog: pd.DataFrame, placements: dict, seg_desc, scorer=None) -> pd.DataFrame:
+                            catalog: pd.DataFrame, placements: dict, seg_desc, scorer=None, *,
+                            engine=None, spec=None) -> pd.DataFrame:
     """:func:`generate_copies` over about ten chunks of ``contexts``, one progress line each (done /
     total, elapsed, time left at the pace so far). Chunk ``[start, start + step)`` samples under
     seed ``ctx.seed + start``: ``step`` is at least the chunk's batch count, so no two batches of the
     stage share a seed. The chunks' ``attrs`` counts (compliance, quality, title fallbacks) are summed.
     With a ``scorer`` and ``[generation] best_of`` > 1 each shown copy is the scorer's best of
     ``best_of`` samples (:func:`rlopt.generation.rerank.best_of_n`); contexts with an ``examples``
-    column (few-shot) get copies marked ``verbatim_example``."""
+    column (few-shot) get copies marked ``verbatim_example``.
+
+    With an ``engine`` (``[run] engine = "ray"``) and a :class:`rlopt.engine.generation.GeneratorSpec`
+    (``model`` unused) the chunks run on the engine's workers, each loading the generator once
+    (:func:`rlopt.engine.generation.generate_on_engine`): the same chunks and seeds, so the same copies."""
+    from rlopt.engine.generation import CopyGenerator, generate_on_engine
+    from rlopt.engine.local import LocalEngine
+
     cfg = ctx.config.generation
     n = len(contexts)
     step = max(cfg.batch_size, -(-n // 10))
+    ranked = scorer is not None or (spec is not None and spec.reward_model is not None)
+    call = dict(num=cfg.num_samples, best_of=cfg.best_of if ranked else 1,
+                batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
+                compliance=cfg.compliance)
+    if engine is not None and spec is not None:
+        chunks = generate_on_engine(engine, contexts, seed=ctx.seed, chunk=step, spec=spec, catalog=catalog,
+                                    placements=placements, segments=seg_desc, **call)
+    else:
+        loaded = CopyGenerator.loaded(model, tokenizer, catalog, placements, seg_desc, scorer)
+        chunks = generate_on_engine(LocalEngine(), contexts, seed=ctx.seed, chunk=step, loaded=loaded,
+                                    threads=ctx.config.run.threads, **call)
     parts, t0 = [], time.perf_counter()
-    for start in range(0, n, step):
-        chunk = contexts.iloc[start:start + step].reset_index(drop=True)
-        kwargs = dict(seed=ctx.seed + start, batch_size=cfg.batch_size, temperature=cfg.temperature,
-                      generator_name=name, compliance=cfg.compliance, threads=ctx.config.run.threads)
-        if scorer is not None and cfg.best_of > 1:
-            part = best_of_n(model, tokenizer, chunk, catalog, placements, seg_desc, n=cfg.best_of,
-                             num=cfg.num_samples, scorer=scorer, **kwargs)
-        else:
-            part = generate_copies(model, tokenizer, chunk, catalog, placements, seg_desc, num=cfg.num_samples,
-                                   **kwargs)
-            if "examples" in part.columns:
-                part = mark_verbatim(part)  # keeps attrs
+    for chunk in chunks:
+        part = chunk.copies
+        part.attrs = dict(chunk.counts)
         parts.append(part)
-        done, elapsed = min(start + step, n), time.perf_counter() - t0
+        done, elapsed = min(chunk.start + step, n), time.perf_counter() - t0
         ctx.log(f"[generation] {name}: {done}/{n} contexts ({elapsed:.0f} s, ~{elapsed / done * (n - done):.0f} s left)")
     frame = pd.concat(parts, ignore_index=True)
     frame.attrs = {key: dict(sum((Counter(p.attrs.get(key, {})) for p in parts), Counter()))
@@ -219,14 +228,33 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
                     f"{len(contexts)} ([generation] max_contexts)")
     contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
     frames = {}
-    for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
-        ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
-        model, tokenizer = resolve_generator(spec)
-        seg_desc = market.segments if market is not None else None
-        frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements, seg_desc,
-                                               scorer=scorer)
-        write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
-        del model
+    run = ctx.config.run
+    engine = None
+    if run.engine == "ray":  # chunks on Ray actors, one generator each (rlopt/engine/generation.py)
+        from rlopt.engine import make_engine
+
+        engine = make_engine("ray", address=run.ray_address or None)
+        ctx.log(f"[generation] on Ray: {engine.describe()}")
+    try:
+        for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
+            ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
+            seg_desc = market.segments if market is not None else None
+            if engine is not None:
+                from rlopt.engine.generation import GeneratorSpec
+
+                ranker = str(ctx.dir("reward") / "model") if scorer is not None else None
+                frames[name] = _generate_with_progress(
+                    ctx, name, None, None, contexts, catalog, placements, seg_desc, engine=engine,
+                    spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric))
+            else:
+                model, tokenizer = resolve_generator(spec)
+                frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements,
+                                                       seg_desc, scorer=scorer)
+                del model
+            write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
+    finally:
+        if engine is not None:
+            engine.close()
     if steering["few_shot"]:
         steering["verbatim_rate"] = {k: verbatim_rate(v) for k, v in frames.items()}
     if steering["best_of"] > 1:
