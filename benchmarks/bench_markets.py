@@ -28,11 +28,18 @@ For each market, with rlopt's public API only, on the training logs:
    (:mod:`rlopt.pipeline.logged_compare`, with the truth as the scorer), ratios with paired
    bootstrap intervals over contexts.
    Optional extra rows (off by default): ``few-shot`` (the base generator prompted with each
-   context's best logged copies, ``--few-shot K``) and ``tuned + best-of-n`` (each shown tuned
-   copy the best of ``--best-of N`` samples by the reward model).
+   context's best logged copies, ``--few-shot K``), ``tuned + best-of-n`` (each shown tuned
+   copy the best of ``--best-of N`` samples by the reward model) and ``grpo`` (quick GRPO against
+   the reward model + guards, from the base or the DPO-tuned generator, ``--grpo base|dpo``; the
+   CLI's health gate first). With ``--resample N`` (default 2) a copy that would fall back to the
+   item title is sampled again; each row's ``(no resample)`` twin shows the title there instead
+   (the same run's first-round samples). ``proxy_p_click``: the reward model's mean P(click) of
+   each row's copies, beside the truth (what GRPO optimizes against what it gets).
 4. **Copy quality**: defect rates (:mod:`rlopt.generation.quality`; ``incomplete`` among them) of
    the shown copy, and the misleading-discount rate (:func:`rlopt.generation.is_misleading`, list
    price known) of the shown copy and of what the model wrote before the repairs.
+   ``quality_logged``: the same rules on the shop's own logged copy (per distinct copy and per
+   impression), the rules' false-positive check.
 
 Targets (issue 19) are recorded next to each number (``targets``); nothing is tuned to meet them.
 Timings are wall seconds on a shared machine; the load average is recorded with them.
@@ -529,6 +536,8 @@ def main(args: Args) -> dict[str, Any]:
         for name in args.markets:
             (work / name).mkdir(parents=True, exist_ok=True)
             case = run_market(name, args, work)
+            # re-read: another run may have written other markets (or sections) since this one started
+            result = json.loads(args.out.read_text()) if args.out.is_file() else {}
             old = result.setdefault("markets", {}).get(name)
             if args.reward_only and old:  # keep the generation sections; the reward model is new
                 old["reward_model"] = case["reward_model"]

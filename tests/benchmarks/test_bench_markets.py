@@ -27,6 +27,7 @@ def smoke(tmp_path_factory, tiny_causal_lm_dir, tiny_encoder_dir):
         [sys.executable, "-m", "benchmarks.bench_markets", "--markets", "atelier", "--impressions", "6000",
          "--contexts", "3", "--num", "1", "--generator", str(tiny_causal_lm_dir), "--encoder", str(tiny_encoder_dir),
          "--dpo-steps", "1", "--dpo-min-pairs", "2", "--reward-max-epochs", "1", "--best-of", "2", "--few-shot", "1",
+         "--grpo", "dpo", "--grpo-steps", "1", "--resample", "1",
          "--out", str(out), "--work", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -58,6 +59,30 @@ def test_extra_rows_best_of_n_and_few_shot(smoke):
     assert 0.0 <= case["timing"]["generate_few_shot"]["verbatim_rate"] <= 1.0
     shown = pd.read_json(work / "atelier" / "copies_few-shot.jsonl", lines=True)
     assert shown["examples"].map(len).max() == 1  # the prompt carried one logged copy
+
+
+def test_grpo_row_and_resample_counterfactual(smoke):
+    case, work = smoke
+    grpo = case["grpo"]
+    assert grpo["from"] == "dpo"
+    if "error" in grpo:  # the health gate may stop GRPO on a tiny reward model: then it says so
+        assert "no_signal" in grpo["error"] or "health" in grpo["error"] or "signal" in grpo["error"]
+    else:
+        assert grpo["steps"] == 1 and "grpo" in case["graded"]["ctr"]["means"]
+        assert "grpo / base ctr >= 1.0" in case["targets"]
+        assert "grpo (from dpo) / mean_logged ctr >= 1.0" in case["targets"]
+    means = case["graded"]["ctr"]["means"]
+    assert {"base (no resample)", "tuned (no resample)"} <= set(means)
+    shown = pd.read_json(work / "atelier" / "copies_tuned.jsonl", lines=True)
+    before = pd.read_json(work / "atelier" / "copies_tuned (no resample).jsonl", lines=True)
+    kept = shown["resample_round"] == 0  # a copy kept from the first round is the same in both rows
+    assert (shown.loc[kept, "copy_text"] == before.loc[kept, "copy_text"]).all()
+    assert before.loc[~kept, "title_fallback"].all()
+    assert case["timing"]["generate_tuned"]["resample"]["rounds"] == 1
+    logged = case["quality_logged"]
+    assert logged["impressions"] == case["reward_model"]["n_train"]
+    assert 0.0 <= logged["per_impression"]["misleading"] <= 1.0 and "junk" in logged["per_copy"]
+    assert set(case["proxy_p_click"]) == set(means) - {"mean_logged", "best_logged"}
 
 
 def test_graded_by_the_markets_truth(smoke):
