@@ -23,6 +23,15 @@ is a 2-layer random BERT, so the engine's own overhead dominates (the hard case 
 the actors) on copies that are not timed; its wall time is recorded apart. The timed calls reuse
 the loaded models, and each repeat scores new texts, so the encoder's per-text cache never helps.
 
+**Generation.** ``rlopt generate``'s path (:func:`rlopt.engine.generation.generate_on_engine`) on
+``--gen-contexts`` contexts of a small simulated market (every item x placement, a seeded segment
+each), ``--gen-num`` copies per context, for each generator of ``--generators`` (``tiny``: a 2-layer
+random Llama with the SmolLM2 tokenizer, where the engine's overhead dominates; ``default``:
+SmolLM2-135M-Instruct, the real per-copy cost). Local: the generator in this process, torch's
+threads over the free cores; Ray: one actor per Ray CPU, one thread each. Both load the generator in
+an untimed warm-up call; the chunks (and seeds) are the same, so the copies must be equal
+(``copies_equal``). ``--sections generation`` runs only this part and keeps the file's other sections.
+
 Each timing is the best of ``--repeats`` runs, engines alternating; the load average
 (``os.getloadavg``) is recorded with each run, because this machine is shared.
 """
@@ -186,6 +195,72 @@ def bench_scoring(n: int, encoder: str, engines: dict, repeats: int, chunk_rows:
                     "importing torch and loading the model in each) and keep it for the timed calls"}
 
 
+def small_market_contexts(n: int, workdir: Path, seed: int):
+    """(contexts, catalog, placements, segments): ``n`` contexts of a small simulated market."""
+    import pandas as pd
+
+    from rlopt.market import Marketplace
+    from rlopt.testing import write_small_market
+
+    n_items = max(8, -(-n // 4))  # the default market has 8 categories
+    market = Marketplace.from_toml(write_small_market(workdir / "market.toml", n_items=n_items))
+    rng = np.random.default_rng(seed)
+    segments = sorted(market.segments)
+    rows = [{"item_id": str(item), "segment": str(rng.choice(segments)), "placement": place}
+            for item in market.catalog["item_id"] for place in market.placements]
+    return pd.DataFrame(rows[:n]), market.catalog, market.placements, market.segments
+
+
+def bench_generation(generator: str, n_contexts: int, num: int, engines: dict, repeats: int, batch_size: int,
+                     workdir: Path, seed: int) -> dict:
+    import pandas as pd
+
+    from rlopt.engine.generation import GeneratorSpec, generate_on_engine
+    from rlopt.testing import build_tiny_causal_lm
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    contexts, catalog, placements, segments = small_market_contexts(n_contexts, workdir, seed)
+    spec = GeneratorSpec(str(build_tiny_causal_lm(workdir / "tiny-llama")) if generator == "tiny" else "default",
+                         device="cpu")
+    n_workers = max(getattr(e, "cpus", 1) for e in engines.values())
+    chunk = max(1, len(contexts) // (2 * n_workers))  # two chunks per Ray actor: every actor has work
+    sampling = dict(num=num, batch_size=batch_size, temperature=0.8, generator_name=generator)
+
+    def run(engine, frame, run_seed):
+        parts = list(generate_on_engine(engine, frame, seed=run_seed, chunk=chunk, spec=spec, catalog=catalog,
+                                        placements=placements, segments=segments, **sampling))
+        return pd.concat([p.copies for p in parts], ignore_index=True)
+
+    warmup = {}
+    for name, engine in engines.items():  # load the generator (on Ray: start the actors) on contexts not timed
+        wall, _, _ = timed(run, engine, contexts.iloc[: n_workers], 10_000)
+        warmup[name] = round(wall, 3)
+        print("generate warm-up", name, warmup[name], flush=True)
+    runs: dict[str, list[dict]] = {name: [] for name in engines}
+    frames = {}
+    for rep in range(repeats):
+        for name, engine in engines.items():
+            wall, load, frames[name] = timed(run, engine, contexts, seed + rep)
+            runs[name].append({"wall_s": round(wall, 3), "load_before": round(load, 2)})
+            print("generate", generator, name, runs[name][-1], flush=True)
+    copies = len(frames["local"])
+    best = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
+    return {"generator": generator, "contexts": int(len(contexts)), "num": num, "copies": copies,
+            "chunk_contexts": chunk, "batch_size": batch_size,
+            "copies_equal": bool(frames["ray"].equals(frames["local"])),
+            "warmup_wall_s": warmup, "best_wall_s": best,
+            "copies_per_s": {k: round(copies / v, 2) for k, v in best.items()},
+            "ray_per_copy_vs_local": round(best["ray"] / best["local"], 3), "runs": runs,
+            "note": "local: the generator in this process, torch threads chosen from the free cores; ray: one "
+                    "actor per Ray CPU, one torch thread each. Both loaded the generator in the warm-up call"}
+
+
+def _machine(load_start) -> dict:
+    return {"cpu": cpu_label(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "load_at_start": [round(x, 2) for x in load_start],
+            "load_at_end": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -197,6 +272,13 @@ def main() -> None:
                         help="Comma-separated: tiny (random 2-layer BERT) and/or default (MiniLM).")
     parser.add_argument("--default-copies", type=int, default=1500,
                         help="Copies scored with the default encoder (it is ~100x slower than tiny).")
+    parser.add_argument("--generators", default="tiny,default",
+                        help="Comma-separated: tiny (random 2-layer Llama) and/or default (SmolLM2-135M).")
+    parser.add_argument("--gen-contexts", type=int, default=32)
+    parser.add_argument("--gen-num", type=int, default=2)
+    parser.add_argument("--gen-batch-size", type=int, default=8)
+    parser.add_argument("--sections", default="validation,scoring,generation",
+                        help="Comma-separated parts to run; the others are kept from the existing --out file.")
     parser.add_argument("--ray-cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -206,38 +288,57 @@ def main() -> None:
     from rlopt.engine.local import LocalEngine
     from rlopt.engine.ray_engine import RayEngine
 
+    sections = {s for s in args.sections.split(",") if s}
+    unknown = sections - {"validation", "scoring", "generation"}
+    if unknown:
+        parser.error(f"unknown --sections {sorted(unknown)}")
     load_start = os.getloadavg()
+    report: dict = {}
     with tempfile.TemporaryDirectory(prefix="rlopt-bench-engine-") as tmp:
         work = Path(tmp)
-        catalog = make_catalog(2_000, np.random.default_rng(args.seed))
-        from rlopt.data import read_catalog, write_table
-
-        cat_ids = read_catalog(write_table(catalog, work / "catalog.parquet"))["item_id"]
-        logs, n_broken = write_logs(args.rows, args.shard_rows, work / "logs", catalog, args.seed)
         t0 = time.perf_counter()
         ray_engine = RayEngine("local", num_cpus=args.ray_cpus)
         ray_start_s = time.perf_counter() - t0
         engines = {"local": LocalEngine(), "ray": ray_engine}
         try:
-            validation = bench_validation(logs, cat_ids, engines, args.repeats, args.batch_rows, work)
-            scoring = {}
-            for encoder in [e for e in args.encoders.split(",") if e]:
-                n = args.copies if encoder == "tiny" else args.default_copies
-                # at least four chunks per Ray actor, so every actor has work
-                chunk = max(16, min(args.chunk_rows, n // (4 * args.ray_cpus)))
-                scoring[encoder] = bench_scoring(n, encoder, engines, args.repeats, chunk,
-                                                 work / f"scoring-{encoder}", args.seed) if n else None
+            if sections & {"validation", "scoring"}:
+                from rlopt.data import read_catalog, write_table
+
+                catalog = make_catalog(2_000, np.random.default_rng(args.seed))
+                cat_ids = read_catalog(write_table(catalog, work / "catalog.parquet"))["item_id"]
+            if "validation" in sections:
+                logs, n_broken = write_logs(args.rows, args.shard_rows, work / "logs", catalog, args.seed)
+                report["validation"] = bench_validation(logs, cat_ids, engines, args.repeats, args.batch_rows,
+                                                        work) | {"rows_broken_on_purpose": n_broken,
+                                                                 "shard_rows": args.shard_rows}
+            if "scoring" in sections:
+                report["scoring"] = {}
+                for encoder in [e for e in args.encoders.split(",") if e]:
+                    n = args.copies if encoder == "tiny" else args.default_copies
+                    # at least four chunks per Ray actor, so every actor has work
+                    chunk = max(16, min(args.chunk_rows, n // (4 * args.ray_cpus)))
+                    report["scoring"][encoder] = bench_scoring(n, encoder, engines, args.repeats, chunk,
+                                                               work / f"scoring-{encoder}", args.seed) if n else None
+            if "generation" in sections:
+                gen_start = os.getloadavg()
+                report["generation"] = {"generators": {
+                    gen: bench_generation(gen, args.gen_contexts, args.gen_num, engines, args.repeats,
+                                          args.gen_batch_size, work / f"generation-{gen}", args.seed)
+                    for gen in [g for g in args.generators.split(",") if g]}}
+                report["generation"]["machine"] = _machine(gen_start)
         finally:
             ray_engine.close()
-    report = {
-        "benchmark": "bench_engine", "seed": args.seed, "target_overhead_ratio": TARGET_OVERHEAD,
-        "ray": {"version": __import__("ray").__version__, "cpus": args.ray_cpus, "start_s": round(ray_start_s, 2)},
-        "validation": validation | {"rows_broken_on_purpose": n_broken, "shard_rows": args.shard_rows},
-        "scoring": scoring,
-        "machine": {"cpu": cpu_label(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "load_at_start": [round(x, 2) for x in load_start],
-                    "load_at_end": [round(x, 2) for x in os.getloadavg()]},
-    }
+    ray_info = {"version": __import__("ray").__version__, "cpus": args.ray_cpus, "start_s": round(ray_start_s, 2)}
+    if sections >= {"validation", "scoring"} or not args.out.is_file():
+        report.update({"benchmark": "bench_engine", "seed": args.seed, "target_overhead_ratio": TARGET_OVERHEAD,
+                       "ray": ray_info, "machine": _machine(load_start)})
+    else:  # a part rerun: the other parts (and the machine record of their run) stay as they were
+        import json
+
+        kept = json.loads(args.out.read_text())
+        if "generation" in report:
+            report["generation"]["ray"] = ray_info
+        report = kept | report
     write_json_atomic(args.out, report)
     print(f"wrote {args.out}")
 

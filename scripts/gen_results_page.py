@@ -174,6 +174,20 @@ def bench_engine(d: Json) -> str:
                 "the warm-up call; later calls reuse it):\n\n")
         out += table(["encoder", "rows", "warm-up local (s)", "warm-up Ray (s)", "local (s)", "Ray (s)",
                       "Ray / local", "max score difference"], srows)
+    gen = d.get("generation") or {}
+    grows = [(name, f"{g['contexts']} x {g['num']}", num(g["warmup_wall_s"].get("local")),
+              num(g["warmup_wall_s"].get("ray")), num(g["copies_per_s"].get("local")),
+              num(g["copies_per_s"].get("ray")), f"**{num(g['ray_per_copy_vs_local'])}**", str(g["copies_equal"]))
+             for name, g in (gen.get("generators") or {}).items() if g]
+    if grows:
+        gm = gen.get("machine") or {}
+        out += ("\n**Generation** (`rlopt generate --engine`) on a small simulated market, contexts in chunks "
+                "with the same seeds on both engines (local: one process, torch threads over the free cores; Ray: "
+                "one actor per CPU, one thread each, the generator loaded once per actor in the warm-up). "
+                f"Measured in a later run; load average at start / end: {gm.get('load_at_start', '')} / "
+                f"{gm.get('load_at_end', '')}.\n\n")
+        out += table(["generator", "contexts x copies", "warm-up local (s)", "warm-up Ray (s)", "local copies/s",
+                      "Ray copies/s", "Ray / local time", "copies equal"], grows)
     return out
 
 
