@@ -131,4 +131,25 @@ def make_engine(name: str = "local", *, address: str | None = None, num_cpus: in
     return RayEngine(address=address, num_cpus=num_cpus)
 
 
-__all__ = ["ENGINE_CHOICES", "Engine", "check_engine_name", "check_engine_options", "make_engine"]
+def engine_for_run(name: str, address: str, source: str | None = None) -> Engine:
+    """:func:`make_engine` for the pipeline's ``[run] engine`` / ``ray_address`` (empty: none given).
+
+    Raises
+    ------
+    InputError
+        As :func:`make_engine`, naming the config keys (``run.ray_address`` in ``source``) instead of
+        the command-line options.
+    """
+    try:
+        return make_engine(name, address=address or None)
+    except InputError as err:
+        if err.key not in ("--engine", "--ray-address"):
+            raise
+        key = "run.engine" if err.key == "--engine" else "run.ray_address"
+        message = (err.message.replace("--engine local", "run.engine = 'local'")
+                   .replace("--ray-address local", "run.ray_address = 'local'").replace("--engine ray", "engine = 'ray'")
+                   .replace("--ray-address", "run.ray_address").replace("--engine", "run.engine"))
+        raise InputError(message, file=source, key=key, value=err.value, rule=err.rule) from None
+
+
+__all__ = ["ENGINE_CHOICES", "Engine", "check_engine_name", "check_engine_options", "engine_for_run", "make_engine"]

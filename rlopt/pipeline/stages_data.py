@@ -171,10 +171,10 @@ def _split_streamed(ctx: StageContext, logs: Path, catalog: pd.DataFrame, placem
     (:func:`rlopt.data.split.split_by_time_streamed`): ``train.parquet`` and ``holdout.parquet``
     are written batch by batch. Returns the row counts; the validation report goes to ``reports``."""
     from rlopt.data.split import split_by_time_streamed
-    from rlopt.engine import make_engine
+    from rlopt.engine import engine_for_run
 
     cfg, out, run = ctx.config.data, ctx.work_dir, ctx.config.run
-    with make_engine(run.engine, address=run.ray_address or None) as engine:
+    with engine_for_run(run.engine, run.ray_address, ctx.config.source) as engine:
         try:
             done = split_by_time_streamed(logs, out / "train.parquet", out / "holdout.parquet", cfg.holdout_fraction,
                                           file=_original(ctx, "logs"), on_error=cfg.on_error,

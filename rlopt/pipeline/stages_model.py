@@ -231,9 +231,9 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
     run = ctx.config.run
     engine = None
     if run.engine == "ray":  # chunks on Ray actors, one generator each (rlopt/engine/generation.py)
-        from rlopt.engine import make_engine
+        from rlopt.engine import engine_for_run
 
-        engine = make_engine("ray", address=run.ray_address or None)
+        engine = engine_for_run("ray", run.ray_address, ctx.config.source)
         ctx.log(f"[generation] on Ray: {engine.describe()}")
     try:
         for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):

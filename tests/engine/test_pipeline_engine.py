@@ -82,3 +82,21 @@ def test_generation_chunks_on_ray_equal_local(tiny_causal_lm_dir, ray_engine, tm
     pd.testing.assert_frame_equal(on_ray, local)
     assert on_ray.attrs == local.attrs and len(local) == 2 * len(CONTEXTS)
     assert ctx.lines[-1].startswith("[generation] base: 7/7 contexts")
+
+
+def test_unreachable_ray_address_in_the_config_names_the_key(tmp_path):
+    import socket
+
+    from rlopt.engine import engine_for_run
+    from rlopt.errors import InputError
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(InputError) as info:
+        engine_for_run("ray", address, "exp.toml")
+    err = info.value
+    assert err.key == "run.ray_address" and err.file == "exp.toml" and err.value == address
+    assert f"cannot reach a Ray cluster at {address}" in str(err) and "run.engine = 'local'" in str(err)
+    assert "--engine" not in str(err)
