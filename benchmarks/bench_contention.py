@@ -34,7 +34,7 @@ from benchmarks.machine import cpu_flags, cpu_label
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = ("generate", "dpo", "grpo", "score")
-VARIANTS = ("default", "auto")
+VARIANTS = ("default", "auto")  # the two the summary compares; "threads:N" rows are explorations
 
 COMPETITORS = {
     "python": "while True:\n    pass\n",
@@ -43,10 +43,16 @@ COMPETITORS = {
 }
 
 
-def _start_competitors(kind: str, n: int) -> list[subprocess.Popen]:
-    """``n`` competitor processes of ``kind``; returned so the caller stops them by PID."""
+def _start_competitors(kind: str, n: int, own_session: bool = False) -> list[subprocess.Popen]:
+    """``n`` competitor processes of ``kind``; returned so the caller stops them by PID.
+
+    ``own_session`` starts each in a new session, as another user's job or another terminal runs:
+    with the kernel's autogroup scheduling (on by default in most Linux distributions) CPU time is
+    then shared per session, not per thread, and a process's thread count no longer buys it a
+    larger share of the machine.
+    """
     return [subprocess.Popen([sys.executable, "-c", COMPETITORS[kind]], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL) for _ in range(n)]
+                             stderr=subprocess.DEVNULL, start_new_session=own_session) for _ in range(n)]
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -72,8 +78,11 @@ def _worker(args: argparse.Namespace) -> dict:
 
     from rlopt.threads import choose_threads
 
+    fixed = _variant_settings(args.variant).get("threads")
     if args.variant == "default":
         threads = torch.get_num_threads()  # torch's default: one per core
+    elif fixed:
+        threads = int(fixed)  # a fixed count (explorations of the policy)
     else:
         threads = choose_threads("decode" if args.worker in ("generate", "grpo") else "train")
     torch.set_num_threads(threads)
@@ -126,13 +135,40 @@ def _worker(args: argparse.Namespace) -> dict:
     return out
 
 
+def _variant_settings(variant: str) -> dict[str, str]:
+    """``"threads:2"`` or ``"auto,spin:20000"`` -> ``{"threads": "2"}`` / ``{"spin": "20000"}``.
+
+    ``threads:N`` fixes the thread count (else rlopt's choice); ``spin:K`` keeps OpenMP's default wait
+    policy with ``GOMP_SPINCOUNT=K`` instead of passive waiting.
+    """
+    out = {}
+    for part in variant.split(","):
+        key, sep, value = part.partition(":")
+        if sep:
+            out[key] = value
+    return out
+
+
+def _autogroup() -> bool | None:
+    """Whether the kernel shares CPU time per session (``/proc/sys/kernel/sched_autogroup_enabled``)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
 def _run_worker(workload: str, variant: str, args: argparse.Namespace, sim: Path, rm: Path | None) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("RLOPT_THREADS", None)
-    if variant == "auto":
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    else:
+    env.pop("GOMP_SPINCOUNT", None)
+    settings = _variant_settings(variant)
+    if variant == "default":
         env.pop("OMP_WAIT_POLICY", None)
+    elif "spin" in settings:  # OpenMP's own wait policy with a bounded spin before sleeping
+        env.pop("OMP_WAIT_POLICY", None)
+        env["GOMP_SPINCOUNT"] = settings["spin"]
+    else:
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, "-m", "benchmarks.bench_contention", "--worker", workload, "--variant", variant,
            "--sim", str(sim), "--contexts", str(args.contexts), "--steps", str(args.steps),
            "--texts", str(args.texts)]
@@ -174,9 +210,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="tuning steps per DPO/GRPO run")
     parser.add_argument("--texts", type=int, default=256, help="distinct copies scored")
     parser.add_argument("--worker-timeout", type=int, default=900)
+    parser.add_argument("--explore", nargs="*", default=[], metavar="threads:N|auto,spin:K",
+                        help="extra variants: a fixed thread count (passive waiting), or rlopt's thread "
+                             "choice with a bounded OpenMP spin (GOMP_SPINCOUNT) instead of passive waiting")
+    parser.add_argument("--own-sessions", action="store_true",
+                        help="start each competitor in its own session (autogroup shares CPU per session)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "contention.json")
     parser.add_argument("--worker", choices=WORKLOADS, help=argparse.SUPPRESS)
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--sim", help=argparse.SUPPRESS)
     parser.add_argument("--reward-model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,10 +229,11 @@ def main() -> None:
     results: dict = {}
     for scenario in args.scenarios:
         kind, _, n = scenario.partition(":")
-        procs = _start_competitors(kind, int(n)) if kind != "idle" else []
+        procs = _start_competitors(kind, int(n), args.own_sessions) if kind != "idle" else []
         try:
             time.sleep(1.0 if procs else 0.0)  # let the competitors reach their loops
-            results[scenario] = {w: {v: _run_worker(w, v, args, sim, rm) for v in VARIANTS} for w in args.workloads}
+            results[scenario] = {w: {v: _run_worker(w, v, args, sim, rm) for v in (*VARIANTS, *args.explore)}
+                                 for w in args.workloads}
         finally:
             _stop(procs)
         print(f"== {scenario}", json.dumps({w: {v: round(r.get("per_s", 0), 3) for v, r in row.items()}
@@ -209,15 +251,20 @@ def main() -> None:
                     base = idle[w][v].get("per_s")
                     mine = row[v].get("per_s")
                     entry[f"{v}_vs_own_idle"] = round(mine / base, 3) if base and mine else None
+                for v in args.explore:  # fixed counts against the best idle variant
+                    best = max((r.get("per_s") or 0) for r in idle[w].values())
+                    mine = row.get(v, {}).get("per_s")
+                    entry[f"{v}_vs_best_idle"] = round(mine / best, 3) if best and mine else None
                 base = idle[w]["default"].get("per_s")
                 entry["auto_vs_default_idle"] = round(a / base, 3) if base and a else None
             summary[f"{scenario}/{w}"] = entry
     from rlopt.io_utils import write_json_atomic
 
     machine = {"cpu": cpu_label(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
-               "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]}
+               "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0],
+               "autogroup": _autogroup()}
     write_json_atomic(args.out, {"machine": machine, "settings": {k: v for k, v in vars(args).items()
-                                                                  if k in ("contexts", "steps", "texts")},
+                                                                  if k in ("contexts", "steps", "texts", "own_sessions")},
                                  "summary": summary, "runs": results})
     print(f"{'scenario/workload':<22}{'default/s':>11}{'auto/s':>10}{'auto/def':>9}{'def/idle':>9}{'auto/idle':>10}  same")
     for key, e in summary.items():
