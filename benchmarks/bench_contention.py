@@ -92,7 +92,8 @@ def _worker(args: argparse.Namespace) -> dict:
 
     catalog = read_catalog(sim / "catalog.parquet")
     placements = read_placements(sim / "placements.json")
-    out: dict = {"threads": threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
+    out: dict = {"threads": threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+                 "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "")}
     cpu0 = time.process_time()
     if args.worker == "generate":
         from rlopt.generation.models import resolve_generator
@@ -167,8 +168,10 @@ def _run_worker(workload: str, variant: str, args: argparse.Namespace, sim: Path
     elif "spin" in settings:  # OpenMP's own wait policy with a bounded spin before sleeping
         env.pop("OMP_WAIT_POLICY", None)
         env["GOMP_SPINCOUNT"] = settings["spin"]
-    else:
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    else:  # rlopt's own OpenMP settings (what the CLI's entry point sets)
+        from rlopt.threads import OPENMP_ENV
+
+        env.update(OPENMP_ENV)
     cmd = [sys.executable, "-m", "benchmarks.bench_contention", "--worker", workload, "--variant", variant,
            "--sim", str(sim), "--contexts", str(args.contexts), "--steps", str(args.steps),
            "--texts", str(args.texts)]
@@ -204,7 +207,8 @@ def _prepare(work: Path, need_rm: bool) -> tuple[Path, Path | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", nargs="+", default=["idle", "torch:2", "python:2"],
-                        help="idle, or KIND:N with KIND python|torch and N competitor processes")
+                        help="idle, or KIND:N with KIND python|torch and N competitor processes; "
+                             "KIND:N@own starts them in their own sessions")
     parser.add_argument("--workloads", nargs="+", default=["generate", "dpo", "score"], choices=WORKLOADS)
     parser.add_argument("--contexts", type=int, default=8, help="generation contexts (2 copies each)")
     parser.add_argument("--steps", type=int, default=2, help="tuning steps per DPO/GRPO run")
@@ -228,8 +232,10 @@ def main() -> None:
     sim, rm = _prepare(work, "grpo" in args.workloads)
     results: dict = {}
     for scenario in args.scenarios:
-        kind, _, n = scenario.partition(":")
-        procs = _start_competitors(kind, int(n), args.own_sessions) if kind != "idle" else []
+        spec, _, where = scenario.partition("@")
+        kind, _, n = spec.partition(":")
+        own = args.own_sessions or where == "own"
+        procs = _start_competitors(kind, int(n), own) if kind != "idle" else []
         try:
             time.sleep(1.0 if procs else 0.0)  # let the competitors reach their loops
             results[scenario] = {w: {v: _run_worker(w, v, args, sim, rm) for v in (*VARIANTS, *args.explore)}

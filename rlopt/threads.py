@@ -36,13 +36,19 @@ WorkKind = Literal["decode", "train", "score"]
 ENV_THREADS = "RLOPT_THREADS"
 
 
+OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}  # what configure_openmp sets (benchmarks read it too)
+
+
 def configure_openmp() -> None:
     """Ask GNU OpenMP for passive waiting (idle threads sleep instead of spinning).
 
     Must run before torch (and so libgomp) is loaded; later calls have no effect, which is why the
-    CLI's entry point calls it first. A value the user already set is kept.
+    CLI's entry point calls it first. Values the user already set (``OMP_WAIT_POLICY``,
+    ``GOMP_SPINCOUNT``) are kept: any of them means the user chose the wait policy.
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if any(key in os.environ for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+        return
+    os.environ.update(OPENMP_ENV)
 
 
 def usable_cores() -> int:

@@ -3,6 +3,7 @@ that the copies do not depend on the thread count (so choosing it from the load 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -74,3 +75,15 @@ def test_copies_do_not_depend_on_the_thread_count(tiny_causal_lm_dir):
     runs = [generate_copies(model, tok, contexts, CATALOG, PLACEMENTS, SEGMENTS, num=3, seed=5, threads=n)
             for n in (1, 2)]
     assert runs[0]["raw_copy_text"].tolist() == runs[1]["raw_copy_text"].tolist()
+
+
+@pytest.mark.parametrize("preset", [{}, {"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "5000"}])
+def test_configure_openmp_keeps_the_users_wait_policy(monkeypatch, preset):
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in preset.items():
+        monkeypatch.setenv(key, value)
+    threads.configure_openmp()
+    wait_keys = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    got = {k: os.environ[k] for k in wait_keys if k in os.environ}
+    assert got == (preset or threads.OPENMP_ENV)
