@@ -58,6 +58,10 @@ main()
 
 def write_shards(n: int, folder: Path, catalog, seed: int) -> Path:
     """``n`` impressions as ``part-00000.parquet`` ... (``SHARD_ROWS`` each); shard k covers day k*30 ..."""
+    manifest = folder.parent / f"{folder.name}.json"  # lets --work reuse shards with the same recipe
+    recipe = {"rows": n, "seed": seed, "shard_rows": SHARD_ROWS}
+    if manifest.is_file() and json.loads(manifest.read_text()) == recipe:
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
     for k, start in enumerate(range(0, n, SHARD_ROWS)):
         rows = min(SHARD_ROWS, n - start)
@@ -66,6 +70,7 @@ def write_shards(n: int, folder: Path, catalog, seed: int) -> Path:
         df["timestamp"] = df["timestamp"] + k * 30 * DAY_MS  # shards follow each other in time
         write_table(df, folder / f"part-{k:05d}.parquet")
         del df
+    write_json_atomic(manifest, recipe)
     return folder
 
 
@@ -95,7 +100,8 @@ def validate_args(logs: Path, catalog: Path, placements: Path) -> list[str]:
     return ["validate", "--logs", str(logs), "--catalog", str(catalog), "--placements", str(placements), "--json"]
 
 
-def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int, workdir: Path) -> dict:
+def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int, workdir: Path,
+        keep: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     catalog = make_catalog(2_000, rng)
     cat_path = write_table(catalog, workdir / "catalog.parquet")
@@ -112,12 +118,13 @@ def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int,
         single.unlink()
     for n in sorted(set(sizes) | set(train_sizes)):
         folder = write_shards(n, workdir / f"logs-{n}", catalog, seed)
-        mb = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        shards = sorted(folder.glob("part-*.parquet"))
+        mb = sum(f.stat().st_size for f in shards) / 2**20
         if n in sizes:
             r = timed(validate_args(folder, cat_path, place_path))
             if r["exit_code"] != 0 or not r["result"] or r["result"]["rows_valid"] != n:
                 raise SystemExit(f"rlopt validate failed on {n:,} rows: {r}")
-            runs.append({"command": "validate", "input": f"{len(list(folder.iterdir()))} Parquet shards",
+            runs.append({"command": "validate", "input": f"{len(shards)} Parquet shards",
                          "path": "batches", "rows": n, "input_mb": round(mb, 1), **r,
                          "rows_per_s": int(n / r["wall_s"])})
             runs[-1]["result"] = {k: runs[-1]["result"][k] for k in ("rows_read", "rows_valid", "read")}
@@ -133,7 +140,8 @@ def run(sizes: list[int], train_sizes: list[int], baseline_rows: int, seed: int,
                          "valid_click_auc": res.get("valid_click_auc"), "health": (res.get("health") or {}).get("status")})
             print(json.dumps(runs[-1]), flush=True)
             shutil.rmtree(out_dir, ignore_errors=True)
-        shutil.rmtree(folder)
+        if not keep:
+            shutil.rmtree(folder)
     return {
         "benchmark": "bench_scale", "seed": seed, "shard_rows": SHARD_ROWS, "train_args": list(TRAIN_ARGS),
         "targets": {"validate_20M_peak_rss_mb": 2048, "validate_rows_per_s": 300_000,
@@ -152,11 +160,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--append", action="store_true", help="Add these runs to the runs already in --out.")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="Keep the generated shards here and reuse them on the next run (default: a "
+                             "temporary folder, removed afterwards)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     train = [int(s) for s in args.train_sizes.split(",") if s]
-    with tempfile.TemporaryDirectory(prefix="rlopt-bench-scale-") as tmp:
-        report = run(sizes, train, args.baseline_rows, args.seed, Path(tmp))
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+        report = run(sizes, train, args.baseline_rows, args.seed, args.work, keep=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="rlopt-bench-scale-") as tmp:
+            report = run(sizes, train, args.baseline_rows, args.seed, Path(tmp))
     if args.append and args.out.is_file():
         earlier = json.loads(args.out.read_text())
         if earlier.get("machine") != report["machine"]:
