@@ -374,10 +374,27 @@ def bench_contention(d: Json) -> str:
                      num(e.get("default_vs_own_idle")), num(e.get("auto_vs_default_idle")),
                      "yes" if e.get("same_output") else "no"))
     units = "Throughput per second (copies for generate/score, optimizer steps for dpo/grpo). "
-    return units + "`default`: torch's default threads; `auto`: rlopt.threads (threads from the free cores, " \
-        "passive OpenMP waiting).\n\n" + table(
+    text = units + "`default`: torch's default threads; `auto`: rlopt.threads (threads from the free cores, " \
+        "rlopt's OpenMP wait settings). `torch:2`: two competing 2-thread torch processes in the benchmark's " \
+        "session (CPU shared per thread); `torch:2@own`: each in its own session, as another user's job runs " \
+        "(with the kernel's autogroup, CPU shared per session).\n\n" + table(
             ["scenario / workload", "default /s", "auto /s", "auto / default", "default / its idle",
              "auto / default idle", "same output"], rows)
+    explored = []  # --explore variants: fixed thread counts, bounded OpenMP spinning
+    for scenario, workloads in (d.get("runs") or {}).items():
+        for w, variants in workloads.items():
+            best_idle = max(((r.get("per_s") or 0) for r in (d["runs"].get("idle", {}).get(w) or {}).values()),
+                            default=0)
+            for v, r in variants.items():
+                if v in ("default", "auto") or "per_s" not in r:
+                    continue
+                explored.append((f"{scenario}/{w}", v, r.get("threads"), num(r["per_s"]),
+                                 num(r["per_s"] / best_idle) if best_idle else "-"))
+    if explored:
+        text += "\n\nExplored variants (`threads:N`: a fixed count with passive waiting; `auto,spin:K`: rlopt's " \
+            "count with OpenMP spinning K times before it sleeps):\n\n" + table(
+                ["scenario / workload", "variant", "threads", "per s", "/ best idle variant"], explored)
+    return text
 
 
 #: Issue 19's targets as the foreign-markets table states them (the JSON records each one as met or not).
