@@ -13,6 +13,11 @@ impressions (``rlopt.market.simulate``'s train / holdout split, seed 0), and baz
 (``experiments.markets.bazaar``, an independently written shop) with ``N`` impressions, the latest
 20% held out.
 
+``--before-after`` trains every selected case twice on the same data and seed, with the settings
+before issue 19's exposure / baseline-block / one-SE changes (``BEFORE``: no exposure inputs, the
+plain baseline, the lowest CV loss wins) and with the current defaults; the case then holds
+``{"before": ..., "after": ..., "before_settings": BEFORE}`` and the load average around each run.
+
 Run: ``python -m benchmarks.bench_reward_health [--market-impressions 60000] [--cases bazaar]``;
 writes ``benchmarks/results/reward_health.json``.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -36,12 +42,14 @@ from rlopt.io_utils import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "reward_health.json"
 KEYS = ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")
+BEFORE = {"exposure_window": 0, "baseline_blocks": "", "selection_se": 0.0}  # the trainer before issue 19's changes
+OVERRIDES: dict[str, Any] = {}  # --before-after sets BEFORE here for the "before" runs
 
 
 def _case(train: pd.DataFrame, holdout: pd.DataFrame, catalog: pd.DataFrame, truth: tuple[np.ndarray, np.ndarray],
           seed: int) -> dict[str, Any]:
-    start = time.perf_counter()
-    model = train_reward_model(train, catalog, holdout=holdout, seed=seed, progress=False)
+    start, load = time.perf_counter(), round(os.getloadavg()[0], 2)
+    model = train_reward_model(train, catalog, holdout=holdout, seed=seed, progress=False, **OVERRIDES)
     metrics = model.config["metrics"]
     truth_m = prediction_metrics(holdout["clicked"].to_numpy(), holdout["converted"].to_numpy(), *truth)
     scorers = {name: {k: metrics[f"holdout_{name}"][k] for k in KEYS}
@@ -49,7 +57,7 @@ def _case(train: pd.DataFrame, holdout: pd.DataFrame, catalog: pd.DataFrame, tru
     saved = {k: metrics["holdout"][k] for k in KEYS}
     return {
         "n_train": len(train), "n_holdout": len(holdout), "seed": seed,
-        "train_wall_s": round(time.perf_counter() - start, 1),
+        "train_wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, round(os.getloadavg()[0], 2)],
         "scorer": metrics["scorer"], "scorer_cv_logloss": metrics["scorer_selection"]["cv_logloss"],
         "calibration_method": metrics["calibration_method"], "calibration_rejected": metrics["calibration_rejected"],
         "saved": saved, **scorers, "truth": {k: truth_m[k] for k in KEYS},
@@ -99,17 +107,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--market-impressions", type=int, default=60_000)
     parser.add_argument("--cases", default="small_shop,default_market,bazaar",
                         help="comma-separated; other cases already in --out are kept")
+    parser.add_argument("--before-after", action="store_true",
+                        help="train each case with the pre-issue-19 settings (BEFORE) and the defaults, same data")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     cases = set(args.cases.split(","))
     result: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     result["machine"] = cpu_label()
-    if "small_shop" in cases:
-        result["small_shop"] = {f"seed{seed}": small_shop(seed) for seed in (0, 1, 2)}
-    if "default_market" in cases:
-        result["default_market"] = default_market(args.market_impressions, 0)
-    if "bazaar" in cases:
-        result["bazaar"] = bazaar(args.market_impressions, 0)
+    runs = {"small_shop": lambda: {f"seed{seed}": small_shop(seed) for seed in (0, 1, 2)},
+            "default_market": lambda: default_market(args.market_impressions, 0),
+            "bazaar": lambda: bazaar(args.market_impressions, 0)}
+    for name, run in runs.items():
+        if name not in cases:
+            continue
+        if not args.before_after:
+            result[name] = run()
+            continue
+        OVERRIDES.update(BEFORE)
+        try:
+            before = run()
+        finally:
+            OVERRIDES.clear()
+        result[name] = {"before": before, "after": run(), "before_settings": dict(BEFORE)}
     write_json_atomic(args.out, result)
     print(args.out)
     return result

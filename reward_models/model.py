@@ -30,6 +30,7 @@ from scipy.special import expit
 from reward_models.baseline import HashedNgramBaseline
 from reward_models.calibration import Calibrator, click_prob
 from reward_models.encoder import TextEncoder
+from reward_models.exposure import WINDOW, exposure_of
 from reward_models.features import FeatureSpace, item_text, surface_features
 from reward_models.inputs import check_columns, check_copy_text, join_items
 from reward_models.net import RewardNet
@@ -41,7 +42,8 @@ from rlopt.model_dirs import explains_load_errors
 
 CONFIG_NAME = "reward_config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # unchanged by exposure inputs: a config without n_surface > 8 / exposure_window loads as before
+EXPOSURE_CAP = 3  # exposure counts reach the network as min(count, 3) / 3
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Prepared:
     item_texts: list[str]
     item_index: np.ndarray  # (n,) into item_texts
     ctx: Any  # features.ContextFeatures
-    surface: np.ndarray  # (n, 8)
+    surface: np.ndarray  # (n, n_surface): 8 surface statistics (+ 2 exposure counts, min(count, 3) / 3)
 
 
 def _codes(values: pd.Series) -> tuple[list[str], np.ndarray]:
@@ -96,6 +98,9 @@ class RewardModel:
         items = [item_text(r) for r in joined[["title", "attributes"]].to_dict("records")]
         item_texts, item_index = _codes(pd.Series(items))
         surface = surface_features(joined["copy_text"], joined["title"], joined["brand"], joined["category"])
+        if int(self.config.get("n_surface", 8)) > surface.shape[1]:  # saved with exposure inputs
+            seen = exposure_of(joined, int(self.config.get("exposure_window") or WINDOW))
+            surface = np.hstack([surface, np.minimum(seen, EXPOSURE_CAP) / EXPOSURE_CAP]).astype(np.float32)
         return Prepared(joined, copy_texts, copy_index, item_texts, item_index,
                         self.features.transform(joined), surface)
 

@@ -11,9 +11,15 @@ log-loss, per row ``BCE(clicked, p_click) + BCE(converted, p_purchase)``:
   (``p_encoder_raw`` is the uncalibrated encoder output: the blend calibrates it itself); with
   fewer than ``MIN_CLASS`` purchases in a fold the blend keeps the baseline's purchase head.
 
-The lowest loss wins; of equal losses the first of ``baseline, encoder, blend`` (the simplest).
-So the saved model is the baseline, or something that beat the baseline out of sample on the
-latest logs. The blend's purchase probability is capped at its click probability
+The choice follows the one-standard-error rule (Hastie, Tibshirani & Friedman, ESL 7.10): with
+``l_c`` the per-row out-of-fold loss of candidate ``c`` and ``best`` the lowest mean loss, the saved
+scorer is the first of ``baseline, encoder, blend`` (simplest first) with
+
+    mean(l_c - l_best) <= SE_RULE * std(l_c - l_best) / sqrt(n)        (paired, row by row)
+
+so a more complex scorer is kept only when it beats every simpler one by more than the noise of the
+slice; a win inside the noise on a few thousand rows does not carry out of sample. So the saved model
+is the baseline, or something that beat the baseline clearly out of sample on the latest logs. The blend's purchase probability is capped at its click probability
 (``p_purchase <= p_click``).
 """
 
@@ -30,6 +36,7 @@ from reward_models.calibration import EPS, _bce_rows, fold_ids
 
 CANDIDATES = ("baseline", "encoder", "blend")  # simplest first
 BLEND_C = 1.0  # inverse L2 strength of the blend weights
+SE_RULE = 1.0  # standard errors a more complex scorer must win by (0: plain lowest loss)
 MIN_CLASS = 3  # fewest positives (and negatives) a training fold needs to fit the blend of a head
 
 
@@ -101,9 +108,32 @@ def _fit_blend(enc_raw, base, clicked, converted, rows, seed) -> Combiner | None
     return Combiner("blend", *weights)
 
 
+def one_se_choice(rows: dict[str, np.ndarray], se_rule: float = SE_RULE) -> tuple[str, dict[str, list[float]]]:
+    """The first candidate (dict order = simplest first) whose mean per-row loss is within
+    ``se_rule`` paired standard errors of the lowest and not above a simpler one's; also ``{candidate: [mean excess, its SE]}``.
+
+    >>> rng = np.random.default_rng(0); base = rng.random(400)
+    >>> one_se_choice({"simple": base + 0.001 + rng.normal(0, 0.1, 400), "complex": base})[0]  # inside the noise
+    'simple'
+    >>> one_se_choice({"simple": base + 0.001 + rng.normal(0, 1e-4, 400), "complex": base})[0]
+    'complex'
+    """
+    means = {c: float(v.mean()) for c, v in rows.items()}
+    best = min(means, key=means.__getitem__)
+    excess = {}
+    for c, v in rows.items():
+        d = v - rows[best]
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        excess[c] = [float(d.mean()), se]
+    names = list(rows)  # a candidate must also not lose to a simpler one on the mean (the best never does)
+    choice = next(c for i, c in enumerate(names) if excess[c][0] <= se_rule * excess[c][1]
+                  and all(means[c] <= means[e] for e in names[:i]))
+    return choice, excess
+
+
 def select_combiner(encoder_oof: tuple[np.ndarray, np.ndarray], encoder_raw: tuple[np.ndarray, np.ndarray],
                     baseline: tuple[np.ndarray, np.ndarray], clicked, converted, *, folds: int = 5,
-                    seed: int = 0) -> tuple[Combiner, dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+                    seed: int = 0, se_rule: float = SE_RULE) -> tuple[Combiner, dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Choose among ``baseline, encoder, blend`` by cross-validated ESMM log-loss on one slice.
 
     Parameters
@@ -121,7 +151,8 @@ def select_combiner(encoder_oof: tuple[np.ndarray, np.ndarray], encoder_raw: tup
     -------
     combiner, report, oof
         The choice (a blend refitted on all rows), ``{"choice", "cv_logloss": {candidate: loss},
-        "folds", "n", "note", "blend": the refitted blend's dict or None}`` and each candidate's
+        "excess": {candidate: [mean loss above the lowest, its paired SE]}, "se_rule", "folds", "n",
+        "note", "blend": the refitted blend's dict or None}`` and each candidate's
         out-of-fold ``(p_click, p_purchase)``.
 
     >>> rng = np.random.default_rng(0); n = 3000
@@ -149,10 +180,11 @@ def select_combiner(encoder_oof: tuple[np.ndarray, np.ndarray], encoder_raw: tup
             tuple(p[test] for p in encoder_raw), tuple(p[test] for p in baseline))
     else:
         oof["blend"] = (blend_click, blend_purchase)
-    losses = {name: float(esmm_rows(clicked, converted, *p).mean()) for name, p in oof.items()}
-    choice = min(losses, key=losses.__getitem__)  # dict order = CANDIDATES: ties go to the simpler
+    rows = {name: esmm_rows(clicked, converted, *p) for name, p in oof.items()}  # order = CANDIDATES
+    losses = {name: float(r.mean()) for name, r in rows.items()}
+    choice, excess = one_se_choice(rows, se_rule)
     blend = _fit_blend(encoder_raw, baseline, clicked, converted, np.ones(n, bool), seed) if "blend" in oof else None
     combiner = blend if choice == "blend" else Combiner(choice)
-    report = {"choice": choice, "cv_logloss": losses, "folds": int(fold.max()) + 1, "n": int(n), "note": note,
+    report = {"choice": choice, "cv_logloss": losses, "excess": excess, "se_rule": se_rule, "folds": int(fold.max()) + 1, "n": int(n), "note": note,
               "blend": None if blend is None else blend.to_dict()}
     return combiner, report, oof

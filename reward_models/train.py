@@ -27,10 +27,17 @@ only evaluated.
 Beside the encoder model, the hashed n-gram baseline (:mod:`reward_models.baseline`) is fitted on
 the fit and validation slices; on the calibration slice :func:`reward_models.stacking.select_combiner`
 chooses which one scores (encoder, baseline or a logistic blend of both) by cross-validated
-log-loss, so the saved model is never worse there than the baseline. On small logs the calibration
+log-loss with the one-standard-error rule (``selection_se``: a more complex scorer must win by more
+than the slice's noise), so the saved model is never worse there than the baseline. On small logs the calibration
 slice grows to ``min_selection_rows`` rows (at most a quarter of the logs) so that the choice rests
 on enough clicks. :func:`reward_models.health.model_health` then checks the result (``health`` in
 the saved config).
+
+With ``exposure_window`` > 0 and logs that carry ``user_id`` and ``timestamp``, both models also read
+each impression's exposure counts (:mod:`reward_models.exposure`: how often the shopper saw the same
+copy / template in their previous impressions), counted once over the whole log in time order before
+the split (a ``holdout`` is counted with the training logs as its history). Scores of new copy use
+counts of 0, a fresh shopper.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from reward_models.baseline import HashedNgramBaseline
 from reward_models.calibration import AUTO_CANDIDATES, CHOICES, Calibrator, click_prob, select_calibrator
 from reward_models.encoder import TextEncoder, resolve_precision
 from reward_models.evaluate import evaluate_reward_model, prediction_metrics
+from reward_models.exposure import add_exposure
 from reward_models.features import FeatureSpace
 from reward_models.health import model_health
 from reward_models.inputs import check_trainable, join_items
@@ -62,6 +70,7 @@ from rlopt.errors import InputError
 from rlopt.seeding import seed_everything
 
 MODES = ("frozen", "lora", "full")
+BASELINE_BLOCKS = ("crosses", "item", "length", "surface")
 MAX_SELECTION_FRACTION = 0.25  # cap of the calibration / scorer-selection slice on small logs
 LOG_EPS = math.log1p(-1e-6)
 
@@ -100,6 +109,9 @@ class TrainConfig:
     ipw_clip: float | None = _f(None, "Clipped IPW: weight 1/max(propensity, CLIP), e.g. 0.05; unset: no IPW.")
     calibration: str = _f("auto", "auto (chosen by cross-validated log-loss on the calibration slice) | platt | temperature | isotonic | none.")
     calibration_folds: int = _f(5, "Folds for calibration='auto' and the scorer selection.")
+    exposure_window: int = _f(8, "Exposure inputs: per impression, how often the shopper saw the same copy / template in their previous N impressions (needs user_id and timestamp; 0 when scoring fresh copy); 0 = off.")
+    baseline_blocks: str = _f("crosses,item,length,surface", "Extra blocks of the hashed n-gram baseline, comma-separated: crosses (segment / placement x n-gram), item (item one-hot), length (placement x copy-length bucket), surface (copy-vs-item statistics: brand / title words named, the item's real discount stated or another one; alone and x segment); '' = words and context one-hots only. Exposure joins when exposure_window > 0.")
+    selection_se: float = _f(1.0, "Scorer selection: a more complex scorer (encoder, then blend) is kept only when its cross-validated log-loss beats the simpler ones' by more than this many paired standard errors on the calibration slice; 0 = the lowest loss wins.")
     min_selection_rows: int = _f(1000, "On small logs the calibration slice grows to this many rows (at most a quarter of the logs).")
     lora_r: int = _f(8, "LoRA rank (mode lora).")
     lora_alpha: int = _f(16, "LoRA alpha (mode lora).")
@@ -125,6 +137,14 @@ class TrainConfig:
         if self.valid_fraction + self.calibration_fraction >= 0.5:
             raise InputError("valid_fraction + calibration_fraction must be < 0.5, got "
                              f"{self.valid_fraction + self.calibration_fraction}", key="calibration_fraction")
+        unknown = sorted(set(baseline_blocks(self.baseline_blocks)) - set(BASELINE_BLOCKS))
+        if unknown:
+            raise InputError(f"baseline_blocks: unknown block(s) {', '.join(unknown)}; valid: {', '.join(BASELINE_BLOCKS)}",
+                             key="baseline_blocks", value=self.baseline_blocks, rule="choice")
+        if not self.selection_se >= 0:
+            raise InputError(f"selection_se must be >= 0, got {self.selection_se}", key="selection_se")
+        if self.exposure_window < 0:
+            raise InputError(f"exposure_window must be >= 0, got {self.exposure_window}", key="exposure_window")
         if self.min_selection_rows < 0:
             raise InputError(f"min_selection_rows must be >= 0, got {self.min_selection_rows}",
                              key="min_selection_rows")
@@ -143,6 +163,11 @@ class TrainConfig:
         if self.encoder_lr is None:
             self.encoder_lr = {"frozen": 0.0, "lora": 5e-4, "full": 3e-5}[self.mode]
         RewardWeights(**self.weights)
+
+
+def baseline_blocks(spec: str) -> list[str]:
+    """``"crosses, item"`` -> ``["crosses", "item"]`` (empty names dropped)."""
+    return [b.strip() for b in str(spec).split(",") if b.strip()]
 
 
 def time_split(logs: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -276,9 +301,16 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     check_trainable(logs, source)
     seed_everything(cfg.seed)
+    logs = logs.reset_index(drop=True)
+    # Exposure counts need each shopper's history: counted once over the whole log in time order (each row
+    # sees only earlier rows), before the split, so the later slices keep the past the fit slice holds.
+    window = cfg.exposure_window if {"user_id", "timestamp"} <= set(logs.columns) else 0
+    if window:
+        logs = add_exposure(logs, catalog, window=window)
+        if holdout is not None:  # the holdout's first impressions per shopper get their training history
+            holdout = add_exposure(holdout.reset_index(drop=True), catalog, history=logs, window=window)
     calib_fraction = selection_fraction(len(logs), cfg.calibration_fraction, cfg.min_selection_rows)
-    fit_logs, valid_logs, calib_logs = split_training_logs(logs.reset_index(drop=True), cfg.valid_fraction,
-                                                           calib_fraction)
+    fit_logs, valid_logs, calib_logs = split_training_logs(logs, cfg.valid_fraction, calib_fraction)
     check_trainable(fit_logs, f"{source or 'logs'} (training part, before the validation and calibration slices)")
     joined_fit = join_items(fit_logs, catalog, source)
 
@@ -294,7 +326,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     if "revenue" in joined_fit and conv.any():
         revenue_factor = float(joined_fit["revenue"].to_numpy(float)[conv].sum() / eff_price[conv].sum())
     model_config = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "train_threads")}
-    model_config.update(n_surface=8, revenue_factor=revenue_factor, price_scale=float(np.median(eff_price)),
+    model_config.update(n_surface=8 + (2 if window else 0), exposure_window=window, revenue_factor=revenue_factor, price_scale=float(np.median(eff_price)),
                         encoder_precision=encoder.compute_precision)
     net = build_net(model_config, features, encoder.dim)
     model = RewardModel(net, encoder, features, Calibrator("none" if cfg.calibration == "auto" else cfg.calibration),
@@ -350,11 +382,14 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
     model.config["calibration_method"] = model.calibrator.method
 
     # The baseline beside the encoder model; the latest slice decides which one scores (or a blend).
-    model.baseline, baseline_c = HashedNgramBaseline.fit_tuned(fit_logs, valid_logs, catalog, seed=cfg.seed)
+    blocks = {b: True for b in baseline_blocks(cfg.baseline_blocks)}
+    model.baseline, baseline_c = HashedNgramBaseline.fit_tuned(fit_logs, valid_logs, catalog, seed=cfg.seed,
+                                                               exposure_window=window, **blocks)
     raw_click = click_prob(raw_calib[0], raw_calib[2])
     model.combiner, choice, comb_oof = select_combiner(
         (oof_click, oof_click * oof_cvr), (raw_click, raw_click * expit(raw_calib[1])),
-        model.baseline.predict(calib_logs, catalog), *outcomes, folds=cfg.calibration_folds, seed=cfg.seed)
+        model.baseline.predict(calib_logs, catalog), *outcomes, folds=cfg.calibration_folds, seed=cfg.seed,
+        se_rule=cfg.selection_se)
     model.config["combiner_blend"] = choice["blend"]
     metrics: dict[str, Any] = {
         "best_epoch": best[3], "epochs_run": len(history), "history": history,
