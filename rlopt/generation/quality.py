@@ -19,7 +19,7 @@ defect                     what it flags
                            junk: the same number said twice ("Corvo, 107.33: Fav. No 107.33"), a
                            bare number standing as a fragment of its own ("Kettle - 90 - Product")
 ``repetition``             a word said twice in a row, a word pair said twice, a word of four or
-                           more letters said three times
+                           more letters said three times, a run-on repeat ("wovenwovenwoven")
 =========================  =====================================================================
 
 Every detector is a compiled pattern (:data:`PATTERNS`), so :func:`copy_defects` (one copy) and
@@ -123,7 +123,8 @@ JUNK = re.compile(
 REPETITION = re.compile(
     r"\b([A-Za-z]{2,})\b\W{1,3}\1\b"  # "the the", "Sale, sale"
     r"|\b([A-Za-z]+\s+[A-Za-z]+)\b.*\b\2\b"  # a word pair twice
-    r"|\b([A-Za-z]{4,})\b(?:.*\b\3\b){2}",  # a longer word three times
+    r"|\b([A-Za-z]{4,})\b(?:.*\b\3\b){2}"  # a longer word three times
+    r"|([A-Za-z]{3,})\4{2,}",  # a run-on word ("handwovenhandwovenhandwoven"), which the rules above miss
     re.IGNORECASE)
 
 #: defect name -> its rule.
@@ -215,7 +216,8 @@ def is_repetitive(text: str) -> bool:
     """True when ``text`` repeats itself.
 
     Rule: a word of two or more letters twice in a row ("the the", "Sale, sale"), a pair of
-    words said twice anywhere, or a word of four or more letters said three times.
+    words said twice anywhere, a word of four or more letters said three times, or three or more
+    letters repeated three times without a break ("handwovenhandwovenhandwoven").
 
     >>> is_repetitive("Comfy comfy slippers"), is_repetitive("Run more, run faster")
     (True, False)

@@ -246,3 +246,10 @@ def test_evaluation_reports_defect_rates_of_shown_and_raw_copy():
 ])
 def test_number_junk(text, junk):
     assert has_junk(text) is junk
+
+
+def test_a_run_on_repeat_is_repetition():
+    # seen in the small shop's tuned copy; each rule before it saw "handwoven" only twice as a word
+    assert "repetition" in copy_defects("Hearth Wool Rug: Handwoven hand woven handwoven "
+                                        "handwovenhandwovenhandwovenhandwoven")
+    assert copy_defects("Mississippi mud pie, made in Tennessee") == []
