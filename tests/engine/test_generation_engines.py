@@ -118,3 +118,27 @@ def test_generate_on_an_unreachable_ray_cluster_is_one_paragraph(shop, monkeypat
 def test_context_chunk_is_a_plain_unit():
     chunk = ContextChunk(4, CONTEXTS.iloc[4:6].reset_index(drop=True))
     assert chunk.start == 4 and len(chunk.contexts) == 2
+
+
+@pytest.mark.slow  # trains a tiny reward model; the Ray actors load it beside the generator
+def test_best_of_with_few_shot_on_ray_equals_local(shop, tiny_causal_lm_dir, tiny_encoder_dir, ray_local,
+                                                    monkeypatch, capsys, tmp_path):
+    from reward_models import train_reward_model
+    from tests.generation.test_rerank_cli import _logs
+
+    logs = _logs()
+    write_table(logs, tmp_path / "logs.jsonl")
+    train_reward_model(logs, CATALOG, encoder=str(tiny_encoder_dir), max_epochs=1, progress=False,
+                       seed=0).save_pretrained(tmp_path / "rm")
+    extra = ("--best-of", 2, "--reward-model", tmp_path / "rm", "--few-shot", 1, "--logs", tmp_path / "logs.jsonl",
+             "--chunk-contexts", 3)
+    results, copies = {}, {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.jsonl"
+        run = run_rlopt(monkeypatch, capsys, *_cli(shop, tiny_causal_lm_dir, out, *extra, "--engine", engine))
+        assert run.code == 0, run.err
+        results[engine], copies[engine] = json.loads(run.out), read_table(out)
+    pd.testing.assert_frame_equal(copies["ray"], copies["local"])
+    assert results["ray"]["best_of"] == results["local"]["best_of"] and results["local"]["best_of"]["groups"] == 14
+    assert results["ray"]["few_shot"] == results["local"]["few_shot"]
+    assert {"rerank_score", "verbatim_example", "examples"} <= set(copies["ray"].columns)
