@@ -201,19 +201,26 @@ def eval_cmd(
     catalog: CatalogOpt,
     market_dir: Annotated[Path | None, typer.Option("--market-dir", help="Simulator output dir with market.toml (default: the logs' folder if it has one).")] = None,
     no_oracle: Annotated[bool, typer.Option("--no-oracle", help="Skip the oracle comparison.")] = False,
+    history: Annotated[Path | None, typer.Option("--history", help="Earlier logs of the same shoppers (e.g. the training logs): a model with exposure inputs counts each --logs row's recent sightings over them too, as `reward train --holdout` does.")] = None,
     placements: PlacementsOpt = None,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOption = False,
 ) -> None:
     """AUC, log-loss and ECE (click and purchase) on logged rows; the oracle's AUC on simulator logs.
 
-    Click predictions include the slot term (logged rows happened in a slot).
+    Click predictions include the slot term (logged rows happened in a slot). Without --history, the
+    exposure counts of a model that reads them start from each shopper's first row in --logs.
     Example: rlopt reward eval --model runs/reward --logs sim/holdout.parquet --catalog sim/catalog.parquet --json
     """
     from reward_models import RewardModel, evaluate_reward_model
 
     reward_model = RewardModel.from_pretrained(model)
     frame, cat = _read_inputs(logs, catalog, placements, on_error)
+    if history is not None and reward_model.config.get("exposure_window"):
+        from reward_models.exposure import add_exposure
+
+        past, _ = _read_inputs(history, catalog, placements, on_error)
+        frame = add_exposure(frame, cat, history=past, window=int(reward_model.config["exposure_window"]))
     metrics, _ = evaluate_reward_model(reward_model, frame, cat, source=str(logs))
     result: dict[str, Any] = {"model_dir": str(model), "logs": str(logs), "scorer": reward_model.combiner.choice,
                               **metrics}

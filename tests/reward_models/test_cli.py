@@ -120,9 +120,10 @@ def test_eval_reports_the_encoder_and_the_baseline(trained, sim_dir):
     model_dir, summary = trained
     result = CliRunner().invoke(app, ["reward", "eval", "--model", str(model_dir), "--logs",
                                       str(sim_dir / "holdout.parquet"), "--catalog", str(sim_dir / "catalog.parquet"),
-                                      "--no-oracle", "--json"])
+                                      "--history", str(sim_dir / "train.parquet"), "--no-oracle", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["scorer"] == summary["scorer"]
+    # with the training logs as history, the exposure counts (and so the metrics) are the training run's
     assert out["baseline_click_auc"] == pytest.approx(summary["baseline_click_auc"])
     assert out[f"{out['scorer']}_click_auc"] == pytest.approx(out["click_auc"])
