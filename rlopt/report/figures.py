@@ -47,8 +47,9 @@ def calibration(bins: Sequence[Mapping[str, float]] | None, label: str = "click"
     fig, ax = plt.subplots(figsize=_FIGSIZE)
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
     size = [20 + 200 * c / max(counts) for c in counts]
-    ax.errorbar(pred, obs, yerr=[[o - lo for o, lo in zip(obs, low, strict=True)],
-                                 [hi - o for o, hi in zip(obs, high, strict=True)]],
+    # clipped at 0: Wilson's bound for 0 events can come back as 3e-18 above 0, which matplotlib rejects
+    ax.errorbar(pred, obs, yerr=[[max(o - lo, 0.0) for o, lo in zip(obs, low, strict=True)],
+                                 [max(hi - o, 0.0) for o, hi in zip(obs, high, strict=True)]],
                 fmt="none", ecolor="tab:blue", alpha=0.4, capsize=3)
     ax.scatter(pred, obs, s=size, alpha=0.7, label="held-out bins (95% interval)")
     ax.plot(pred, obs, alpha=0.5)
