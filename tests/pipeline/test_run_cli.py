@@ -17,6 +17,7 @@ from rlopt.pipeline.runner import FAULT_ENV
 from rlopt.report.browser import find_chromium, render_check
 from rlopt.testing import write_tiny_experiment
 from rlopt.tuning.export import PICKLE_SUFFIXES
+from tests._cli import run_rlopt
 
 RLOPT = [sys.executable, "-c", "from rlopt.cli import main; main()"]
 
@@ -103,13 +104,16 @@ def test_crash_resume_config_change_and_report(tmp_path, tiny_causal_lm_dir, tin
         ("[run\n", r"not valid TOML"),
     ],
 )
-def test_bad_config_exits_2_naming_the_problem(tmp_path, toml, pattern):
+def test_bad_config_exits_2_naming_the_problem(tmp_path, monkeypatch, capsys, toml, pattern):
+    # in-process (the console script's entry point): a subprocess per case cost an interpreter start and
+    # rlopt's imports each; test_missing_config_file_exits_2 checks the exit code of a real process
     cfg = tmp_path / "bad.toml"
     cfg.write_text(toml)
-    proc = _rlopt("run", str(cfg), check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert re.search(pattern, " ".join(proc.stderr.split())), proc.stderr
-    assert "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_rlopt(monkeypatch, capsys, "run", cfg)
+    assert code == 2, err
+    assert re.search(pattern, " ".join(err.split())), err
+    assert "Traceback" not in err
 
 
 def test_missing_config_file_exits_2(tmp_path):

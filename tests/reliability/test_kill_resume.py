@@ -7,8 +7,12 @@ rewritten. After each kill the manifest must name at most one stage ``running`` 
 finish every stage with the same outputs (stage summaries without timings, and the bytes of every
 output file; text files with the run directory's path written as ``<run>``).
 
-The default suite chains 3 seeded kill points in one run directory (kill, rerun, kill, ...);
-``-m slow`` runs the issue's 20 independent kill points, each rerun to completion.
+Both run with ``-m slow`` (whole tiny pipelines, minutes): 3 seeded kill points chained in one run
+directory (kill, rerun, kill, ...) and the issue's 20 independent kill points, each rerun to
+completion. The default suite covers the resume paths with lighter tests: a crash mid-stage
+(tests/pipeline/test_runner.py), environment failures and resume rules
+(tests/pipeline/test_rundir_failures.py), a crash and a config change through ``rlopt run``
+(tests/pipeline/test_run_cli.py), Trainer checkpoints (tests/reliability/test_tuning_resume.py).
 """
 
 from __future__ import annotations
@@ -155,6 +159,7 @@ def reference(tiny_causal_lm_dir, tiny_encoder_dir, tmp_path_factory):
     return cfg, outputs(root / "reference"), wall, code
 
 
+@pytest.mark.slow
 def test_three_chained_kills_resume_to_the_uninterrupted_outputs(reference, tmp_path):
     cfg, want, wall, code = reference
     rng = np.random.default_rng(20)

@@ -33,13 +33,11 @@ def _train(sim_dir, encoder, out):
 
 
 @pytest.fixture(scope="module")
-def two_models(sim_dir, tiny_encoder_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cards")
-    return _train(sim_dir, tiny_encoder_dir, root / "a"), _train(sim_dir, tiny_encoder_dir, root / "b")
+def model_dir(sim_dir, tiny_encoder_dir, tmp_path_factory):
+    return _train(sim_dir, tiny_encoder_dir, tmp_path_factory.mktemp("cards") / "a")
 
 
-def test_card_says_what_the_model_is_what_it_saw_and_how_it_did(two_models, sim_dir, tiny_encoder_dir):
-    model_dir, _ = two_models
+def test_card_says_what_the_model_is_what_it_saw_and_how_it_did(model_dir, sim_dir, tiny_encoder_dir):
     card = (model_dir / CARD_NAME).read_text(encoding="utf-8")
     config = json.loads((model_dir / "reward_config.json").read_text())
     assert f"**Encoder:** `{tiny_encoder_dir}`" in card and "ESMM" in card
@@ -55,13 +53,14 @@ def test_card_says_what_the_model_is_what_it_saw_and_how_it_did(two_models, sim_
     assert "No pickle" in card and str(model_dir) not in card  # no absolute path of where it was written
 
 
-def test_same_seed_same_card(two_models):
-    a, b = two_models
-    assert (a / CARD_NAME).read_bytes() == (b / CARD_NAME).read_bytes()
+@pytest.mark.slow  # a second training; by default test_same_seed_same_model (the config) and
+# tests/pipeline/test_reward_card.py (the card is model_card of that config and the inputs) cover it
+def test_same_seed_same_card(model_dir, sim_dir, tiny_encoder_dir, tmp_path):
+    again = _train(sim_dir, tiny_encoder_dir, tmp_path / "b")
+    assert (model_dir / CARD_NAME).read_bytes() == (again / CARD_NAME).read_bytes()
 
 
-def test_the_documented_loading_path_works(two_models, sim_dir):
-    model_dir, _ = two_models
+def test_the_documented_loading_path_works(model_dir, sim_dir):
     card = (model_dir / CARD_NAME).read_text(encoding="utf-8")
     code = card.split("```python\n", 1)[1].split("```", 1)[0].replace("path/to/this/directory", str(model_dir))
     catalog = pd.read_parquet(sim_dir / "catalog.parquet")
