@@ -88,7 +88,7 @@ LEAKED_INSTRUCTIONS = re.compile(
     r"|marketing\s+copy|call\s+to\s+action|caption\s+for\s+a\s+product\s+listing|add-on\s+offer\s+shown"
     r"|line\s+of\s+ad\s+copy|one-line\s+(?:caption|add-on|ad|offer))\b"
     rf"|(?:^|[\s.;,!(])(?:{_PROMPT_LABELS})\s*:"
-    r"|\b(?:mention\s+only|reply\s+with|one\s+line|no\s+quotes|no\s+hashtags|no\s+emojis?|shoppers\s+who\s+are"
+    r"|\b(?:mention\s+only|reply\s+with|one[\s-]+line|no\s+(?:need\s+for\s+)?quotes|no\s+hashtags|no\s+emojis?|shoppers\s+who\s+are"
     r"|the\s+real\s+discount)\b",
     re.IGNORECASE)
 

@@ -253,3 +253,9 @@ def test_a_run_on_repeat_is_repetition():
     assert "repetition" in copy_defects("Hearth Wool Rug: Handwoven hand woven handwoven "
                                         "handwovenhandwovenhandwovenhandwoven")
     assert copy_defects("Mississippi mud pie, made in Tennessee") == []
+
+
+def test_prompt_words_seen_in_tuned_copy_are_leaks():
+    # bazaar's tuned and GRPO copy echoed the system prompt ("one line, no quotes")
+    assert "leaked_instructions" in copy_defects("Cradlecare Bottle Warmer - $77.36 - One-line - Cradlecare")
+    assert "leaked_instructions" in copy_defects("Cradlecare Bottle Warmer - the perfect pick - no need for quotes")
