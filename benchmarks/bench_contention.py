@@ -1,6 +1,6 @@
 """Throughput on a busy machine: generation, DPO and GRPO steps, reward scoring, idle and next to
 competing processes, with torch's default threads (the baseline) and with rlopt's thread policy
-(:mod:`rlopt.threads`: threads from the free cores, passive OpenMP waiting).
+(:mod:`rlopt.threads`: threads from the free cores, rlopt's OpenMP wait settings, rlopt.threads.OPENMP_ENV).
 
 For every scenario (idle, or ``N`` competitors: pure-Python busy loops, or torch matmul loops with 2
 threads each, as another ML job would run) the benchmark starts the competitors, runs each workload

@@ -17,9 +17,12 @@ change what rlopt computes here: the copies sampled with 1 and 2 threads are ide
 (``tests/test_threads.py`` checks the decode path), so choosing them from the load keeps
 "same seed, same files".
 
-OpenMP's idle threads spin before they sleep (``OMP_WAIT_POLICY`` active by default in GNU
-OpenMP), taking cores from the very jobs they share the machine with; :func:`configure_openmp`
-sets passive waiting before torch is imported, unless the user set it.
+GNU OpenMP's idle threads spin a long while before they sleep, taking cores from the very jobs
+they share the machine with; fully passive waiting (``OMP_WAIT_POLICY=PASSIVE``) gives those back
+but makes every short gap between decode kernels a sleep and a wake-up, which costs an idle
+machine. :func:`configure_openmp` bounds the spin instead (``GOMP_SPINCOUNT``), before torch is
+imported, unless the user chose a wait policy; ``benchmarks/bench_contention.py`` compares it with
+passive waiting and torch's default, idle and under contention.
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ WorkKind = Literal["decode", "train", "score"]
 ENV_THREADS = "RLOPT_THREADS"
 
 
-OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}  # what configure_openmp sets (benchmarks read it too)
+OPENMP_ENV = {"GOMP_SPINCOUNT": "20000"}  # what configure_openmp sets (benchmarks read it too)
 
 
 def configure_openmp() -> None:
-    """Ask GNU OpenMP for passive waiting (idle threads sleep instead of spinning).
+    """Ask GNU OpenMP to spin only briefly before an idle thread sleeps (``OPENMP_ENV``).
 
     Must run before torch (and so libgomp) is loaded; later calls have no effect, which is why the
     CLI's entry point calls it first. Values the user already set (``OMP_WAIT_POLICY``,

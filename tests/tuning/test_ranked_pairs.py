@@ -23,7 +23,8 @@ def _copies(texts, item="i1", placement="push"):
 
 def test_scores_are_log_reward_plus_guards():
     # i1 has a real 20% discount: "50% off" is misleading; push allows 40 characters.
-    copies = _copies(["Trail shoes, 20% off", "Trail shoes, 50% off", "y" * 60])
+    long = "Trail shoes with grippy soles for wet rocks and muddy trails"  # 60 characters, no defect
+    copies = _copies(["Trail shoes, 20% off", "Trail shoes, 50% off", long])
     score, guards = score_copies(copies, length_reward, CATALOG, PLACEMENTS)
     w = online_reward_weights()
     shown = [min(20, 30) / 30, min(20, 30) / 30, min(40, 30) / 30]  # the reward sees the capped copy
