@@ -62,6 +62,9 @@ def generate(
     compliance: Annotated[bool, typer.Option(
         "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "
         "the model's own text is kept in raw_copy_text.")] = True,
+    resample: Annotated[int, typer.Option(
+        "--resample", min=0, help="Rounds of fresh samples for copies that would fall back to the item title "
+        "(empty after cleaning, unrepairable claim, a defect); 0 = show the title at once.")] = 0,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, help="Samples per written copy; the reward model's best is kept (needs "
         "--reward-model; 1 = no reranking).")] = 1,
@@ -137,7 +140,7 @@ def generate(
                              "ranked_by": "reward model P(click)" if rm is not None else "smoothed observed CTR"}
     chunk = chunk_rows(batch_size, chunk_contexts)
     call = dict(num=num, best_of=best_of, batch_size=batch_size, temperature=temperature, generator_name=generator,
-                source=str(contexts), compliance=compliance)
+                source=str(contexts), compliance=compliance, resample=resample)
     with make_engine(engine, address=ray_address) as runner:
         if engine == "local":  # the model loads here, once
             model, tokenizer = resolve_generator(generator, device=device)
@@ -159,6 +162,8 @@ def generate(
         extra["best_of"] = {"n": best_of, "metric": rerank_metric, **totals.counts.get("rerank", {})}
     if few_shot:
         extra["few_shot"]["verbatim_rate"] = totals.verbatim_rate
+    if resample:
+        extra["resample"] = {**totals.counts.get("resample", {}), "rounds": resample}  # counts add up over chunks
     emit({"out": str(out), "contexts": len(ctx), "copies": totals.copies, "num": num, "seed": seed, **extra,
           "generator": generator, "placements": places_src, "engine": engine, "chunk_contexts": chunk, **ran_on,
           "title_fallbacks": totals.title_fallbacks,

@@ -147,7 +147,7 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     ranked = scorer is not None or (spec is not None and spec.reward_model is not None)
     call = dict(num=cfg.num_samples, best_of=cfg.best_of if ranked else 1,
                 batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
-                compliance=cfg.compliance)
+                compliance=cfg.compliance, resample=cfg.resample)
     if engine is not None and spec is not None:
         chunks = generate_on_engine(engine, contexts, seed=ctx.seed, chunk=step, spec=spec, catalog=catalog,
                                     placements=placements, segments=seg_desc, **call)

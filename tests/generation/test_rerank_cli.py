@@ -118,3 +118,17 @@ def test_generation_stage_reranks_and_prompts_with_examples_when_configured(shop
     assert none is None and said["best_of"] == 1 and "did not finish" in said["note"] and "examples" not in same
     off = _steering(_Ctx(tmp_path, {}), contexts, CATALOG, _logs())
     assert off[1] is None and off[2] == {"best_of": 1, "rerank_metric": "reward", "few_shot": 0}
+
+
+def test_resample_redraws_only_title_fallbacks(shop, tiny_causal_lm_dir, tmp_path):
+    plain = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "plain.jsonl"), "--num", "3"])
+    again = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "again.jsonl"), "--num", "3",
+                                "--resample", "2"])
+    assert plain.exit_code == 0 and again.exit_code == 0, (plain.output, again.output)
+    before, after = json.loads(plain.output), json.loads(again.output)
+    assert "resample" not in before and after["resample"]["rounds"] == 2
+    assert after["title_fallbacks"] <= before["title_fallbacks"]
+    first, redrawn = read_table(tmp_path / "plain.jsonl"), read_table(tmp_path / "again.jsonl")
+    kept = (redrawn["resample_round"] == 0).to_numpy()
+    # a copy that did not fall back is the same sample with or without resampling
+    assert redrawn.loc[kept, "copy_text"].tolist() == first.loc[kept, "copy_text"].tolist()
