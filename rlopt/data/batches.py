@@ -17,8 +17,6 @@ file and the offset inside it.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import os
 from collections.abc import Iterator, Sequence
@@ -33,6 +31,7 @@ from rlopt.data.io import (
     _read_jsonl_arrow,
     _short,
     arrow_to_frame,
+    csv_header,
     read_table,
     sniff_format,
 )
@@ -207,19 +206,7 @@ def _csv_header(p: Path) -> list[str]:
         if err.start < len(head) - 4:  # not merely a character cut at the end of the sample
             _raise_utf8_error(p)
         text = head[: err.start].decode("utf-8-sig")
-    try:
-        header = next(csv.reader(io.StringIO(text)))
-    except (csv.Error, StopIteration) as err:
-        raise InputError(f"not a well-formed CSV header ({_short(err)})", file=str(p), rule="file format") from None
-    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
-    if blank:
-        raise InputError(f"CSV header has a blank column name at position(s) {blank} (columns: {header})",
-                         file=str(p), rule="file format")
-    dups = sorted({name for name in header if header.count(name) > 1})
-    if dups:
-        raise InputError(f"CSV header repeats column name(s) {dups}", file=str(p), column=dups[0],
-                         rule="unique column names")
-    return header
+    return csv_header(text, p)
 
 
 def _raise_utf8_error(p: Path, chunk: int = 16 * 2**20) -> None:

@@ -11,6 +11,7 @@ which columns were encoded (schema metadata key ``rlopt.json_columns``) so they 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -31,6 +32,24 @@ FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": 
            ".csv": "csv"}
 _META_KEY = b"rlopt.json_columns"
 _ATTRS_KEY = "rlopt.json_columns"
+
+
+def csv_header(text: str, p: Path) -> list[str]:
+    """The column names on the first line of CSV ``text`` read from ``p``; a malformed header, a blank
+    or a repeated name is an :class:`InputError` naming the file."""
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except (csv.Error, StopIteration) as err:
+        raise InputError(f"not a well-formed CSV header ({_short(err)})", file=str(p), rule="file format") from None
+    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        raise InputError(f"CSV header has a blank column name at position(s) {blank} (columns: {header})",
+                         file=str(p), rule="file format")
+    dups = sorted({name for name in header if header.count(name) > 1})
+    if dups:
+        raise InputError(f"CSV header repeats column name(s) {dups}", file=str(p), column=dups[0],
+                         rule="unique column names")
+    return header
 
 
 def table_format(path: PathLike) -> str:
@@ -320,23 +339,11 @@ def _raise_bad_json_line(p: Path, text: str) -> None:
 
 def _read_csv(p: Path, text: str) -> pd.DataFrame:
     """Every cell as a string (blank = missing), parsed by Arrow's multi-threaded CSV reader."""
-    import csv
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        header = next(csv.reader(io.StringIO(text)))
-    except (csv.Error, StopIteration) as err:
-        raise InputError(f"not a well-formed CSV header ({_short(err)})", file=str(p), rule="file format") from None
-    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
-    if blank:
-        raise InputError(f"CSV header has a blank column name at position(s) {blank} (columns: {header})",
-                         file=str(p), rule="file format")
-    dups = sorted({name for name in header if header.count(name) > 1})
-    if dups:
-        raise InputError(f"CSV header repeats column name(s) {dups}", file=str(p), column=dups[0],
-                         rule="unique column names")
+    header = csv_header(text, p)
     if text.count('"') % 2:  # odd quote count: maybe a quoted cell that never closes (Arrow would
         _check_csv_quotes(p, text)  # silently swallow the rest of the file into it)
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, null_values=[""],
