@@ -93,6 +93,8 @@ def generate(
     from rlopt.engine import check_engine_options
 
     check_engine_options(engine, ray_address)
+    if engine == "local":  # a Ray actor's device is the cluster's business (one GPU each where it has them)
+        _check_device(device)
     check_out_file(out)  # before the (slow) generator load
     _check_rerank_options(best_of, reward_model, rerank_metric, few_shot, logs)
 
@@ -171,6 +173,35 @@ def generate(
           "quality": dict(totals.counts["quality"]),
           "mean_chars": totals.mean_chars,
           "seconds": round(time.time() - started, 1)}, as_json, title="rlopt generate")
+
+
+def _check_device(device: str) -> None:
+    """--device names a device torch knows and, for ``cuda`` / ``cuda:N``, a GPU that is visible here.
+
+    Raises
+    ------
+    InputError
+        An unknown device name, or CUDA asked for where torch sees no (or not that many) GPUs.
+    """
+    if device == "auto":
+        return
+    import torch
+
+    try:
+        wanted = torch.device(device)
+    except RuntimeError:
+        raise InputError("unknown device; use auto, cpu, cuda or cuda:N", key="--device",
+                         rule="a torch device", value=device) from None
+    if wanted.type != "cuda":
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise InputError("asks for a CUDA GPU but torch sees none on this machine (torch.cuda.is_available() is "
+                         "false); use --device cpu or --device auto, or run on a machine with a CUDA GPU and a "
+                         "CUDA build of torch", key="--device", rule="CUDA needs a visible GPU", value=device)
+    if wanted.index is not None and wanted.index >= count:
+        raise InputError(f"asks for GPU {wanted.index} but torch sees {count} (cuda:0 .. cuda:{count - 1})",
+                         key="--device", rule="CUDA needs a visible GPU", value=device)
 
 
 def _check_rerank_options(best_of: int, reward_model: Path | None, metric: str, few_shot: int,

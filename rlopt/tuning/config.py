@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,16 @@ class _OnlineFields(_LoraFields):
                      "support_penalty", "quality_penalty"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", key=name)
+        if self.use_vllm and not vllm_installed():
+            raise InputError("use_vllm is true but vLLM is not installed (TRL would fail when the trainer is "
+                             "built); install vllm on a machine with a CUDA GPU (pip install vllm), or set "
+                             "use_vllm = false to sample with transformers", key="use_vllm",
+                             rule="use_vllm needs the vllm package")
+
+
+def vllm_installed() -> bool:
+    """Whether the ``vllm`` package can be imported (found on the path; not imported here)."""
+    return importlib.util.find_spec("vllm") is not None
 
 
 @dataclass
@@ -329,7 +340,8 @@ def make_config(method: str, preset: str = "quick", **overrides: Any):
     Raises
     ------
     InputError
-        Unknown method, preset or field (naming the valid ones).
+        Unknown method, preset or field (naming the valid ones); a value TRL's or transformers' own
+        checks reject (e.g. GPU-only precision without a GPU), with their message.
     """
     if method not in CONFIG_CLASSES:
         raise InputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}",
@@ -345,7 +357,22 @@ def make_config(method: str, preset: str = "quick", **overrides: Any):
         if key not in names:
             raise InputError(unknown_field_message(method, key), key=key)
         values[key] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:  # TRL's / transformers' own checks (bf16 on a GPU, tf32, ...)
+        raise InputError(f"{method} config: {err}{_no_gpu_hint(values)}", rule=f"{cls.__name__} checks") from None
+
+
+def _no_gpu_hint(values: dict[str, Any]) -> str:
+    """Where no CUDA GPU is visible and the fields ask for one: which fields to leave unset."""
+    import torch
+
+    if torch.cuda.is_available() or not any(values.get(k) for k in ("bf16", "fp16", "tf32")) or values.get("use_cpu"):
+        return ""
+    return ("; no CUDA GPU is visible to torch here: leave bf16, fp16, tf32 and use_cpu unset (rlopt picks them "
+            "for this machine) or set use_cpu = true")
 
 
 def field_names(method: str) -> list[str]:
