@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--own-sessions", action="store_true",
                         help="start each competitor in its own session (autogroup shares CPU per session)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "contention.json")
+    parser.add_argument("--note", default="", help="how the machine was when this ran (recorded as 'note')")
     parser.add_argument("--worker", choices=WORKLOADS, help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--sim", help=argparse.SUPPRESS)
@@ -269,7 +270,7 @@ def main() -> None:
     machine = {"cpu": cpu_label(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
                "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0],
                "autogroup": _autogroup()}
-    write_json_atomic(args.out, {"machine": machine, "settings": {k: v for k, v in vars(args).items()
+    write_json_atomic(args.out, {"machine": machine, **({"note": args.note} if args.note else {}), "settings": {k: v for k, v in vars(args).items()
                                                                   if k in ("contexts", "steps", "texts", "own_sessions")},
                                  "summary": summary, "runs": results})
     print(f"{'scenario/workload':<22}{'default/s':>11}{'auto/s':>10}{'auto/def':>9}{'def/idle':>9}{'auto/idle':>10}  same")

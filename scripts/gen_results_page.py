@@ -371,15 +371,16 @@ def bench_contention(d: Json) -> str:
     rows = []
     for key, e in (d.get("summary") or {}).items():
         rows.append((key, num(e.get("default_per_s")), num(e.get("auto_per_s")), num(e.get("auto_over_default")),
-                     num(e.get("default_vs_own_idle")), num(e.get("auto_vs_default_idle")),
+                     num(e.get("default_vs_own_idle")), num(e.get("auto_vs_own_idle")), num(e.get("auto_vs_default_idle")),
                      "yes" if e.get("same_output") else "no"))
-    units = "Throughput per second (copies for generate/score, optimizer steps for dpo/grpo). "
+    units = (f"{d['note']} " if d.get("note") else "") + \
+        "Throughput per second (copies for generate/score, optimizer steps for dpo/grpo). "
     text = units + "`default`: torch's default threads; `auto`: rlopt.threads (threads from the free cores, " \
         "rlopt's OpenMP wait settings). `torch:2`: two competing 2-thread torch processes in the benchmark's " \
         "session (CPU shared per thread); `torch:2@own`: each in its own session, as another user's job runs " \
         "(with the kernel's autogroup, CPU shared per session).\n\n" + table(
             ["scenario / workload", "default /s", "auto /s", "auto / default", "default / its idle",
-             "auto / default idle", "same output"], rows)
+             "auto / its idle", "auto / default idle", "same output"], rows)
     explored = []  # --explore variants: fixed thread counts, bounded OpenMP spinning
     for scenario, workloads in (d.get("runs") or {}).items():
         for w, variants in workloads.items():
@@ -417,7 +418,8 @@ def _market_copy_rows(c: Json) -> list[tuple[Any, ...]]:
                      ratio_ci(r.get(f"{gen} / base")), ratio_ci(r.get(f"{gen} / mean_logged")),
                      ratio_ci(r.get(f"{gen} / best_logged")), ratio_ci(rb.get(f"{gen} / mean_logged")),
                      pct(q.get("defects", {}).get("any")), pct(q.get("defects", {}).get("incomplete")),
-                     pct(q.get("misleading")), pct(q.get("misleading_written")), pct(q.get("title_fallback_share"))))
+                     pct(q.get("misleading")), pct(q.get("misleading_written")), pct(q.get("title_fallback_share")),
+                     pct(q.get("verbatim_example_share"))))
     return rows
 
 
@@ -450,7 +452,7 @@ def bench_markets(d: Json) -> str:
                        f"mined at min_confidence {dpo.get('min_confidence')}, value {dpo.get('value_metric')}).\n")
         out.append(table(["copy", "true CTR", "purchases / impr.", "CTR / base", "CTR / mean logged",
                           "CTR / best logged", "purchases / mean logged", "defects", "incomplete", "misleading",
-                          "misleading, written", "title shown"], _market_copy_rows(c)))
+                          "misleading, written", "title shown", "repeats an example"], _market_copy_rows(c)))
     return "\n".join(out)
 
 def bench_beat_logged(d: Json) -> str:
@@ -487,6 +489,21 @@ def bench_beat_logged(d: Json) -> str:
     return "\n".join(out)
 
 
+def bench_pairs(d: Json) -> str:
+    confs = [str(c) for c in (d.get("settings") or {}).get("confidences", [0.9, 0.8, 0.7])]
+    rows = []
+    for market, case in (d.get("markets") or {}).items():
+        for scope, e in (case.get("scopes") or {}).items():
+            cells = [f"{e[c]['pairs']} ({pct(e[c].get('accuracy'))} / {pct(e[c].get('weighted_accuracy'))})"
+                     if c in e else "" for c in confs]
+            rows.append((market, scope, f"{e.get('comparable_groups')} of {e.get('groups')} {e.get('group')}", *cells))
+    return ("DPO pairs mined per item x segment x placement (`context`) and pooled per item with clicks over "
+            "expected clicks (`item`), value ctr + 5 x purchases. Each cell: pairs (accuracy / weight-weighted "
+            "accuracy): the share whose chosen copy has the higher true value in the pair's own context, by the "
+            "market's truth (ties count as not right).\n\n"
+            + table(["market", "scope", "comparable groups", *[f"min_confidence {c}" for c in confs]], rows))
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "copy_quality": ("Copy quality: defect rates before and after repair (`bench_copy_quality`)", bench_copy_quality),
     "contention": ("Throughput on a busy machine (`bench_contention`)", bench_contention),
@@ -499,6 +516,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "onnx": ("CPU scoring with ONNX Runtime (`bench_onnx`)", bench_onnx),
     "markets": ("Foreign markets: reward model and tuned copy against each shop's truth (`bench_markets`)",
                 bench_markets),
+    "pairs": ("DPO pairs per context and pooled per item, graded by the truth (`bench_pairs`)", bench_pairs),
     "beat_logged": ("Beating the shop's own copy: few-shot and best-of-n (`bench_beat_logged`)", bench_beat_logged),
     "bandits": ("Bandits (`bench_bandits`)", bench_bandits),
     "ope": ("Off-policy evaluation speed (`bench_ope`)", bench_ope),

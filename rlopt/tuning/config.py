@@ -25,6 +25,7 @@ from typing import Any
 from trl import DPOConfig, GRPOConfig, RLOOConfig
 
 from rlopt.errors import InputError
+from rlopt.tuning.pairs import PAIR_SCOPES
 from rlopt.tuning.rewards import ENSEMBLE_REDUCTIONS
 from rlopt.tuning.support import check_support_quantile, check_support_top_share
 
@@ -153,14 +154,20 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         Cap on pairs from one item x segment x placement group (the most confident are kept).
     min_impressions : int, default 3
         A copy shown fewer times than this in its group is not compared.
+    pair_scope : {"context", "item"}, default "context"
+        Compare copies per item x segment x placement, or per item over all its impressions, each
+        counted by its context's expected clicks (COEC; :mod:`rlopt.tuning.pairs`), for logs with
+        few impressions per context; a pooled pair is emitted for each context its chosen copy was
+        shown in, its weight split over them.
     prior_strength : float, default 20.0
         Pseudo-impressions of the empirical-Bayes prior at the placement's pooled rate.
     min_pairs : int, default 16
         Fewer confident pairs than this is an error (DPO on a handful of pairs only memorizes them)
         naming, for these logs, the settings that would give enough (:mod:`rlopt.tuning.pairs`).
     auto_relax : bool, default False
-        Instead of that error, lower ``min_confidence`` step by step (then try ``value_metric="ctr"``)
-        until ``min_pairs`` pairs pass, with a warning naming the values used.
+        Instead of that error, try ``pair_scope="item"`` at the same ``min_confidence``, then lower
+        ``min_confidence`` step by step (then try ``value_metric="ctr"``) until ``min_pairs`` pairs
+        pass, with a warning naming the values used.
     num_train_pairs : int, default 0
         Pairs drawn with probability proportional to weight = gain x confidence (with replacement) as
         the training set; 0 means as many as there are pairs. This is how pair weights enter DPO
@@ -193,12 +200,16 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         "help": "Compare only copies shown at least this many times in their item x segment x placement."})
     prior_strength: float = field(default=20.0, metadata={
         "help": "Pseudo-impressions of the empirical-Bayes prior (at the placement's pooled rate)."})
+    pair_scope: str = field(default="context", metadata={
+        "help": "'context': compare copies per item x segment x placement; 'item': per item over all its "
+                "impressions, each counted by its context's expected clicks (COEC), for small logs."})
     min_pairs: int = field(default=16, metadata={
         "help": "Error out with fewer confident pairs than this (the error says which settings would give "
                 "enough on these logs)."})
     auto_relax: bool = field(default=False, metadata={
-        "help": "With too few pairs, lower min_confidence step by step (then try value_metric ctr) until "
-                "min_pairs pass, with a warning naming the values used, instead of stopping."})
+        "help": "With too few pairs, try pair_scope item, then lower min_confidence step by step (then try "
+                "value_metric ctr) until min_pairs pass, with a warning naming the values used, instead of "
+                "stopping."})
     num_train_pairs: int = field(default=0, metadata={
         "help": "Training pairs drawn with probability proportional to gain x confidence; 0 = number of pairs."})
     guard_pairs: bool = field(default=True, metadata={
@@ -225,6 +236,9 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
         if self.value_metric not in VALUE_METRICS:
             raise InputError(f"value_metric ({self.value_metric!r}) must be one of {', '.join(VALUE_METRICS)}",
                              key="value_metric")
+        if self.pair_scope not in PAIR_SCOPES:
+            raise InputError(f"pair_scope ({self.pair_scope!r}) must be one of {', '.join(PAIR_SCOPES)}",
+                             key="pair_scope")
         if not 0.0 <= self.honesty_pairs < 1.0:
             raise InputError(f"honesty_pairs ({self.honesty_pairs}) must be in [0, 1): the share of training "
                              "pairs that are honesty pairs", key="honesty_pairs")

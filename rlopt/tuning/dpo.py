@@ -63,6 +63,7 @@ def pairs_for(logs: pd.DataFrame, placements: Mapping[str, Any], cfg,
             return guard_pairs(pairs, catalog, placements)
     pairs, n_guarded, used = mine_enough_pairs(logs, placements, cfg, guard)
     cfg.min_confidence, cfg.value_metric = used["min_confidence"], used["value_metric"]  # tuning.json records them
+    cfg.pair_scope = used["pair_scope"]
     return pairs, n_guarded
 
 
@@ -135,6 +136,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
             "train_pairs_honesty": int((drawn["source"] == "honesty").sum()),
             "reward_ranked": ranked_info,
             "train_pairs_reward_model": int((drawn["source"] == RANKED_SOURCE).sum()),
+            "pair_scope": cfg.pair_scope,
             "pair_groups": int(pairs.groupby(["item_id", "segment", "placement"]).ngroups),
             "mean_pair_confidence": float(pairs["confidence"].mean()),
             "mean_pair_gain": float(pairs["gain"].mean())}

@@ -24,6 +24,24 @@ A pair (chosen = a, rejected = b) is kept when ``confidence >= min_confidence``;
 ``gain * confidence`` with ``gain = m_a - m_b`` (CTR-driven preference optimization, Chen et al.
 2025, arXiv 2507.20227).
 
+**Pooled per item** (``pair_scope="item"``, :func:`item_copy_stats`): on a small shop's logs the
+item x segment x placement groups hold a handful of impressions each, too few to confirm anything.
+When a copy's effect is the same in every context and the logging policy picks copies per item,
+an item's copies can be compared over all its impressions — but the traffic mix must not confound
+them (a copy shown mostly where shoppers click more would win for its placement, not its text).
+So each impression counts by its *expected* clicks (clicks over expected clicks, COEC, as in ad CTR
+estimation):
+
+    exposure_i = examination[placement_i][position_i] * r(segment_i, placement_i) / r_all
+
+with ``r(s, p)`` the click rate (clicks per examined impression) of segment x placement over all
+items and ``r_all`` the overall one (purchases likewise with purchase rates), so ``n_eff`` is in
+"average-context impressions" and the prior is centred on the pooled rate. Without a ``segment``
+column the context is the placement; without examinations an impression counts 1 before the rate
+ratio. A pooled pair is emitted once for each context (segment, placement) in which the chosen copy
+was shown, its weight split evenly over those rows (an item pair's total weight is unchanged);
+``max_pairs_per_group`` then caps the distinct item pairs per item.
+
 **Honesty pairs** (:func:`honesty_pairs`): logged data can make a misleading copy look good (a
 claimed discount lifts clicks), so the logged pairs alone never teach the generator to stop
 inventing discounts. For every logged copy that is misleading for its item (rlopt's rule,
@@ -48,6 +66,7 @@ from rlopt.errors import InputError
 PAIR_COLUMNS = ("item_id", "segment", "placement", "chosen", "rejected", "gain", "confidence", "weight",
                 "n_chosen", "n_rejected", "source")
 PAIR_SOURCES = ("logged", "honesty", "reward_model")
+PAIR_SCOPES = ("context", "item")
 
 
 def _beta_moments(successes: np.ndarray, n: np.ndarray, prior_mean: np.ndarray,
@@ -61,6 +80,12 @@ def _beta_moments(successes: np.ndarray, n: np.ndarray, prior_mean: np.ndarray,
     return mean, var
 
 
+def _check_columns(logs: pd.DataFrame, what: str) -> None:
+    for col in ("item_id", "placement", "copy_text", "clicked", "converted"):
+        if col not in logs.columns:
+            raise InputError(f"logs need column '{col}' to {what}", column=col, rule="impression log contract")
+
+
 def copy_stats(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None,
                value_metric: str = "combined", purchase_weight: float = 5.0,
                prior_strength: float = 20.0) -> pd.DataFrame:
@@ -72,28 +97,27 @@ def copy_stats(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None,
         ``item_id, segment, placement, copy_text, n, n_eff, clicks, purchases, mean, var``; ``segment``
         is ``""`` when the log has none (the group is then item x placement).
     """
-    for col in ("item_id", "placement", "copy_text", "clicked", "converted"):
-        if col not in logs.columns:
-            raise InputError(f"logs need column '{col}' to mine preference pairs", column=col,
-                             rule="impression log contract")
+    _check_columns(logs, "mine preference pairs")
     df = logs[["item_id", "placement", "copy_text", "clicked", "converted"]].copy()
     df["segment"] = logs["segment"].fillna("").astype(str) if "segment" in logs.columns else ""
-    if placements is not None and "position" in logs.columns:
-        exam = {name: np.asarray(p.examination, dtype=float) for name, p in placements.items()}
-        pos = logs["position"].to_numpy()
-        df["w"] = [exam[pl][min(int(k), len(exam[pl]) - 1)] if pl in exam else 1.0
-                   for pl, k in zip(df["placement"], pos, strict=True)]
-    else:
-        df["w"] = 1.0
+    df["w"] = _examination(logs, placements)
     g = df.groupby(["item_id", "segment", "placement", "copy_text"], sort=True).agg(
         n=("clicked", "size"), n_eff=("w", "sum"), clicks=("clicked", "sum"), purchases=("converted", "sum"))
     g = g.reset_index()
     n_eff = np.maximum(g["n_eff"].to_numpy(float), g["clicks"].to_numpy(float))
     pooled = g.groupby("placement")[["clicks", "purchases", "n_eff"]].transform("sum")
-    m_c, v_c = _beta_moments(g["clicks"].to_numpy(float), n_eff,
-                             (pooled["clicks"] / pooled["n_eff"]).to_numpy(), prior_strength)
-    m_p, v_p = _beta_moments(g["purchases"].to_numpy(float), n_eff,
-                             (pooled["purchases"] / pooled["n_eff"]).to_numpy(), prior_strength)
+    return _with_posteriors(g, n_eff, n_eff, (pooled["clicks"] / pooled["n_eff"]).to_numpy(),
+                            (pooled["purchases"] / pooled["n_eff"]).to_numpy(), value_metric, purchase_weight,
+                            prior_strength)
+
+
+def _with_posteriors(g: pd.DataFrame, n_click: np.ndarray, n_purchase: np.ndarray, m0_click: np.ndarray,
+                     m0_purchase: np.ndarray, value_metric: str, purchase_weight: float,
+                     prior_strength: float) -> pd.DataFrame:
+    """``g`` (with ``clicks, purchases``) plus ``mean, var`` of the value and the Beta parameters
+    ``click_a, click_b, purchase_a, purchase_b``, from the effective impressions and prior means given."""
+    m_c, v_c = _beta_moments(g["clicks"].to_numpy(float), n_click, m0_click, prior_strength)
+    m_p, v_p = _beta_moments(g["purchases"].to_numpy(float), n_purchase, m0_purchase, prior_strength)
     if value_metric == "ctr":
         mean, var = m_c, v_c
     elif value_metric == "purchase":
@@ -108,18 +132,85 @@ def copy_stats(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None,
                          column="value_metric")
     g["mean"] = mean
     g["var"] = var
-    for prefix, succ, m0 in (("click", "clicks", pooled["clicks"] / pooled["n_eff"]),
-                             ("purchase", "purchases", pooled["purchases"] / pooled["n_eff"])):
-        m0 = np.clip(m0.to_numpy(), 1e-4, 1 - 1e-4)
+    for prefix, succ, m0, n_eff in (("click", "clicks", m0_click, n_click),
+                                    ("purchase", "purchases", m0_purchase, n_purchase)):
+        m0 = np.clip(m0, 1e-4, 1 - 1e-4)
         g[f"{prefix}_a"] = prior_strength * m0 + g[succ].to_numpy(float)
         g[f"{prefix}_b"] = prior_strength * (1 - m0) + np.maximum(n_eff - g[succ].to_numpy(float), 0.0)
     return g
 
 
+def _examination(logs: pd.DataFrame, placements: Mapping[str, Any] | None) -> np.ndarray:
+    """Each impression's examination probability (1 without placements or positions), shape (n,)."""
+    if placements is None or "position" not in logs.columns:
+        return np.ones(len(logs))
+    exam = {name: np.asarray(p.examination, dtype=float) for name, p in placements.items()}
+    return np.array([exam[pl][min(int(k), len(exam[pl]) - 1)] if pl in exam else 1.0
+                     for pl, k in zip(logs["placement"], logs["position"].to_numpy(), strict=True)], dtype=float)
+
+
+def context_exposure(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Each impression's expected clicks and purchases in average-context units (COEC), shape (n, 2).
+
+    ``click_exposure = examination * r(segment, placement) / r_all`` with ``r`` the clicks per examined
+    impression of the context over all items and ``r_all`` the overall rate; ``purchase_exposure``
+    likewise with purchases. The context is the placement when the log has no ``segment``; a rate of
+    zero overall leaves the examination as it is.
+
+    >>> logs = pd.DataFrame({"placement": ["hi"] * 2 + ["lo"] * 2, "clicked": [1, 1, 1, 0],
+    ...                      "converted": [1, 0, 0, 0]})
+    >>> context_exposure(logs).round(3).to_dict("list")
+    {'click_exposure': [1.333, 1.333, 0.667, 0.667], 'purchase_exposure': [2.0, 2.0, 0.0, 0.0]}
+    """
+    exam = _examination(logs, placements)
+    keys = [logs["segment"].fillna("").astype(str)] if "segment" in logs.columns else []
+    keys.append(logs["placement"].astype(str))
+    frame = pd.DataFrame({"w": exam, "clicked": logs["clicked"].to_numpy(float),
+                          "converted": logs["converted"].to_numpy(float)})
+    ctx = frame.groupby([k.to_numpy() for k in keys], sort=False)
+    out = {}
+    for name, col in (("click_exposure", "clicked"), ("purchase_exposure", "converted")):
+        total = frame[col].sum() / max(frame["w"].sum(), 1e-12)
+        if total <= 0:
+            out[name] = exam
+            continue
+        rate = ctx[col].transform("sum") / ctx["w"].transform("sum").clip(lower=1e-12)
+        out[name] = exam * (rate.to_numpy() / total)
+    return pd.DataFrame(out, index=logs.index)
+
+
+def item_copy_stats(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None,
+                    value_metric: str = "combined", purchase_weight: float = 5.0,
+                    prior_strength: float = 20.0) -> pd.DataFrame:
+    """Per (item, copy) over all the item's contexts: impressions, COEC exposures and value posteriors.
+
+    Returns
+    -------
+    DataFrame
+        ``item_id, copy_text, n, n_eff, n_eff_purchase, clicks, purchases, mean, var`` and the Beta
+        parameters; ``n_eff`` (``n_eff_purchase``) is the summed click (purchase) exposure of
+        :func:`context_exposure`, and the prior is centred on the pooled rate of all impressions.
+    """
+    _check_columns(logs, "mine preference pairs")
+    exposure = context_exposure(logs, placements)
+    df = pd.DataFrame({"item_id": logs["item_id"].to_numpy(), "copy_text": logs["copy_text"].to_numpy(),
+                       "clicked": logs["clicked"].to_numpy(), "converted": logs["converted"].to_numpy(),
+                       "wc": exposure["click_exposure"].to_numpy(), "wp": exposure["purchase_exposure"].to_numpy()})
+    g = df.groupby(["item_id", "copy_text"], sort=True).agg(
+        n=("clicked", "size"), n_eff=("wc", "sum"), n_eff_purchase=("wp", "sum"), clicks=("clicked", "sum"),
+        purchases=("converted", "sum")).reset_index()
+    n_click = np.maximum(g["n_eff"].to_numpy(float), g["clicks"].to_numpy(float))
+    n_buy = np.maximum(g["n_eff_purchase"].to_numpy(float), g["purchases"].to_numpy(float))
+    m0_click = np.full(len(g), g["clicks"].sum() / max(g["n_eff"].sum(), 1e-12))
+    m0_buy = np.full(len(g), g["purchases"].sum() / max(g["n_eff_purchase"].sum(), 1e-12))
+    return _with_posteriors(g, n_click, n_buy, m0_click, m0_buy, value_metric, purchase_weight, prior_strength)
+
+
 def mine_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None, *,
                min_confidence: float = 0.9, value_metric: str = "combined", purchase_weight: float = 5.0,
                max_pairs_per_group: int = 20, min_impressions: int = 3,
-               prior_strength: float = 20.0, n_draws: int = 4000, seed: int = 0) -> pd.DataFrame:
+               prior_strength: float = 20.0, n_draws: int = 4000, seed: int = 0,
+               pair_scope: str = "context") -> pd.DataFrame:
     """Preference pairs with confidence and weight, one row per (chosen, rejected).
 
     Parameters
@@ -132,13 +223,17 @@ def mine_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None, 
     min_confidence : float
         Keep pairs with P(chosen > rejected) at least this.
     max_pairs_per_group : int
-        Keep at most this many pairs per group, highest weight first.
+        Keep at most this many pairs per group, highest weight first (per item, counting distinct
+        item pairs, in the item scope).
     min_impressions : int
-        Ignore copies shown fewer times than this.
+        Ignore copies shown fewer times than this (in their group; in the item scope, in all).
     prior_strength : float
         Pseudo-impressions of the empirical-Bayes prior (see the module docstring).
     n_draws, seed : int
         Monte Carlo draws per copy for the confidence, and their seed.
+    pair_scope : {"context", "item"}
+        Compare copies per item x segment x placement, or per item over all its impressions with
+        COEC exposures (module docstring); ``"context"`` is the default.
 
     Returns
     -------
@@ -146,28 +241,61 @@ def mine_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None = None, 
         Columns :data:`PAIR_COLUMNS`, sorted by group then descending weight. Empty when nothing is
         confident enough.
     """
+    if pair_scope not in PAIR_SCOPES:
+        raise InputError(f"pair_scope ({pair_scope!r}) must be one of {', '.join(PAIR_SCOPES)}", column="pair_scope")
+    if pair_scope == "item":
+        return _mine_item_pairs(logs, placements, min_confidence, value_metric, purchase_weight,
+                                max_pairs_per_group, min_impressions, prior_strength, n_draws, seed)
     stats = copy_stats(logs, placements, value_metric, purchase_weight, prior_strength)
     stats = stats[stats["n"] >= min_impressions]
     rng = np.random.default_rng(seed)
     rows = []
     for (item, seg, place), grp in stats.groupby(["item_id", "segment", "placement"], sort=True):
-        if len(grp) < 2:
-            continue
-        mean = grp["mean"].to_numpy()
-        n = grp["n"].to_numpy()
-        text = grp["copy_text"].to_numpy()
-        draws = _posterior_draws(grp, value_metric, purchase_weight, n_draws, rng)  # (k, n_draws)
-        conf = (draws[:, None, :] > draws[None, :, :]).mean(axis=2)  # (k, k): P(row beats column)
-        diff = mean[:, None] - mean[None, :]
-        a, b = np.nonzero((conf >= min_confidence) & (diff > 0))
-        if a.size == 0:
-            continue
-        weight = diff[a, b] * conf[a, b]
-        keep = np.argsort(-weight, kind="stable")[:max_pairs_per_group]
-        for k in keep:
-            i, j = a[k], b[k]
-            rows.append((item, seg, place, text[i], text[j], diff[i, j], conf[i, j], weight[k], n[i], n[j],
-                         "logged"))
+        text, n = grp["copy_text"].to_numpy(), grp["n"].to_numpy()
+        for i, j, gain, conf, weight in _compare(grp, value_metric, purchase_weight, n_draws, rng,
+                                                 min_confidence, max_pairs_per_group):
+            rows.append((item, seg, place, text[i], text[j], gain, conf, weight, n[i], n[j], "logged"))
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def _compare(grp: pd.DataFrame, value_metric: str, purchase_weight: float, n_draws: int,
+             rng: np.random.Generator, min_confidence: float, cap: int) -> list[tuple]:
+    """``(i, j, gain, confidence, weight)`` of the confident pairs among ``grp``'s copies, best ``cap``."""
+    if len(grp) < 2:
+        return []
+    mean = grp["mean"].to_numpy()
+    draws = _posterior_draws(grp, value_metric, purchase_weight, n_draws, rng)  # (k, n_draws)
+    conf = (draws[:, None, :] > draws[None, :, :]).mean(axis=2)  # (k, k): P(row beats column)
+    diff = mean[:, None] - mean[None, :]
+    a, b = np.nonzero((conf >= min_confidence) & (diff > 0))
+    if a.size == 0:
+        return []
+    weight = diff[a, b] * conf[a, b]
+    keep = np.argsort(-weight, kind="stable")[:cap]
+    return [(a[k], b[k], diff[a[k], b[k]], conf[a[k], b[k]], weight[k]) for k in keep]
+
+
+def _mine_item_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, min_confidence: float,
+                     value_metric: str, purchase_weight: float, cap: int, min_impressions: int,
+                     prior_strength: float, n_draws: int, seed: int) -> pd.DataFrame:
+    """:func:`mine_pairs` with ``pair_scope="item"``: item pairs, one row per context of the chosen copy."""
+    stats = item_copy_stats(logs, placements, value_metric, purchase_weight, prior_strength)
+    stats = stats[stats["n"] >= min_impressions]
+    seg = logs["segment"].fillna("").astype(str) if "segment" in logs.columns else pd.Series("", index=logs.index)
+    shown = pd.DataFrame({"item_id": logs["item_id"].to_numpy(), "copy_text": logs["copy_text"].to_numpy(),
+                          "segment": seg.to_numpy(), "placement": logs["placement"].to_numpy()})
+    shown = shown.drop_duplicates().sort_values(["item_id", "copy_text", "segment", "placement"])
+    contexts = {key: list(zip(g["segment"], g["placement"], strict=True))
+                for key, g in shown.groupby(["item_id", "copy_text"], sort=False)}
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item, grp in stats.groupby("item_id", sort=True):
+        text, n = grp["copy_text"].to_numpy(), grp["n"].to_numpy()
+        for i, j, gain, conf, weight in _compare(grp, value_metric, purchase_weight, n_draws, rng,
+                                                 min_confidence, cap):
+            where = contexts[(item, text[i])]
+            rows += [(item, s, p, text[i], text[j], gain, conf, weight / len(where), n[i], n[j], "logged")
+                     for s, p in where]
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
@@ -303,7 +431,8 @@ def mix_pairs(pairs: pd.DataFrame, honesty: pd.DataFrame | None, n: int, honesty
 RELAX_CONFIDENCES = (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55)
 
 
-def _candidates(logs: pd.DataFrame, placements, cfg, value_metric: str, guard) -> pd.DataFrame:
+def _candidates(logs: pd.DataFrame, placements, cfg, value_metric: str, guard,
+                pair_scope: str = "context") -> pd.DataFrame:
     """Every pair with confidence >= 0.5 (uncapped), with ``kept`` = passes the guard.
 
     The Monte Carlo confidences do not depend on the threshold (same seed, same groups), so the
@@ -311,8 +440,10 @@ def _candidates(logs: pd.DataFrame, placements, cfg, value_metric: str, guard) -
     """
     pairs = mine_pairs(logs, placements, min_confidence=0.5, value_metric=value_metric,
                        purchase_weight=cfg.purchase_weight, max_pairs_per_group=np.iinfo(np.int32).max,
-                       min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed)
+                       min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed,
+                       pair_scope=pair_scope)
     pairs["kept"] = True
+    pairs.attrs["pair_scope"] = pair_scope
     if guard is not None and len(pairs):
         kept = guard(pairs.assign(_row=np.arange(len(pairs))))
         pairs["kept"] = np.isin(np.arange(len(pairs)), kept["_row"].to_numpy())
@@ -320,24 +451,56 @@ def _candidates(logs: pd.DataFrame, placements, cfg, value_metric: str, guard) -
 
 
 def _count(candidates: pd.DataFrame, min_confidence: float, max_pairs_per_group: int) -> int:
-    """Pairs that pass ``min_confidence``, at most ``max_pairs_per_group`` per group, then the guard."""
+    """Pairs that pass ``min_confidence``, at most ``max_pairs_per_group`` per group, then the guard.
+
+    In the item scope a group is an item and the cap counts distinct item pairs (each may have a row
+    per context of its chosen copy).
+    """
     above = candidates[candidates["confidence"] >= min_confidence]
     if above.empty:
         return 0
-    rank = above.groupby(["item_id", "segment", "placement"], sort=False).cumcount()  # weight order
-    return int((above["kept"] & (rank < max_pairs_per_group)).sum())
+    if candidates.attrs.get("pair_scope", "context") == "item":
+        key = ["item_id", "chosen", "rejected"]
+        first = above.drop_duplicates(key)  # candidates come in weight order within each item
+        order = first.assign(_rank=first.groupby("item_id", sort=False).cumcount())[[*key, "_rank"]]
+        rank = above[key].merge(order, on=key, how="left")["_rank"].to_numpy()
+    else:
+        rank = above.groupby(["item_id", "segment", "placement"], sort=False).cumcount().to_numpy()  # weight order
+    return int((above["kept"].to_numpy() & (rank < max_pairs_per_group)).sum())
 
 
-def group_counts(logs: pd.DataFrame, min_impressions: int) -> tuple[int, int, str]:
+def group_counts(logs: pd.DataFrame, min_impressions: int, pair_scope: str = "context") -> tuple[int, int, str]:
     """``(groups, comparable groups, what a group is)`` as :func:`mine_pairs` forms them.
 
-    A group is item x segment x placement (item x placement when the log has no ``segment``); it is
-    comparable when at least two of its copies were shown ``min_impressions`` times or more.
+    A group is item x segment x placement (item x placement when the log has no ``segment``), or the
+    item in the item scope; it is comparable when at least two of its copies were shown
+    ``min_impressions`` times or more.
     """
-    keys = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
+    if pair_scope == "item":
+        keys = ["item_id"]
+    else:
+        keys = ["item_id", "segment", "placement"] if "segment" in logs.columns else ["item_id", "placement"]
     shown = logs.groupby([*keys, "copy_text"], sort=False).size()
     per_group = (shown >= min_impressions).groupby(level=list(range(len(keys)))).sum()
     return int(len(per_group)), int((per_group >= 2).sum()), " x ".join(k.removesuffix("_id") for k in keys)
+
+
+def relax_ladder(min_confidence: float, value_metric: str, pair_scope: str) -> list[tuple[float, str, str]]:
+    """The ``(min_confidence, value_metric, pair_scope)`` steps ``auto_relax`` tries, in order.
+
+    From the context scope, the item scope at the configured threshold comes first (pooled pairs at
+    0.9 are cleaner than per-context pairs at 0.6), then lower thresholds there, then ``ctr`` as the
+    value; the context scope's own lower thresholds and ``ctr`` come last (the per-item cap can
+    make the item scope give fewer).
+
+    >>> relax_ladder(0.9, "combined", "context")[:3]
+    [(0.9, 'combined', 'item'), (0.85, 'combined', 'item'), (0.8, 'combined', 'item')]
+    """
+    lower = [c for c in (min_confidence, *RELAX_CONFIDENCES) if c <= min_confidence]
+    metrics = [value_metric] + ([] if value_metric == "ctr" else ["ctr"])
+    scopes = ["item", "context"] if pair_scope == "context" else ["item"]
+    steps = [(c, m, sc) for sc in scopes for m in metrics for c in lower]
+    return [s for s in steps if s != (min_confidence, value_metric, pair_scope)]
 
 
 def mine_enough_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, cfg,
@@ -349,8 +512,8 @@ def mine_enough_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, 
     logs, placements
         As :func:`mine_pairs`.
     cfg : RloptDPOConfig
-        ``min_confidence, value_metric, purchase_weight, max_pairs_per_group, min_impressions,
-        prior_strength, min_pairs, auto_relax, seed``.
+        ``min_confidence, value_metric, pair_scope, purchase_weight, max_pairs_per_group,
+        min_impressions, prior_strength, min_pairs, auto_relax, seed``.
     guard : callable, optional
         ``pairs -> kept pairs`` (drops pairs whose chosen copy breaks a guard).
 
@@ -361,7 +524,8 @@ def mine_enough_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, 
     n_guarded : int
         Pairs the guard dropped.
     mining : dict
-        The values used (``min_confidence``, ``value_metric``) and, after relaxing, ``relaxed_from``.
+        The values used (``min_confidence``, ``value_metric``, ``pair_scope``) and, after relaxing,
+        ``relaxed_from``.
 
     Raises
     ------
@@ -369,57 +533,69 @@ def mine_enough_pairs(logs: pd.DataFrame, placements: Mapping[str, Any] | None, 
         Too few pairs and ``auto_relax`` off (or nothing reaches ``min_pairs``): the message gives the
         pair counts that other values of the knobs give on these logs, never the value in use.
     """
-    def mine(confidence: float, metric: str) -> tuple[pd.DataFrame, int]:
+    scope = getattr(cfg, "pair_scope", "context")
+
+    def mine(confidence: float, metric: str, pair_scope: str) -> tuple[pd.DataFrame, int]:
         pairs = mine_pairs(logs, placements, min_confidence=confidence, value_metric=metric,
                            purchase_weight=cfg.purchase_weight, max_pairs_per_group=cfg.max_pairs_per_group,
-                           min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed)
+                           min_impressions=cfg.min_impressions, prior_strength=cfg.prior_strength, seed=cfg.seed,
+                           pair_scope=pair_scope)
         kept = guard(pairs) if guard is not None else pairs
         return kept, len(pairs) - len(kept)
 
-    used = {"min_confidence": cfg.min_confidence, "value_metric": cfg.value_metric}
-    pairs, n_guarded = mine(cfg.min_confidence, cfg.value_metric)
+    used = {"min_confidence": cfg.min_confidence, "value_metric": cfg.value_metric, "pair_scope": scope}
+    pairs, n_guarded = mine(cfg.min_confidence, cfg.value_metric, scope)
     if len(pairs) >= cfg.min_pairs:
         return pairs, n_guarded, used
-    # What other values give on these logs: lower thresholds, then the click rate as the value.
-    metrics = [cfg.value_metric] + ([] if cfg.value_metric == "ctr" else ["ctr"])
-    ladder = [(c, m) for m in metrics for c in (cfg.min_confidence, *RELAX_CONFIDENCES)
-              if c <= cfg.min_confidence and (c, m) != (cfg.min_confidence, cfg.value_metric)]
-    found: dict[tuple[float, str], int] = {}
-    cands = {m: _candidates(logs, placements, cfg, m, guard) for m in metrics}
-    for c, m in ladder:
-        found[(c, m)] = _count(cands[m], c, cfg.max_pairs_per_group)
-    enough = [(c, m) for c, m in ladder if found[(c, m)] >= cfg.min_pairs]
+    # What other values give on these logs: the item scope, lower thresholds, the click rate as the value.
+    ladder = relax_ladder(cfg.min_confidence, cfg.value_metric, scope)
+    kinds = dict.fromkeys((m, sc) for _, m, sc in ladder)
+    cands = {(m, sc): _candidates(logs, placements, cfg, m, guard, sc) for m, sc in kinds}
+    found = {step: _count(cands[step[1:]], step[0], cfg.max_pairs_per_group) for step in ladder}
+    enough = [step for step in ladder if found[step] >= cfg.min_pairs]
     if cfg.auto_relax and enough:
-        c, m = enough[0]
+        c, m, sc = enough[0]
         import warnings
 
         warnings.warn(f"auto_relax: {len(pairs)} pairs at min_confidence={cfg.min_confidence}, value_metric="
-                      f"{cfg.value_metric!r} (need min_pairs={cfg.min_pairs}); mining with min_confidence={c}, "
-                      f"value_metric={m!r} instead ({found[(c, m)]} pairs)", UserWarning, stacklevel=2)
-        pairs, n_guarded = mine(c, m)
-        return pairs, n_guarded, {"min_confidence": c, "value_metric": m, "relaxed_from": used}
-    n_groups, n_comparable, what = group_counts(logs, cfg.min_impressions)
+                      f"{cfg.value_metric!r}, pair_scope={scope!r} (need min_pairs={cfg.min_pairs}); mining with "
+                      f"min_confidence={c}, value_metric={m!r}, pair_scope={sc!r} instead ({found[(c, m, sc)]} "
+                      "pairs)", UserWarning, stacklevel=2)
+        pairs, n_guarded = mine(c, m, sc)
+        return pairs, n_guarded, {"min_confidence": c, "value_metric": m, "pair_scope": sc, "relaxed_from": used}
+    n_groups, n_comparable, what = group_counts(logs, cfg.min_impressions, scope)
+
+    def down_to_enough(metric: str, pair_scope: str) -> list[tuple[float, int]]:
+        out = []
+        for c, m, sc in ladder:  # down to the first threshold that is enough
+            if (m, sc) == (metric, pair_scope):
+                out.append((c, found[(c, m, sc)]))
+                if out[-1][1] >= cfg.min_pairs:
+                    break
+        return out
+
     options = []
-    same = []
-    for c, m in ladder:  # down to the first threshold that is enough
-        if m == cfg.value_metric:
-            same.append(f"{c} would give {found[(c, m)]}")
-            if found[(c, m)] >= cfg.min_pairs:
-                break
+    same = down_to_enough(cfg.value_metric, scope)
     if same:
-        options.append("min_confidence " + ", ".join(same))
+        options.append("min_confidence " + ", ".join(f"{c} would give {n}" for c, n in same))
+    if scope == "context":
+        pooled = down_to_enough(cfg.value_metric, "item")
+        options.append("pair_scope 'item' (an item's copies compared over all its impressions) would give "
+                       + ", ".join(f"{n} at min_confidence {c}" for c, n in pooled))
     if cfg.value_metric != "ctr":
-        ctr = [f"{found[(c, 'ctr')]} at min_confidence {c}" for c, m in ladder if m == "ctr"][:3]
+        ctr = [f"{found[(c, 'ctr', scope)]} at min_confidence {c}" for c, m, sc in ladder
+               if (m, sc) == ("ctr", scope)][:3]
         options.append("value_metric 'ctr' (clicks are more frequent than purchases) would give " + ", ".join(ctr))
     if len(pairs) >= 1:
         options.append(f"min_pairs {len(pairs)} would accept these {len(pairs)}")
     tried = " (auto_relax tried every step)" if cfg.auto_relax else \
-        "; or set auto_relax (--auto-relax) to lower them step by step"
+        "; or set auto_relax (--auto-relax) to try the item scope and lower thresholds step by step"
     raise InputError(
         f"only {len(pairs)} confident preference pairs (need min_pairs={cfg.min_pairs}) from {len(logs)} "
         f"impressions in {n_groups} {what} groups ({n_comparable} with two or more copies shown at least "
         f"min_impressions={cfg.min_impressions} times) at min_confidence={cfg.min_confidence}, "
-        f"value_metric={cfg.value_metric!r}. On these logs: {'; '.join(options) or 'no lower setting helps'}. "
+        f"value_metric={cfg.value_metric!r}, pair_scope={scope!r}. On these logs: "
+        f"{'; '.join(options) or 'no lower setting helps'}. "
         "Log more impressions per copy and more copies per item, or change these knobs (rlopt tune "
-        f"--min-confidence/--value-metric/--min-pairs, or the same [tuning] keys){tried}",
+        f"--min-confidence/--value-metric/--pair-scope/--min-pairs, or the same [tuning] keys){tried}",
         key="min_pairs", rule="enough confident pairs for DPO", value=len(pairs))

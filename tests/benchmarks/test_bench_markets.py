@@ -51,14 +51,23 @@ def test_every_stage_recorded(smoke):
 
 
 def test_extra_rows_best_of_n_and_few_shot(smoke):
+    from rlopt.generation.fewshot import verbatim_rate
+
     case, work = smoke
     ctr = case["graded"]["ctr"]
-    for row in ("few-shot", "tuned + best-of-n"):
+    rows = ("base + few-shot", "tuned + best-of-n", "tuned + few-shot", "tuned + few-shot + best-of-n")
+    for row in rows:
         assert row in ctr["means"] and f"{row} / mean_logged" in ctr["ratios"] and row in case["quality"]
     assert case["timing"]["generate_tuned_best_of_n"]["rerank"]["n"] == 2
-    assert 0.0 <= case["timing"]["generate_few_shot"]["verbatim_rate"] <= 1.0
-    shown = pd.read_json(work / "atelier" / "copies_few-shot.jsonl", lines=True)
-    assert shown["examples"].map(len).max() == 1  # the prompt carried one logged copy
+    assert case["timing"]["generate_tuned_few_shot_best_of_n"]["rerank"]["n"] == 2
+    assert 0.0 <= case["timing"]["generate_base_few_shot"]["verbatim_rate"] <= 1.0
+    for row in rows[2:]:  # every measured DPO route is checked against the generator targets
+        assert f"{row} / mean_logged ctr >= 1.0" in case["targets"]
+    for row in ("base + few-shot", "tuned + few-shot"):
+        shown = pd.read_json(work / "atelier" / f"copies_{row}.jsonl", lines=True)
+        assert shown["examples"].map(len).max() == 1  # the prompt carried one logged copy
+        share = case["quality"][row]["verbatim_example_share"]
+        assert share == pytest.approx(verbatim_rate(shown))
 
 
 def test_grpo_row_and_resample_counterfactual(smoke):

@@ -172,9 +172,14 @@ def test_tune_cli_trains_with_field_flags_and_auto_relax(tmp_path, tiny_causal_l
     strict = runner.invoke(app, [*base, "--out", str(tmp_path / "strict")])
     assert isinstance(strict.exception, InputError) and "need min_pairs=12" in str(strict.exception)
     assert "min_confidence 0.85 would give 12" in str(strict.exception)
-    with pytest.warns(UserWarning, match=r"auto_relax: .* mining with min_confidence=0.85"):
+    assert "pair_scope 'item'" in str(strict.exception)
+    # the item scope at the same threshold comes before a lower threshold
+    with pytest.warns(UserWarning, match=r"auto_relax: .* mining with min_confidence=0.9, .*pair_scope='item'"):
         relaxed = runner.invoke(app, [*base, "--out", str(tmp_path / "relaxed"), "--auto-relax"])
     assert relaxed.exit_code == 0, relaxed.output
     meta = json.loads((tmp_path / "relaxed" / "tuning.json").read_text())
-    assert meta["steps"] == 1 and meta["data"]["pairs"] == 12
-    assert meta["config"]["min_confidence"] == 0.85 and meta["config"]["per_device_train_batch_size"] == 2
+    assert meta["steps"] == 1 and meta["data"]["pairs"] >= 12 and meta["data"]["pair_scope"] == "item"
+    assert meta["config"]["min_confidence"] == 0.9 and meta["config"]["pair_scope"] == "item"
+    assert meta["config"]["per_device_train_batch_size"] == 2
+    pooled = runner.invoke(app, [*base, "--out", str(tmp_path / "pooled"), "--pair-scope", "item"])
+    assert pooled.exit_code == 0, pooled.output

@@ -11,7 +11,7 @@ import pytest
 from rlopt.errors import InputError
 from rlopt.tuning.config import make_config
 from rlopt.tuning.dpo import pairs_for
-from rlopt.tuning.pairs import group_counts, mine_pairs
+from rlopt.tuning.pairs import group_counts, mine_pairs, relax_ladder
 from tests.tuning.tuning_data import CATALOG, PLACEMENTS, make_logs
 
 
@@ -64,11 +64,26 @@ def test_auto_relax_lowers_step_by_step_and_warns_with_the_values_used():
     assert len(pairs) >= 12
     text = " ".join(str(w.message) for w in caught)
     assert "auto_relax" in text and f"min_confidence={config.min_confidence}" in text
-    assert config.min_confidence < 0.9  # the value used is recorded in the config (tuning.json)
-    # the first threshold that gives enough, not a lower one
-    higher = [c for c in (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55) if c > config.min_confidence]
-    for c in higher:
-        assert len(pairs_for(logs, PLACEMENTS, cfg(min_pairs=1, min_confidence=c), CATALOG)[0]) < 12
+    assert f"pair_scope={config.pair_scope!r}" in text
+    # the values used are recorded in the config (tuning.json): the first step of the ladder that gives enough
+    used = (config.min_confidence, config.value_metric, config.pair_scope)
+    ladder = relax_ladder(0.9, "combined", "context")
+    for c, m, scope in ladder[:ladder.index(used)]:
+        assert len(pairs_for(logs, PLACEMENTS, cfg(min_pairs=1, min_confidence=c, value_metric=m, pair_scope=scope),
+                             CATALOG)[0]) < 12
+
+
+def test_auto_relax_lowers_the_threshold_step_by_step_in_the_item_scope():
+    logs = weak_logs()
+    config = cfg(min_pairs=14, min_confidence=0.99, auto_relax=True, pair_scope="item")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        pairs, _ = pairs_for(logs, PLACEMENTS, config, CATALOG)
+    assert len(pairs) >= 14 and config.min_confidence < 0.99 and config.pair_scope == "item"
+    for c in (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55):
+        if c > config.min_confidence:
+            assert len(pairs_for(logs, PLACEMENTS, cfg(min_pairs=1, min_confidence=c, pair_scope="item"),
+                                 CATALOG)[0]) < 14
 
 
 def test_knobs_reach_mining():
