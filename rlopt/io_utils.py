@@ -85,8 +85,6 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-_json_default = json_default  # the old private name, still imported by rlopt.data.io
-
 
 def json_ready(obj: Any) -> Any:
     """A copy of ``obj`` that strict JSON can hold (``json.dumps(..., allow_nan=False)`` accepts it).

@@ -27,12 +27,12 @@ from typing import Any
 import pandas as pd
 
 from rlopt.data.io import (
-    _parse_lines,
-    _read_jsonl_arrow,
-    _short,
     arrow_to_frame,
     csv_header,
+    parse_json_lines,
+    read_jsonl_arrow,
     read_table,
+    short_error,
     sniff_format,
 )
 from rlopt.errors import InputError
@@ -86,7 +86,7 @@ def _parquet_dataset(p: Path) -> Any:
     try:
         return pq.ParquetDataset(p)
     except (pa.ArrowException, OSError) as err:
-        raise InputError(f"not a readable Parquet {'dataset' if p.is_dir() else 'file'} ({_short(err)})",
+        raise InputError(f"not a readable Parquet {'dataset' if p.is_dir() else 'file'} ({short_error(err)})",
                          file=str(p), rule="file format") from None
 
 
@@ -192,7 +192,7 @@ def _parquet_batches(p: Path, columns: Sequence[str] | None, batch_rows: int) ->
                 start += rb.num_rows
                 shard_start += rb.num_rows
         except (pa.ArrowException, OSError) as err:
-            raise InputError(f"not a readable Parquet file ({_short(err)})", file=frag.path,
+            raise InputError(f"not a readable Parquet file ({short_error(err)})", file=frag.path,
                              rule="file format") from None
 
 
@@ -255,7 +255,7 @@ def _csv_batches(p: Path, columns: Sequence[str] | None, batch_rows: int) -> Ite
                 yield Batch(part.to_pandas(), start, str(p), start)
                 start += part.num_rows
     except (pa.ArrowInvalid, pa.ArrowException) as err:
-        text = _short(err)
+        text = short_error(err)
         if "UTF8" in text or "UTF-8" in text:
             _raise_utf8_error(p)
         raise InputError(f"not a well-formed CSV file ({text})", file=str(p), rule="file format") from None
@@ -306,16 +306,16 @@ def _jsonl_block(p: Path, data: bytes, line_offset: int, row_offset: int) -> pd.
             file=str(p), rule="UTF-8 encoding") from None
     if not text.strip():
         return pd.DataFrame()
-    df = _read_jsonl_arrow(data)
+    df = read_jsonl_arrow(data)
     if df is not None:
         return df
     lines = [ln for ln in text.split("\n") if ln.strip()]
-    records = _parse_lines(lines)
+    records = parse_json_lines(lines)
     if records is None:
         try:
-            from rlopt.data.io import _raise_bad_json_line
+            from rlopt.data.io import raise_bad_json_line
 
-            _raise_bad_json_line(p, text)
+            raise_bad_json_line(p, text)
         except InputError as err:
             raise _shift(err, line_offset, row_offset) from None
     not_obj = [i for i, r in enumerate(records) if type(r) is not dict]

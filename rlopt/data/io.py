@@ -24,13 +24,13 @@ import pandas as pd
 
 from rlopt.data.schema import JSON_COLUMNS
 from rlopt.errors import InputError
-from rlopt.io_utils import _json_default, atomic_path
+from rlopt.io_utils import atomic_path, json_default
 
 PathLike = str | os.PathLike[str]
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
            ".csv": "csv"}
-_META_KEY = b"rlopt.json_columns"
+JSON_COLUMNS_META_KEY = b"rlopt.json_columns"  # Parquet schema metadata: the JSON-encoded columns
 _ATTRS_KEY = "rlopt.json_columns"
 
 
@@ -40,7 +40,7 @@ def csv_header(text: str, p: Path) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text)))
     except (csv.Error, StopIteration) as err:
-        raise InputError(f"not a well-formed CSV header ({_short(err)})", file=str(p), rule="file format") from None
+        raise InputError(f"not a well-formed CSV header ({short_error(err)})", file=str(p), rule="file format") from None
     blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
     if blank:
         raise InputError(f"CSV header has a blank column name at position(s) {blank} (columns: {header})",
@@ -136,7 +136,7 @@ def read_table(path: PathLike, *, allow_empty: bool = False, decode_json: bool =
             if fmt == "csv":
                 df = _read_csv(p, text)
             else:  # Arrow's JSON reader when it provably reads the same records; else line by line
-                df = _read_jsonl_arrow(data)
+                df = read_jsonl_arrow(data)
                 if df is None:
                     df = _read_jsonl(p, text)
             del data, text
@@ -161,7 +161,7 @@ def _read_parquet(p: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
-        raise InputError(f"not a readable Parquet file ({_short(err)})", file=str(p),
+        raise InputError(f"not a readable Parquet file ({short_error(err)})", file=str(p),
                          rule="file format") from None
     return arrow_to_frame(table)
 
@@ -175,7 +175,7 @@ def _read_parquet_dir(p: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
-        raise InputError(f"not a readable Parquet dataset ({_short(err)})", file=str(p),
+        raise InputError(f"not a readable Parquet dataset ({short_error(err)})", file=str(p),
                          rule="file format") from None
     return arrow_to_frame(table)
 
@@ -204,7 +204,7 @@ def arrow_to_frame(table: Any) -> pd.DataFrame:
         if pa.types.is_map(field.type):
             df[field.name] = pd.Series([None if v is None else dict(v) for v in df[field.name]],
                                        index=df.index, dtype=object)
-    df.attrs[_ATTRS_KEY] = json.loads(meta[_META_KEY]) if _META_KEY in meta else []
+    df.attrs[_ATTRS_KEY] = json.loads(meta[JSON_COLUMNS_META_KEY]) if JSON_COLUMNS_META_KEY in meta else []
     return df
 
 
@@ -232,7 +232,7 @@ def _read_text(p: Path) -> tuple[bytes, str]:
             "re-save the file as UTF-8", file=str(p), rule="UTF-8 encoding") from None
 
 
-def _read_jsonl_arrow(data: bytes) -> pd.DataFrame | None:
+def read_jsonl_arrow(data: bytes) -> pd.DataFrame | None:
     """Parse JSONL with Arrow (multi-threaded C++), or return None when the result might differ.
 
     Arrow would accept two objects on one line and silently infers ISO-looking strings as
@@ -283,9 +283,9 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
                              file=str(p), rule="file format") from None
     else:
         lines = [ln for ln in text.split("\n") if ln.strip()]  # not splitlines: U+2028 is valid in JSON
-        records = _parse_lines(lines)
+        records = parse_json_lines(lines)
         if records is None:
-            _raise_bad_json_line(p, text)
+            raise_bad_json_line(p, text)
     not_obj = [i for i, r in enumerate(records) if type(r) is not dict]
     if not_obj:
         kind = type(records[not_obj[0]]).__name__
@@ -297,7 +297,7 @@ def _read_jsonl(p: Path, text: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _parse_lines(lines: list[str]) -> list[Any] | None:
+def parse_json_lines(lines: list[str]) -> list[Any] | None:
     """Parse each line as exactly one JSON value (a record never spans or shares a line); None on error."""
     scan, records = _scan_once, []
     append = records.append
@@ -315,7 +315,7 @@ def _parse_lines(lines: list[str]) -> list[Any] | None:
     return records
 
 
-def _raise_bad_json_line(p: Path, text: str) -> None:
+def raise_bad_json_line(p: Path, text: str) -> None:
     """Raise the InputError for the first line that is not one JSON value (row = its record number)."""
     lines = text.split("\n")
     row = 0
@@ -352,7 +352,7 @@ def _read_csv(p: Path, text: str) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(io.BytesIO(text.encode("utf-8")), parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowException) as err:
-        raise InputError(f"not a well-formed CSV file ({_short(err)})", file=str(p), rule="file format") from None
+        raise InputError(f"not a well-formed CSV file ({short_error(err)})", file=str(p), rule="file format") from None
     return table.to_pandas()
 
 
@@ -415,10 +415,10 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
     fmt = table_format(p)
     if fmt == "jsonl":
         return write_jsonl(df, p)
-    json_cols = _json_columns(df)
+    json_cols = json_columns(df)
     out = df.reset_index(drop=True).copy(deep=False)
     for col in json_cols:
-        out[col] = _encode_json_column(out[col])
+        out[col] = encode_json_column(out[col])
     with atomic_path(p) as tmp:
         if fmt == "parquet":
             import pyarrow as pa
@@ -426,7 +426,7 @@ def write_table(df: pd.DataFrame, path: PathLike) -> Path:
 
             table = pa.Table.from_pandas(out, preserve_index=False)
             meta = dict(table.schema.metadata or {})
-            meta[_META_KEY] = json.dumps(json_cols).encode()
+            meta[JSON_COLUMNS_META_KEY] = json.dumps(json_cols).encode()
             pq.write_table(table.replace_schema_metadata(meta), tmp)
         else:
             out.to_csv(tmp, index=False, encoding="utf-8")
@@ -498,10 +498,10 @@ def _json_default_nan(obj: Any) -> Any:
         return obj.isoformat()
     if isinstance(obj, np.floating) and not np.isfinite(obj):
         return None
-    return _json_default(obj)
+    return json_default(obj)
 
 
-def _json_columns(df: pd.DataFrame) -> list[str]:
+def json_columns(df: pd.DataFrame) -> list[str]:
     """Columns to store as JSON strings: known JSON columns plus any object column with dicts/lists."""
     cols = []
     for col in df.columns:
@@ -513,7 +513,12 @@ def _json_columns(df: pd.DataFrame) -> list[str]:
     return cols
 
 
-def _encode_json_column(s: pd.Series) -> pd.Series:
+def encode_json_column(s: pd.Series) -> pd.Series:
+    """``s`` with each dict/list/tuple as a JSON string, every other value as ``str`` and missing as None.
+
+    For the columns :func:`json_columns` picks, before writing Parquet or CSV (NaN inside a value
+    becomes ``null``); :func:`read_table` decodes them back.
+    """
     values = s.to_numpy(dtype=object)
     out = [
         None if _is_missing(v) else
@@ -524,6 +529,11 @@ def _encode_json_column(s: pd.Series) -> pd.Series:
     return pd.Series(out, index=s.index, name=s.name, dtype=object)
 
 
-def _short(err: BaseException, limit: int = 200) -> str:
+def short_error(err: BaseException, limit: int = 200) -> str:
+    """A library's error message on one line, cut to ``limit`` characters, to quote inside an InputError.
+
+    >>> short_error(ValueError("line one\\n  line two"))
+    'line one line two'
+    """
     text = " ".join(str(err).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

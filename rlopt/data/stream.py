@@ -37,9 +37,9 @@ from rlopt.data.rules import KINDS, Frame, Rule, rules_for, whole_table_columns
 from rlopt.data.schema import Placement
 from rlopt.data.table_writer import TableWriter
 from rlopt.data.validate import (
-    _SHOW_ROWS,
     ON_ERROR_CHOICES,
     REQUIRED,
+    SHOW_ROWS,
     OnError,
     ValidationReport,
     check_required_columns,
@@ -361,14 +361,14 @@ class _Pass:
             for rule, mask in masks.items():
                 self.counts[rule] += int(mask.sum())
             name = batch.shard if self.sharded else None
-            if len(self.shown) < _SHOW_ROWS:
+            if len(self.shown) < SHOW_ROWS:
                 if self.first_shard is None:
                     self.first_shard = batch.shard
-                cells = offending_cells(df, masks, bad, _SHOW_ROWS, row_offset=batch.start, shard=name,
+                cells = offending_cells(df, masks, bad, SHOW_ROWS, row_offset=batch.start, shard=name,
                                         shard_offset=batch.shard_start)
                 rows_seen = sorted({c[0] for c in self.shown})
                 for c in cells:
-                    if c[0] in rows_seen or len(rows_seen) < _SHOW_ROWS:
+                    if c[0] in rows_seen or len(rows_seen) < SHOW_ROWS:
                         if c[0] not in rows_seen:
                             rows_seen.append(c[0])
                         self.shown.append(c)

@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 
 from rlopt.data.io import (
-    _META_KEY,
-    _encode_json_column,
-    _json_columns,
+    JSON_COLUMNS_META_KEY,
+    encode_json_column,
     frame_records,
+    json_columns,
     table_format,
     write_jsonl_rows,
 )
@@ -65,10 +65,10 @@ class TableWriter:
             write_jsonl_rows(self._fh, frame_records(df))
         else:
             if self._json_cols is None:
-                self._json_cols = _json_columns(df)
+                self._json_cols = json_columns(df)
             out = df.reset_index(drop=True).copy(deep=False)
             for col in self._json_cols:
-                out[col] = _encode_json_column(out[col])
+                out[col] = encode_json_column(out[col])
             if self.format == "csv":
                 out.to_csv(self._tmp, index=False, encoding="utf-8", mode="w" if self.rows == 0 else "a",
                            header=self.rows == 0)
@@ -85,7 +85,7 @@ class TableWriter:
             # an all-blank column of the first batch has no type yet: strings (what blank cells are)
             fields = [pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in table.schema]
             meta = dict(table.schema.metadata or {})
-            meta[_META_KEY] = json.dumps(self._json_cols).encode()
+            meta[JSON_COLUMNS_META_KEY] = json.dumps(self._json_cols).encode()
             self._schema = pa.schema(fields, metadata=meta)
             self._pq = pq.ParquetWriter(self._tmp, self._schema)
         table = pa.Table.from_pandas(out, schema=self._schema, preserve_index=False)

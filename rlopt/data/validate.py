@@ -45,7 +45,7 @@ OnError = Literal["fail", "quarantine"]
 ON_ERROR_CHOICES = ("fail", "quarantine")
 REQUIRED = {"catalog": CATALOG_REQUIRED, "logs": LOG_REQUIRED, "contexts": CONTEXT_REQUIRED,
             "copies": COPIES_REQUIRED}
-_SHOW_ROWS = 5
+SHOW_ROWS = 5  # offending rows named in a failure paragraph (every validator, in memory or streamed)
 
 
 @dataclass
@@ -173,7 +173,7 @@ def validate_table(
 
 def _failure(df: pd.DataFrame, masks: dict[Rule, np.ndarray], bad: np.ndarray, file: str | None) -> InputError:
     counts = {r: int(m.sum()) for r, m in masks.items() if m.any()}
-    shown = offending_cells(df, masks, bad, _SHOW_ROWS)
+    shown = offending_cells(df, masks, bad, SHOW_ROWS)
     return failure_error(int(bad.sum()), len(df), counts, shown, file)
 
 

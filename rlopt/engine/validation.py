@@ -37,6 +37,7 @@ from rlopt.data.stream import WholeTable, validate_batch
 from rlopt.data.table_writer import TableWriter
 from rlopt.data.validate import (
     ON_ERROR_CHOICES,
+    SHOW_ROWS,
     ValidationReport,
     check_required_columns,
     failure_error,
@@ -48,7 +49,6 @@ from rlopt.engine import Engine
 from rlopt.engine.units import Planner, Unit
 from rlopt.errors import InputError
 
-_SHOW_ROWS = 5  # offending rows named in the failure paragraph (as the in-memory validator)
 _DISTINCT = ("item_id", "placement", "segment", "user_id")
 
 
@@ -122,7 +122,7 @@ def _check(unit: Unit, table: str, *, columns: list[str], catalog_ids: pd.Index 
     counts = {rule.id: int(mask.sum()) for rule, mask in masks.items() if mask.any()}
     name = batch.shard if sharded else None
     shown = [(row, rule.id, value, text) for row, rule, value, text in
-             offending_cells(df, masks, bad, _SHOW_ROWS, row_offset=batch.start, shard=name,
+             offending_cells(df, masks, bad, SHOW_ROWS, row_offset=batch.start, shard=name,
                              shard_offset=batch.shard_start)]
     out = _Checked(n, batch.shard, counts, int(bad.sum()), shown)
     if quarantine and bad.any():
@@ -268,10 +268,10 @@ class _Totals:
         for rid, c in result.counts.items():
             self.counts[rid] = self.counts.get(rid, 0) + c
         have = sorted({s[0] for s in self.shown})
-        if result.shown and len(have) < _SHOW_ROWS:
+        if result.shown and len(have) < SHOW_ROWS:
             if not self.shown:
                 self.first_shard = result.shard
-            keep = set(sorted({s[0] for s in result.shown})[: _SHOW_ROWS - len(have)])
+            keep = set(sorted({s[0] for s in result.shown})[: SHOW_ROWS - len(have)])
             self.shown += [s for s in result.shown if s[0] in keep]
         for c, values in result.distinct.items():
             self.distinct.setdefault(c, set()).update(values)

@@ -67,7 +67,7 @@ class EpsilonGreedy(_ArmStats):
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, epsilon: float = 0.1,
                  initial: float = 1.0) -> None:
         super().__init__(n_actions, dim, rng)
-        self.epsilon = _check_unit("epsilon", epsilon)
+        self.epsilon = check_unit_interval("epsilon", epsilon)
         self.initial = float(initial)
 
     def _scores(self, contexts: np.ndarray) -> np.ndarray:
@@ -75,13 +75,13 @@ class EpsilonGreedy(_ArmStats):
         return np.broadcast_to(means, (contexts.shape[0], self.n_actions))
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
-        return _epsilon_mix(self, self._argmax(self._scores(contexts)))
+        return epsilon_mix(self, self._argmax(self._scores(contexts)))
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         return self.epsilon / self.n_actions + (1 - self.epsilon) * greedy_probs(self._scores(contexts))
 
     def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
-        return _epsilon_scores(self, np.asarray(self._scores(contexts), dtype=np.float64))
+        return epsilon_scores(self, np.asarray(self._scores(contexts), dtype=np.float64))
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "initial": self.initial}
@@ -174,14 +174,15 @@ class BernoulliTS(_ArmStats):
         return {"alpha0": self.alpha0, "beta0": self.beta0, "n_samples": self.n_samples}
 
 
-def _check_unit(name: str, value: float) -> float:
+def check_unit_interval(name: str, value: float) -> float:
+    """``value`` as a float, or an InputError naming ``name`` when it is outside [0, 1] (e.g. ``epsilon``)."""
     value = float(value)
     if not 0.0 <= value <= 1.0:
         raise InputError(f"{name} must be in [0, 1], got {value}", column=name, rule=f"0 <= {name} <= 1")
     return value
 
 
-def _epsilon_mix(policy: Policy, greedy: np.ndarray) -> np.ndarray:
+def epsilon_mix(policy: Policy, greedy: np.ndarray) -> np.ndarray:
     """Replace each greedy action by a uniform one with probability ``policy.epsilon``."""
     n = greedy.shape[0]
     explore = policy.rng.random(n) < policy.epsilon
@@ -189,7 +190,7 @@ def _epsilon_mix(policy: Policy, greedy: np.ndarray) -> np.ndarray:
     return np.where(explore, random_actions, greedy)
 
 
-def _epsilon_scores(policy: Policy, scores: np.ndarray) -> np.ndarray:
+def epsilon_scores(policy: Policy, scores: np.ndarray) -> np.ndarray:
     """Greedy scores, replaced by random ones on the rows that explore (probability ε)."""
     explore = policy.rng.random(scores.shape[0]) < policy.epsilon
     return np.where(explore[:, None], policy.rng.random(scores.shape), scores)

@@ -26,11 +26,11 @@ from scipy.special import log_ndtr
 
 from rlopt.errors import InputError
 from rlopt.policies.base import Policy, greedy_probs
-from rlopt.policies.context_free import _check_unit, _epsilon_mix, _epsilon_scores
+from rlopt.policies.context_free import check_unit_interval, epsilon_mix, epsilon_scores
 from rlopt.seeding import RNGLike
 
 
-class _TypedModels(Policy):
+class TypedModels(Policy):
     """One model per action (``n_types = 0``) or per action type (typed arms); see the module docstring.
 
     Holds ``fit_intercept``, ``n_types``, ``n_models`` and the model input size ``d_model``;
@@ -72,7 +72,7 @@ class _TypedModels(Policy):
         return actions if types is None else types[np.arange(len(actions)), actions]
 
 
-class _RidgeArms(_TypedModels):
+class _RidgeArms(TypedModels):
     """Shared per-arm ridge state: ``A_inv (K, d, d)``, ``b (K, d)``, ``theta (K, d)``."""
 
     def __init__(self, n_actions: int, dim: int, rng: RNGLike = None, lambda_: float = 1.0,
@@ -251,13 +251,13 @@ class LinearEpsilonGreedy(_RidgeArms):
                  lambda_: float = 1.0, fit_intercept: bool = True, n_types: int = 0) -> None:
         super().__init__(n_actions, dim, rng, lambda_=lambda_, fit_intercept=fit_intercept,
                          n_types=n_types)
-        self.epsilon = _check_unit("epsilon", epsilon)
+        self.epsilon = check_unit_interval("epsilon", epsilon)
 
     def _select(self, contexts: np.ndarray) -> np.ndarray:
-        return _epsilon_mix(self, self._argmax(self._greedy_scores(contexts)))
+        return epsilon_mix(self, self._argmax(self._greedy_scores(contexts)))
 
     def _rank_scores(self, contexts: np.ndarray) -> np.ndarray:
-        return _epsilon_scores(self, self._greedy_scores(contexts))
+        return epsilon_scores(self, self._greedy_scores(contexts))
 
     def _action_probs(self, contexts: np.ndarray) -> np.ndarray:
         greedy = greedy_probs(self._greedy_scores(contexts))

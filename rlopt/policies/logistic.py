@@ -21,11 +21,11 @@ import numpy as np
 from scipy.special import expit
 
 from rlopt.errors import InputError
-from rlopt.policies.linear import _TypedModels, gaussian_argmax_probs
+from rlopt.policies.linear import TypedModels, gaussian_argmax_probs
 from rlopt.seeding import RNGLike
 
 
-class LogisticTS(_TypedModels):
+class LogisticTS(TypedModels):
     """Thompson sampling on a logistic model per action (or per type), diagonal Laplace posterior.
 
     Parameters

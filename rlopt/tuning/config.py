@@ -66,7 +66,7 @@ class _LoraFields:
 
 
 @dataclass
-class _OnlineFields(_LoraFields):
+class OnlineFields(_LoraFields):
     """Project fields of the online methods (GRPO, RLOO): the LoRA fields, prompts and reward weights."""
 
     max_contexts: int = field(default=256, metadata={
@@ -259,7 +259,7 @@ class RloptDPOConfig(_LoraFields, DPOConfig):
 
 
 @dataclass
-class RloptGRPOConfig(_OnlineFields, GRPOConfig):
+class RloptGRPOConfig(OnlineFields, GRPOConfig):
     """GRPO with the reward model + guards (TRL's ``GRPOConfig`` + project fields).
 
     GRPO carries the PPO clipped objective: ``epsilon`` clips the ratio, ``num_iterations`` > 1 runs
@@ -271,7 +271,7 @@ class RloptGRPOConfig(_OnlineFields, GRPOConfig):
 
 
 @dataclass
-class RloptRLOOConfig(_OnlineFields, RLOOConfig):
+class RloptRLOOConfig(OnlineFields, RLOOConfig):
     """RLOO (REINFORCE leave-one-out) with the reward model + guards (TRL's ``RLOOConfig`` + project fields).
 
     Same project fields as :class:`RloptGRPOConfig`.

@@ -39,10 +39,10 @@ _REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_
 
 
 def online_reward_weights() -> SimpleNamespace:
-    """The online methods' default reward terms (``_OnlineFields`` defaults), so both rank copy alike."""
-    from rlopt.tuning.config import _OnlineFields
+    """The online methods' default reward terms (``OnlineFields`` defaults), so both rank copy alike."""
+    from rlopt.tuning.config import OnlineFields
 
-    defaults = {f.name: f.default for f in dataclasses.fields(_OnlineFields)}
+    defaults = {f.name: f.default for f in dataclasses.fields(OnlineFields)}
     return SimpleNamespace(**{k: defaults[k] for k in _REWARD_WEIGHT_FIELDS})
 
 

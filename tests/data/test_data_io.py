@@ -232,11 +232,11 @@ def test_utf16_file_is_named(tmp_path):
 
 
 def test_arrow_and_line_by_line_jsonl_readers_agree(tmp_path):
-    from rlopt.data.io import _read_jsonl, _read_jsonl_arrow
+    from rlopt.data.io import _read_jsonl, read_jsonl_arrow
 
     path = write_table(make_logs(), tmp_path / "logs.jsonl")
     data = path.read_bytes()
-    fast = _read_jsonl_arrow(data)
+    fast = read_jsonl_arrow(data)
     assert fast is not None  # a plain rlopt-written file takes the fast path
     slow = _read_jsonl(path, data.decode("utf-8"))
     cat = make_catalog()
@@ -250,9 +250,9 @@ def test_arrow_and_line_by_line_jsonl_readers_agree(tmp_path):
     '{"f": {"since": "2024-01-01"}}\n',                       # ... also inside an object
 ])
 def test_arrow_jsonl_path_declines_when_it_could_differ(content):
-    from rlopt.data.io import _read_jsonl_arrow
+    from rlopt.data.io import read_jsonl_arrow
 
-    assert _read_jsonl_arrow(content.encode()) is None
+    assert read_jsonl_arrow(content.encode()) is None
 
 
 def test_iso_timestamps_and_date_like_features_in_jsonl(tmp_path):
