@@ -128,16 +128,17 @@ _SPLIT_EPILOG = (
     "so no user is in both. The logs are validated first (bad rows: exit 2, or --on-error quarantine); "
     "DIR gets train.<ext> and holdout.<ext> in the input's format and split.json with the checks.\n\n"
     "  rlopt split logs_by_day/ --out splits/ --by time\n\n"
-    "A folder of Parquet shards, or a file larger than memory is comfortable with, is split by time out of "
-    "core: validated in record batches, the cut timestamp found by DuckDB (on disk), the rows copied batch "
-    "by batch (same files as the in-memory split). --by user reads the logs whole."
+    "A folder of Parquet shards, or a file larger than memory is comfortable with, is split out of core: "
+    "validated in record batches, the cut timestamp (--by time) or each user's row count (--by user) found "
+    "by DuckDB (on disk), the rows copied batch by batch (same files as the in-memory split, the same users "
+    "held out for the same --seed)."
 )
 _SPLIT_FILES = ("train", "holdout")
 
 
 def split(
     logs: Annotated[Path, typer.Argument(help="Impression log (.parquet, .jsonl/.json or .csv), or a folder of "
-                                         "Parquet shards (--by time).")],
+                                         "Parquet shards.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for train.<ext>, holdout.<ext>, split.json.")],
     by: Annotated[str, typer.Option("--by", help="time | user.")] = "time",
     holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Target share of rows in the "
@@ -166,7 +167,7 @@ def split(
     check_out_dir(out)
     from rlopt.data.stream import should_stream
 
-    streamed = by == "time" and should_stream(logs)
+    streamed = should_stream(logs)
     suffix = ".parquet" if logs.is_dir() else {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}[table_format(logs)]
     targets = {name: out / f"{name}{suffix}" for name in _SPLIT_FILES}
     if not (out / "split.json").is_file():  # never overwrite files rlopt did not write
@@ -175,13 +176,17 @@ def split(
             raise InputError(f"{taken[0]} exists and was not written by rlopt split; choose another --out",
                              file=taken[0], key="--out")
     catalog_ids = read_catalog(catalog)["item_id"] if catalog is not None else None
-    if streamed:  # bounded memory: record batches, DuckDB for the cut (rlopt/data/split.py)
-        from rlopt.data.split import split_by_time_streamed
+    if streamed:  # bounded memory: record batches, DuckDB for the cut or the users (rlopt/data/split.py)
+        from rlopt.data.split import split_by_time_streamed, split_by_user_streamed
 
+        options = dict(on_error=on_error, quarantine_path=quarantine_path_for(out / f"logs{suffix}"),
+                       catalog_ids=catalog_ids)
         with err_console.status(f"splitting {logs} in batches"):
-            done = split_by_time_streamed(logs, targets["train"], targets["holdout"], holdout_fraction,
-                                          on_error=on_error, quarantine_path=quarantine_path_for(out / f"logs{suffix}"),
-                                          catalog_ids=catalog_ids)
+            if by == "time":
+                done = split_by_time_streamed(logs, targets["train"], targets["holdout"], holdout_fraction, **options)
+            else:
+                done = split_by_user_streamed(logs, targets["train"], targets["holdout"], holdout_fraction,
+                                              seed=seed, **options)
         summary = {"logs": str(logs), **done.summary, "holdout_fraction": holdout_fraction, "seed": seed,
                    "rows_quarantined": done.report.rows_quarantined, "quarantine_file": done.report.quarantine_path,
                    "train": str(targets["train"]), "holdout": str(targets["holdout"]),

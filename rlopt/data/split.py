@@ -100,16 +100,43 @@ def _time_holdout(logs: pd.DataFrame, fraction: float) -> np.ndarray:
 def _user_holdout(logs: pd.DataFrame, fraction: float, seed: RNGLike) -> np.ndarray:
     codes, uniques = pd.factorize(logs["user_id"], sort=True)  # sorted: same seed -> same split
     counts = np.bincount(codes, minlength=len(uniques))
-    order = as_rng(seed).permutation(len(uniques))
+    return held_out_users(counts, fraction, seed)[codes]
+
+
+def held_out_users(counts: np.ndarray, fraction: float, seed: RNGLike) -> np.ndarray:
+    """Which users go to the holdout, given each user's row count (users in sorted order).
+
+    The users are shuffled with ``seed`` and taken in that order until the holdout reaches
+    ``fraction`` of the rows (or stops one user short when that lands closer), leaving at least one
+    user to train. The in-memory and the streamed user split both call this with the distinct users
+    sorted, so the same seed holds out the same users.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of int, shape (n_users,)
+        Rows of each user, users in sorted order of ``user_id``.
+    fraction : float in (0, 1)
+    seed : int, Generator or None
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_users,)
+        True for the held-out users.
+
+    >>> held_out_users(np.array([5, 1, 3, 1]), 0.4, seed=0).tolist()
+    [False, False, True, False]
+    """
+    counts = np.asarray(counts)
+    order = as_rng(seed).permutation(len(counts))
     cum = np.cumsum(counts[order])
-    target = fraction * len(logs)
+    target = fraction * int(counts.sum())
     k = int(np.searchsorted(cum, target)) + 1  # smallest prefix of users reaching the target...
     if k > 1 and abs(cum[k - 2] - target) <= abs(cum[k - 1] - target):
         k -= 1  # ...or one user fewer when that lands closer
-    k = min(k, len(uniques) - 1)
-    chosen = np.zeros(len(uniques), dtype=bool)
+    k = min(k, len(counts) - 1)
+    chosen = np.zeros(len(counts), dtype=bool)
     chosen[order[:k]] = True
-    return chosen[codes]
+    return chosen
 
 
 def split_summary(train: pd.DataFrame, holdout: pd.DataFrame, by: str) -> dict[str, object]:
@@ -142,7 +169,7 @@ def split_summary(train: pd.DataFrame, holdout: pd.DataFrame, by: str) -> dict[s
 # ------------------------------------------------------------------------ out of core (logs > memory)
 @dataclass
 class StreamedSplit:
-    """What :func:`split_by_time_streamed` wrote.
+    """What :func:`split_by_time_streamed` or :func:`split_by_user_streamed` wrote.
 
     Attributes
     ----------
@@ -150,17 +177,18 @@ class StreamedSplit:
         :func:`split_summary`'s keys, computed in DuckDB over the validated rows.
     report : rlopt.data.validate.ValidationReport
         The validation of the input (bad rows quarantined or reported).
-    cut : int
-        The boundary timestamp (epoch ms); ``holdout_at_cut`` says on which side its rows went.
-    holdout_at_cut : bool
+    cut : int or None
+        The boundary timestamp (epoch ms) of a time split; ``holdout_at_cut`` says on which side its
+        rows went. None for a user split.
+    holdout_at_cut : bool or None
     batches : int
         Record batches written (each at most ``batch_rows`` rows).
     """
 
     summary: dict[str, object]
     report: Any
-    cut: int
-    holdout_at_cut: bool
+    cut: int | None
+    holdout_at_cut: bool | None
     batches: int
 
 
@@ -200,15 +228,57 @@ def split_by_time_streamed(path: str | os.PathLike[str], train_out: str | os.Pat
         What validation raises, and :func:`split_logs`'s errors (fraction, too few rows or
         timestamps). Nothing is written then, except the quarantine file of ``on_error="quarantine"``.
     """
+    return _split_streamed(path, train_out, holdout_out, holdout_fraction, "time", None, file=file,
+                           on_error=on_error, quarantine_path=quarantine_path, catalog_ids=catalog_ids,
+                           placements=placements, engine=engine, batch_rows=batch_rows)
+
+
+def split_by_user_streamed(path: str | os.PathLike[str], train_out: str | os.PathLike[str],
+                           holdout_out: str | os.PathLike[str], holdout_fraction: float = 0.2, *,
+                           seed: RNGLike = 0, file: str | None = None, on_error: str = "fail",
+                           quarantine_path: str | os.PathLike[str] | None = None, catalog_ids: pd.Index | None = None,
+                           placements: Any = None, engine: Any = None,
+                           batch_rows: int | None = None) -> StreamedSplit:
+    """Validate the logs at ``path`` and split them by whole users with bounded memory; write both parts.
+
+    The same split as :func:`split_logs` (``by="user"``, same ``seed``) on the validated rows: DuckDB
+    counts the rows of each user (grouping on disk when the rows do not fit), the distinct users
+    (which fit in memory even for large logs) are sorted and :func:`held_out_users` picks the same
+    users as the in-memory split; the rows are then copied batch by batch, in input order, to
+    ``train_out`` or ``holdout_out`` by their user's side (Parquet, JSONL or CSV by suffix; each
+    written atomically). No user is in both parts.
+
+    Parameters
+    ----------
+    path, train_out, holdout_out, holdout_fraction, file, on_error, quarantine_path, catalog_ids, placements, engine, batch_rows
+        As for :func:`split_by_time_streamed`.
+    seed : int, Generator or None
+        Shuffles the users (as :func:`split_logs`).
+
+    Raises
+    ------
+    InputError
+        What validation raises, and :func:`split_logs`'s errors (fraction, too few rows or users).
+        Nothing is written then, except the quarantine file of ``on_error="quarantine"``.
+    """
+    return _split_streamed(path, train_out, holdout_out, holdout_fraction, "user", seed, file=file,
+                           on_error=on_error, quarantine_path=quarantine_path, catalog_ids=catalog_ids,
+                           placements=placements, engine=engine, batch_rows=batch_rows)
+
+
+def _split_streamed(path: str | os.PathLike[str], train_out: str | os.PathLike[str],
+                    holdout_out: str | os.PathLike[str], holdout_fraction: float, by: str, seed: RNGLike, *,
+                    file: str | None, on_error: str, quarantine_path: str | os.PathLike[str] | None,
+                    catalog_ids: pd.Index | None, placements: Any, engine: Any,
+                    batch_rows: int | None) -> StreamedSplit:
+    """Validate to a scratch Parquet file, decide the split in DuckDB (:func:`_time_side` or
+    :func:`_user_side`), then copy the rows batch by batch to the two parts."""
     import tempfile
 
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from rlopt.data.batches import DEFAULT_BATCH_ROWS
-    from rlopt.data.io import arrow_to_frame, decode_json_column, table_format
     from rlopt.data.stream import scratch_duckdb
-    from rlopt.data.table_writer import TableWriter
 
     if not (isinstance(holdout_fraction, (int, float)) and 0.0 < holdout_fraction < 1.0):
         raise InputError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}",
@@ -232,83 +302,140 @@ def split_by_time_streamed(path: str | os.PathLike[str], train_out: str | os.Pat
         con = scratch_duckdb(work)
         try:
             names = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(valid)]).fetchall()]
-            if "timestamp" not in names:
-                raise InputError("split by time needs a 'timestamp' column", column="timestamp",
+            column = "timestamp" if by == "time" else "user_id"
+            if column not in names:
+                raise InputError(f"split by {by} needs a '{column}' column", column=column,
                                  rule="required columns present")
             n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(valid)]).fetchone()[0]
             if n < 2:
                 raise InputError(f"need at least 2 rows to split, got {n}", rule="enough rows to split")
-            cut = con.execute("SELECT timestamp FROM read_parquet(?) ORDER BY timestamp LIMIT 1 OFFSET ?",
-                              [str(valid), cut_rank(n, holdout_fraction)]).fetchone()[0]
-            ge, gt = con.execute("SELECT count(*) FILTER (WHERE timestamp >= $2), count(*) FILTER (WHERE timestamp > $2) "
-                                 "FROM read_parquet($1)", [str(valid), cut]).fetchone()
-            at_cut = boundary_side(n, holdout_fraction, ge, gt)
-            if (ge if at_cut else gt) in (0, n):
-                raise InputError("cannot split: all rows share one value of 'timestamp' (need at least 2 distinct "
-                                 "timestamps)", column="timestamp", rule="enough rows to split")
-            summary = _streamed_summary(con, str(valid), cut, at_cut, "user_id" in names)
+            if by == "time":
+                side, cut, at_cut = _time_side(con, str(valid), n, holdout_fraction)
+            else:
+                side, cut, at_cut = _user_side(con, str(valid), holdout_fraction, seed), None, None
+            summary = _streamed_summary(con, str(valid), by, side, "timestamp" in names, "user_id" in names)
         finally:
             con.close()
-        source = pq.ParquetFile(valid)
-        if table_format(train_out) == table_format(holdout_out) == "parquet":
-            batches = _copy_parquet(source, batch_rows, cut, at_cut, train_out, holdout_out)
-        else:
-            batches = 0
-            with TableWriter(train_out) as train_w, TableWriter(holdout_out) as holdout_w:
-                for rb in source.iter_batches(batch_size=batch_rows):
-                    frame = arrow_to_frame(pa.Table.from_batches([rb]))
-                    for col in frame.attrs.pop("rlopt.json_columns", []):
-                        frame[col] = decode_json_column(frame[col])
-                    ts = frame["timestamp"].to_numpy()
-                    holdout = ts >= cut if at_cut else ts > cut
-                    train_w.write(frame[~holdout])
-                    holdout_w.write(frame[holdout])
-                    batches += 1
-    return StreamedSplit(summary, report, int(cut), bool(at_cut), batches)
+        batches = _write_parts(pq.ParquetFile(valid), batch_rows, side.mask, train_out, holdout_out)
+    return StreamedSplit(summary, report, None if cut is None else int(cut), at_cut, batches)
 
 
-def _copy_parquet(source: Any, batch_rows: int, cut: int, at_cut: bool, train_out: str | os.PathLike[str],
-                  holdout_out: str | os.PathLike[str]) -> int:
-    """Parquet to Parquet: the validated rows' Arrow batches filtered and written as they are.
+@dataclass
+class _Side:
+    """Which rows go to the holdout: ``where`` in DuckDB SQL over the scratch file (``$2``... bound to
+    ``params``, reading the Arrow ``tables`` by name), and ``mask(batch)`` on one of its Arrow record
+    batches; the two agree."""
 
-    The scratch file was written by :class:`rlopt.data.table_writer.TableWriter` from the normalized
-    rows, so its schema (JSON columns as strings, ``rlopt.json_columns`` metadata) is what writing
-    those rows again would give; skipping the decode and re-encode of JSON cells halves the pass.
+    where: str
+    params: list[Any]
+    tables: dict[str, Any]
+    mask: Any
+
+
+def _time_side(con: Any, valid: str, n: int, fraction: float) -> tuple[_Side, int, bool]:
+    """The time split's side, boundary timestamp and whether the boundary's rows are held out."""
+    import pyarrow.compute as pc
+
+    cut = con.execute("SELECT timestamp FROM read_parquet(?) ORDER BY timestamp LIMIT 1 OFFSET ?",
+                      [valid, cut_rank(n, fraction)]).fetchone()[0]
+    ge, gt = con.execute("SELECT count(*) FILTER (WHERE timestamp >= $2), count(*) FILTER (WHERE timestamp > $2) "
+                         "FROM read_parquet($1)", [valid, cut]).fetchone()
+    at_cut = boundary_side(n, fraction, ge, gt)
+    if (ge if at_cut else gt) in (0, n):
+        raise InputError("cannot split: all rows share one value of 'timestamp' (need at least 2 distinct "
+                         "timestamps)", column="timestamp", rule="enough rows to split")
+    compare = pc.greater_equal if at_cut else pc.greater
+
+    def mask(rb: Any) -> Any:
+        return compare(rb.column(rb.schema.get_field_index("timestamp")), cut)
+
+    return _Side("timestamp >= $2" if at_cut else "timestamp > $2", [cut], {}, mask), cut, at_cut
+
+
+def _user_side(con: Any, valid: str, fraction: float, seed: RNGLike) -> _Side:
+    """The user split's side: the held-out users (:func:`held_out_users` over the sorted distinct users)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    per_user = con.execute("SELECT user_id, count(*) AS n FROM read_parquet(?) GROUP BY user_id",
+                           [valid]).fetchnumpy()
+    users = np.asarray(per_user["user_id"], dtype=object)
+    order = np.argsort(users, kind="stable")  # Python string order, as pd.factorize(sort=True)
+    users, counts = users[order], np.asarray(per_user["n"], dtype=np.int64)[order]
+    chosen = held_out_users(counts, fraction, seed)
+    if not chosen.any():
+        raise InputError("cannot split: all rows share one value of 'user_id' (need at least 2 distinct users)",
+                         column="user_id", rule="enough rows to split")
+    held = pa.array(users[chosen].tolist(), type=pa.string())
+
+    def mask(rb: Any) -> Any:
+        return pc.is_in(rb.column(rb.schema.get_field_index("user_id")), value_set=held)
+
+    return _Side("user_id IN (SELECT user_id FROM held)", [], {"held": pa.table({"user_id": held})}, mask)
+
+
+def _write_parts(source: Any, batch_rows: int, mask: Any, train_out: str | os.PathLike[str],
+                 holdout_out: str | os.PathLike[str]) -> int:
+    """Copy the validated rows batch by batch, in order, to ``holdout_out`` where ``mask`` holds, else
+    to ``train_out``; returns the number of batches.
+
+    Parquet to Parquet, the Arrow batches are filtered and written as they are: the scratch file was
+    written by :class:`rlopt.data.table_writer.TableWriter` from the normalized rows, so its schema
+    (JSON columns as strings, ``rlopt.json_columns`` metadata) is what writing those rows again would
+    give; skipping the decode and re-encode of JSON cells halves the pass. Other formats go through
+    the frames :class:`~rlopt.data.table_writer.TableWriter` writes.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from rlopt.data.io import arrow_to_frame, decode_json_column, table_format
+    from rlopt.data.table_writer import TableWriter
     from rlopt.io_utils import atomic_path
 
-    schema = source.schema_arrow
     batches = 0
-    with atomic_path(Path(train_out)) as train_tmp, atomic_path(Path(holdout_out)) as holdout_tmp, \
-            pq.ParquetWriter(train_tmp, schema) as train_w, pq.ParquetWriter(holdout_tmp, schema) as holdout_w:
+    if table_format(train_out) == table_format(holdout_out) == "parquet":
+        schema = source.schema_arrow
+        with atomic_path(Path(train_out)) as train_tmp, atomic_path(Path(holdout_out)) as holdout_tmp, \
+                pq.ParquetWriter(train_tmp, schema) as train_w, pq.ParquetWriter(holdout_tmp, schema) as holdout_w:
+            for rb in source.iter_batches(batch_size=batch_rows):
+                holdout = mask(rb)
+                train_w.write_batch(rb.filter(pc.invert(holdout)))
+                holdout_w.write_batch(rb.filter(holdout))
+                batches += 1
+        return batches
+    with TableWriter(train_out) as train_w, TableWriter(holdout_out) as holdout_w:
         for rb in source.iter_batches(batch_size=batch_rows):
-            ts = rb.column(rb.schema.get_field_index("timestamp"))
-            holdout = pc.greater_equal(ts, cut) if at_cut else pc.greater(ts, cut)
-            train_w.write_batch(rb.filter(pc.invert(holdout)))
-            holdout_w.write_batch(rb.filter(holdout))
+            holdout = mask(rb).to_numpy(zero_copy_only=False)
+            frame = arrow_to_frame(pa.Table.from_batches([rb]))
+            for col in frame.attrs.pop("rlopt.json_columns", []):
+                frame[col] = decode_json_column(frame[col])
+            train_w.write(frame[~holdout])
+            holdout_w.write(frame[holdout])
             batches += 1
     return batches
 
 
-def _streamed_summary(con: Any, valid: str, cut: int, at_cut: bool, users: bool) -> dict[str, object]:
-    """:func:`split_summary` of the split ``timestamp >= cut`` (``at_cut``) or ``> cut``, in DuckDB."""
-    side = "timestamp >= $2" if at_cut else "timestamp > $2"
-    train_rows, holdout_rows, last, first = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT ({side})), count(*) FILTER (WHERE {side}), "
-        f"max(timestamp) FILTER (WHERE NOT ({side})), min(timestamp) FILTER (WHERE {side}) FROM read_parquet($1)",
-        [valid, cut]).fetchone()
+def _streamed_summary(con: Any, valid: str, by: str, side: _Side, times: bool, users: bool) -> dict[str, object]:
+    """:func:`split_summary` of the split whose holdout is ``side.where``, in DuckDB."""
+    for name, table in side.tables.items():
+        con.register(name, table)
+    params, where = [valid, *side.params], side.where
+    train_rows, holdout_rows = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT ({where})), count(*) FILTER (WHERE {where}) FROM read_parquet($1)",
+        params).fetchone()
     n = train_rows + holdout_rows
-    out: dict[str, object] = {"by": "time", "train_rows": int(train_rows), "holdout_rows": int(holdout_rows),
-                              "holdout_share": round(holdout_rows / n, 4) if n else 0.0,
-                              "train_last_timestamp": int(last), "holdout_first_timestamp": int(first),
-                              "time_boundary_ok": bool(last <= first)}
+    out: dict[str, object] = {"by": by, "train_rows": int(train_rows), "holdout_rows": int(holdout_rows),
+                              "holdout_share": round(holdout_rows / n, 4) if n else 0.0}
+    if times:
+        last, first = con.execute(f"SELECT max(timestamp) FILTER (WHERE NOT ({where})), "
+                                  f"min(timestamp) FILTER (WHERE {where}) FROM read_parquet($1)", params).fetchone()
+        out.update(train_last_timestamp=int(last), holdout_first_timestamp=int(first),
+                   time_boundary_ok=bool(last <= first))
     if users:
         train_users, holdout_users, shared = con.execute(
-            f"WITH u AS (SELECT user_id, bool_or(NOT ({side})) AS tr, bool_or({side}) AS ho FROM read_parquet($1) "
+            f"WITH u AS (SELECT user_id, bool_or(NOT ({where})) AS tr, bool_or({where}) AS ho FROM read_parquet($1) "
             "GROUP BY user_id) SELECT count(*) FILTER (WHERE tr), count(*) FILTER (WHERE ho), "
-            "count(*) FILTER (WHERE tr AND ho) FROM u", [valid, cut]).fetchone()
+            "count(*) FILTER (WHERE tr AND ho) FROM u", params).fetchone()
         out.update(train_users=int(train_users), holdout_users=int(holdout_users), shared_users=int(shared))
     return out
