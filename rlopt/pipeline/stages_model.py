@@ -196,7 +196,41 @@ def _steering(ctx: StageContext, contexts: pd.DataFrame, catalog: pd.DataFrame,
     return contexts, scorer, steering
 
 
+def proxy_model(ctx: StageContext, engine: Any = None) -> Any:
+    """The reward model that scores generated and logged copy as the proxy, or None without one.
+
+    Loaded in this process (:class:`reward_models.RewardModel`), or with an ``engine`` (``[run]
+    engine = "ray"``) a :class:`rlopt.engine.scoring.RewardModelOnEngine`, whose ``score`` runs on
+    the engine's workers, each loading the model once; both give the same scores (within 1e-6).
+    """
+    if not ctx.has("reward"):
+        return None
+    model_dir = ctx.dir("reward") / "model"
+    if engine is None:
+        return RewardModel.from_pretrained(model_dir)
+    from rlopt.engine.scoring import RewardModelOnEngine
+
+    return RewardModelOnEngine(model_dir, engine)
+
+
 def stage_generation(ctx: StageContext) -> dict[str, Any]:
+    """:func:`_generation` on ``[run] engine``: with ``"ray"`` one engine serves the generation chunks and
+    the reward model's scoring of the copies (:class:`rlopt.engine.scoring.RewardModelOnEngine`), and is
+    closed when the stage ends."""
+    run = ctx.config.run
+    if run.engine != "ray":
+        return _generation(ctx, None)
+    from rlopt.engine import engine_for_run
+
+    engine = engine_for_run("ray", run.ray_address, ctx.config.source)
+    ctx.log(f"[generation] on Ray: {engine.describe()}")
+    try:
+        return _generation(ctx, engine)
+    finally:
+        engine.close()
+
+
+def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
     """Generate copy with the base and the tuned generator for the same contexts, and evaluate
     both: the oracle's truth (simulated data only) next to the reward model's proxy.
 
@@ -228,33 +262,22 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
                     f"{len(contexts)} ([generation] max_contexts)")
     contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
     frames = {}
-    run = ctx.config.run
-    engine = None
-    if run.engine == "ray":  # chunks on Ray actors, one generator each (rlopt/engine/generation.py)
-        from rlopt.engine import engine_for_run
+    for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
+        ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
+        seg_desc = market.segments if market is not None else None
+        if engine is not None:  # chunks on Ray actors, one generator each (rlopt/engine/generation.py)
+            from rlopt.engine.generation import GeneratorSpec
 
-        engine = engine_for_run("ray", run.ray_address, ctx.config.source)
-        ctx.log(f"[generation] on Ray: {engine.describe()}")
-    try:
-        for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
-            ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
-            seg_desc = market.segments if market is not None else None
-            if engine is not None:
-                from rlopt.engine.generation import GeneratorSpec
-
-                ranker = str(ctx.dir("reward") / "model") if scorer is not None else None
-                frames[name] = _generate_with_progress(
-                    ctx, name, None, None, contexts, catalog, placements, seg_desc, engine=engine,
-                    spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric))
-            else:
-                model, tokenizer = resolve_generator(spec)
-                frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements,
-                                                       seg_desc, scorer=scorer)
-                del model
-            write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
-    finally:
-        if engine is not None:
-            engine.close()
+            ranker = str(ctx.dir("reward") / "model") if scorer is not None else None
+            frames[name] = _generate_with_progress(
+                ctx, name, None, None, contexts, catalog, placements, seg_desc, engine=engine,
+                spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric))
+        else:
+            model, tokenizer = resolve_generator(spec)
+            frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements,
+                                                   seg_desc, scorer=scorer)
+            del model
+        write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
     if steering["few_shot"]:
         steering["verbatim_rate"] = {k: verbatim_rate(v) for k, v in frames.items()}
     if steering["best_of"] > 1:
@@ -270,9 +293,7 @@ def stage_generation(ctx: StageContext) -> dict[str, Any]:
                                "compliance_on": bool(cfg.compliance), "steering": steering}
     logs = pd.concat([train, holdout], ignore_index=True)
     options = logged_options(logs, contexts)
-    reward_model = None
-    if ctx.has("reward"):  # the proxy; without it the report shows the truth only
-        reward_model = RewardModel.from_pretrained(ctx.dir("reward") / "model")
+    reward_model = proxy_model(ctx, engine)  # without it the report shows the truth only
     if market is None:
         summary["evaluation"] = None
         summary["evaluation_note"] = "external logs: no simulator, so no true reward"

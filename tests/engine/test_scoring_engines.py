@@ -90,3 +90,45 @@ def test_chunks_on_two_actors_equal_one_pass(scoring_inputs, ray_engine, tmp_pat
         assert done["rows"] == len(frame) == len(got)
         assert list(got["copy_text"]) == list(frame["copy_text"])
         np.testing.assert_allclose(got[SCORES].to_numpy(), whole[SCORES].to_numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # Ray actors import torch and load the model (about half a minute on 2 shared cores)
+def test_pipeline_proxy_on_ray_scores_like_the_local_model(scoring_inputs, ray_engine):
+    """``[run] engine = "ray"``: the generation stage's proxy scores on actors, equal to the local model's."""
+    from rlopt.data import read_catalog, read_copies
+    from rlopt.engine.scoring import RewardModelOnEngine
+    from rlopt.pipeline.stages_model import proxy_model
+
+    class Ctx:  # what proxy_model reads of a StageContext
+        def has(self, stage):
+            return stage == "reward"
+
+        def dir(self, stage):
+            return scoring_inputs if stage == "reward" else None
+
+    root = scoring_inputs
+    cat = read_catalog(root / "catalog.parquet")
+    frame = read_copies(root / "copies.jsonl", cat).iloc[::-1]  # an index out of order stays with its rows
+    local, on_ray = proxy_model(Ctx()), proxy_model(Ctx(), ray_engine)
+    assert isinstance(on_ray, RewardModelOnEngine) and not isinstance(local, RewardModelOnEngine)
+    on_ray.chunk_rows = 128  # several chunks, two actors
+    want, got = local.score(frame, cat), on_ray.score(frame, cat)
+    assert list(got.columns) == SCORES and got.index.equals(frame.index)
+    np.testing.assert_allclose(got.to_numpy(), want[SCORES].to_numpy(), rtol=0, atol=1e-6)
+    empty = on_ray.score(frame.iloc[:0], cat)
+    assert len(empty) == 0 and list(empty.columns) == SCORES
+
+
+def test_pipeline_proxy_on_the_local_engine_equals_the_model(scoring_inputs):
+    """The engine stand-in scores chunk by chunk what the model scores at once (in-process engine: fast)."""
+    from reward_models import RewardModel
+    from rlopt.data import read_catalog, read_copies
+    from rlopt.engine.scoring import RewardModelOnEngine
+
+    root = scoring_inputs
+    cat = read_catalog(root / "catalog.parquet")
+    frame = read_copies(root / "copies.jsonl", cat).head(200)
+    want = RewardModel.from_pretrained(root / "model").score(frame, cat)
+    got = RewardModelOnEngine(root / "model", LocalEngine(), chunk_rows=64).score(frame, cat)
+    assert list(got.columns) == SCORES and got.index.equals(frame.index)
+    np.testing.assert_allclose(got.to_numpy(), want[SCORES].to_numpy(), rtol=0, atol=1e-6)
