@@ -101,6 +101,7 @@ class HashedNgramBaseline:
     vocab: dict[str, list[str]] = field(default_factory=dict)
     coef: dict[str, np.ndarray] = field(default_factory=dict)  # head -> (n_columns,) dense
     intercept: dict[str, float] = field(default_factory=dict)
+    recalibration: dict[str, list[float]] = field(default_factory=dict)  # head -> [scale, shift] on the logit
 
     # ---------------------------------------------------------------- features
     def _hashers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
@@ -176,12 +177,17 @@ class HashedNgramBaseline:
             self.coef[head] = np.zeros(x.shape[1], dtype=np.float64)
             self.coef[head][used] = lr.coef_[0]
             self.intercept[head] = float(lr.intercept_[0])
+        self.recalibration = {}
         return self
 
     def logits(self, frame: pd.DataFrame, catalog: pd.DataFrame, with_slot: bool = True) -> dict[str, np.ndarray]:
-        """``{"click": (n,), "purchase": (n,)}`` linear scores ``w . x + b``."""
+        """``{"click": (n,), "purchase": (n,)}`` linear scores ``w . x + b`` (``scale * (w . x + b) + shift``
+        with a ``recalibration``, see :func:`reward_models.stacking.select_combiner`)."""
         x = self._matrix(frame, catalog, with_slot)
-        return {head: x @ self.coef[head] + self.intercept[head] for head in HEADS}
+        out = {head: x @ self.coef[head] + self.intercept[head] for head in HEADS}
+        for head, (scale, shift) in self.recalibration.items():
+            out[head] = scale * out[head] + shift
+        return out
 
     def predict(self, frame: pd.DataFrame, catalog: pd.DataFrame,
                 with_slot: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +223,8 @@ class HashedNgramBaseline:
             tensors[f"{head}.value"] = torch.from_numpy(self.coef[head][nz].astype(np.float64))
         config = {"n_features": self.n_features, "C": self.C, "crosses": self.crosses, "item": self.item,
                   "length": self.length, "surface": self.surface, "exposure_window": self.exposure_window, "seed": self.seed,
-                  "ngram_range": [1, 2], "vocab": self.vocab, "intercept": self.intercept}
+                  "ngram_range": [1, 2], "vocab": self.vocab, "intercept": self.intercept,
+                  "recalibration": self.recalibration}
         return tensors, config
 
     @classmethod
@@ -228,7 +235,8 @@ class HashedNgramBaseline:
                     surface=bool(config.get("surface", False)),
                     exposure_window=int(config.get("exposure_window", 0)), seed=int(config["seed"]),
                     vocab={k: list(v) for k, v in config["vocab"].items()},
-                    intercept={k: float(v) for k, v in config["intercept"].items()})
+                    intercept={k: float(v) for k, v in config["intercept"].items()},
+                    recalibration={k: [float(a), float(b)] for k, (a, b) in config.get("recalibration", {}).items()})
         for head in HEADS:
             coef = np.zeros(model.n_columns, dtype=np.float64)
             coef[tensors[f"{head}.index"].numpy()] = tensors[f"{head}.value"].numpy()

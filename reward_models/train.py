@@ -28,7 +28,9 @@ Beside the encoder model, the hashed n-gram baseline (:mod:`reward_models.baseli
 the fit and validation slices; on the calibration slice :func:`reward_models.stacking.select_combiner`
 chooses which one scores (encoder, baseline or a logistic blend of both) by cross-validated
 log-loss with the one-standard-error rule (``selection_se``: a more complex scorer must win by more
-than the slice's noise), so the saved model is never worse there than the baseline. On small logs the calibration
+than the slice's noise), so the saved model is never worse there than the baseline. Both models are
+recalibrated out of fold on that slice before they compete (the encoder by ``calibration``, the
+baseline by per-head Platt scaling, saved with it). On small logs the calibration
 slice grows to ``min_selection_rows`` rows (at most a quarter of the logs) so that the choice rests
 on enough clicks. :func:`reward_models.health.model_health` then checks the result (``health`` in
 the saved config).
@@ -390,6 +392,7 @@ def train_reward_model(logs: pd.DataFrame, catalog: pd.DataFrame, *, holdout: pd
         (oof_click, oof_click * oof_cvr), (raw_click, raw_click * expit(raw_calib[1])),
         model.baseline.predict(calib_logs, catalog), *outcomes, folds=cfg.calibration_folds, seed=cfg.seed,
         se_rule=cfg.selection_se)
+    model.baseline.recalibration = choice["baseline_recalibration"]  # as the selection evaluated it
     model.config["combiner_blend"] = choice["blend"]
     metrics: dict[str, Any] = {
         "best_epoch": best[3], "epochs_run": len(history), "history": history,

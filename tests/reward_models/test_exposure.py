@@ -116,10 +116,11 @@ def test_one_se_rule_keeps_the_simpler_scorer_inside_the_noise():
     assert one_se_choice({"baseline": base, "encoder": noisy_win}, se_rule=0.0)[0] == "encoder"
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 4])
 def test_select_combiner_keeps_the_baseline_when_the_encoder_adds_only_noise(seed):
     """The encoder is the baseline plus a little noise: the lowest loss picks it (or the blend) by
-    chance on these seeds, the one-SE rule keeps the baseline."""
+    chance on these seeds, the one-SE rule keeps the baseline. (Seed 3 was one until the baseline
+    competed recalibrated out of fold: there the recalibrated baseline now has the lowest loss.)"""
     rng = np.random.default_rng(seed)
     n = 5000
     z = rng.normal(-2.5, 0.8, n)
