@@ -81,6 +81,10 @@ def copy_item_stats(joined: pd.DataFrame) -> np.ndarray:
     return np.column_stack([surf, states, other]).astype(np.float64)
 
 
+def _labels(logs: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {"click": logs["clicked"].to_numpy(), "purchase": logs["converted"].to_numpy()}
+
+
 @dataclass
 class HashedNgramBaseline:
     """Two logistic regressions (click, purchase) on hashed n-grams, their context crosses and one-hots.
@@ -163,22 +167,29 @@ class HashedNgramBaseline:
         return sp.hstack(blocks, format="csr")
 
     # ---------------------------------------------------------------- fit / predict
-    def fit(self, logs: pd.DataFrame, catalog: pd.DataFrame) -> HashedNgramBaseline:
-        """Fit both heads on logged rows (the slot one-hot included)."""
+    def _set_vocab(self, logs: pd.DataFrame, catalog: pd.DataFrame) -> None:
         ctx = _context(join_items(logs, catalog), with_slot=True)
         self.vocab = {col: sorted(ctx[col].unique().tolist()) for col in self.context_columns}
-        x = self._matrix(logs, catalog)
+
+    def _fit_matrix(self, x: sp.csr_matrix, labels: dict[str, np.ndarray]) -> HashedNgramBaseline:
+        """Fit both heads on design matrix ``x`` (n, n_columns) and ``labels`` {head: (n,)}."""
         # Only the columns some row uses: a column no row touches gets weight 0 under L2 anyway, and
         # lbfgs over the few thousand used columns is far faster than over all hashed ones.
         used = np.unique(x.indices)
-        for head, column in zip(HEADS, ("clicked", "converted"), strict=True):
+        x_used = x[:, used]
+        for head in HEADS:
             lr = LogisticRegression(C=self.C, max_iter=1000, solver="lbfgs", random_state=self.seed)
-            lr.fit(x[:, used], logs[column].to_numpy())
+            lr.fit(x_used, labels[head])
             self.coef[head] = np.zeros(x.shape[1], dtype=np.float64)
             self.coef[head][used] = lr.coef_[0]
             self.intercept[head] = float(lr.intercept_[0])
         self.recalibration = {}
         return self
+
+    def fit(self, logs: pd.DataFrame, catalog: pd.DataFrame) -> HashedNgramBaseline:
+        """Fit both heads on logged rows (the slot one-hot included)."""
+        self._set_vocab(logs, catalog)
+        return self._fit_matrix(self._matrix(logs, catalog), _labels(logs))
 
     def logits(self, frame: pd.DataFrame, catalog: pd.DataFrame, with_slot: bool = True) -> dict[str, np.ndarray]:
         """``{"click": (n,), "purchase": (n,)}`` linear scores ``w . x + b`` (``scale * (w . x + b) + shift``
@@ -202,16 +213,29 @@ class HashedNgramBaseline:
 
         Few logs want a stronger prior (small ``C``) than many; the choice is made on the logs at hand.
         Returns the refitted baseline and ``{str(C): validation log-loss}``.
+
+        The design matrices are built once (vocabularies of both parts; a context value only the
+        validation rows hold has no fitted weight, as if unknown) and shared by every ``C``: the
+        same fits as one :meth:`fit` per ``C``, without rebuilding the features each time.
         """
         from sklearn.metrics import log_loss
 
+        both = pd.concat([fit_logs, valid_logs])
+        model = cls(**kwargs)
+        model._set_vocab(both, catalog)
+        x_fit, x_valid = model._matrix(fit_logs, catalog), model._matrix(valid_logs, catalog)
+        y_fit, y_valid = _labels(fit_logs), _labels(valid_logs)
         losses = {}
         for c in grid:
-            p_click, p_purchase = cls(C=c, **kwargs).fit(fit_logs, catalog).predict(valid_logs, catalog)
-            losses[str(c)] = float(log_loss(valid_logs["clicked"], p_click, labels=[0, 1])
-                                   + log_loss(valid_logs["converted"], p_purchase, labels=[0, 1]))
-        best = min(grid, key=lambda c: losses[str(c)])
-        return cls(C=best, **kwargs).fit(pd.concat([fit_logs, valid_logs]), catalog), losses
+            model.C = c
+            model._fit_matrix(x_fit, y_fit)
+            losses[str(c)] = float(sum(log_loss(y_valid[head], expit(x_valid @ model.coef[head] + model.intercept[head]),
+                                                labels=[0, 1]) for head in HEADS))
+        model.C = min(grid, key=lambda c: losses[str(c)])
+        # Exposure counted on the rows themselves (no seen_* columns) depends on the rows before: recount.
+        own_counts = model.exposure_window and not {"seen_copy", "seen_template"} <= set(both.columns)
+        x_both = model._matrix(both, catalog) if own_counts else sp.vstack([x_fit, x_valid], format="csr")
+        return model._fit_matrix(x_both, _labels(both)), losses
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,9 +1,10 @@
 """Issue 19 (H2): the baseline competes recalibrated out of fold, like the encoder, and is saved as it
-was evaluated."""
+was evaluated; ``fit_tuned`` shares its design matrices across the C grid without changing the fits."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 
 from reward_models.baseline import HashedNgramBaseline
@@ -64,3 +65,21 @@ def test_a_saved_baseline_applies_its_recalibration_after_a_round_trip(synth, sy
     np.testing.assert_allclose(again.predict(holdout, synth.catalog)[0], p_click)
     base.fit(train, synth.catalog)                                    # a refit starts uncalibrated
     assert base.recalibration == {}
+
+
+def test_fit_tuned_fits_what_one_fit_per_C_fits(synth):
+    logs = synth.logs.iloc[:2500]
+    fit_logs, valid_logs = logs.iloc[:2000], logs.iloc[2000:]
+    grid = (0.3, 3.0)
+    kwargs = {"crosses": True, "item": True, "length": True, "surface": True, "seed": 0}
+    tuned, losses = HashedNgramBaseline.fit_tuned(fit_logs, valid_logs, synth.catalog, grid=grid, **kwargs)
+    for c in grid:  # the plain way: one full fit (features rebuilt) per C
+        p_click, p_purchase = HashedNgramBaseline(C=c, **kwargs).fit(fit_logs, synth.catalog).predict(
+            valid_logs, synth.catalog)
+        y_c, y_v = valid_logs["clicked"].to_numpy(), valid_logs["converted"].to_numpy()
+        loss = sum(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))) for y, p in ((y_c, p_click), (y_v, p_purchase)))
+        assert abs(losses[str(c)] - loss) < 1e-9
+    best = min(grid, key=lambda c: losses[str(c)])
+    plain = HashedNgramBaseline(C=best, **kwargs).fit(pd.concat([fit_logs, valid_logs]), synth.catalog)
+    assert tuned.C == best and tuned.vocab == plain.vocab
+    np.testing.assert_allclose(tuned.predict(logs, synth.catalog)[0], plain.predict(logs, synth.catalog)[0], rtol=1e-9)
