@@ -164,7 +164,7 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
         ctx.log(f"[generation] {name}: {done}/{n} contexts ({elapsed:.0f} s, ~{elapsed / done * (n - done):.0f} s left)")
     frame = pd.concat(parts, ignore_index=True)
     frame.attrs = {key: dict(sum((Counter(p.attrs.get(key, {})) for p in parts), Counter()))
-                   for key in ("compliance", "quality")}
+                   for key in ("compliance", "quality", "resample")}
     frame.attrs["title_fallbacks"] = sum(int(p.attrs.get("title_fallbacks", 0)) for p in parts)
     frame.attrs["rerank_no_eligible"] = sum(int(p.attrs.get("rerank", {}).get("no_eligible", 0)) for p in parts)
     return frame
@@ -290,7 +290,10 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                # with or without a simulator: the shown copy's defects (rlopt.generation.quality)
                                "quality": {k: dict(v.attrs.get("quality", {})) for k, v in frames.items()},
                                "defect_rates": {k: defect_rates(v["copy_text"]) for k, v in frames.items()},
-                               "compliance_on": bool(cfg.compliance), "steering": steering}
+                               "compliance_on": bool(cfg.compliance), "steering": steering,
+                               # [generation] resample: title fallbacks sampled again, and how many recovered
+                               "resample": {"rounds": cfg.resample,
+                                            **{k: dict(v.attrs.get("resample", {})) for k, v in frames.items()}}}
     logs = pd.concat([train, holdout], ignore_index=True)
     options = logged_options(logs, contexts)
     reward_model = proxy_model(ctx, engine)  # without it the report shows the truth only

@@ -132,3 +132,18 @@ def test_resample_redraws_only_title_fallbacks(shop, tiny_causal_lm_dir, tmp_pat
     kept = (redrawn["resample_round"] == 0).to_numpy()
     # a copy that did not fall back is the same sample with or without resampling
     assert redrawn.loc[kept, "copy_text"].tolist() == first.loc[kept, "copy_text"].tolist()
+
+
+def test_generation_stage_sums_resample_counts_over_chunks(shop, tiny_causal_lm_dir, tmp_path):
+    """[generation] resample: the stage's frame carries the resample counts of all its chunks."""
+    from rlopt.generation.models import resolve_generator
+    from rlopt.pipeline.stages_model import _generate_with_progress
+
+    contexts = read_table(shop / "ctx.jsonl")
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    ctx = _Ctx(tmp_path, {"resample": 2, "num_samples": 3, "batch_size": 1})
+    frame = _generate_with_progress(ctx, "base", model, tok, contexts, CATALOG, PLACEMENTS, None)
+    counts = frame.attrs["resample"]
+    first = int(counts.get("title_fallbacks_first", 0))
+    assert counts.get("recovered", 0) == first - frame.attrs["title_fallbacks"]
+    assert frame.attrs["title_fallbacks"] == int(frame["title_fallback"].sum())
