@@ -31,9 +31,9 @@ For each market, with rlopt's public API only, on the training logs:
    the DPO-tuned generator prompted with each context's ``--few-shot K`` best logged copies of the
    training logs, ``[generation] few_shot``), ``tuned + best-of-n`` and ``tuned + few-shot + best-of-n``
    (each shown copy the best of ``--best-of N`` samples by the reward model, examples repeated
-   verbatim never shown) and ``grpo`` (quick GRPO against
-   the reward model + guards, from the base or the DPO-tuned generator, ``--grpo base|dpo``; the
-   CLI's health gate first). With ``--resample N`` (default 2) a copy that would fall back to the
+   verbatim never shown) and ``grpo`` (quick GRPO against the reward model + guards, from the base
+   or the DPO-tuned generator, ``--grpo base|dpo``; the CLI's health gate first; with
+   ``--few-shot K`` also ``grpo + few-shot``). With ``--resample N`` (default 2) a copy that would fall back to the
    item title is sampled again; each row's ``(no resample)`` twin shows the title there instead
    (the same run's first-round samples). ``proxy_p_click``: the reward model's mean P(click) of
    each row's copies, beside the truth (what GRPO optimizes against what it gets).
@@ -109,7 +109,7 @@ class Args:
     """Reward-model output best-of-n maximizes (reward, p_click, p_purchase, expected_revenue)."""
     few_shot: int = 0
     """With k > 0, also "base + few-shot" and "tuned + few-shot" rows (and "tuned + few-shot + best-of-n"
-    with --best-of): the generator prompted with each context's k best logged copies of the training logs
+    with --best-of, "grpo + few-shot" with --grpo): the generator prompted with each context's k best logged copies of the training logs
     by the reward model's P(click) (rlopt.generation.fewshot.add_examples, as [generation] few_shot)."""
     reward_max_epochs: int | None = None
     """Reward-model epochs cap (unset: TrainConfig's)."""
@@ -206,6 +206,8 @@ def load_atelier(args: Args, tmp: Path) -> Market:
 LOADERS = {"small_shop": load_small_shop, "bazaar": load_bazaar, "atelier": load_atelier}
 # The DPO-tuned generator's rows that issue 19's generator targets are checked on (when measured).
 TUNED_ROUTES = ("tuned", "tuned + few-shot", "tuned + best-of-n", "tuned + few-shot + best-of-n")
+#: The GRPO-tuned generator, plain and prompted with the same logged-copy examples as ``tuned + few-shot``.
+GRPO_ROUTES = ("grpo", "grpo + few-shot")
 
 
 def _load() -> float:
@@ -465,11 +467,11 @@ def targets(case: dict[str, Any]) -> dict[str, Any]:
                                (f"{route} / mean_logged purchases >= 1.0", buy[f"{route} / mean_logged"], 1.0),
                                (f"stretch: {route} / best_logged ctr >= 1.0", ctr[f"{route} / best_logged"], 1.0)):
             t[label] = {"value": r["ratio"], "low": r["low"], "high": r["high"], "met": r["ratio"] >= goal}
-    if graded and "grpo" in graded["ctr"]["means"]:
+    for route in [r for r in GRPO_ROUTES if graded and r in graded["ctr"]["means"]]:
         ctr = graded["ctr"]["ratios"]
-        goals = [("grpo / base ctr >= 1.0", ctr["grpo / base"], 1.0)]
+        goals = [(f"{route} / base ctr >= 1.0", ctr[f"{route} / base"], 1.0)]
         if case.get("grpo", {}).get("from") == "dpo":
-            goals.append(("grpo (from dpo) / mean_logged ctr >= 1.0", ctr["grpo / mean_logged"], 1.0))
+            goals.append((f"{route} (from dpo) / mean_logged ctr >= 1.0", ctr[f"{route} / mean_logged"], 1.0))
         for label, r, goal in goals:
             t[label] = {"value": r["ratio"], "low": r["low"], "high": r["high"], "met": r["ratio"] >= goal}
     return t
@@ -530,6 +532,9 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
                 raise InputError("no DPO-tuned generator to start GRPO from (DPO failed: see 'dpo')")
             case["grpo"] = tune_grpo(market, args, work / name / "grpo", work / name / "reward_model", start_from)
             copies["grpo"], timing["generate_grpo"] = generate(str(work / name / "grpo"), "grpo", market, contexts, args)
+            if shots is not None:
+                copies["grpo + few-shot"], timing["generate_grpo_few_shot"] = generate(
+                    str(work / name / "grpo"), "grpo + few-shot", market, shots, args)
         except InputError as err:  # the health gate (or no DPO) stopped it: say so, grade the rest
             case["grpo"] = {"from": args.grpo, "error": str(err)}
     if args.resample > 0:  # same run, same first-round samples: what showing the title at once would give

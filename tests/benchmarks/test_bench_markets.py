@@ -80,6 +80,9 @@ def test_grpo_row_and_resample_counterfactual(smoke):
         assert grpo["steps"] == 1 and "grpo" in case["graded"]["ctr"]["means"]
         assert "grpo / base ctr >= 1.0" in case["targets"]
         assert "grpo (from dpo) / mean_logged ctr >= 1.0" in case["targets"]
+        # --few-shot 1 in the smoke run: the GRPO generator is graded with the examples too
+        assert "grpo + few-shot" in case["graded"]["ctr"]["means"]
+        assert "grpo + few-shot (from dpo) / mean_logged ctr >= 1.0" in case["targets"]
     means = case["graded"]["ctr"]["means"]
     assert {"base (no resample)", "tuned (no resample)"} <= set(means)
     shown = pd.read_json(work / "atelier" / "copies_tuned.jsonl", lines=True)
