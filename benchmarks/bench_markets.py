@@ -39,7 +39,9 @@ For each market, with rlopt's public API only, on the training logs:
    each row's copies, beside the truth (what GRPO optimizes against what it gets).
 4. **Copy quality**: defect rates (:mod:`rlopt.generation.quality`; ``incomplete`` among them) of
    the shown copy, and the misleading-discount rate (:func:`rlopt.generation.is_misleading`, list
-   price known) of the shown copy and of what the model wrote before the repairs.
+   price known) of the shown copy and of what the model wrote before the repairs; ``diversity``
+   (:mod:`rlopt.generation.diversity`): distinct copies, and the share of the most common template
+   (the copy with its item's title taken out) — a generator that writes one phrase everywhere.
    ``quality_logged``: the same rules on the shop's own logged copy (per distinct copy and per
    impression), the rules' false-positive check.
 
@@ -381,8 +383,10 @@ def _verbatim_share(copies: pd.DataFrame) -> float | None:
 
 
 def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
-    """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy."""
+    """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy; its
+    diversity (rlopt.generation.diversity: distinct copies, the most common template's share)."""
     from rlopt.generation import is_misleading
+    from rlopt.generation.diversity import diversity
     from rlopt.generation.quality import defect_rates
 
     items = catalog.set_index(catalog["item_id"].astype(str))
@@ -397,7 +401,10 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
             "title_fallback_share": float(copies.attrs.get("title_fallbacks", 0)) / max(len(copies), 1),
             # few-shot rows: shown copies that repeat one of their prompt's logged examples
             "verbatim_example_share": _verbatim_share(copies),
-            "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {}))}
+            "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {})),
+            # collapse onto one phrase ("<title> - Loved by 10,000+ shoppers" everywhere) shows here
+            "diversity": diversity(copies, dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str),
+                                                     strict=True)))}
 
 
 def logged_quality(market: Market) -> dict[str, Any]:

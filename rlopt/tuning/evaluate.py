@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rlopt.generation.diversity import diversity
 from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.generation.quality import DEFECTS, defect_frame, defect_rates
@@ -134,10 +135,8 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     if "quality_action" in df.columns:
         out["quality_actions"] = {str(k): int(v) for k, v in df["quality_action"].value_counts().items()}
     # collapse (a policy that found one safe copy and writes it everywhere) shows here, not in the CTR
-    shown = df["copy_text"].astype(str)
-    per_context = shown.groupby([df[k] for k in CONTEXT_KEYS]).agg(["nunique", "size"])
-    out["distinct_per_context"] = float((per_context["nunique"] / per_context["size"]).mean())
-    out["distinct_share"] = float(shown.nunique() / max(len(shown), 1))
+    spread = diversity(df)
+    out["distinct_per_context"], out["distinct_share"] = spread["distinct_per_context"], spread["distinct_share"]
     out["mean_chars"] = float(df["copy_text"].str.len().mean())
     out["n_copies"] = int(len(df))
     out["n_contexts"] = int(len(per_ctx))
