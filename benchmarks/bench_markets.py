@@ -41,7 +41,9 @@ For each market, with rlopt's public API only, on the training logs:
    the shown copy, and the misleading-discount rate (:func:`rlopt.generation.is_misleading`, list
    price known) of the shown copy and of what the model wrote before the repairs; ``diversity``
    (:mod:`rlopt.generation.diversity`): distinct copies, and the share of the most common template
-   (the copy with its item's title taken out) — a generator that writes one phrase everywhere.
+   (the copy with its item's title taken out) — a generator that writes one phrase everywhere;
+   ``unsupported_number``: the share stating a number that neither the item's catalog row nor its
+   logged training copy contains (:mod:`rlopt.generation.claims`).
    ``quality_logged``: the same rules on the shop's own logged copy (per distinct copy and per
    impression), the rules' false-positive check.
 
@@ -382,9 +384,11 @@ def _verbatim_share(copies: pd.DataFrame) -> float | None:
     return None if np.isnan(rate) else rate
 
 
-def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
+def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = None) -> dict[str, Any]:
     """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy; its
-    diversity (rlopt.generation.diversity: distinct copies, the most common template's share)."""
+    diversity (rlopt.generation.diversity: distinct copies, the most common template's share); with
+    ``support`` (rlopt.generation.claims.NumberSupport), the share stating a number the item's facts and
+    logged copy do not back."""
     from rlopt.generation import is_misleading
     from rlopt.generation.diversity import diversity
     from rlopt.generation.quality import defect_rates
@@ -401,6 +405,7 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame) -> dict[str, Any]:
             "title_fallback_share": float(copies.attrs.get("title_fallbacks", 0)) / max(len(copies), 1),
             # few-shot rows: shown copies that repeat one of their prompt's logged examples
             "verbatim_example_share": _verbatim_share(copies),
+            "unsupported_number": support.share(copies) if support is not None else None,
             "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {})),
             # collapse onto one phrase ("<title> - Loved by 10,000+ shoppers" everywhere) shows here
             "diversity": diversity(copies, dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str),
@@ -552,7 +557,10 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
     case["graded"] = grade(market, copies, contexts, args.seed)
     case["proxy_p_click"] = proxy_means(copies, reward_model, market.catalog)
     case["quality_logged"] = logged_quality(market)
-    case["quality"] = {k: copy_quality(v, market.catalog) for k, v in copies.items()}
+    from rlopt.generation.claims import NumberSupport
+
+    support = NumberSupport(market.catalog, market.train)  # the training logs' copy backs a number
+    case["quality"] = {k: copy_quality(v, market.catalog, support) for k, v in copies.items()}
     case["samples"] = {k: v.drop_duplicates("copy_text")[["item_id", "segment", "placement", "copy_text"]]
                        .head(6).to_dict("records") for k, v in copies.items()}
     case["targets"] = targets(case)

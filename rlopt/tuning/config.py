@@ -89,6 +89,10 @@ class OnlineFields(_LoraFields):
                 "false: TRL's transformers.generate."})
     discount_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for claiming a discount that differs from the real one."})
+    claim_penalty: float = field(default=1.0, metadata={
+        "help": "Weight of the penalty for stating a number that the item's catalog row and its logged copy "
+                "do not contain ('Loved by 10,000+ shoppers' for an item the shop never said it of; "
+                "rlopt.generation.claims)."})
     length_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for copy longer than the placement's character limit."})
     repetition_penalty_weight: float = field(default=0.5, metadata={
@@ -122,8 +126,8 @@ class OnlineFields(_LoraFields):
             raise InputError("support_top_share chooses the support guard's reference copies; it needs "
                              "support_penalty > 0 (the guard is off without it)", key="support_top_share",
                              value=self.support_top_share)
-        for name in ("reward_model_weight", "discount_penalty", "length_penalty", "repetition_penalty_weight",
-                     "support_penalty", "quality_penalty"):
+        for name in ("reward_model_weight", "discount_penalty", "claim_penalty", "length_penalty",
+                     "repetition_penalty_weight", "support_penalty", "quality_penalty"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} ({getattr(self, name)}) must be >= 0", key=name)
         if self.use_vllm and not vllm_installed():
@@ -265,8 +269,8 @@ class RloptGRPOConfig(OnlineFields, GRPOConfig):
     GRPO carries the PPO clipped objective: ``epsilon`` clips the ratio, ``num_iterations`` > 1 runs
     several PPO epochs per generated batch, ``beta`` > 0 adds a KL penalty to the reference (the base
     model, adapter disabled). Project fields: ``generator``, ``lora_*``, ``preset``, ``max_contexts``
-    and the reward terms ``reward_model_weight``, ``reward_model_scale``, ``discount_penalty``, ``length_penalty``,
-    ``repetition_penalty_weight``, ``reward_ensemble``.
+    and the reward terms ``reward_model_weight``, ``reward_model_scale``, ``discount_penalty``, ``claim_penalty``,
+    ``length_penalty``, ``repetition_penalty_weight``, ``reward_ensemble``.
     """
 
 

@@ -119,7 +119,7 @@ def train_dpo(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[str
         ranked, ranked_info = reward_ranked_pairs(
             model, tokenizer, training_contexts(logs, cfg.reward_pairs_contexts, cfg.seed), catalog, placements,
             segments, reward_model, num=cfg.reward_pairs_samples, min_gain=cfg.reward_pairs_min_gain,
-            seed=cfg.seed)
+            seed=cfg.seed, logs=logs)
     drawn = mix_pairs(pairs, honest, cfg.num_train_pairs, share, cfg.seed, ranked=ranked, ranked_share=ranked_share)
     dataset = pairs_dataset(drawn, catalog, placements, segments)
     out_path = Path(out_dir)

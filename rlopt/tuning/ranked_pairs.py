@@ -6,11 +6,13 @@ round (best-of-K ranking as in RAFT, Dong et al. 2023, and self-rewarding/iterat
 ``n_contexts`` training contexts the base generator writes ``num`` copies, each copy gets the online
 methods' reward (:func:`rlopt.tuning.rewards.build_reward_funcs`, the GRPO/RLOO default weights)
 
-    score = log R(shown copy) - 1[misleading discount] - over-limit share - 0.5 repeated-bigram share,
+    score = log R(shown copy) - 1[misleading discount] - 1[unsupported number] - over-limit share
+            - 0.5 repeated-bigram share - defects,
 
 and the pair is (chosen = the best-scoring copy that passes every guard, rejected = the worst copy)
 when ``gain = score_chosen - score_rejected >= min_gain``. On the log scale ``gain = log 2`` means
-the reward model values the chosen copy twice as much. The chosen copy is never misleading, over the
+the reward model values the chosen copy twice as much. The chosen copy is never misleading, never
+states a number its item's facts and logged copy do not back, never over the
 limit, repetitive or defective (:mod:`rlopt.generation.quality`), so DPO is never taught a
 guard-breaking copy; a misleading sample often ends up rejected, which teaches honesty as the
 honesty pairs do.
@@ -34,8 +36,8 @@ from rlopt.tuning.pairs import PAIR_COLUMNS
 from rlopt.tuning.rewards import RewardFunc, ShownCopyReward, build_reward_funcs
 
 RANKED_SOURCE = "reward_model"
-_REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_penalty", "length_penalty",
-                         "repetition_penalty_weight", "quality_penalty")
+_REWARD_WEIGHT_FIELDS = ("reward_model_weight", "reward_model_scale", "discount_penalty", "claim_penalty",
+                         "length_penalty", "repetition_penalty_weight", "quality_penalty")
 
 
 def online_reward_weights() -> SimpleNamespace:
@@ -47,13 +49,15 @@ def online_reward_weights() -> SimpleNamespace:
 
 
 def score_copies(copies: pd.DataFrame, reward_model: RewardFunc, catalog: pd.DataFrame,
-                 placements: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+                 placements: Mapping[str, Any], logs: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The online reward of each copy and its guard part.
 
     Parameters
     ----------
     copies : DataFrame, shape (n, ...)
         ``item_id, segment, placement, raw_copy_text`` (the model's cleaned text).
+    logs : DataFrame, optional
+        The training logs: their copy backs the numbers a copy states (the claim guard), with the catalog.
 
     Returns
     -------
@@ -61,7 +65,7 @@ def score_copies(copies: pd.DataFrame, reward_model: RewardFunc, catalog: pd.Dat
         ``score`` = weighted sum of all terms; ``guards`` = the weighted sum of the guard terms alone
         (0 when the copy passes every guard, negative otherwise).
     """
-    funcs, weights = build_reward_funcs(reward_model, catalog, placements, online_reward_weights())
+    funcs, weights = build_reward_funcs(reward_model, catalog, placements, online_reward_weights(), logs)
     texts = copies["raw_copy_text"].astype(str).tolist()
     cols = {c: copies[c].astype(str).tolist() for c in ("item_id", "segment", "placement")}
     score = np.zeros(len(copies))
@@ -119,8 +123,11 @@ def rank_pairs(copies: pd.DataFrame, score: np.ndarray, guards: np.ndarray, min_
 def reward_ranked_pairs(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFrame,
                         placements: Mapping[str, Any], segments: Mapping[str, Any] | None,
                         reward_model: RewardFunc, *, num: int = 4, min_gain: float = 0.25,
-                        temperature: float = 0.9, seed: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
+                        temperature: float = 0.9, seed: int = 0,
+                        logs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Sample ``num`` copies per context from ``model``, rank them with the reward, return the pairs.
+
+    ``logs`` (the training logs) back the numbers a sample states, as in GRPO's claim guard.
 
     Returns the pairs (:func:`rank_pairs`) and a summary for ``tuning.json``: contexts, samples,
     samples failing a guard, pairs, mean gain.
@@ -129,7 +136,7 @@ def reward_ranked_pairs(model, tokenizer, contexts: pd.DataFrame, catalog: pd.Da
 
     copies = generate_copies(model, tokenizer, contexts, catalog, placements, segments, num=num, seed=seed,
                              temperature=temperature, compliance=False, generator_name="tuning-base")
-    score, guards = score_copies(copies, reward_model, catalog, placements)
+    score, guards = score_copies(copies, reward_model, catalog, placements, logs)
     pairs = rank_pairs(copies, score, guards, min_gain)
     info = {"contexts": int(len(contexts)), "samples": int(len(copies)),
             "samples_failing_a_guard": int((guards < 0).sum()), "pairs": int(len(pairs)),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.completions import completion_text
+from rlopt.generation.claims import NumberSupport
 from rlopt.generation.postprocess import first_line, is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.tuning.shown import dataset_column, shown_copies
@@ -122,6 +123,26 @@ class DiscountHonestyPenalty:
                 for c, i in zip(completions, items, strict=True)]
 
 
+class ClaimSupportPenalty:
+    """``-1`` for copy that states a number its item's facts do not back, else ``0``.
+
+    Uses :class:`rlopt.generation.claims.NumberSupport` (the item's catalog row and the copy logged
+    for it) on the first line of the completion, so a phrase that earns clicks for one item ("Loved
+    by 10,000+ shoppers", "hot for 12 hours") is not worth writing for an item it is not true of.
+    Numbers in discount and price claims are :class:`DiscountHonestyPenalty`'s.
+    """
+
+    __name__ = "claim_support"
+
+    def __init__(self, catalog: pd.DataFrame, logs: pd.DataFrame | None):
+        self.support = NumberSupport(catalog, logs)
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        items = dataset_column(kwargs, "item_id", len(completions))
+        return [-1.0 if self.support.unsupported(first_line(completion_text(c)), str(i)) else 0.0
+                for c, i in zip(completions, items, strict=True)]
+
+
 class LengthLimitPenalty:
     """Penalty for exceeding the placement's character limit, and for an empty first line.
 
@@ -206,8 +227,9 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
 
     ``reward_model`` may be None, one reward function, or a list of them (an ensemble, combined by
     ``cfg.reward_ensemble``; "mean" for configs without that field). ``logs`` (the training logs) feed
-    the support guard when ``cfg.support_penalty > 0``. ``cfg.quality_penalty`` weighs
-    :class:`CopyQualityPenalty` (0 for configs without that field).
+    the support guard when ``cfg.support_penalty > 0`` and back the numbers of
+    :class:`ClaimSupportPenalty` (``cfg.claim_penalty``; without logs only the catalog backs them).
+    ``cfg.quality_penalty`` weighs :class:`CopyQualityPenalty` (0 for configs without that field).
     """
     funcs: list[RewardFunc] = []
     weights: list[float] = []
@@ -215,7 +237,9 @@ def build_reward_funcs(reward_model: RewardFunc | Sequence[RewardFunc] | None, c
         funcs.append(ShownCopyReward(reward_model, placements, scale=cfg.reward_model_scale,
                                      reduce=getattr(cfg, "reward_ensemble", "mean")))
         weights.append(cfg.reward_model_weight)
+    claim = getattr(cfg, "claim_penalty", 0.0)
     for func, w in ((DiscountHonestyPenalty(catalog), cfg.discount_penalty),
+                    (ClaimSupportPenalty(catalog, logs) if claim > 0 else None, claim),
                     (LengthLimitPenalty(placements), cfg.length_penalty),
                     (RepetitionPenalty(), cfg.repetition_penalty_weight),
                     (CopyQualityPenalty(placements), getattr(cfg, "quality_penalty", 0.0))):

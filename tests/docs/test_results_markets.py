@@ -29,7 +29,8 @@ def test_markets_tables_from_the_file(tmp_path):
         "quality": {"tuned": {"defects": {"any": 0.025, "incomplete": 0.0125}, "misleading": 0.0,
                               "misleading_written": 0.05,
                               "title_fallback_share": 0.1,
-                              "diversity": {"distinct_share": 0.4, "top_template_share": 0.55}}},
+                              "diversity": {"distinct_share": 0.4, "top_template_share": 0.55},
+                              "unsupported_number": 0.125}},
         "targets": {"tuned / mean_logged ctr >= 1.0": {"value": 0.936, "low": 0.836, "high": 1.036, "met": False},
                     "rm_click_auc >= baseline": {"value": 0.0277, "met": True}},
     }
@@ -43,8 +44,8 @@ def test_markets_tables_from_the_file(tmp_path):
     assert "| rm_click_auc >= baseline | 0.0277 | yes |" in page
     row = next(line for line in page.splitlines() if line.startswith("| tuned |"))
     assert "6.55%" in row and "1.64x [1.54, 1.74]" in row and "0.94x [0.84, 1.04]" in row and "0.87x" in row
-    # defects, misleading as written, title, repeats an example (none), distinct copies, top template
-    assert "2.5%" in row and "5.0%" in row and row.endswith("| 10.0% |  | 40.0% | 55.0% |")
+    # defects, misleading as written, title, repeats an example (none), distinct copies, top template, unbacked
+    assert "2.5%" in row and "5.0%" in row and row.endswith("| 10.0% |  | 40.0% | 55.0% | 12.5% |")
     assert "DPO: 40 steps on 320 training pairs" in page and "load average 1.5-2.5" in page
     assert "`benchmarks/results/markets.json`" in page
 

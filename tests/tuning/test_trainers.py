@@ -54,8 +54,8 @@ def test_online_two_steps(method, tiny_causal_lm_dir, tmp_path):
                       per_device_train_batch_size=4, num_generations=2, save_steps=1, max_completion_length=8)
     summary = train_online(method, training_logs(), CATALOG, PLACEMENTS, cfg, out, length_reward, SEGMENTS)
     meta = _check_outputs(out, method, 2)
-    assert meta["data"]["rewards"] == ["rlopt_reward", "discount_honesty", "length_limit", "repetition",
-                                      "copy_quality"]
+    assert meta["data"]["rewards"] == ["rlopt_reward", "discount_honesty", "claim_support", "length_limit",
+                                      "repetition", "copy_quality"]
     assert "reward" in (out / "curves.csv").read_text().splitlines()[0]
     assert summary["config"]["beta"] == cfg.beta
     assert meta["data"]["rlopt_sampled_batches"] > 0  # rlopt's decoder sampled (the installed TRL's hook)
