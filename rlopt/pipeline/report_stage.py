@@ -115,7 +115,7 @@ def _overopt_section(ctx: StageContext) -> dict[str, Any]:
 
 
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
+    return "n/a" if x is None or x != x else f"{x:.1%}"
 
 
 def _claims_table(summary: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -240,7 +240,26 @@ def _logged_section(ctx: StageContext) -> dict[str, Any]:
             notes += (f" Confirming the predicted {lift['lift']:+.1%} over the mean logged copy at your click rate "
                       f"{lift['base_ctr']:.2%} needs {lift['ab_sample_size_per_arm']:,} impressions per arm "
                       "(80% power, alpha 0.05).")
-    return {"rows": rows, "ratios": {"rows": ratios, "notes": ""}, "notes": notes}
+    out = {"rows": rows, "ratios": {"rows": ratios, "notes": ""}, "notes": notes}
+    if checks := _checks_table(g.get("copy_checks")):
+        out["checks"] = checks
+    return out
+
+
+def _checks_table(checks: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per generator: defects, numbers the item's facts do not back, and one phrase written everywhere."""
+    if not checks:
+        return None
+    rows = [{"generator": name, "any defect (shown)": _pct(c.get("any_defect")),
+             "unbacked number": _pct(c.get("unsupported_number")), "distinct copies": _pct(c.get("distinct_share")),
+             "most common template": f"{_pct(c.get('top_template_share'))}: {c.get('top_template')}"}
+            for name, c in checks.items()]
+    notes = ("Checks that need no truth. unbacked number = share of shown copies stating a number that neither the "
+             "item's catalog row nor the shop's logged copy of it contains (e.g. 'Loved by 10,000+ shoppers' for an "
+             "item the shop never said it of; discount and price numbers are the compliance rule's). distinct "
+             "copies = distinct texts / copies; most common template = the copy with its item's title taken out "
+             "({title}): a tuned generator that writes one phrase for every item shows a large share here.")
+    return {"rows": rows, "notes": notes}
 
 
 def _health(ctx: StageContext) -> dict[str, Any] | None:

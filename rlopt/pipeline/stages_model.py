@@ -18,6 +18,8 @@ import pandas as pd
 
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
+from rlopt.generation.claims import NumberSupport
+from rlopt.generation.diversity import diversity
 from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.quality import defect_rates
@@ -170,6 +172,17 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     return frame
 
 
+def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, logs: pd.DataFrame) -> dict[str, Any]:
+    """Per generator, what a marketer checks before shipping the shown copy, without any truth: the share
+    with a defect (rlopt.generation.quality), the share stating a number its item's catalog row and the
+    shop's logged copy do not back (rlopt.generation.claims), and how varied it is (rlopt.generation.diversity:
+    distinct copies, the most common template with the item's title taken out)."""
+    support = NumberSupport(catalog, logs)
+    titles = dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
+    return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unsupported_number": support.share(frame),
+                   **diversity(frame, titles)} for name, frame in frames.items()}
+
+
 def _steering(ctx: StageContext, contexts: pd.DataFrame, catalog: pd.DataFrame,
               train: pd.DataFrame) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
     """``[generation] few_shot`` / ``best_of``: the contexts with their logged-copy examples (from the
@@ -295,6 +308,7 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                "resample": {"rounds": cfg.resample,
                                             **{k: dict(v.attrs.get("resample", {})) for k, v in frames.items()}}}
     logs = pd.concat([train, holdout], ignore_index=True)
+    summary["copy_checks"] = copy_checks(frames, catalog, logs)  # no truth needed: on the user's logs too
     options = logged_options(logs, contexts)
     reward_model = proxy_model(ctx, engine)  # without it the report shows the truth only
     if market is None:

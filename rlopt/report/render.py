@@ -16,7 +16,8 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "bandit":  {"final": [{"policy", "regret", "mean_reward"}], "curves": {policy: {"step", "regret"}}},
       "ope":     {"policy": str, "truth": float | None, "estimates": [{"estimator", "estimate", "low", "high"}]},
       "samples": {"rows": [{"segment", "placement", "item", "base", "tuned"}]},
-      "logged":  {"rows": [{"copy", <score>}], "ratios": {"rows": [{"comparison", "ratio", ...}]}},
+      "logged":  {"rows": [{"copy", <score>}], "ratios": {"rows": [{"comparison", "ratio", ...}]},
+                  "checks": {"rows": [{"generator", "unbacked number", ...}], "notes": str}},
       "verdict": {"decision": str, "reason": str, "numbers": {label: value}, "data_source": str},
     }
 
@@ -175,7 +176,8 @@ QUALITY_TITLE = "Copy quality: defects in what the generators wrote vs what is s
 SUBTABLES: tuple[tuple[str, str], ...] = (("claims", CLAIMS_TITLE), ("quality", QUALITY_TITLE))
 #: Optional tables per section (the over-optimization one's above; the logged-copy ratios).
 SECTION_SUBTABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "overopt": SUBTABLES, "logged": (("ratios", "Ratios with 95% bootstrap intervals over contexts"),)}
+    "overopt": SUBTABLES, "logged": (("ratios", "Ratios with 95% bootstrap intervals over contexts"),
+                                     ("checks", "Copy checks: defects, unbacked numbers, one phrase everywhere"))}
 
 
 def _heading(title: str, body: Mapping[str, Any] | None) -> str:
