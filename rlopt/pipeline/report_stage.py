@@ -258,7 +258,8 @@ def _checks_table(checks: dict[str, Any] | None) -> dict[str, Any] | None:
              "item's catalog row nor the shop's logged copy of it contains (e.g. 'Loved by 10,000+ shoppers' for an "
              "item the shop never said it of; discount and price numbers are the compliance rule's). distinct "
              "copies = distinct texts / copies; most common template = the copy with its item's title taken out "
-             "({title}): a tuned generator that writes one phrase for every item shows a large share here.")
+             "({title}): a tuned generator that writes one phrase for every item shows a large share here; '{title}' "
+             "alone is the item title shown where no usable copy came out.")
     return {"rows": rows, "notes": notes}
 
 
