@@ -111,6 +111,9 @@ class Args:
     reward model (rlopt.generation.rerank.best_of_n, rerank_metric)."""
     rerank_metric: str = "reward"
     """Reward-model output best-of-n maximizes (reward, p_click, p_purchase, expected_revenue)."""
+    claim_check: bool = True
+    """Reject generated copy stating a number its item's catalog row and training-log copy do not back
+    (rlopt.generation.claims, as [generation] claim_check); it is sampled again with --resample."""
     few_shot: int = 0
     """With k > 0, also "base + few-shot" and "tuned + few-shot" rows (and "tuned + few-shot + best-of-n"
     with --best-of, "grpo + few-shot" with --grpo): the generator prompted with each context's k best logged copies of the training logs
@@ -281,16 +284,19 @@ def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args:
     """``num`` copies per context from generator ``spec`` (each the best of ``args.best_of`` by
     ``scorer`` when one is given); the copies and the wall time."""
     from rlopt.generation import generate_copies, resolve_generator
+    from rlopt.generation.claims import NumberSupport
     from rlopt.generation.rerank import best_of_n
 
     start, load = time.perf_counter(), _load()
+    # as [generation] claim_check: the catalog and the shop's (training) logged copy back a shown number
+    support = NumberSupport(market.catalog, market.train) if args.claim_check else None
     model, tokenizer = resolve_generator(spec, device="cpu")
     if scorer is None:
         copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
-                                 seed=args.seed, generator_name=name, resample=args.resample)
+                                 seed=args.seed, generator_name=name, resample=args.resample, claim_support=support)
     else:
         copies = best_of_n(model, tokenizer, contexts, market.catalog, market.placements, {}, n=args.best_of,
-                           scorer=scorer, num=args.num, seed=args.seed, generator_name=name)
+                           scorer=scorer, num=args.num, seed=args.seed, generator_name=name, claim_support=support)
     del model
     timing = {"wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()]}
     if "examples" in copies.columns:

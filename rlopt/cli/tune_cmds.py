@@ -62,9 +62,14 @@ def generate(
     compliance: Annotated[bool, typer.Option(
         "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "
         "the model's own text is kept in raw_copy_text.")] = True,
+    claim_check: Annotated[bool, typer.Option(
+        "--claim-check/--no-claim-check", help="Reject copy that states a number its item's catalog row (and, "
+        "with --logs, the shop's logged copy of the item) does not contain, e.g. 'Loved by 10,000+ shoppers' for "
+        "an item nobody said it of (default on; quality_action 'unbacked', title or --resample).")] = True,
     resample: Annotated[int, typer.Option(
         "--resample", min=0, help="Rounds of fresh samples for copies that would fall back to the item title "
-        "(empty after cleaning, unrepairable claim, a defect); 0 = show the title at once.")] = 0,
+        "(empty after cleaning, unrepairable claim, a defect, an unbacked number); 0 = show the title at "
+        "once.")] = 0,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, help="Samples per written copy; the reward model's best is kept (needs "
         "--reward-model; 1 = no reranking).")] = 1,
@@ -78,7 +83,8 @@ def generate(
         "--few-shot", min=0, help="Logged copies of each item shown in the prompt as examples (needs --logs; "
         "0 = none).")] = 0,
     logs: Annotated[Path | None, typer.Option(
-        "--logs", help="Impression logs the --few-shot examples come from.")] = None,
+        "--logs", help="Impression logs: the --few-shot examples come from them, and their copy backs the "
+        "numbers --claim-check lets through.")] = None,
     chunk_contexts: Annotated[int, typer.Option(
         "--chunk-contexts", min=0, help="Contexts per chunk (the unit of work and of seeding: chunk at position "
         "s samples under seed --seed + s); 0 = 4 x --batch-size.")] = 0,
@@ -131,18 +137,27 @@ def generate(
 
         rm = RewardModel.from_pretrained(reward_model)
     extra: dict[str, Any] = {}
-    if few_shot:
+    shop_logs = None
+    if logs is not None:
         from rlopt.data import read_logs
+
+        shop_logs = read_logs(logs, cat, places)
+    if few_shot:
         from rlopt.generation.fewshot import add_examples
         from rlopt.generation.rerank import reward_model_scorer
 
-        ctx = add_examples(ctx, read_logs(logs, cat, places), cat, k=few_shot,
+        ctx = add_examples(ctx, shop_logs, cat, k=few_shot,
                            scorer=None if rm is None else reward_model_scorer(rm, cat, "p_click"))
         extra["few_shot"] = {"k": few_shot, "contexts_with_examples": int(sum(bool(e) for e in ctx["examples"])),
                              "ranked_by": "reward model P(click)" if rm is not None else "smoothed observed CTR"}
     chunk = chunk_rows(batch_size, chunk_contexts)
     call = dict(num=num, best_of=best_of, batch_size=batch_size, temperature=temperature, generator_name=generator,
                 source=str(contexts), compliance=compliance, resample=resample)
+    if claim_check:
+        from rlopt.generation.claims import NumberSupport
+
+        call["claim_support"] = NumberSupport(cat, shop_logs)
+        extra["claim_check"] = {"backed_by": "catalog + logged copy" if shop_logs is not None else "catalog"}
     with make_engine(engine, address=ray_address) as runner:
         if engine == "local":  # the model loads here, once
             model, tokenizer = resolve_generator(generator, device=device)

@@ -33,7 +33,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                     generator_name: str = "", source: str = "contexts", compliance: bool = True,
                     precision: str = "auto", stop_at_first_line: bool = True,
                     decoder: str = "rlopt", threads: int = 0, quality: bool = True,
-                    resample: int = 0) -> pd.DataFrame:
+                    resample: int = 0, claim_support: Any = None) -> pd.DataFrame:
     """Generate ``num`` copies for every context.
 
     Parameters
@@ -83,6 +83,11 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         torch CPU threads while decoding; 0 chooses them from the cores that are free now
         (:func:`rlopt.threads.choose_threads`: one per idle core, so a busy machine's descheduled
         threads do not stall every decode step). The copies do not depend on it.
+    claim_support : rlopt.generation.claims.NumberSupport, optional
+        After the repairs, a copy stating a number that its item's catalog row and the shop's logged
+        copy do not back ("Loved by 10,000+ shoppers" for an item the shop never said it of) is
+        rejected like a defective one (``quality_action`` ``unbacked``: title, or a new sample with
+        ``resample``). None: numbers are not checked.
     resample : int, default 0
         Rounds of fresh samples for the copies that would fall back to the item title (cleaned to
         nothing, unrepairable claim, or rejected for a defect): round ``r`` samples each such copy
@@ -97,7 +102,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         sample_idx``. ``copy_text`` is what is shown and fits its placement's ``max_chars``;
         ``raw_copy_text`` is the cleaned model output before the compliance repair (what the model
         itself wrote), ``compliance_action`` one of ``ok, corrected, removed, unrepairable, empty``
-        (``off`` when compliance is off), ``quality_action`` one of ``ok, repaired, rejected,
+        (``off`` when compliance is off), ``quality_action`` one of ``ok, repaired, rejected, unbacked,
         empty`` (``off`` when quality is off; ``ok`` where compliance already replaced an unrepairable
         copy by the title). A sample that cleans to nothing (``empty``: there was
         nothing to check), or cannot be repaired, or is rejected for its defects, falls back to the item
@@ -127,6 +132,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     order = sorted(range(len(contexts)), key=lambda i: (limits[i], i))
     batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
     items = catalog_index(catalog)
+    item_ids = contexts["item_id"].astype(str).tolist()
     titles = [items[str(i)]["title"] for i in contexts["item_id"]]
     prices = [float(items[str(i)]["price"]) for i in contexts["item_id"]]
     discounts = [float(items[str(i)]["discount_pct"]) for i in contexts["item_id"]]
@@ -178,6 +184,8 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                             text, qualities[i * num + k] = repair_quality(text, limits[i])
                         elif quality and not raw:  # compliance's own fallback (unrepairable) stays "ok" here
                             qualities[i * num + k] = "empty"
+                        if claim_support is not None and text and claim_support.unsupported(text, item_ids[i]):
+                            text, qualities[i * num + k] = "", "unbacked"  # a fact of another item: never shown
                         if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
                             text = cap_length(str(titles[i]), limits[i])
                             n_fallback += 1
@@ -196,7 +204,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     rows["title_fallback"] = fallback
     rows["resample_round"] = 0
     rows.attrs["title_fallbacks"] = n_fallback
-    rows.attrs["quality"] = {a: qualities.count(a) for a in ("ok", "repaired", "rejected", "empty", "off")
+    rows.attrs["quality"] = {a: qualities.count(a) for a in ("ok", "repaired", "rejected", "unbacked", "empty", "off")
                              if a in qualities}
     rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "empty",
                                                               "off")
@@ -205,7 +213,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         again = {"batch_size": batch_size, "temperature": temperature, "top_p": top_p, "top_k": top_k,
                  "generator_name": generator_name, "source": source, "compliance": compliance,
                  "precision": precision, "stop_at_first_line": stop_at_first_line, "decoder": decoder,
-                 "threads": threads, "quality": quality}
+                 "threads": threads, "quality": quality, "claim_support": claim_support}
         rows = _resample_fallbacks(rows, model, tokenizer, contexts, catalog, placements, segments, num, seed,
                                    resample, again)
     return rows

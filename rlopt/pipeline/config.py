@@ -158,6 +158,7 @@ class GenerationConfig:
     compliance: bool = _f(True, "Repair misleading discount claims in generated copy (wrong ones corrected, claims on undiscounted items removed, unrepairable copy replaced by the item title); the report gives the raw and shown rates.")
     best_of: int = _f(1, "Samples per shown copy: each shown copy is the reward model's best of this many (rlopt.generation.rerank; rejected, defective or example-repeating samples never shown). 1 = no reranking.", minimum=1)
     rerank_metric: str = _f("reward", "Reward-model column best_of maximizes: 'reward' (its weighted click + purchase score), 'p_click', 'p_purchase' or 'expected_revenue'.", choices=("reward", "p_click", "p_purchase", "expected_revenue"))
+    claim_check: bool = _f(True, "Reject generated copy that states a number its item's catalog row and the shop's logged copy of it do not contain ('Loved by 10,000+ shoppers' for an item nobody said it of; rlopt.generation.claims); the copy is sampled again with resample, else the title is shown.")
     resample: int = _f(0, "Rounds of fresh samples for copies that would fall back to the item title (cleaned to nothing, unrepairable claim or a defect); the title is shown only after every round failed (rlopt.generation.sample.generate_copies). 0 = none.", minimum=0)
     few_shot: int = _f(0, "Logged copies of each context's item shown in the prompt as examples (the training logs' best by the reward model's P(click); rlopt.generation.fewshot). 0 = none.", minimum=0)
 

@@ -251,12 +251,14 @@ def _checks_table(checks: dict[str, Any] | None) -> dict[str, Any] | None:
     if not checks:
         return None
     rows = [{"generator": name, "any defect (shown)": _pct(c.get("any_defect")),
-             "unbacked number": _pct(c.get("unsupported_number")), "distinct copies": _pct(c.get("distinct_share")),
+             "unbacked number": _pct(c.get("unsupported_number")),
+             "unbacked, rejected": c.get("unbacked_rejected", 0), "distinct copies": _pct(c.get("distinct_share")),
              "most common template": f"{_pct(c.get('top_template_share'))}: {c.get('top_template')}"}
             for name, c in checks.items()]
     notes = ("Checks that need no truth. unbacked number = share of shown copies stating a number that neither the "
              "item's catalog row nor the shop's logged copy of it contains (e.g. 'Loved by 10,000+ shoppers' for an "
-             "item the shop never said it of; discount and price numbers are the compliance rule's). distinct "
+             "item the shop never said it of; discount and price numbers are the compliance rule's); 'unbacked, rejected' "
+             "= samples [generation] claim_check kept from being shown (sampled again or the title shown). distinct "
              "copies = distinct texts / copies; most common template = the copy with its item's title taken out "
              "({title}): a tuned generator that writes one phrase for every item shows a large share here; '{title}' "
              "alone is the item title shown where no usable copy came out.")

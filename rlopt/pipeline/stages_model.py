@@ -128,7 +128,7 @@ def requested_contexts(contexts: pd.DataFrame, max_contexts: int, rng: np.random
 
 def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, contexts: pd.DataFrame,
                             catalog: pd.DataFrame, placements: dict, seg_desc, scorer=None, *,
-                            engine=None, spec=None) -> pd.DataFrame:
+                            engine=None, spec=None, claim_support=None) -> pd.DataFrame:
     """:func:`generate_copies` over about ten chunks of ``contexts``, one progress line each (done /
     total, elapsed, time left at the pace so far). Chunk ``[start, start + step)`` samples under
     seed ``ctx.seed + start``: ``step`` is at least the chunk's batch count, so no two batches of the
@@ -149,7 +149,7 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     ranked = scorer is not None or (spec is not None and spec.reward_model is not None)
     call = dict(num=cfg.num_samples, best_of=cfg.best_of if ranked else 1,
                 batch_size=cfg.batch_size, temperature=cfg.temperature, generator_name=name,
-                compliance=cfg.compliance, resample=cfg.resample)
+                compliance=cfg.compliance, resample=cfg.resample, claim_support=claim_support)
     if engine is not None and spec is not None:
         chunks = generate_on_engine(engine, contexts, seed=ctx.seed, chunk=step, spec=spec, catalog=catalog,
                                     placements=placements, segments=seg_desc, **call)
@@ -180,6 +180,8 @@ def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, logs: pd
     support = NumberSupport(catalog, logs)
     titles = dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
     return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unsupported_number": support.share(frame),
+                   # samples [generation] claim_check rejected (first round; resampled or the title shown)
+                   "unbacked_rejected": int(frame.attrs.get("quality", {}).get("unbacked", 0)),
                    **diversity(frame, titles)} for name, frame in frames.items()}
 
 
@@ -274,6 +276,8 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
             ctx.log(f"[generation] {available} contexts asked for; generating for a seeded sample of "
                     f"{len(contexts)} ([generation] max_contexts)")
     contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
+    # the shop's own copy (all its logs) and the catalog back the numbers a shown copy may state
+    support = NumberSupport(catalog, pd.concat([train, holdout], ignore_index=True)) if cfg.claim_check else None
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
@@ -284,11 +288,11 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
             ranker = str(ctx.dir("reward") / "model") if scorer is not None else None
             frames[name] = _generate_with_progress(
                 ctx, name, None, None, contexts, catalog, placements, seg_desc, engine=engine,
-                spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric))
+                spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric), claim_support=support)
         else:
             model, tokenizer = resolve_generator(spec)
             frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements,
-                                                   seg_desc, scorer=scorer)
+                                                   seg_desc, scorer=scorer, claim_support=support)
             del model
         write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
     if steering["few_shot"]:
@@ -303,7 +307,8 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                # with or without a simulator: the shown copy's defects (rlopt.generation.quality)
                                "quality": {k: dict(v.attrs.get("quality", {})) for k, v in frames.items()},
                                "defect_rates": {k: defect_rates(v["copy_text"]) for k, v in frames.items()},
-                               "compliance_on": bool(cfg.compliance), "steering": steering,
+                               "compliance_on": bool(cfg.compliance), "claim_check": bool(cfg.claim_check),
+                               "steering": steering,
                                # [generation] resample: title fallbacks sampled again, and how many recovered
                                "resample": {"rounds": cfg.resample,
                                             **{k: dict(v.attrs.get("resample", {})) for k, v in frames.items()}}}

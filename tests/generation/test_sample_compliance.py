@@ -75,11 +75,14 @@ def test_cli_generate_no_compliance(tmp_path, tiny_causal_lm_dir):
         return json.loads(result.output[result.output.index("{"):])
 
     assert sum(payload(on)["compliance"].values()) == 4
+    assert payload(on)["claim_check"] == {"backed_by": "catalog"}  # on by default; no --logs: the catalog alone
+    assert "claim_check" not in payload(runner.invoke(app, [*args, "--out", str(tmp_path / "nc.jsonl"),
+                                                            "--no-claim-check"]))
     assert payload(off)["compliance"] == {"off": 4}
     written = pd.read_json(tmp_path / "off.jsonl", lines=True, dtype=False)
     assert set(written["compliance_action"]) == {"off"}
     # an empty sample shows the title; so does one the quality repair rejects (it stays on without compliance)
-    assert set(written["quality_action"]) <= {"ok", "repaired", "rejected", "empty"}
+    assert set(written["quality_action"]) <= {"ok", "repaired", "rejected", "unbacked", "empty"}
     kept = (written["raw_copy_text"] != "") & (written["quality_action"] == "ok")
     assert (written.loc[kept, "copy_text"] == written.loc[kept, "raw_copy_text"]).all()
 
@@ -115,3 +118,26 @@ def test_resample_off_and_exhausted_rounds_keep_the_title(tiny, monkeypatch):
     assert off["copy_text"].tolist() == out["copy_text"].tolist() == titles
     assert off["title_fallback"].all() and out["title_fallback"].all() and "resample" not in off.attrs
     assert out.attrs["resample"] == {"rounds": 1, "tried": 2, "recovered": 0, "title_fallbacks_first": 2}
+
+
+def test_a_number_the_item_facts_do_not_back_is_never_shown(tiny, monkeypatch):
+    from rlopt.generation.claims import NumberSupport
+
+    model, tok = tiny
+    logs = pd.DataFrame({"item_id": ["i1"], "copy_text": ["Trail shoes - loved by 10,000+ runners"]})
+    support = NumberSupport(CATALOG, logs)
+    # i1's logged copy says 10,000+; i2's never did: its copy is sampled again, then shows a clean one
+    raw = iter(["Trail shoes - loved by 10,000+ runners", "Trail shoes for muddy runs",
+                "Coffee set - loved by 10,000+ brewers", "Pour-over coffee set for slow mornings",
+                "Coffee set for two, brewed slow"])
+    monkeypatch.setattr(sample, "clean_copy", lambda text, limit: next(raw))
+    out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0, batch_size=1,
+                                 resample=1, claim_support=support)
+    assert out["copy_text"].tolist() == ["Trail shoes - loved by 10,000+ runners", "Trail shoes for muddy runs",
+                                         "Coffee set for two, brewed slow", "Pour-over coffee set for slow mornings"]
+    assert out.attrs["quality"]["unbacked"] == 1 and out["resample_round"].tolist() == [0, 0, 1, 0]
+    # without the check the same first-round sample is shown
+    raw = iter(["Trail shoes - loved by 10,000+ runners", "Trail shoes for muddy runs",
+                "Coffee set - loved by 10,000+ brewers", "Pour-over coffee set for slow mornings"])
+    off = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, num=2, seed=0, batch_size=1)
+    assert off["copy_text"][2] == "Coffee set - loved by 10,000+ brewers" and "unbacked" not in off.attrs["quality"]
