@@ -160,7 +160,7 @@ class GenerationConfig:
     rerank_metric: str = _f("reward", "Reward-model column best_of maximizes: 'reward' (its weighted click + purchase score), 'p_click', 'p_purchase' or 'expected_revenue'.", choices=("reward", "p_click", "p_purchase", "expected_revenue"))
     claim_check: bool = _f(True, "Reject generated copy that states a number its item's catalog row and the shop's logged copy of it do not contain ('Loved by 10,000+ shoppers' for an item nobody said it of; rlopt.generation.claims); the copy is sampled again with resample, else the title is shown.")
     resample: int = _f(0, "Rounds of fresh samples for copies that would fall back to the item title (cleaned to nothing, unrepairable claim or a defect); the title is shown only after every round failed (rlopt.generation.sample.generate_copies). 0 = none.", minimum=0)
-    few_shot: int = _f(0, "Logged copies of each context's item shown in the prompt as examples (the training logs' best by the reward model's P(click); rlopt.generation.fewshot). 0 = none.", minimum=0)
+    few_shot: int = _f(3, "Logged copies of each context's item shown in the prompt as examples (the training logs' best by the reward model's P(click); rlopt.generation.fewshot); they lifted the tuned generator on every market measured (docs/guides/tuning.md). 0 = none.", minimum=0)
 
 
 @dataclass

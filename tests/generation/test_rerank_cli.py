@@ -113,11 +113,13 @@ def test_generation_stage_reranks_and_prompts_with_examples_when_configured(shop
     assert len(frame) == 4 and set(frame["best_of"]) == {3} and frame["sample_idx"].tolist() == [0, 1, 0, 1]
     assert "verbatim_example" in frame.columns and all(len(e) == 2 for e in frame["examples"])
 
-    plain_ctx = _Ctx(tmp_path, {"best_of": 3, "num_samples": 1}, has_reward=False)
+    plain_ctx = _Ctx(tmp_path, {"best_of": 3, "num_samples": 1, "few_shot": 0}, has_reward=False)
     same, none, said = _steering(plain_ctx, contexts, CATALOG, _logs())
     assert none is None and said["best_of"] == 1 and "did not finish" in said["note"] and "examples" not in same
-    off = _steering(_Ctx(tmp_path, {}), contexts, CATALOG, _logs())
+    off = _steering(_Ctx(tmp_path, {"few_shot": 0}), contexts, CATALOG, _logs())
     assert off[1] is None and off[2] == {"best_of": 1, "rerank_metric": "reward", "few_shot": 0}
+    default = _steering(_Ctx(tmp_path, {}), contexts, CATALOG, _logs())  # few_shot = 3 by default
+    assert default[2]["few_shot"] == 3 and "examples" in default[0].columns
 
 
 def test_resample_redraws_only_title_fallbacks(shop, tiny_causal_lm_dir, tmp_path):
