@@ -172,12 +172,11 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     return frame
 
 
-def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, logs: pd.DataFrame) -> dict[str, Any]:
+def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support: NumberSupport) -> dict[str, Any]:
     """Per generator, what a marketer checks before shipping the shown copy, without any truth: the share
-    with a defect (rlopt.generation.quality), the share stating a number its item's catalog row and the
-    shop's logged copy do not back (rlopt.generation.claims), and how varied it is (rlopt.generation.diversity:
-    distinct copies, the most common template with the item's title taken out)."""
-    support = NumberSupport(catalog, logs)
+    with a defect (rlopt.generation.quality), the share stating a number that ``support`` (the item's
+    catalog row and the shop's logged copy, rlopt.generation.claims) does not back, and how varied it is
+    (rlopt.generation.diversity: distinct copies, the most common template with the item's title taken out)."""
     titles = dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
     return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unsupported_number": support.share(frame),
                    # samples [generation] claim_check rejected (first round; resampled or the title shown)
@@ -276,8 +275,10 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
             ctx.log(f"[generation] {available} contexts asked for; generating for a seeded sample of "
                     f"{len(contexts)} ([generation] max_contexts)")
     contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
+    logs = pd.concat([train, holdout], ignore_index=True)
     # the shop's own copy (all its logs) and the catalog back the numbers a shown copy may state
-    support = NumberSupport(catalog, pd.concat([train, holdout], ignore_index=True)) if cfg.claim_check else None
+    support = NumberSupport(catalog, logs)
+    check = support if cfg.claim_check else None  # [generation] claim_check; the report's checks always count
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):
         ctx.log(f"[generation] {name}: {len(contexts)} contexts x {cfg.num_samples} samples")
@@ -288,11 +289,11 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
             ranker = str(ctx.dir("reward") / "model") if scorer is not None else None
             frames[name] = _generate_with_progress(
                 ctx, name, None, None, contexts, catalog, placements, seg_desc, engine=engine,
-                spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric), claim_support=support)
+                spec=GeneratorSpec(spec, reward_model=ranker, rerank_metric=cfg.rerank_metric), claim_support=check)
         else:
             model, tokenizer = resolve_generator(spec)
             frames[name] = _generate_with_progress(ctx, name, model, tokenizer, contexts, catalog, placements,
-                                                   seg_desc, scorer=scorer, claim_support=support)
+                                                   seg_desc, scorer=scorer, claim_support=check)
             del model
         write_jsonl(frames[name], ctx.work_dir / f"{name}.jsonl")
     if steering["few_shot"]:
@@ -312,8 +313,7 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                # [generation] resample: title fallbacks sampled again, and how many recovered
                                "resample": {"rounds": cfg.resample,
                                             **{k: dict(v.attrs.get("resample", {})) for k, v in frames.items()}}}
-    logs = pd.concat([train, holdout], ignore_index=True)
-    summary["copy_checks"] = copy_checks(frames, catalog, logs)  # no truth needed: on the user's logs too
+    summary["copy_checks"] = copy_checks(frames, catalog, support)  # no truth needed: on the user's logs too
     options = logged_options(logs, contexts)
     reward_model = proxy_model(ctx, engine)  # without it the report shows the truth only
     if market is None:

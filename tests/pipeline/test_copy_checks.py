@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from rlopt.generation.claims import NumberSupport
 from rlopt.pipeline.report_stage import _checks_table
 from rlopt.pipeline.stages_model import copy_checks
 
@@ -16,7 +17,7 @@ def test_a_phrase_copied_to_an_item_it_is_not_true_of_is_counted():
     frames = {"tuned": pd.DataFrame({"item_id": ["a", "b", "b", "a"], "segment": "s", "placement": "p",
                                      "copy_text": ["Desk Lamp - Loved by 10,000+ shoppers", "Wool Rug - Loved by 10,000+ shoppers",
                                                    "Wool Rug - soft, warm", "Desk Lamp - Loved by 10,000+ shoppers"]})}
-    c = copy_checks(frames, CATALOG, LOGS)["tuned"]
+    c = copy_checks(frames, CATALOG, NumberSupport(CATALOG, LOGS))["tuned"]
     assert c["unsupported_number"] == 0.25  # the rug's; the lamp's is the shop's own claim
     assert c["top_template_share"] == 0.75 and c["top_template"] == "{title} - loved by 10,000+ shoppers"
     assert c["distinct_share"] == 0.75 and c["any_defect"] == 0.0
