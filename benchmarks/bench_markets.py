@@ -42,8 +42,9 @@ For each market, with rlopt's public API only, on the training logs:
    price known) of the shown copy and of what the model wrote before the repairs; ``diversity``
    (:mod:`rlopt.generation.diversity`): distinct copies, and the share of the most common template
    (the copy with its item's title taken out) — a generator that writes one phrase everywhere;
-   ``unsupported_number``: the share stating a number that neither the item's catalog row nor its
-   logged training copy contains (:mod:`rlopt.generation.claims`).
+   ``unbacked_claim``: the share stating a claim (a number, or a fact phrase such as "loved by" or
+   "free shipping") that neither the item's catalog row nor its logged training copy contains
+   (:mod:`rlopt.generation.claims`), and ``unbacked_top``: the claims most often made up.
    ``quality_logged``: the same rules on the shop's own logged copy (per distinct copy and per
    impression), the rules' false-positive check.
 
@@ -112,7 +113,7 @@ class Args:
     rerank_metric: str = "reward"
     """Reward-model output best-of-n maximizes (reward, p_click, p_purchase, expected_revenue)."""
     claim_check: bool = True
-    """Reject generated copy stating a number its item's catalog row and training-log copy do not back
+    """Reject generated copy stating a claim (number or fact phrase) its item's catalog row and training-log copy do not back
     (rlopt.generation.claims, as [generation] claim_check); it is sampled again with --resample."""
     few_shot: int = 0
     """With k > 0, also "base + few-shot" and "tuned + few-shot" rows (and "tuned + few-shot + best-of-n"
@@ -284,12 +285,12 @@ def generate(spec: str, name: str, market: Market, contexts: pd.DataFrame, args:
     """``num`` copies per context from generator ``spec`` (each the best of ``args.best_of`` by
     ``scorer`` when one is given); the copies and the wall time."""
     from rlopt.generation import generate_copies, resolve_generator
-    from rlopt.generation.claims import NumberSupport
+    from rlopt.generation.claims import ClaimSupport
     from rlopt.generation.rerank import best_of_n
 
     start, load = time.perf_counter(), _load()
-    # as [generation] claim_check: the catalog and the shop's (training) logged copy back a shown number
-    support = NumberSupport(market.catalog, market.train) if args.claim_check else None
+    # as [generation] claim_check: the catalog and the shop's (training) logged copy back a shown claim
+    support = ClaimSupport(market.catalog, market.train) if args.claim_check else None
     model, tokenizer = resolve_generator(spec, device="cpu")
     if scorer is None:
         copies = generate_copies(model, tokenizer, contexts, market.catalog, market.placements, {}, num=args.num,
@@ -393,8 +394,8 @@ def _verbatim_share(copies: pd.DataFrame) -> float | None:
 def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = None) -> dict[str, Any]:
     """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy; its
     diversity (rlopt.generation.diversity: distinct copies, the most common template's share); with
-    ``support`` (rlopt.generation.claims.NumberSupport), the share stating a number the item's facts and
-    logged copy do not back."""
+    ``support`` (rlopt.generation.claims.ClaimSupport), the share stating a claim the item's facts and
+    logged copy do not back, and the claims most often made up."""
     from rlopt.generation import is_misleading
     from rlopt.generation.diversity import diversity
     from rlopt.generation.quality import defect_rates
@@ -411,7 +412,8 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = Non
             "title_fallback_share": float(copies.attrs.get("title_fallbacks", 0)) / max(len(copies), 1),
             # few-shot rows: shown copies that repeat one of their prompt's logged examples
             "verbatim_example_share": _verbatim_share(copies),
-            "unsupported_number": support.share(copies) if support is not None else None,
+            "unbacked_claim": support.share(copies) if support is not None else None,
+            "unbacked_top": support.tally(copies) if support is not None else None,
             "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {})),
             # collapse onto one phrase ("<title> - Loved by 10,000+ shoppers" everywhere) shows here
             "diversity": diversity(copies, dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str),
@@ -420,8 +422,11 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = Non
 
 def logged_quality(market: Market) -> dict[str, Any]:
     """Defect and misleading-claim rates of the shop's own logged copy (the rules' false-positive check):
-    per distinct (item, copy) and per impression."""
+    per distinct (item, copy) and per impression; and the share of the shop's *held-out* distinct copy
+    stating a claim its catalog row and training-log copy do not back (the claim rule's false positives
+    on copy the shop wrote later: the rule cannot know a true claim it was never shown)."""
     from rlopt.generation import is_misleading
+    from rlopt.generation.claims import ClaimSupport
     from rlopt.generation.quality import defect_frame
 
     shown = market.train[["item_id", "copy_text"]].astype(str).value_counts().rename("n").reset_index()
@@ -431,7 +436,10 @@ def logged_quality(market: Market) -> dict[str, Any]:
     flags["misleading"] = [is_misleading(t, float(items.at[i, "discount_pct"]), price=float(items.at[i, "price"]))
                            for i, t in zip(shown["item_id"], shown["copy_text"], strict=True)]
     w = shown["n"].to_numpy(float)
+    later = market.holdout[["item_id", "copy_text"]].astype(str).drop_duplicates()
+    support = ClaimSupport(market.catalog, market.train)
     return {"distinct_copies": len(shown), "impressions": int(w.sum()),
+            "holdout_unbacked_claim": support.share(later), "holdout_unbacked_top": support.tally(later),
             "per_copy": {c: float(flags[c].mean()) for c in flags.columns},
             "per_impression": {c: float((flags[c].to_numpy(float) * w).sum() / w.sum()) for c in flags.columns}}
 
@@ -563,9 +571,9 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
     case["graded"] = grade(market, copies, contexts, args.seed)
     case["proxy_p_click"] = proxy_means(copies, reward_model, market.catalog)
     case["quality_logged"] = logged_quality(market)
-    from rlopt.generation.claims import NumberSupport
+    from rlopt.generation.claims import ClaimSupport
 
-    support = NumberSupport(market.catalog, market.train)  # the training logs' copy backs a number
+    support = ClaimSupport(market.catalog, market.train)  # the training logs' copy backs a claim
     case["quality"] = {k: copy_quality(v, market.catalog, support) for k, v in copies.items()}
     case["samples"] = {k: v.drop_duplicates("copy_text")[["item_id", "segment", "placement", "copy_text"]]
                        .head(6).to_dict("records") for k, v in copies.items()}

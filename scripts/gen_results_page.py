@@ -421,7 +421,7 @@ def _market_copy_rows(c: Json) -> list[tuple[Any, ...]]:
                      pct(q.get("defects", {}).get("any")), pct(q.get("defects", {}).get("incomplete")),
                      pct(q.get("misleading")), pct(q.get("misleading_written")), pct(q.get("title_fallback_share")),
                      pct(q.get("verbatim_example_share")), pct(q.get("diversity", {}).get("distinct_share")),
-                     pct(q.get("diversity", {}).get("top_template_share")), pct(q.get("unsupported_number"))))
+                     pct(q.get("diversity", {}).get("top_template_share")), pct(q.get("unbacked_claim"))))
     return rows
 
 
@@ -455,7 +455,7 @@ def bench_markets(d: Json) -> str:
         out.append(table(["copy", "true CTR", "purchases / impr.", "CTR / base", "CTR / mean logged",
                           "CTR / best logged", "purchases / mean logged", "defects", "incomplete", "misleading",
                           "misleading, written", "title shown", "repeats an example", "distinct copies",
-                          "top template", "unbacked number"], _market_copy_rows(c)))
+                          "top template", "unbacked claim"], _market_copy_rows(c)))
     return "\n".join(out)
 
 def bench_beat_logged(d: Json) -> str:

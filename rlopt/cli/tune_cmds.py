@@ -63,12 +63,12 @@ def generate(
         "--compliance/--no-compliance", help="Repair misleading discount claims before writing (default on); "
         "the model's own text is kept in raw_copy_text.")] = True,
     claim_check: Annotated[bool, typer.Option(
-        "--claim-check/--no-claim-check", help="Reject copy that states a number its item's catalog row (and, "
-        "with --logs, the shop's logged copy of the item) does not contain, e.g. 'Loved by 10,000+ shoppers' for "
-        "an item nobody said it of (default on; quality_action 'unbacked', title or --resample).")] = True,
+        "--claim-check/--no-claim-check", help="Reject copy that states a claim (a number, or a fact phrase "
+        "such as 'loved by', 'handmade', 'free shipping') its item's catalog row (and, with --logs, the shop's logged "
+        "copy of the item) does not contain, e.g. 'Loved by 10,000+ shoppers' for an item nobody said it of (default on; quality_action 'unbacked', title or --resample).")] = True,
     resample: Annotated[int, typer.Option(
         "--resample", min=0, help="Rounds of fresh samples for copies that would fall back to the item title "
-        "(empty after cleaning, unrepairable claim, a defect, an unbacked number); 0 = show the title at "
+        "(empty after cleaning, unrepairable claim, a defect, an unbacked claim); 0 = show the title at "
         "once.")] = 0,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, help="Samples per written copy; the reward model's best is kept (needs "
@@ -84,7 +84,7 @@ def generate(
         "0 = none).")] = 0,
     logs: Annotated[Path | None, typer.Option(
         "--logs", help="Impression logs: the --few-shot examples come from them, and their copy backs the "
-        "numbers --claim-check lets through.")] = None,
+        "claims --claim-check lets through.")] = None,
     chunk_contexts: Annotated[int, typer.Option(
         "--chunk-contexts", min=0, help="Contexts per chunk (the unit of work and of seeding: chunk at position "
         "s samples under seed --seed + s); 0 = 4 x --batch-size.")] = 0,
@@ -154,9 +154,9 @@ def generate(
     call = dict(num=num, best_of=best_of, batch_size=batch_size, temperature=temperature, generator_name=generator,
                 source=str(contexts), compliance=compliance, resample=resample)
     if claim_check:
-        from rlopt.generation.claims import NumberSupport
+        from rlopt.generation.claims import ClaimSupport
 
-        call["claim_support"] = NumberSupport(cat, shop_logs)
+        call["claim_support"] = ClaimSupport(cat, shop_logs)
         extra["claim_check"] = {"backed_by": "catalog + logged copy" if shop_logs is not None else "catalog"}
     with make_engine(engine, address=ray_address) as runner:
         if engine == "local":  # the model loads here, once

@@ -83,11 +83,11 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         torch CPU threads while decoding; 0 chooses them from the cores that are free now
         (:func:`rlopt.threads.choose_threads`: one per idle core, so a busy machine's descheduled
         threads do not stall every decode step). The copies do not depend on it.
-    claim_support : rlopt.generation.claims.NumberSupport, optional
-        After the repairs, a copy stating a number that its item's catalog row and the shop's logged
-        copy do not back ("Loved by 10,000+ shoppers" for an item the shop never said it of) is
+    claim_support : rlopt.generation.claims.ClaimSupport, optional
+        After the repairs, a copy stating a claim (a number or a fact phrase) that its item's catalog
+        row and the shop's logged copy do not back ("Loved by 10,000+ shoppers" for an item the shop never said it of) is
         rejected like a defective one (``quality_action`` ``unbacked``: title, or a new sample with
-        ``resample``). None: numbers are not checked.
+        ``resample``). None: claims are not checked.
     resample : int, default 0
         Rounds of fresh samples for the copies that would fall back to the item title (cleaned to
         nothing, unrepairable claim, or rejected for a defect): round ``r`` samples each such copy

@@ -18,7 +18,7 @@ import pandas as pd
 
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
-from rlopt.generation.claims import NumberSupport
+from rlopt.generation.claims import ClaimSupport
 from rlopt.generation.diversity import diversity
 from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
@@ -172,13 +172,14 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     return frame
 
 
-def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support: NumberSupport) -> dict[str, Any]:
+def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support: ClaimSupport) -> dict[str, Any]:
     """Per generator, what a marketer checks before shipping the shown copy, without any truth: the share
-    with a defect (rlopt.generation.quality), the share stating a number that ``support`` (the item's
+    with a defect (rlopt.generation.quality), the share stating a claim that ``support`` (the item's
     catalog row and the shop's logged copy, rlopt.generation.claims) does not back, and how varied it is
     (rlopt.generation.diversity: distinct copies, the most common template with the item's title taken out)."""
     titles = dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
-    return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unsupported_number": support.share(frame),
+    return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unbacked_claim": support.share(frame),
+                   "unbacked_top": support.tally(frame, top=3),
                    # samples [generation] claim_check rejected (first round; resampled or the title shown)
                    "unbacked_rejected": int(frame.attrs.get("quality", {}).get("unbacked", 0)),
                    **diversity(frame, titles)} for name, frame in frames.items()}
@@ -277,7 +278,7 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
     contexts, scorer, steering = _steering(ctx, contexts, catalog, train)
     logs = pd.concat([train, holdout], ignore_index=True)
     # the shop's own copy (all its logs) and the catalog back the numbers a shown copy may state
-    support = NumberSupport(catalog, logs)
+    support = ClaimSupport(catalog, logs)
     check = support if cfg.claim_check else None  # [generation] claim_check; the report's checks always count
     frames = {}
     for name, spec in (("base", ctx.config.tuning.generator), ("tuned", str(ctx.dir("tuning") / "adapter"))):

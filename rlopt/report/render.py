@@ -17,7 +17,7 @@ The input is a plain dict (the pipeline's report stage assembles it from stage s
       "ope":     {"policy": str, "truth": float | None, "estimates": [{"estimator", "estimate", "low", "high"}]},
       "samples": {"rows": [{"segment", "placement", "item", "base", "tuned"}]},
       "logged":  {"rows": [{"copy", <score>}], "ratios": {"rows": [{"comparison", "ratio", ...}]},
-                  "checks": {"rows": [{"generator", "unbacked number", ...}], "notes": str}},
+                  "checks": {"rows": [{"generator", "unbacked claim", ...}], "notes": str}},
       "verdict": {"decision": str, "reason": str, "numbers": {label: value}, "data_source": str},
     }
 
@@ -177,7 +177,7 @@ SUBTABLES: tuple[tuple[str, str], ...] = (("claims", CLAIMS_TITLE), ("quality", 
 #: Optional tables per section (the over-optimization one's above; the logged-copy ratios).
 SECTION_SUBTABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "overopt": SUBTABLES, "logged": (("ratios", "Ratios with 95% bootstrap intervals over contexts"),
-                                     ("checks", "Copy checks: defects, unbacked numbers, one phrase everywhere"))}
+                                     ("checks", "Copy checks: defects, unbacked claims, one phrase everywhere"))}
 
 
 def _heading(title: str, body: Mapping[str, Any] | None) -> str:

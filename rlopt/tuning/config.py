@@ -90,9 +90,9 @@ class OnlineFields(_LoraFields):
     discount_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for claiming a discount that differs from the real one."})
     claim_penalty: float = field(default=1.0, metadata={
-        "help": "Weight of the penalty for stating a number that the item's catalog row and its logged copy "
-                "do not contain ('Loved by 10,000+ shoppers' for an item the shop never said it of; "
-                "rlopt.generation.claims)."})
+        "help": "Weight of the penalty for stating a claim (a number, or a fact phrase such as 'loved by', "
+                "'handmade', 'free shipping') that the item's catalog row and its logged copy do not contain "
+                "('Loved by 10,000+ shoppers' for an item the shop never said it of; rlopt.generation.claims)."})
     length_penalty: float = field(default=1.0, metadata={
         "help": "Weight of the penalty for copy longer than the placement's character limit."})
     repetition_penalty_weight: float = field(default=0.5, metadata={

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.completions import completion_text
-from rlopt.generation.claims import NumberSupport
+from rlopt.generation.claims import ClaimSupport
 from rlopt.generation.postprocess import first_line, is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.tuning.shown import dataset_column, shown_copies
@@ -124,18 +124,19 @@ class DiscountHonestyPenalty:
 
 
 class ClaimSupportPenalty:
-    """``-1`` for copy that states a number its item's facts do not back, else ``0``.
+    """``-1`` for copy that states a claim (a number or a fact phrase) its item's facts do not back, else ``0``.
 
-    Uses :class:`rlopt.generation.claims.NumberSupport` (the item's catalog row and the copy logged
+    Uses :class:`rlopt.generation.claims.ClaimSupport` (the item's catalog row and the copy logged
     for it) on the first line of the completion, so a phrase that earns clicks for one item ("Loved
-    by 10,000+ shoppers", "hot for 12 hours") is not worth writing for an item it is not true of.
+    by 10,000+ shoppers", "hot for 12 hours", "free shipping this week") is not worth writing for an
+    item it is not true of.
     Numbers in discount and price claims are :class:`DiscountHonestyPenalty`'s.
     """
 
     __name__ = "claim_support"
 
     def __init__(self, catalog: pd.DataFrame, logs: pd.DataFrame | None):
-        self.support = NumberSupport(catalog, logs)
+        self.support = ClaimSupport(catalog, logs)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         items = dataset_column(kwargs, "item_id", len(completions))

@@ -30,7 +30,7 @@ def test_markets_tables_from_the_file(tmp_path):
                               "misleading_written": 0.05,
                               "title_fallback_share": 0.1,
                               "diversity": {"distinct_share": 0.4, "top_template_share": 0.55},
-                              "unsupported_number": 0.125}},
+                              "unbacked_claim": 0.125}},
         "targets": {"tuned / mean_logged ctr >= 1.0": {"value": 0.936, "low": 0.836, "high": 1.036, "met": False},
                     "rm_click_auc >= baseline": {"value": 0.0277, "met": True}},
     }

@@ -121,11 +121,11 @@ def test_resample_off_and_exhausted_rounds_keep_the_title(tiny, monkeypatch):
 
 
 def test_a_number_the_item_facts_do_not_back_is_never_shown(tiny, monkeypatch):
-    from rlopt.generation.claims import NumberSupport
+    from rlopt.generation.claims import ClaimSupport
 
     model, tok = tiny
     logs = pd.DataFrame({"item_id": ["i1"], "copy_text": ["Trail shoes - loved by 10,000+ runners"]})
-    support = NumberSupport(CATALOG, logs)
+    support = ClaimSupport(CATALOG, logs)
     # i1's logged copy says 10,000+; i2's never did: its copy is sampled again, then shows a clean one
     raw = iter(["Trail shoes - loved by 10,000+ runners", "Trail shoes for muddy runs",
                 "Coffee set - loved by 10,000+ brewers", "Pour-over coffee set for slow mornings",

@@ -130,13 +130,13 @@ def test_verdict_has_the_numbers_and_every_heading_names_the_data(shop_run):
     for heading in ("Reward model", "Generator tuning", "Placement bandit", "Off-policy", "Tuned copy vs the shop's logged"):
         line = next(ln for ln in md.splitlines() if ln.startswith(f"## {heading}"))
         assert "data: your logs (" in line, line
-    # checks that need no truth, on the user's logs too: defects, unbacked numbers, one phrase everywhere
+    # checks that need no truth, on the user's logs too: defects, unbacked claims, one phrase everywhere
     checks = _summary(run, "generation")["copy_checks"]
     assert set(checks) == {"base", "tuned"}
     for c in checks.values():
-        assert 0.0 <= c["unsupported_number"] <= 1.0 and 0.0 < c["distinct_share"] <= 1.0
+        assert 0.0 <= c["unbacked_claim"] <= 1.0 and 0.0 < c["distinct_share"] <= 1.0
         assert 0.0 < c["top_template_share"] <= 1.0 and c["top_template"]
-    assert "Copy checks: defects, unbacked numbers, one phrase everywhere" in md and "| unbacked number |" in md
+    assert "Copy checks: defects, unbacked claims, one phrase everywhere" in md and "| unbacked claim |" in md
 
 
 def test_bandit_without_propensities_says_so_instead_of_simulating(shop_run, tmp_path):
