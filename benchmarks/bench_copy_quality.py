@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.machine import cpu_label
+from rlopt.generation.diversity import item_titles
 from rlopt.io_utils import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def measure() -> dict[str, Any]:
     from rlopt.market import DEFAULT_MARKET, Marketplace
 
     market = Marketplace.from_toml(DEFAULT_MARKET)
-    titles = dict(zip(market.catalog["item_id"].astype(str), market.catalog["title"], strict=True))
+    titles = item_titles(market.catalog)
     recorded["title"] = recorded["item_id"].astype(str).map(titles)
     recorded["max_chars"] = [int(market.placements[p].max_chars) for p in recorded["placement"]]
     cases["smollm2_claims_recorded"] = _case(recorded)

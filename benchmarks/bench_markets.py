@@ -397,7 +397,7 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = Non
     ``support`` (rlopt.generation.claims.ClaimSupport), the share stating a claim the item's facts and
     logged copy do not back, and the claims most often made up."""
     from rlopt.generation import is_misleading
-    from rlopt.generation.diversity import diversity
+    from rlopt.generation.diversity import diversity, item_titles
     from rlopt.generation.quality import defect_rates
 
     items = catalog.set_index(catalog["item_id"].astype(str))
@@ -416,8 +416,7 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = Non
             "unbacked_top": support.tally(copies) if support is not None else None,
             "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {})),
             # collapse onto one phrase ("<title> - Loved by 10,000+ shoppers" everywhere) shows here
-            "diversity": diversity(copies, dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str),
-                                                     strict=True)))}
+            "diversity": diversity(copies, item_titles(catalog))}
 
 
 def logged_quality(market: Market) -> dict[str, Any]:

@@ -32,6 +32,11 @@ def copy_template(text: str, title: str) -> str:
     return norm.replace(name, "{title}") if name else norm
 
 
+def item_titles(catalog: pd.DataFrame) -> dict[str, str]:
+    """``item_id -> title`` of a contract catalog (ids as strings), the ``titles`` :func:`diversity` takes."""
+    return dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
+
+
 def diversity(copies: pd.DataFrame, titles: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Distinct shares of ``copies`` (``copy_text`` and, where present, ``item_id, segment, placement``).
 
@@ -69,4 +74,4 @@ def diversity(copies: pd.DataFrame, titles: Mapping[str, str] | None = None) -> 
     return out
 
 
-__all__ = ["copy_template", "diversity"]
+__all__ = ["copy_template", "diversity", "item_titles"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from rlopt.generation.diversity import item_titles
 from rlopt.pipeline.config import data_source
 from rlopt.pipeline.runner import StageContext
 from rlopt.report import decide, write_report
@@ -204,7 +205,7 @@ def _samples_section(ctx: StageContext, per_cell: int) -> dict[str, Any]:
     titles = {}
     if ctx.has("validate"):
         cat = pd.read_parquet(ctx.dir("validate") / "catalog.parquet")
-        titles = dict(zip(cat["item_id"].astype(str), cat["title"].astype(str), strict=True))
+        titles = item_titles(cat)
     rows = []
     for (seg, plc), group in merged.sort_values(keys + ["sample_idx"]).groupby(["segment", "placement"], sort=True):
         for _, r in group.head(per_cell).iterrows():

@@ -19,7 +19,7 @@ import pandas as pd
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
 from rlopt.generation.claims import ClaimSupport
-from rlopt.generation.diversity import diversity
+from rlopt.generation.diversity import diversity, item_titles
 from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.quality import defect_rates
@@ -177,7 +177,7 @@ def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support:
     with a defect (rlopt.generation.quality), the share stating a claim that ``support`` (the item's
     catalog row and the shop's logged copy, rlopt.generation.claims) does not back, and how varied it is
     (rlopt.generation.diversity: distinct copies, the most common template with the item's title taken out)."""
-    titles = dict(zip(catalog["item_id"].astype(str), catalog["title"].astype(str), strict=True))
+    titles = item_titles(catalog)
     return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unbacked_claim": support.share(frame),
                    "unbacked_top": support.tally(frame, top=3),
                    # samples [generation] claim_check rejected (first round; resampled or the title shown)
