@@ -1,9 +1,9 @@
 """The ``rlopt`` command line: one entry point, one module of subcommands per area.
 
 Every command exits 0 on success, 2 on bad input (an :class:`rlopt.errors.InputError`: one
-paragraph naming the file, row, column and rule) and 1 when the environment fails (disk full,
-permission denied, read-only file system: the path and, for a full disk, the free space) or on an
-unexpected error. Either way the user sees one paragraph, never a bare traceback;
+paragraph naming the file, row, column and rule), 3 when ``rlopt check --strict`` flags a copy, and
+1 when the environment fails (disk full, permission denied, read-only file system: the path and, for
+a full disk, the free space) or on an unexpected error. Either way the user sees one paragraph, never a bare traceback;
 ``rlopt -v ...`` or ``RLOPT_DEBUG=1`` prints the traceback as well.
 """
 
@@ -19,6 +19,7 @@ from rich.text import Text
 from rlopt.cli import (
     ab_cmds,
     bandit_cmds,
+    check_cmd,
     data_cmds,
     export_cmd,
     ope_cmds,
@@ -64,7 +65,8 @@ def _root(
     configure_library_output(verbose or debug_enabled() or None)  # library warnings/bars only with -v
 
 
-for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, export_cmd, bandit_cmds, ope_cmds, ab_cmds, run_cmd):
+for _module in (simulate_cmd, data_cmds, reward_cmds, tune_cmds, check_cmd, export_cmd, bandit_cmds, ope_cmds, ab_cmds,
+                run_cmd):
     _module.register(app)
 
 

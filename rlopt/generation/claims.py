@@ -191,9 +191,14 @@ class ClaimSupport:
 
         What a reviewer reads first: *which* claim the generator makes up ("loved by": 12).
         """
-        counts = Counter(c for t, i in zip(copies["copy_text"].astype(str), copies["item_id"].astype(str), strict=True)
-                         for c in set(self.unsupported(t, i)))
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+        return most_common_claims((self.unsupported(t, i) for t, i in
+                                   zip(copies["copy_text"].astype(str), copies["item_id"].astype(str), strict=True)), top)
 
 
-__all__ = ["FACT_PHRASES", "NUMBER", "ClaimSupport", "stated_numbers", "stated_phrases"]
+def most_common_claims(claims_per_copy: Iterable[Iterable[str] | None], top: int = 5) -> dict[str, int]:
+    """``{claim: copies stating it}`` for the ``top`` claims, most first (ties by name); a copy counts a claim once."""
+    counts = Counter(c for claims in claims_per_copy if claims for c in set(claims))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+
+
+__all__ = ["FACT_PHRASES", "NUMBER", "ClaimSupport", "most_common_claims", "stated_numbers", "stated_phrases"]

@@ -251,13 +251,16 @@ def _checks_table(checks: dict[str, Any] | None) -> dict[str, Any] | None:
     """Per generator: defects, claims the item's facts do not back, and one phrase written everywhere."""
     if not checks:
         return None
-    rows = [{"generator": name, "any defect (shown)": _pct(c.get("any_defect")),
+    rows = [{"generator": name, "flagged (any check)": _pct(c.get("flagged")),
+             "any defect (shown)": _pct(c.get("any_defect")),
              "unbacked claim": _pct(c.get("unbacked_claim")),
              "most common unbacked": ", ".join(f"{k} ({n})" for k, n in (c.get("unbacked_top") or {}).items()) or "-",
              "unbacked, rejected": c.get("unbacked_rejected", 0), "distinct copies": _pct(c.get("distinct_share")),
              "most common template": f"{_pct(c.get('top_template_share'))}: {c.get('top_template')}"}
             for name, c in checks.items()]
-    notes = ("Checks that need no truth. unbacked claim = share of shown copies stating a number or a fact phrase "
+    notes = ("Checks that need no truth (rlopt.generation.checks; `rlopt check` runs them on any copy file). "
+             "flagged = share of shown copies failing any check: a misleading discount, an unbacked claim, a defect "
+             "or over the placement's limit. unbacked claim = share of shown copies stating a number or a fact phrase "
              "('loved by', 'best seller', 'handmade', 'organic', 'free shipping', ...) that neither the item's catalog "
              "row nor the shop's logged copy of it contains (e.g. 'Loved by 10,000+ shoppers' for an item the shop never "
              "said it of; discount and price claims are the compliance rule's; a shop-wide fact goes in a catalog column); most common unbacked = those claims, with the number of "

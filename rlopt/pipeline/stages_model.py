@@ -18,8 +18,8 @@ import pandas as pd
 
 from reward_models import RewardModel
 from rlopt.data import read_placements, read_table, write_jsonl, write_table
+from rlopt.generation.checks import check_copies, checks_summary
 from rlopt.generation.claims import ClaimSupport
-from rlopt.generation.diversity import diversity, item_titles
 from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
 from rlopt.generation.quality import defect_rates
@@ -172,17 +172,15 @@ def _generate_with_progress(ctx: StageContext, name: str, model, tokenizer, cont
     return frame
 
 
-def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support: ClaimSupport) -> dict[str, Any]:
-    """Per generator, what a marketer checks before shipping the shown copy, without any truth: the share
-    with a defect (rlopt.generation.quality), the share stating a claim that ``support`` (the item's
-    catalog row and the shop's logged copy, rlopt.generation.claims) does not back, and how varied it is
-    (rlopt.generation.diversity: distinct copies, the most common template with the item's title taken out)."""
-    titles = item_titles(catalog)
-    return {name: {"any_defect": defect_rates(frame["copy_text"])["any"], "unbacked_claim": support.share(frame),
-                   "unbacked_top": support.tally(frame, top=3),
+def copy_checks(frames: dict[str, pd.DataFrame], catalog: pd.DataFrame, support: ClaimSupport,
+                placements: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per generator, what a marketer checks before shipping the shown copy, without any truth
+    (rlopt.generation.checks: misleading discounts, claims ``support`` does not back, defects, over-limit
+    copy, one template everywhere), and how many samples [generation] claim_check kept from being shown."""
+    return {name: {**checks_summary(check_copies(frame, catalog, support, placements), catalog),
                    # samples [generation] claim_check rejected (first round; resampled or the title shown)
-                   "unbacked_rejected": int(frame.attrs.get("quality", {}).get("unbacked", 0)),
-                   **diversity(frame, titles)} for name, frame in frames.items()}
+                   "unbacked_rejected": int(frame.attrs.get("quality", {}).get("unbacked", 0))}
+            for name, frame in frames.items()}
 
 
 def _steering(ctx: StageContext, contexts: pd.DataFrame, catalog: pd.DataFrame,
@@ -314,7 +312,7 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                # [generation] resample: title fallbacks sampled again, and how many recovered
                                "resample": {"rounds": cfg.resample,
                                             **{k: dict(v.attrs.get("resample", {})) for k, v in frames.items()}}}
-    summary["copy_checks"] = copy_checks(frames, catalog, support)  # no truth needed: on the user's logs too
+    summary["copy_checks"] = copy_checks(frames, catalog, support, placements)  # no truth needed: on the user's logs too
     options = logged_options(logs, contexts)
     reward_model = proxy_model(ctx, engine)  # without it the report shows the truth only
     if market is None:
