@@ -35,9 +35,10 @@ def check(
                                           "attributes, any other column) that back a claim.")],
     out: Annotated[Path, typer.Option("--out", help="Checked copies (.jsonl, .csv or .parquet): every input row "
                                       "and column, plus one column per check.")],
-    logs: Annotated[Path | None, typer.Option("--logs", help="The shop's impression logs: the copy it logged for an "
-                                              "item backs the claims it made of that item. Without it only the "
-                                              "catalog backs a claim.")] = None,
+    logs: Annotated[Path | None, typer.Option("--logs", help="The shop's impression logs (a file or a folder of "
+                                              "Parquet shards; only item_id and copy_text are read): the copy it "
+                                              "logged for an item backs the claims it made of that item. Without it "
+                                              "only the catalog backs a claim.")] = None,
     placements: Annotated[Path | None, typer.Option("--placements", help="Placements (TOML/JSON: name -> "
                                                     "{max_chars, ...}); default: placements next to --copies, "
                                                     "else the packaged market's.")] = None,
@@ -50,7 +51,7 @@ def check(
     import time
 
     from rlopt.cli._common import check_out_file
-    from rlopt.data import read_catalog, read_copies, read_logs, write_table
+    from rlopt.data import read_catalog, read_copies, read_logged_copy, write_table
     from rlopt.data.io import table_format
     from rlopt.generation.checks import check_copies, checks_summary
     from rlopt.generation.claims import ClaimSupport
@@ -61,7 +62,7 @@ def check(
     places, places_src = find_placements(placements, copies)
     cat = read_catalog(catalog)
     frame = read_copies(copies, cat, places)
-    shop_logs = read_logs(logs, cat, places) if logs is not None else None
+    shop_logs = read_logged_copy(logs) if logs is not None else None  # two columns, in batches
     support = ClaimSupport(cat, shop_logs) if claim_check else None
     checked = check_copies(frame, cat, support, places)
     write_table(checked, out)

@@ -138,7 +138,7 @@ def generate(
         rm = RewardModel.from_pretrained(reward_model)
     extra: dict[str, Any] = {}
     shop_logs = None
-    if logs is not None:
+    if logs is not None and few_shot:  # the examples need the whole validated log (clicks, placements)
         from rlopt.data import read_logs
 
         shop_logs = read_logs(logs, cat, places)
@@ -156,6 +156,10 @@ def generate(
     if claim_check:
         from rlopt.generation.claims import ClaimSupport
 
+        if shop_logs is None and logs is not None:  # only the claims need it: two columns, in batches
+            from rlopt.data import read_logged_copy
+
+            shop_logs = read_logged_copy(logs)
         call["claim_support"] = ClaimSupport(cat, shop_logs)
         extra["claim_check"] = {"backed_by": "catalog + logged copy" if shop_logs is not None else "catalog"}
     with make_engine(engine, address=ray_address) as runner:

@@ -8,7 +8,14 @@ See docs/design.md ("Data contract") and :mod:`rlopt.data.rules` for the rule ta
 
 from rlopt.data.io import read_table, write_jsonl, write_table
 from rlopt.data.placements import DEFAULT_PLACEMENT, read_placements, write_placements
-from rlopt.data.readers import join_catalog, read_catalog, read_contexts, read_copies, read_logs
+from rlopt.data.readers import (
+    join_catalog,
+    read_catalog,
+    read_contexts,
+    read_copies,
+    read_logged_copy,
+    read_logs,
+)
 from rlopt.data.rules import RULES, Rule, rules_for
 from rlopt.data.schema import Placement, copy_id_for
 from rlopt.data.split import split_logs
@@ -28,6 +35,7 @@ __all__ = [
     "read_catalog",
     "read_contexts",
     "read_copies",
+    "read_logged_copy",
     "read_logs",
     "read_placements",
     "read_table",

@@ -97,6 +97,36 @@ def read_logs(path: TableLike, catalog: TableLike, placements: PlacementsLike = 
     return _attach(clean, report)
 
 
+def read_logged_copy(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The distinct ``item_id, copy_text`` pairs of an impression log, read in record batches.
+
+    What backs a claim (:class:`rlopt.generation.claims.ClaimSupport`) needs only which copy was shown
+    for which item, so only those two columns are read, one batch at a time: a log of any size
+    costs the memory of its distinct copies. The contract's other rules are ``rlopt validate``'s; rows
+    without a copy back nothing and are skipped.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable or lacks ``item_id`` or ``copy_text`` (named).
+    """
+    from rlopt.data.batches import iter_batches
+
+    wanted = ("item_id", "copy_text")
+    parts, seen_columns = [], False
+    for batch in iter_batches(path, columns=wanted):
+        missing = [c for c in wanted if c not in batch.frame.columns]
+        if missing:
+            raise InputError(f"the logs lack column {missing[0]!r}, which says which copy was shown for which item",
+                             file=str(batch.shard), column=missing[0], rule="required columns present")
+        seen_columns = True
+        frame = batch.frame.dropna()
+        parts.append(frame.astype(str).drop_duplicates())
+    if not seen_columns:
+        return pd.DataFrame(columns=list(wanted), dtype=str)
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
 def read_contexts(path: TableLike, catalog: TableLike, placements: PlacementsLike = None,
                   on_error: OnError = "fail", *, name: str | None = None) -> pd.DataFrame:
     """Read and validate generation contexts: ``item_id, segment, placement`` (+ ``user_features``)."""
