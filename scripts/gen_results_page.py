@@ -507,6 +507,27 @@ def bench_pairs(d: Json) -> str:
             + table(["market", "scope", "comparable groups", *[f"min_confidence {c}" for c in confs]], rows))
 
 
+def bench_generation_defaults(d: Json) -> str:
+    variants, ratios = d.get("variants") or {}, d.get("ratios") or {}
+    rows = []
+    for name, v in variants.items():
+        t, b, checks = v.get("tuned") or {}, v.get("base") or {}, (v.get("tuned") or {}).get("checks") or {}
+        r = ratios.get(name) or {}
+        top = ", ".join(f"{k} ({n})" for k, n in (checks.get("unbacked_top") or {}).items()) or "-"
+        rows.append((name, v.get("few_shot"), "on" if v.get("claim_check") else "off", pct(b.get("true_ctr"), 2),
+                     pct(t.get("true_ctr"), 2), pct(t.get("true_purchase_rate"), 3),
+                     num(r.get("tuned_ctr")) if r else "(baseline)", ratio_ci(v.get("tuned / base")),
+                     ratio_ci(v.get("tuned / mean_logged")), pct(checks.get("unbacked_claim")), top,
+                     pct(t.get("title_shown")), num(v.get("generation_wall_s"), 4)))
+    return (f"`{d.get('config')}`, seed {d.get('seed')}, one run directory (reward model and tuned generator "
+            f"shared; only generation and what follows rerun). Machine: {d.get('machine')}, {d.get('cpu_count')} "
+            "CPUs. True rates are the market's oracle at the first slot; ratios have 95% paired-bootstrap "
+            "intervals; 'vs baseline' divides the tuned true CTR by the baseline variant's.\n\n"
+            + table(["variant", "few_shot", "claim_check", "base CTR", "tuned CTR", "tuned purchases / impr.",
+                     "tuned CTR vs baseline", "tuned / base", "tuned / mean logged", "tuned unbacked claim",
+                     "most common unbacked", "title shown", "generation s"], rows))
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "copy_quality": ("Copy quality: defect rates before and after repair (`bench_copy_quality`)", bench_copy_quality),
     "contention": ("Throughput on a busy machine (`bench_contention`)", bench_contention),
@@ -526,6 +547,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Json], str]]] = {
     "ab": ("A/B simulation speed (`bench_ab`)", bench_ab),
     "pipeline": ("The loop (`bench_pipeline`)", bench_pipeline),
     "tuning": ("Tuning and generation speed (`bench_tuning`)", bench_tuning),
+    "generation_defaults": ("The generation defaults on the packaged market: few-shot and the claim check "
+                            "(`bench_generation_defaults`)", bench_generation_defaults),
     "tuning_generation_k1": ("Generation speed, one copy per context (`bench_tuning --num 1`)",
                              lambda d: bench_generation(d.get("generation", d))),
 }
