@@ -52,8 +52,8 @@ def run_variant(config: Path, out: Path, few_shot: int, claim_check: bool, seed:
     start = time.perf_counter()
     result = run_pipeline(cfg, log=lambda _: None)
     wall = time.perf_counter() - start
-    gen = result.summary("generation")
-    stage = json.loads((out / "manifest.json").read_text())["stages"].get("generation", {})
+    stage = result.results["generation"]
+    gen = stage.summary if stage.ok else {}
     ev, truth = gen.get("evaluation", {}), gen.get("logged_truth", {})
 
     def per_generator(name: str) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def run_variant(config: Path, out: Path, few_shot: int, claim_check: bool, seed:
             "purchases tuned / mean_logged": gen.get("logged_truth_purchase", {}).get("ratios", {})
             .get("tuned / mean_logged"),
             "verbatim_rate": gen.get("steering", {}).get("verbatim_rate"),
-            "generation_wall_s": stage.get("wall_s"), "run_wall_s": round(wall, 1)}
+            "generation_wall_s": round(stage.compute_wall_s or stage.wall_s, 1), "run_wall_s": round(wall, 1)}
 
 
 def ratios_to_baseline(variants: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:

@@ -37,3 +37,22 @@ def test_results_page_has_a_generation_defaults_section(tmp_path):
     row = next(line for line in page.splitlines() if line.startswith("| defaults |"))
     assert "| on |" in row and "5.00%" in row and "| 1.25 |" in row and "loved by (3)" in row, row
     assert next(line for line in page.splitlines() if line.startswith("| baseline |")).count("(baseline)") == 1
+
+
+def test_the_benchmark_runs_its_variants_in_one_run_directory(tmp_path, tiny_causal_lm_dir, tiny_encoder_dir):
+    from benchmarks.bench_generation_defaults import main
+    from rlopt.testing import write_tiny_experiment
+
+    cfg = write_tiny_experiment(tmp_path / "bench.toml", tiny_causal_lm_dir, tiny_encoder_dir, bandit_steps=200)
+    out = tmp_path / "generation_defaults.json"
+    main(["--config", str(cfg), "--variants", "defaults", "--work", str(tmp_path / "run"), "--out", str(out)])
+    d = json.loads(out.read_text())
+    assert list(d["variants"]) == ["baseline", "defaults"] and set(d["ratios"]) == {"defaults"}
+    base, defaults = d["variants"]["baseline"], d["variants"]["defaults"]
+    # the second variant reuses the reward model and the tuned generator: only generation and after rerun
+    assert defaults["statuses"]["tuning"] == "cached" and defaults["statuses"]["generation"] == "ran"
+    assert (base["few_shot"], base["claim_check"], defaults["few_shot"], defaults["claim_check"]) == (0, False, 3, True)
+    for v in (base, defaults):
+        assert 0 < v["tuned"]["true_ctr"] < 1 and v["tuned / mean_logged"]["ratio"] > 0
+        assert 0 <= v["tuned"]["checks"]["unbacked_claim"] <= 1 and v["generation_wall_s"] > 0
+    assert d["ratios"]["defaults"]["tuned_ctr"] > 0
