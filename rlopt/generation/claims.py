@@ -15,9 +15,9 @@ Two kinds of claim are read:
 - **fact phrases** (:func:`stated_phrases`, :data:`FACT_PHRASES`): wording that states a
   checkable fact without a number: social proof ("loved by", "customer favourite"), sales rank
   ("best seller", "most popular"), ratings ("top rated", "five-star"), awards, "handmade", origin
-  ("made in Italy"), certifications and health claims ("organic", "vegan", "clinically proven"),
-  scarcity ("selling fast", "limited edition"), offers ("free shipping", "free returns") and
-  guarantees ("lifetime warranty"). Each is read as a *key* ("Best-selling" and "bestseller" are
+  ("made in Italy"), certifications and health claims ("organic", "vegan", "clinically proven",
+  "vet recommended"), scarcity ("selling fast", "limited edition"), offers that are not discounts
+  ("free shipping", "free returns", "free gift") and guarantees ("lifetime warranty"). Each is read as a *key* ("Best-selling" and "bestseller" are
   both ``best seller``; "hand woven" and "handcrafted" are both ``handmade``).
 
 The rule: a claim is *supported* for an item when the same number or key appears in any field of
@@ -104,7 +104,8 @@ FACT_PHRASES: dict[str, str] = {
     "recycled": r"recycled|upcycled",
     "non-toxic": r"non[- ]?toxic|bpa[- ]free",
     "hypoallergenic": r"hypo[- ]?allergenic",
-    "clinically proven": r"clinically (?:proven|tested)|dermatologist[- ](?:tested|approved|recommended)",
+    "clinically proven": r"clinically (?:proven|tested)|(?:dermatologist|doctor|dentist|vet)[- ]?(?:tested|approved"
+                         r"|recommended)",
     "patented": r"patented|patent[- ]pending",  # not "patent leather"
     # scarcity
     "limited edition": r"limited[- ]edition",
@@ -112,6 +113,7 @@ FACT_PHRASES: dict[str, str] = {
     # offers and guarantees that are not discounts
     "free shipping": r"free (?:shipping|delivery|postage)|ships? free|delivered free",
     "free returns": r"free returns?",
+    "free gift": r"free gift|gift with (?:every )?purchase",
     "guarantee": r"(?:money[- ]back|lifetime|satisfaction) guarantee[ds]?|guaranteed for life|lifetime warranty"
                  r"|\d+[- ]years? warranty",
 }

@@ -55,6 +55,7 @@ def test_a_fact_phrase_without_a_number_needs_the_same_backing():
     ("A customer favourite - top-rated, award-winning", ["loved by", "top rated", "award"]),
     ("Certified organic, vegan and cruelty-free", ["organic", "vegan", "cruelty free"]),
     ("Selling fast: limited edition, lifetime warranty", ["scarcity", "limited edition", "guarantee"]),
+    ("Vet-recommended chews with a free gift", ["clinically proven", "free gift"]),
     ("Premium, exclusive, timeless and perfect for gifting", []),  # puffery states no checkable fact
     ("Patent leather boots, no 1-click checkout issues", []),
 ])
