@@ -169,6 +169,7 @@ class ABConfig:
     alpha: float = _f(0.05, "Significance level of the tests (two-sided).", minimum=0.0)
     primary_metric: str = _f("purchase_rate", "Decision metric: 'purchase_rate' (purchases per impression) or 'revenue_per_impression'.", choices=("purchase_rate", "revenue_per_impression"))
     max_misleading_rate: float = _f(0.01, "Guard: the tuned copy's misleading-claim rate must not exceed this.", minimum=0.0)
+    max_unbacked_rate: float = _f(0.01, "Guard: the share of shown tuned copy stating a claim (a number, or a fact phrase such as 'loved by', 'free shipping') that the item's catalog row and the shop's logged copy do not back must not exceed this (rlopt.generation.claims; with [generation] claim_check on, such copy is not shown). Applies on your logs too.", minimum=0.0)
 
 
 @dataclass

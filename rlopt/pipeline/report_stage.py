@@ -17,7 +17,7 @@ from rlopt.pipeline.runner import StageContext
 from rlopt.report import decide, write_report
 from rlopt.report.caveats import nan_reason
 from rlopt.report.quality import quality_table
-from rlopt.report.verdict import decide_predicted
+from rlopt.report.verdict import claim_counts_text, decide_predicted
 
 
 def _missing(ctx: StageContext, stage: str) -> dict[str, str]:
@@ -254,7 +254,7 @@ def _checks_table(checks: dict[str, Any] | None) -> dict[str, Any] | None:
     rows = [{"generator": name, "flagged (any check)": _pct(c.get("flagged")),
              "any defect (shown)": _pct(c.get("any_defect")),
              "unbacked claim": _pct(c.get("unbacked_claim")),
-             "most common unbacked": ", ".join(f"{k} ({n})" for k, n in (c.get("unbacked_top") or {}).items()) or "-",
+             "most common unbacked": claim_counts_text(c.get("unbacked_top")) or "-",
              "unbacked, rejected": c.get("unbacked_rejected", 0), "distinct copies": _pct(c.get("distinct_share")),
              "most common template": f"{_pct(c.get('top_template_share'))}: {c.get('top_template')}"}
             for name, c in checks.items()]
@@ -295,8 +295,10 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
     if ev and ev.get("misleading_rate_raw") is not None and ev.get("compliance_changed") is not None:
         compliance = {"misleading_rate_raw": ev["misleading_rate_raw"], "changed": ev["compliance_changed"],
                       "n_copies": ev["n_copies"]}
+    unbacked = _unbacked(ctx)
     verdict = decide(ab_in, misleading_rate=(ev or {}).get("misleading_rate"), over_limit=over, alpha=cfg.alpha,
-                     max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason, compliance=compliance)
+                     max_misleading_rate=cfg.max_misleading_rate, unavailable_reason=reason, compliance=compliance,
+                     unbacked=unbacked, max_unbacked_rate=cfg.max_unbacked_rate)
     numbers = {}
     if ab:  # the three numbers the decision reads: the primary lift, then its two guards
         shown = [(cfg.primary_metric, "primary")]
@@ -309,6 +311,8 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
         numbers[f"misleading-claim rate of the shown tuned copy (guard: at most {cfg.max_misleading_rate:.0%})"] = (
             f"{ev['misleading_rate']:.1%} of {ev.get('n_copies')} copies"
             + (f"; over the character limit: {over}" if over else ""))
+    if unbacked:
+        numbers[_unbacked_label(cfg.max_unbacked_rate)] = _unbacked_number(unbacked)
     for block, key, label in (("logged_truth", "tuned / mean_logged", "true CTR tuned / mean logged copy"),
                               ("logged_truth", "tuned / best_logged", "true CTR tuned / best logged copy"),
                               ("logged_truth_purchase", "tuned / mean_logged",
@@ -318,6 +322,23 @@ def _verdict(ctx: StageContext) -> dict[str, Any]:
             numbers[label + " (context)"] = f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
     return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),
             "numbers": numbers}
+
+
+def _unbacked(ctx: StageContext) -> dict[str, Any] | None:
+    """The shown tuned copy's unbacked-claim share and top claims (the copy checks), None when not measured."""
+    tuned = ((ctx.summary("generation") if ctx.has("generation") else {}).get("copy_checks") or {}).get("tuned")
+    if not tuned or tuned.get("unbacked_claim") is None:
+        return None
+    return {"rate": tuned["unbacked_claim"], "top": tuned.get("unbacked_top") or {}, "n_copies": tuned.get("copies")}
+
+
+def _unbacked_label(limit: float) -> str:
+    return f"unbacked-claim rate of the shown tuned copy (guard: at most {limit:.0%})"
+
+
+def _unbacked_number(unbacked: dict[str, Any]) -> str:
+    top = claim_counts_text(unbacked["top"])
+    return f"{unbacked['rate']:.1%} of {unbacked.get('n_copies')} copies" + (f"; most: {top}" if top else "")
 
 
 def _ab_number(m: dict[str, Any]) -> str:
@@ -341,7 +362,9 @@ def _verdict_on_logs(ctx: StageContext) -> dict[str, Any]:
         best = {"lift": r["ratio"] - 1, "low": r["low"] - 1, "high": r["high"] - 1}
     reason = "" if lift else (g.get("predicted_note") or _missing(ctx, "generation")["unavailable"])
     health = _health(ctx)
-    verdict = decide_predicted(lift, health, best=best, unavailable_reason=reason)
+    unbacked = _unbacked(ctx)
+    verdict = decide_predicted(lift, health, best=best, unavailable_reason=reason, unbacked=unbacked,
+                               max_unbacked_rate=ctx.config.ab.max_unbacked_rate)
     numbers = {}
     if lift and lift.get("lift") is not None:
         numbers["predicted CTR lift over your mean logged copy"] = (
@@ -350,6 +373,8 @@ def _verdict_on_logs(ctx: StageContext) -> dict[str, Any]:
             numbers["predicted CTR lift over your best logged copy"] = (
                 f"{best['lift']:+.1%} [{best['low']:+.1%}, {best['high']:+.1%}]")
         numbers["A/B impressions per arm to confirm"] = lift.get("ab_sample_size_per_arm") or "n/a (no positive lift)"
+    if unbacked:
+        numbers[_unbacked_label(ctx.config.ab.max_unbacked_rate)] = _unbacked_number(unbacked)
     if health:
         numbers["reward model health"] = (f"{health.get('status')} (held-out click AUC {health.get('auc', float('nan')):.3f})")
     return {"decision": verdict.decision, "reason": verdict.reason, "sentence": verdict.sentence(),

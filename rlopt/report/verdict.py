@@ -10,8 +10,10 @@ Rules, in order:
 
 1. no A/B result -> **inconclusive** (nothing measured);
 2. a guard fails -> **do not ship**: CTR significantly down (two-sided test at ``alpha``), the
-   tuned copy's misleading-claim rate above the limit (1 % by default), or any copy over its
-   placement's character limit;
+   tuned copy's misleading-claim rate above the limit (1 % by default), any copy over its
+   placement's character limit, or (when measured) the share of tuned copy stating a claim its
+   item's catalog row and the shop's logged copy do not back above its limit (1 % by default;
+   :mod:`rlopt.generation.claims`);
 3. the primary lift is significantly negative -> **do not ship**;
 4. the primary lift is significantly positive and every guard was measured and holds -> **ship**;
 5. otherwise (not significant, or a guard not measured) -> **inconclusive**.
@@ -20,7 +22,9 @@ On the user's own logs there is no simulated A/B: :func:`decide_predicted` decid
 reward model's predicted CTR lift of the tuned copy over the shop's logged copy instead —
 **candidate** (the interval is above 0 and the reward model is healthy: confirm with an A/B of the
 given size), **do not ship** (the interval is below 0), or **inconclusive** (the interval
-includes 0, or the reward model's health is ``weak`` / ``no_signal``, said with its reasons).
+includes 0, or the reward model's health is ``weak`` / ``no_signal``, said with its reasons); a
+tuned copy that states unbacked claims above the limit is **do not ship** there too, whatever the
+predicted lift (it would rest on claims the shop cannot make).
 
 Every verdict carries its reason with the numbers. When the generated copy went through the
 compliance filter (:mod:`rlopt.generation.compliance`), the guard reads the misleading-claim rate of
@@ -64,6 +68,8 @@ def decide(
     max_misleading_rate: float = 0.01,
     unavailable_reason: str = "",
     compliance: dict[str, Any] | None = None,
+    unbacked: dict[str, Any] | None = None,
+    max_unbacked_rate: float = 0.01,
 ) -> Verdict:
     """Decide from an A/B summary and the guard measurements.
 
@@ -87,6 +93,11 @@ def decide(
         ``{"misleading_rate_raw", "changed", "n_copies"}`` when the tuned copy went through the
         compliance filter: ``misleading_rate`` is then the shown copy's, and the reason says the raw
         rate and how many copies the filter changed.
+    unbacked : dict, optional
+        ``{"rate", "top"}``: the share of tuned copies stating a claim their item's facts do not
+        back and the claims made up most (``{claim: copies}``); None: not measured (no guard).
+    max_unbacked_rate : float
+        Largest acceptable ``unbacked["rate"]``.
 
     Examples
     --------
@@ -103,9 +114,13 @@ def decide(
     ...            compliance={"misleading_rate_raw": 0.084, "changed": 43, "n_copies": 512})
     >>> v.decision, "wrote 8.4% misleading copy" in v.reason, "changed 43 of 512" in v.reason
     ('ship', True, True)
+    >>> v = decide(ab, misleading_rate=0.0, over_limit=0, unbacked={"rate": 0.2, "top": {"loved by": 51}})
+    >>> v.decision, "20.0% of tuned copies state a claim" in v.reason, "loved by (51)" in v.reason
+    ('do not ship', True, True)
     """
     verdict = _decide(ab, misleading_rate=misleading_rate, over_limit=over_limit, alpha=alpha,
-                      max_misleading_rate=max_misleading_rate, unavailable_reason=unavailable_reason)
+                      max_misleading_rate=max_misleading_rate, unavailable_reason=unavailable_reason,
+                      unbacked=unbacked, max_unbacked_rate=max_unbacked_rate)
     if not compliance or misleading_rate is None:
         return verdict
     note = (f"(the misleading-claim rate is of the shown copy after the compliance filter, which changed "
@@ -114,7 +129,24 @@ def decide(
     return Verdict(verdict.decision, f"{verdict.reason} {note}")
 
 
-def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unavailable_reason) -> Verdict:
+def claim_counts_text(top: dict[str, int] | None) -> str:
+    """``{"loved by": 12, "10000": 3}`` -> ``"loved by (12), 10000 (3)"`` (empty for none)."""
+    return ", ".join(f"{k} ({n})" for k, n in (top or {}).items())
+
+
+def unbacked_failure(unbacked: dict[str, Any] | None, limit: float) -> str | None:
+    """The guard's failure text when the unbacked-claim share is over ``limit`` (None when it holds or is unknown)."""
+    rate = (unbacked or {}).get("rate")
+    if rate is None or rate != rate or rate <= limit:  # rate != rate: NaN (no copies)
+        return None
+    top = claim_counts_text(unbacked.get("top"))
+    return (f"{rate:.1%} of tuned copies state a claim neither the item's catalog row nor your logged copy backs"
+            f"{f' (most: {top})' if top else ''}, above the {limit:.0%} limit ([generation] claim_check = true "
+            "keeps them from being shown; a fact true of every item belongs in a catalog column)")
+
+
+def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unavailable_reason,
+            unbacked=None, max_unbacked_rate=0.01) -> Verdict:
     if ab is None:
         why = f": {unavailable_reason}" if unavailable_reason else ""
         return Verdict("inconclusive", f"no A/B result to decide on{why}")
@@ -130,6 +162,8 @@ def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unav
         failed.append(f"misleading-claim rate {misleading_rate:.1%} exceeds the {max_misleading_rate:.0%} limit")
     if over_limit is not None and over_limit > 0:
         failed.append(f"{over_limit} tuned cop{'y is' if over_limit == 1 else 'ies are'} over the placement's character limit")
+    if claims := unbacked_failure(unbacked, max_unbacked_rate):
+        failed.append(claims)
     if failed:
         return Verdict("do not ship", "guard failed: " + "; ".join(failed))
 
@@ -144,7 +178,8 @@ def _decide(ab, *, misleading_rate, over_limit, alpha, max_misleading_rate, unav
             return Verdict("inconclusive", f"{primary_text} is significant, but guard(s) not measured: "
                                            f"{', '.join(unmeasured)}")
         guards = (f"guards hold: CTR diff {ctr['diff']:+.3g} (p={ctr['pvalue']:.3g}), "
-                  f"misleading {misleading_rate:.1%}, over-limit {over_limit}")
+                  f"misleading {misleading_rate:.1%}, over-limit {over_limit}"
+                  + (f", unbacked claims {unbacked['rate']:.1%}" if (unbacked or {}).get("rate") is not None else ""))
         return Verdict("ship", f"significant lift on {primary_text}; {guards}")
     return Verdict("inconclusive", f"no significant difference at alpha={alpha:g}: {primary_text}")
 
@@ -154,7 +189,8 @@ def _fmt_lift(lift: dict[str, Any]) -> str:
 
 
 def decide_predicted(lift: dict[str, Any] | None, health: dict[str, Any] | None, *, best: dict[str, Any] | None = None,
-                     unavailable_reason: str = "") -> Verdict:
+                     unavailable_reason: str = "", unbacked: dict[str, Any] | None = None,
+                     max_unbacked_rate: float = 0.01) -> Verdict:
     """Decide on the user's logs (no simulator) from the reward model's predicted lift.
 
     Parameters
@@ -169,6 +205,8 @@ def decide_predicted(lift: dict[str, Any] | None, health: dict[str, Any] | None,
         The same over the best logged copy per context (said in the reason when given).
     unavailable_reason : str
         Why ``lift`` is None.
+    unbacked, max_unbacked_rate
+        As :func:`decide`: over the limit, the verdict is **do not ship** whatever the lift.
 
     Examples
     --------
@@ -182,7 +220,11 @@ def decide_predicted(lift: dict[str, Any] | None, health: dict[str, Any] | None,
     'inconclusive'
     >>> decide_predicted({**up, "lift": -0.2, "low": -0.3, "high": -0.1}, {"status": "ok"}).decision
     'do not ship'
+    >>> decide_predicted(up, {"status": "ok"}, unbacked={"rate": 0.05, "top": {"free shipping": 9}}).decision
+    'do not ship'
     """
+    if claims := unbacked_failure(unbacked, max_unbacked_rate):
+        return Verdict("do not ship", f"guard failed: {claims}")
     if lift is None or lift.get("lift") is None:
         why = f": {unavailable_reason}" if unavailable_reason else ""
         return Verdict("inconclusive", f"no predicted lift over your logged copy to decide on{why}")

@@ -120,6 +120,11 @@ def test_verdict_has_the_numbers_and_every_heading_names_the_data(shop_run):
     assert "predicted CTR lift over your mean logged copy" in report["numbers"]
     health = json.loads((run / "reward" / "model" / "reward_config.json").read_text())["health"]
     assert report["numbers"]["reward model health"].startswith(health["status"])
+    # the claim guard reads the shown tuned copy (claim_check on: nothing unbacked is shown)
+    tuned_checks = _summary(run, "generation")["copy_checks"]["tuned"]
+    assert report["numbers"]["unbacked-claim rate of the shown tuned copy (guard: at most 1%)"].startswith(
+        f"{tuned_checks['unbacked_claim']:.1%} of {tuned_checks['copies']} copies")
+    assert tuned_checks["unbacked_claim"] == 0.0
     if health["status"] != "ok":  # a model without signal cannot make a candidate: said loudly, with why
         assert report["decision"] == "inconclusive" and "THE REWARD MODEL IS" in verdict
         assert health["reasons"][0] in verdict
