@@ -3,18 +3,19 @@
 Run: ``python -m benchmarks.bench_generation_defaults [--config experiments/quickstart.toml]``
 (about 20 minutes on 2 cores). Writes ``benchmarks/results/generation_defaults.json``.
 
-One run directory, four variants of ``[generation]`` run one after another with ``rlopt run --set``,
-so the reward model and the tuned generator are trained once and shared (the stage cache reruns only
+One run directory, variants of ``[generation]`` run one after another with ``rlopt run --set``, so
+the reward model and the tuned generator are trained once and shared (the stage cache reruns only
 generation and what depends on it):
 
-========================== ==================== ===================
-variant                    ``few_shot``         ``claim_check``
-========================== ==================== ===================
-``baseline``               0                    false
-``few_shot``               3                    false
-``claim_check``            0                    true
-``defaults``               3                    true (what ``rlopt run`` does)
-========================== ==================== ===================
+======================= ============== =============== ============
+variant                 ``few_shot``   ``claim_check`` ``resample``
+======================= ============== =============== ============
+``baseline``            0              false           0
+``few_shot``            3              false           0
+``claim_check``         0              true            0
+``few_shot+claims``     3              true            0
+``few_shot+claims+r1``  3              true            1
+======================= ============== =============== ============
 
 Per variant, for the base and the tuned generator: true CTR and purchases per impression (the
 market's oracle), the ratios tuned / base and tuned / mean logged copy with 95% paired-bootstrap
@@ -39,16 +40,17 @@ from rlopt.io_utils import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "generation_defaults.json"
-VARIANTS = {"baseline": (0, False), "few_shot": (3, False), "claim_check": (0, True), "defaults": (3, True)}
+VARIANTS = {"baseline": (0, False, 0), "few_shot": (3, False, 0), "claim_check": (0, True, 0),
+            "few_shot+claims": (3, True, 0), "few_shot+claims+r1": (3, True, 1)}
 
 
-def run_variant(config: Path, out: Path, few_shot: int, claim_check: bool, seed: int) -> dict[str, Any]:
-    """``rlopt run config --out out`` with the two keys set; the generation stage's numbers."""
+def run_variant(config: Path, out: Path, few_shot: int, claim_check: bool, resample: int, seed: int) -> dict[str, Any]:
+    """``rlopt run config --out out`` with the three keys set; the generation stage's numbers."""
     from rlopt.pipeline import load_config, run_pipeline
 
     cfg = load_config(config, overrides=[f"generation.few_shot={few_shot}",
-                                         f"generation.claim_check={str(claim_check).lower()}", f"run.seed={seed}"],
-                      out_dir=out)
+                                         f"generation.claim_check={str(claim_check).lower()}",
+                                         f"generation.resample={resample}", f"run.seed={seed}"], out_dir=out)
     start = time.perf_counter()
     result = run_pipeline(cfg, log=lambda _: None)
     wall = time.perf_counter() - start
@@ -64,7 +66,7 @@ def run_variant(config: Path, out: Path, few_shot: int, claim_check: bool, seed:
                 "title_shown": float(shown["title_fallback"].mean()) if "title_fallback" in shown else None,
                 "checks": checks, "quality_actions": gen.get("quality", {}).get(name, {})}
 
-    return {"few_shot": few_shot, "claim_check": claim_check, "statuses": result.statuses(),
+    return {"few_shot": few_shot, "claim_check": claim_check, "resample": resample, "statuses": result.statuses(),
             "base": per_generator("base"), "tuned": per_generator("tuned"),
             "tuned / base": gen.get("paired_ctr_ratio"),
             "tuned / mean_logged": truth.get("ratios", {}).get("tuned / mean_logged"),
@@ -104,9 +106,9 @@ def main(argv: list[str] | None = None) -> None:
         work = args.work or Path(tmp) / "run"
         variants = {}
         for name in ["baseline", *[v for v in args.variants if v != "baseline"]]:
-            few_shot, claim_check = VARIANTS[name]
-            print(f"[{name}] few_shot={few_shot} claim_check={claim_check}", flush=True)
-            variants[name] = run_variant(args.config, work, few_shot, claim_check, args.seed)
+            few_shot, claim_check, resample = VARIANTS[name]
+            print(f"[{name}] few_shot={few_shot} claim_check={claim_check} resample={resample}", flush=True)
+            variants[name] = run_variant(args.config, work, few_shot, claim_check, resample, args.seed)
             t = variants[name]["tuned"]
             print(f"[{name}] tuned true CTR {t['true_ctr']}, unbacked {t['checks'].get('unbacked_claim')}, "
                   f"generation {variants[name]['generation_wall_s']} s", flush=True)

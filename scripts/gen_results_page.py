@@ -513,8 +513,10 @@ def bench_generation_defaults(d: Json) -> str:
     for name, v in variants.items():
         t, b, checks = v.get("tuned") or {}, v.get("base") or {}, (v.get("tuned") or {}).get("checks") or {}
         r = ratios.get(name) or {}
-        top = ", ".join(f"{k} ({n})" for k, n in (checks.get("unbacked_top") or {}).items()) or "-"
-        rows.append((name, v.get("few_shot"), "on" if v.get("claim_check") else "off", pct(b.get("true_ctr"), 2),
+        top = ", ".join(f"{k} ({n})" for k, n in sorted((checks.get("unbacked_top") or {}).items(),
+                                                         key=lambda kv: (-kv[1], kv[0]))) or "-"
+        rows.append((name, v.get("few_shot"), "on" if v.get("claim_check") else "off", v.get("resample", 0),
+                     pct(b.get("true_ctr"), 2),
                      pct(t.get("true_ctr"), 2), pct(t.get("true_purchase_rate"), 3),
                      num(r.get("tuned_ctr")) if r else "(baseline)", ratio_ci(v.get("tuned / base")),
                      ratio_ci(v.get("tuned / mean_logged")), pct(checks.get("unbacked_claim")), top,
@@ -523,7 +525,7 @@ def bench_generation_defaults(d: Json) -> str:
             f"shared; only generation and what follows rerun). Machine: {d.get('machine')}, {d.get('cpu_count')} "
             "CPUs. True rates are the market's oracle at the first slot; ratios have 95% paired-bootstrap "
             "intervals; 'vs baseline' divides the tuned true CTR by the baseline variant's.\n\n"
-            + table(["variant", "few_shot", "claim_check", "base CTR", "tuned CTR", "tuned purchases / impr.",
+            + table(["variant", "few_shot", "claim_check", "resample", "base CTR", "tuned CTR", "tuned purchases / impr.",
                      "tuned CTR vs baseline", "tuned / base", "tuned / mean logged", "tuned unbacked claim",
                      "most common unbacked", "title shown", "generation s"], rows))
 

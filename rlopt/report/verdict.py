@@ -130,8 +130,9 @@ def decide(
 
 
 def claim_counts_text(top: dict[str, int] | None) -> str:
-    """``{"loved by": 12, "10000": 3}`` -> ``"loved by (12), 10000 (3)"`` (empty for none)."""
-    return ", ".join(f"{k} ({n})" for k, n in (top or {}).items())
+    """``{"10000": 3, "loved by": 12}`` -> ``"loved by (12), 10000 (3)"``: most first (a JSON round trip
+    sorts the keys), empty for none."""
+    return ", ".join(f"{k} ({n})" for k, n in sorted((top or {}).items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def unbacked_failure(unbacked: dict[str, Any] | None, limit: float) -> str | None:
