@@ -69,7 +69,7 @@ def generate(
     resample: Annotated[int, typer.Option(
         "--resample", min=0, help="Rounds of fresh samples for copies that would fall back to the item title "
         "(empty after cleaning, unrepairable claim, a defect, an unbacked claim); 0 = show the title at "
-        "once.")] = 0,
+        "once (default 1, as [generation] resample).")] = 1,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, help="Samples per written copy; the reward model's best is kept (needs "
         "--reward-model; 1 = no reranking).")] = 1,

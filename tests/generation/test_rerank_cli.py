@@ -123,7 +123,8 @@ def test_generation_stage_reranks_and_prompts_with_examples_when_configured(shop
 
 
 def test_resample_redraws_only_title_fallbacks(shop, tiny_causal_lm_dir, tmp_path):
-    plain = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "plain.jsonl"), "--num", "3"])
+    plain = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "plain.jsonl"), "--num", "3",
+                                "--resample", "0"])
     again = runner.invoke(app, [*_args(shop, tiny_causal_lm_dir, tmp_path / "again.jsonl"), "--num", "3",
                                 "--resample", "2"])
     assert plain.exit_code == 0 and again.exit_code == 0, (plain.output, again.output)
