@@ -83,7 +83,8 @@ TINY_BUDGETS: dict[str, dict[str, Any]] = {
     "run": {"out_dir": "run", "threads": 1},
     "reward": {"max_epochs": 1},
     "tuning": {"max_steps": 2, "num_train_pairs": 16},
-    "generation": {"num_samples": 1, "batch_size": 32},
+    # resample 0: a random tiny model falls back to the title often, so a round would redo most of it
+    "generation": {"num_samples": 1, "batch_size": 32, "resample": 0},
     "ab": {"impressions": 6000},
     "bandit": {"policies": ["uniform", "linucb"], "steps": 600, "n_shoppers": 500},
     "ope": {"n_folds": 2, "n_bootstrap_samples": 50, "max_eval_rows": 2000},
