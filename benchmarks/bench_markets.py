@@ -395,28 +395,24 @@ def copy_quality(copies: pd.DataFrame, catalog: pd.DataFrame, support: Any = Non
     """Defect rates of the shown copy; misleading-discount rates of the shown and the written copy; its
     diversity (rlopt.generation.diversity: distinct copies, the most common template's share); with
     ``support`` (rlopt.generation.claims.ClaimSupport), the share stating a claim the item's facts and
-    logged copy do not back, and the claims most often made up."""
-    from rlopt.generation import is_misleading
-    from rlopt.generation.diversity import diversity, item_titles
-    from rlopt.generation.quality import defect_rates
+    logged copy do not back, and the claims most often made up. The rules are ``rlopt check``'s
+    (rlopt.generation.checks), so these numbers are the ones the report and the command show."""
+    from rlopt.generation.checks import check_copies, checks_summary
+    from rlopt.generation.diversity import DIVERSITY_KEYS
 
-    items = catalog.set_index(catalog["item_id"].astype(str))
-
-    def misleading(texts: pd.Series) -> float:
-        flags = [is_misleading(str(t), float(items.at[str(i), "discount_pct"]), price=float(items.at[str(i), "price"]))
-                 for t, i in zip(texts, copies["item_id"], strict=True)]
-        return float(np.mean(flags)) if flags else float("nan")
-
-    return {"defects": defect_rates(copies["copy_text"]), "misleading": misleading(copies["copy_text"]),
-            "misleading_written": misleading(copies["raw_copy_text"]),
+    shown = checks_summary(check_copies(copies, catalog, support), catalog, top=5)
+    written = check_copies(copies.assign(copy_text=copies["raw_copy_text"]), catalog)["misleading"].map(bool)
+    return {"defects": {**shown["defects"], "any": shown["any_defect"], "n": shown["copies"]},
+            "misleading": shown["misleading"],
+            "misleading_written": float(written.mean()) if len(written) else float("nan"),
             "title_fallback_share": float(copies.attrs.get("title_fallbacks", 0)) / max(len(copies), 1),
             # few-shot rows: shown copies that repeat one of their prompt's logged examples
             "verbatim_example_share": _verbatim_share(copies),
-            "unbacked_claim": support.share(copies) if support is not None else None,
-            "unbacked_top": support.tally(copies) if support is not None else None,
+            "unbacked_claim": shown["unbacked_claim"],
+            "unbacked_top": shown["unbacked_top"] if support is not None else None,
             "compliance": dict(copies.attrs.get("compliance", {})), "quality": dict(copies.attrs.get("quality", {})),
             # collapse onto one phrase ("<title> - Loved by 10,000+ shoppers" everywhere) shows here
-            "diversity": diversity(copies, item_titles(catalog))}
+            "diversity": {k: shown[k] for k in DIVERSITY_KEYS if k in shown}}
 
 
 def logged_quality(market: Market) -> dict[str, Any]:
@@ -425,6 +421,7 @@ def logged_quality(market: Market) -> dict[str, Any]:
     stating a claim its catalog row and training-log copy do not back (the claim rule's false positives
     on copy the shop wrote later: the rule cannot know a true claim it was never shown)."""
     from rlopt.generation import is_misleading
+    from rlopt.generation.checks import check_copies, checks_summary
     from rlopt.generation.claims import ClaimSupport
     from rlopt.generation.quality import defect_frame
 
@@ -436,9 +433,10 @@ def logged_quality(market: Market) -> dict[str, Any]:
                            for i, t in zip(shown["item_id"], shown["copy_text"], strict=True)]
     w = shown["n"].to_numpy(float)
     later = market.holdout[["item_id", "copy_text"]].astype(str).drop_duplicates()
-    support = ClaimSupport(market.catalog, market.train)
+    held_out = checks_summary(check_copies(later, market.catalog, ClaimSupport(market.catalog, market.train)),
+                              market.catalog, top=5)
     return {"distinct_copies": len(shown), "impressions": int(w.sum()),
-            "holdout_unbacked_claim": support.share(later), "holdout_unbacked_top": support.tally(later),
+            "holdout_unbacked_claim": held_out["unbacked_claim"], "holdout_unbacked_top": held_out["unbacked_top"],
             "per_copy": {c: float(flags[c].mean()) for c in flags.columns},
             "per_impression": {c: float((flags[c].to_numpy(float) * w).sum() / w.sum()) for c in flags.columns}}
 

@@ -7,7 +7,7 @@ See docs/design.md ("Data contract") and :mod:`rlopt.data.rules` for the rule ta
 """
 
 from rlopt.data.io import read_table, write_jsonl, write_table
-from rlopt.data.placements import DEFAULT_PLACEMENT, read_placements, write_placements
+from rlopt.data.placements import DEFAULT_PLACEMENT, placement_for, read_placements, write_placements
 from rlopt.data.readers import (
     join_catalog,
     read_catalog,
@@ -31,6 +31,7 @@ __all__ = [
     "ValidationReport",
     "copy_id_for",
     "join_catalog",
+    "placement_for",
     "quarantine_path_for",
     "read_catalog",
     "read_contexts",

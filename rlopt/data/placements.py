@@ -30,6 +30,11 @@ DEFAULT_PLACEMENT = "default"
 _KEYS = ("max_chars", "slots", "examination")
 
 
+def placement_for(placements: Mapping[str, Any], name: str) -> Any | None:
+    """Entry of placement ``name``; the ``default`` entry covers unlisted names; None when neither is there."""
+    return placements.get(str(name)) or placements.get(DEFAULT_PLACEMENT)
+
+
 def read_placements(path: str | os.PathLike[str]) -> dict[str, Placement]:
     """Read placements from a ``.toml`` or ``.json`` file.
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlopt.data.placements import placement_for
 from rlopt.generation.claims import ClaimSupport, most_common_claims
 from rlopt.generation.compliance import misleading_claims
 from rlopt.generation.diversity import diversity, item_titles
@@ -80,7 +81,7 @@ def check_copies(copies: pd.DataFrame, catalog: pd.DataFrame, support: ClaimSupp
                        if support is not None else [None] * len(out))
     out["defects"] = [copy_defects(t) for t in texts]
     if placements is not None and "placement" in copies.columns:
-        limits = [getattr(placements.get(str(p)) or placements.get("default"), "max_chars", None)
+        limits = [getattr(placement_for(placements, p), "max_chars", None)
                   for p in copies["placement"]]
         out["over_limit"] = [None if m is None else len(t) > int(m) for t, m in zip(texts, limits, strict=True)]
     else:

@@ -177,25 +177,6 @@ class ClaimSupport:
         backed = self.support.get(str(item_id), set())
         return [c for c in _claims(text, None if pd.isna(price) else price) if c not in backed]
 
-    def flags(self, texts: Iterable[str], items: Iterable[str]) -> list[bool]:
-        """Per copy: does it state a claim its item's facts do not back?"""
-        return [bool(self.unsupported(t, i)) for t, i in zip(texts, items, strict=True)]
-
-    def share(self, copies: pd.DataFrame) -> float:
-        """Share of ``copies`` (``item_id, copy_text``) with an unbacked claim (``nan`` for none)."""
-        if not len(copies):
-            return float("nan")
-        flags = self.flags(copies["copy_text"].astype(str), copies["item_id"].astype(str))
-        return float(sum(flags) / len(flags))
-
-    def tally(self, copies: pd.DataFrame, top: int = 5) -> dict[str, int]:
-        """The ``top`` unbacked claims in ``copies`` (``item_id, copy_text``) by how many copies state them.
-
-        What a reviewer reads first: *which* claim the generator makes up ("loved by": 12).
-        """
-        return most_common_claims((self.unsupported(t, i) for t, i in
-                                   zip(copies["copy_text"].astype(str), copies["item_id"].astype(str), strict=True)), top)
-
 
 def most_common_claims(claims_per_copy: Iterable[Iterable[str] | None], top: int = 5) -> dict[str, int]:
     """``{claim: copies stating it}`` for the ``top`` claims, most first (ties by name); a copy counts a claim once."""

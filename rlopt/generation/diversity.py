@@ -23,6 +23,8 @@ from typing import Any
 import pandas as pd
 
 CONTEXT_KEYS = ("item_id", "segment", "placement")
+#: Every key :func:`diversity` may return (which ones depends on the columns and ``titles`` given).
+DIVERSITY_KEYS = ("distinct_share", "distinct_per_context", "top_template_share", "top_template", "distinct_templates")
 
 
 def copy_template(text: str, title: str) -> str:
@@ -74,4 +76,4 @@ def diversity(copies: pd.DataFrame, titles: Mapping[str, str] | None = None) -> 
     return out
 
 
-__all__ = ["copy_template", "diversity", "item_titles"]
+__all__ = ["DIVERSITY_KEYS", "copy_template", "diversity", "item_titles"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from rlopt.data.placements import placement_for
 from rlopt.errors import InputError
 
 SYSTEM_PROMPT = (
@@ -51,7 +52,7 @@ EXAMPLES_REQUEST = "Write a new one; do not repeat them word for word."
 
 def max_chars_for(placements: Mapping[str, Any], name: str) -> int:
     """Character limit of placement ``name``; a ``default`` entry covers unlisted names."""
-    place = placements.get(name) or placements.get("default")
+    place = placement_for(placements, name)
     if place is None:
         raise KeyError(name)
     return int(place.max_chars)

@@ -22,7 +22,6 @@ from rlopt.generation.checks import check_copies, checks_summary
 from rlopt.generation.claims import ClaimSupport
 from rlopt.generation.fewshot import add_examples, verbatim_rate
 from rlopt.generation.models import resolve_generator
-from rlopt.generation.quality import defect_rates
 from rlopt.generation.rerank import reward_model_scorer
 from rlopt.market import Marketplace
 from rlopt.market.oracle import Oracle
@@ -304,9 +303,8 @@ def _generation(ctx: StageContext, engine: Any) -> dict[str, Any]:
                                "num_samples": cfg.num_samples,
                                "copies": {k: int(len(v)) for k, v in frames.items()},
                                "compliance": {k: dict(v.attrs.get("compliance", {})) for k, v in frames.items()},
-                               # with or without a simulator: the shown copy's defects (rlopt.generation.quality)
+                               # copies generation repaired or rejected (rlopt.generation.quality); the shown copy's defects: copy_checks
                                "quality": {k: dict(v.attrs.get("quality", {})) for k, v in frames.items()},
-                               "defect_rates": {k: defect_rates(v["copy_text"]) for k, v in frames.items()},
                                "compliance_on": bool(cfg.compliance), "claim_check": bool(cfg.claim_check),
                                "steering": steering,
                                # [generation] resample: title fallbacks sampled again, and how many recovered

@@ -141,3 +141,23 @@ def test_reward_only_replaces_the_reward_section_and_keeps_the_rest(tmp_path, ti
     assert {"encoder", "baseline"} <= set(rm["components"]) and 0.0 <= rm["reference_baseline"]["click_auc"] <= 1.0
     assert rm["train_config"]["exposure_window"] == 8 and "machine" in rm
     assert "rm_click_auc >= baseline or health != ok" in case["targets"]
+
+
+def test_copy_quality_reads_the_shown_copy_with_rlopt_checks_rules():
+    from benchmarks.bench_markets import copy_quality
+    from rlopt.generation.claims import ClaimSupport
+
+    catalog = pd.DataFrame([{"item_id": "k", "title": "Kettle", "price": 40.0, "discount_pct": 0.0},
+                            {"item_id": "l", "title": "Lamp", "price": 20.0, "discount_pct": 10.0}])
+    copies = pd.DataFrame({"item_id": ["k", "k", "l", "l"],
+                           "copy_text": ["Kettle - loved by many", "Kettle - 50% off", "Lamp - loved by many",
+                                         "Lamp, , , :"],
+                           "raw_copy_text": ["Kettle - loved by many", "Kettle - 50% off", "Lamp - on sale",
+                                             "Lamp - 10% off"]})
+    support = ClaimSupport(catalog, pd.DataFrame({"item_id": ["l"], "copy_text": ["Lamp - loved by many"]}))
+    out = copy_quality(copies, catalog, support)
+    assert out["misleading"] == 0.25 and out["misleading_written"] == 0.25  # "50% off" on an item with none
+    assert out["unbacked_claim"] == 0.25 and out["unbacked_top"] == {"loved by": 1}  # backed for the lamp only
+    assert out["defects"]["junk"] == 0.25 and out["defects"]["any"] == 0.25 and out["defects"]["n"] == 4
+    assert out["diversity"]["top_template"] == "{title} - loved by many" and out["diversity"]["top_template_share"] == 0.5
+    assert copy_quality(copies, catalog)["unbacked_claim"] is None and copy_quality(copies, catalog)["unbacked_top"] is None

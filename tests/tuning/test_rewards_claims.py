@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from rlopt.errors import InputError
+from rlopt.generation.checks import check_copies, checks_summary
 from rlopt.generation.claims import ClaimSupport, stated_numbers, stated_phrases
 from rlopt.tuning.config import make_config
 from rlopt.tuning.rewards import ClaimSupportPenalty, build_reward_funcs
@@ -34,7 +35,7 @@ def test_discount_numbers_are_left_to_the_compliance_rule():
 def test_without_logs_only_the_catalog_backs_a_number():
     support = ClaimSupport(CATALOG)
     assert support.unsupported("Trail Flask 750 - hot for 12 hours", "f1") == ["12"]
-    assert support.share(pd.DataFrame({"item_id": ["f1", "f1"], "copy_text": ["Trail Flask 750", "Flask, 3 colours"]})) == 0.5
+    assert support.unsupported("Trail Flask 750", "f1") == [] and support.unsupported("Flask, 3 colours", "f1") == ["3"]
 
 
 def test_a_fact_phrase_without_a_number_needs_the_same_backing():
@@ -68,8 +69,9 @@ def test_the_tally_names_the_claims_made_up_most():
     copies = pd.DataFrame({"item_id": ["f1", "f1", "f1", "c1"],
                            "copy_text": ["Flask - loved by all, loved by 10k", "Flask, free shipping", "Flask - loved by many",
                                          "Candle - loved by 10,000+ shoppers"]})
-    assert support.tally(copies) == {"loved by": 2, "10000": 1, "free shipping": 1}  # a copy counts a claim once
-    assert support.share(copies) == 0.75
+    summary = checks_summary(check_copies(copies, CATALOG, support), CATALOG, top=5)
+    assert summary["unbacked_top"] == {"loved by": 2, "10000": 1, "free shipping": 1}  # a copy counts a claim once
+    assert summary["unbacked_claim"] == 0.75
 
 
 def test_online_configs_carry_the_guard_on_by_default():
