@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import tyro
 
-from benchmarks.machine import cpu_label
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "beat_logged.json"
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.machine import cpu_flags, cpu_label
+from rlopt.machine import cpu_flags, cpu_label
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.machine import cpu_label
 from rlopt.generation.diversity import item_titles
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "copy_quality.json"

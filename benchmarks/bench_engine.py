@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_validate import PLACEMENTS, make_catalog, make_logs
-from benchmarks.machine import cpu_label
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
 TARGET_OVERHEAD = 1.5

@@ -35,8 +35,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.machine import cpu_label
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "generation_defaults.json"

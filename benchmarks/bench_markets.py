@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.machine import cpu_label
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "markets.json"
 MARKETS = ("small_shop", "bazaar", "atelier")

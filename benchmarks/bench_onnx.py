@@ -22,7 +22,7 @@ market's logs; then, in the same process:
    interleaved; the one rlopt uses is ``torchscript+eager``.
 4. ``export_s``: wall time of the first export + int8 quantization (empty cache).
 
-The machine (CPU model and widest vector ISA, :mod:`benchmarks.machine`) and the load average at
+The machine (CPU model and widest vector ISA, :mod:`rlopt.machine`) and the load average at
 start and end are recorded: other jobs on a shared machine slow torch and ONNX Runtime unequally.
 """
 
@@ -42,11 +42,11 @@ import pandas as pd
 import torch
 
 from benchmarks.bench_reward import fresh_copies
-from benchmarks.machine import cpu_flags, cpu_label
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.encoder import bf16_native
 from reward_models.onnx_runtime import OnnxEncoder
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_flags, cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "onnx.json"
 REFERENCE = "torch-fp32"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.machine import cpu_label
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "pairs.json"
 CONFIDENCES = (0.9, 0.8, 0.7)

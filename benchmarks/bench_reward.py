@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks.machine import cpu_label
 from reward_models import RewardModel, evaluate_reward_model, train_reward_model
 from reward_models.baseline import HashedNgramBaseline
 from reward_models.calibration import expected_calibration_error
@@ -49,6 +48,7 @@ from reward_models.evaluate import prediction_metrics
 from reward_models.synthetic import make_synthetic_logs
 from reward_models.train import time_split
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "reward.json"
 KEYS = ("click_auc", "click_logloss", "click_ece", "purchase_auc", "purchase_logloss", "purchase_ece")

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.machine import cpu_label
 from reward_models import train_reward_model
 from reward_models.evaluate import prediction_metrics
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).parent / "results" / "reward_health.json"
 KEYS = ("click_auc", "click_logloss", "purchase_auc", "purchase_logloss")

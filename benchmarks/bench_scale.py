@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_validate import PLACEMENTS, make_catalog, make_logs
-from benchmarks.machine import cpu_label
 from rlopt.data import write_placements, write_table
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import cpu_label
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 SHARD_ROWS = 1_000_000

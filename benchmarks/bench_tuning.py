@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.machine import cpu_flags
+from rlopt.machine import cpu_flags
 
 
 def _tune_timing(method, sim, rm, steps, out_root, compact=True, seed=0):

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import cpu_flags, cpu_label
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -48,7 +47,8 @@ def args_record(args: Any) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """The CPU, its core count, the 1-minute load average and the Python version, for a results file.
+    """The machine (:func:`rlopt.machine.describe`: CPU, cores, flags, torch's kernels) and the 1-minute
+    load average, for a results file.
 
     Keys match what the results page reads (``cpus``, ``cpu_flags``, ``load_avg_1m``).
     """
@@ -56,8 +56,7 @@ def machine() -> dict[str, Any]:
         load = os.getloadavg()[0]
     except OSError:  # not available on every platform
         load = None
-    return {"cpu": cpu_label(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(), "load_avg_1m": load,
-            "python": platform.python_version()}
+    return {**describe(), "load_avg_1m": load}
 
 
 def write_result(path: str | os.PathLike[str], record: dict[str, Any]) -> Path:

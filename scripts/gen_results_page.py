@@ -92,6 +92,18 @@ def machine_line(m: Json | None) -> str:
     return f"Machine: {'; '.join(parts)}." if parts else ""
 
 
+def cpu_and_kernels(m: Json | None) -> str:
+    """``AMD EPYC, AVX512-BF16 (2 cores); torch kernels AVX2`` from a recorded machine."""
+    if not m:
+        return "not recorded"
+    cpu = m.get("cpu") or ", ".join(m.get("cpu_flags") or []) or "?"
+    text = f"{cpu} ({m.get('cpus', m.get('cpu_count', '?'))} cores)"
+    if m.get("torch_cpu_capability"):
+        text += f"; torch kernels {m['torch_cpu_capability']}" + ("" if m.get("native_bf16") is None else
+                                                                 f", native bf16 {'yes' if m['native_bf16'] else 'no'}")
+    return text
+
+
 def rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -290,11 +302,17 @@ def bench_ab(d: Json) -> str:
 
 def bench_pipeline(d: Json) -> str:
     out = []
-    q = d.get("quickstart")
-    if q:
-        out.append(f"`rlopt run experiments/quickstart.toml`: {num(q['total_wall_s'])} s in all "
-                   f"({q.get('finished', '')}). {machine_line(q.get('machine'))}\n\n"
-                   + table(["stage", "wall time (s)"], ((k, num(v)) for k, v in q["stages"].items())))
+    runs = d.get("quickstarts") or []
+    if runs:
+        main = ("reward", "tuning", "generation")
+        rows = [(str(q.get("finished") or "")[:10], cpu_and_kernels(q.get("machine")),
+                 num(q["total_wall_s"]), *(num(q["stages"].get(k)) for k in main),
+                 num(sum(v for k, v in q["stages"].items() if k not in main)), q.get("note", ""))
+                for q in runs]
+        out.append("`rlopt run experiments/quickstart.toml` (`make run`), wall seconds per run; \"torch kernels\" "
+                   "is what torch dispatched to (`ATEN_CPU_CAPABILITY` / `ONEDNN_MAX_CPU_ISA` can hold it below "
+                   "the CPU, which approximates an AVX2-only machine on a newer one):\n\n"
+                   + table(["finished", "machine", "total", *main, "other stages", "note"], rows))
     t = d.get("tiny")
     if t:
         rows = [("cold run, all stages", num(t["cold_s"]), "1"),

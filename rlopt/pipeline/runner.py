@@ -51,6 +51,7 @@ import numpy as np
 
 import rlopt
 from rlopt.io_utils import write_json_atomic
+from rlopt.machine import describe
 from rlopt.pipeline.cache import (
     canonical_json,
     code_version,
@@ -282,6 +283,7 @@ def _run_all_logged(config: ExperimentConfig, stages: Sequence[Stage], run_dir: 
         "config": config.source,
         "seed": config.run.seed,
         "rlopt_version": rlopt.__version__,
+        "machine": describe(),  # timings are readable only next to the CPU and the kernels torch ran
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "stage_order": [s.name for s in stages],
         "pid": os.getpid(),

@@ -55,3 +55,16 @@ def test_the_repository_page_covers_every_benchmark_file():
     unknown = page.split("## Other result files", 1)[1] if "## Other result files" in page else ""
     assert "`experiments/" not in unknown  # every experiment JSON has a section
     assert "### Tuning: the quick presets on the default market" in page
+
+
+def test_quickstart_runs_are_shown_with_their_machine(tmp_path):
+    runs = [{"finished": "2026-12-06T02:40:00Z", "rlopt_version": "0.1.0", "total_wall_s": 700.25,
+             "machine": {"cpu": "AMD EPYC, AVX512-BF16", "cpus": 2, "torch_cpu_capability": "AVX2", "native_bf16": False},
+             "stages": {"reward": 100.0, "tuning": 250.0, "generation": 330.0, "ab": 10.0, "ope": 10.25}},
+            {"finished": "2026-12-01T12:00:54Z", "total_wall_s": 823.6, "machine": {"cpu_flags": ["avx2"], "cpus": 2},
+             "stages": {"reward": 46.3, "tuning": 494.4, "generation": 244.4}, "note": "older defaults"}]
+    _write(tmp_path / "benchmarks/results/pipeline.json", {"quickstarts": runs})
+    page = results_markdown(tmp_path)
+    assert ("| 2026-12-06 | AMD EPYC, AVX512-BF16 (2 cores); torch kernels AVX2, native bf16 no | 700 | 100 | "
+            "250 | 330 | 20.2 |  |") in page
+    assert "| 2026-12-01 | avx2 (2 cores) | 824 | 46.3 | 494 | 244 | 0 | older defaults |" in page

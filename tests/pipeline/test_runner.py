@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -90,6 +91,7 @@ def test_second_run_is_fully_cached(tmp_path):
     manifest = json.loads((first.run_dir / "manifest.json").read_text())
     assert manifest["stages"]["c"]["status"] == "cached"
     assert manifest["stages"]["c"]["compute_wall_s"] >= 0.0
+    assert manifest["machine"]["cpus"] == os.cpu_count() and manifest["machine"]["torch_cpu_capability"]
 
 
 def test_crash_mid_stage_resumes_without_redoing_finished_stages(tmp_path, monkeypatch):
