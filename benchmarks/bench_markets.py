@@ -33,7 +33,8 @@ For each market, with rlopt's public API only, on the training logs:
    (each shown copy the best of ``--best-of N`` samples by the reward model, examples repeated
    verbatim never shown) and ``grpo`` (quick GRPO against the reward model + guards, from the base
    or the DPO-tuned generator, ``--grpo base|dpo``; the CLI's health gate first; with
-   ``--few-shot K`` also ``grpo + few-shot``). With ``--resample N`` (default 2) a copy that would fall back to the
+   ``--few-shot K`` also ``grpo + few-shot``; ``--grpo-seeds N`` trains it with N training seeds and
+   grades each, ``grpo_seed_spread`` the ratios' spread). With ``--resample N`` (default 2) a copy that would fall back to the
    item title is sampled again; each row's ``(no resample)`` twin shows the title there instead
    (the same run's first-round samples). ``proxy_p_click``: the reward model's mean P(click) of
    each row's copies, beside the truth (what GRPO optimizes against what it gets).
@@ -130,6 +131,10 @@ class Args:
     "off", "base" (from the base generator) or "dpo" (from the DPO-tuned generator)."""
     grpo_steps: int | None = None
     """GRPO steps (unset: the preset's)."""
+    grpo_seeds: int = 1
+    """With n > 1, GRPO is trained n times (training seeds seed, seed+1, ...; the same contexts and sampling
+    seed) and rows "grpo (seed +k)" (and "grpo + few-shot (seed +k)") are graded beside "grpo", with the
+    spread of their ratios to the mean logged copy in ``grpo_seed_spread``: one GRPO run's ratio is one draw."""
     reward_only: bool = False
     """Only the reward-model stage: each market's ``reward_model`` section (and its targets) is replaced,
     the generation sections already in --out are kept as they were measured."""
@@ -330,8 +335,10 @@ def without_resample(copies: pd.DataFrame, market: Market) -> pd.DataFrame:
     return out
 
 
-def tune_grpo(market: Market, args: Args, out: Path, reward_dir: Path, start_from: str) -> dict[str, Any]:
-    """Quick GRPO from ``start_from`` against the market's reward model (the CLI's health gate first)."""
+def tune_grpo(market: Market, args: Args, out: Path, reward_dir: Path, start_from: str,
+              seed: int | None = None) -> dict[str, Any]:
+    """Quick GRPO from ``start_from`` against the market's reward model (the CLI's health gate first);
+    ``seed``: the training seed (default ``args.seed``)."""
     from reward_models.health import require_usable
     from rlopt.tuning import tune_generator
 
@@ -339,7 +346,7 @@ def tune_grpo(market: Market, args: Args, out: Path, reward_dir: Path, start_fro
     start, load = time.perf_counter(), _load()
     summary = tune_generator("grpo", logs=market.train, catalog=market.catalog, out=out, reward_model=str(reward_dir),
                              generator=start_from, placements=market.placements, segments={}, preset=args.preset,
-                             max_steps=args.grpo_steps, seed=args.seed)
+                             max_steps=args.grpo_steps, seed=args.seed if seed is None else seed)
     metrics = summary.get("metrics", {})
     case = {"from": args.grpo, "wall_s": round(time.perf_counter() - start, 1), "load_avg_1m": [load, _load()],
             "steps": summary.get("steps"), "train_loss": metrics.get("train_loss"),
@@ -354,6 +361,22 @@ def tune_grpo(market: Market, args: Args, out: Path, reward_dir: Path, start_fro
             case["reward_terms_first_fifth"] = {c: float(frame[c].head(k).mean()) for c in cols}
             case["reward_terms_last_fifth"] = {c: float(frame[c].tail(k).mean()) for c in cols}
     return case
+
+
+def seed_spread(graded: dict[str, Any], seeds: int) -> dict[str, Any]:
+    """Per GRPO route, its CTR and purchase ratios to the mean logged copy over the training seeds
+    (``grpo``, ``grpo (seed +1)``, ...): each value, their mean, min and max."""
+    out: dict[str, Any] = {}
+    for route in GRPO_ROUTES:
+        rows = [route] + [f"{route} (seed +{k})" for k in range(1, seeds)]
+        if not all(r in graded["ctr"]["means"] for r in rows):
+            continue
+        out[route] = {}
+        for metric in ("ctr", "purchase"):
+            values = [graded[metric]["ratios"][f"{r} / mean_logged"]["ratio"] for r in rows]
+            out[route][metric] = {"ratios": values, "mean": float(np.mean(values)), "min": float(min(values)),
+                                  "max": float(max(values))}
+    return out
 
 
 def proxy_means(copies: dict[str, pd.DataFrame], reward_model: Any, catalog: pd.DataFrame) -> dict[str, float]:
@@ -560,12 +583,23 @@ def run_market(name: str, args: Args, work: Path) -> dict[str, Any]:
                     str(work / name / "grpo"), "grpo + few-shot", market, shots, args)
         except InputError as err:  # the health gate (or no DPO) stopped it: say so, grade the rest
             case["grpo"] = {"from": args.grpo, "error": str(err)}
+        for k in range(1, args.grpo_seeds if "grpo" in copies else 1):  # the same GRPO, other training seeds
+            row, out = f"grpo (seed +{k})", work / name / f"grpo_seed{k}"
+            print(f"[{name}] quick GRPO from {args.grpo}, training seed {args.seed + k}", flush=True)
+            case.setdefault("grpo_other_seeds", {})[row] = tune_grpo(market, args, out, work / name / "reward_model",
+                                                                     start_from, seed=args.seed + k)
+            copies[row], timing[f"generate_grpo_seed{k}"] = generate(str(out), row, market, contexts, args)
+            if shots is not None:
+                copies[f"grpo + few-shot (seed +{k})"], timing[f"generate_grpo_few_shot_seed{k}"] = generate(
+                    str(out), f"grpo + few-shot (seed +{k})", market, shots, args)
     if args.resample > 0:  # same run, same first-round samples: what showing the title at once would give
-        for key in [k for k in copies if "resample_round" in copies[k].columns]:
+        for key in [k for k in copies if "resample_round" in copies[k].columns and "(seed +" not in k]:
             copies[f"{key} (no resample)"] = without_resample(copies[key], market)
     case["timing"] = timing
     print(f"[{name}] grading with the market's truth", flush=True)
     case["graded"] = grade(market, copies, contexts, args.seed)
+    if "grpo_other_seeds" in case:
+        case["grpo_seed_spread"] = seed_spread(case["graded"], args.grpo_seeds)
     case["proxy_p_click"] = proxy_means(copies, reward_model, market.catalog)
     case["quality_logged"] = logged_quality(market)
     from rlopt.generation.claims import ClaimSupport

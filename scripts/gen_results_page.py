@@ -474,6 +474,12 @@ def bench_markets(d: Json) -> str:
                           "CTR / best logged", "purchases / mean logged", "defects", "incomplete", "misleading",
                           "misleading, written", "title shown", "repeats an example", "distinct copies",
                           "top template", "unbacked claim"], _market_copy_rows(c)))
+        spread = c.get("grpo_seed_spread") or {}
+        if spread:  # one GRPO run is one draw: the same GRPO with other training seeds
+            out.append("GRPO with other training seeds (same contexts and sampling), CTR / mean logged per seed: "
+                       + "; ".join(f"{route} {', '.join(num(x) for x in v['ctr']['ratios'])} (mean {num(v['ctr']['mean'])}, "
+                                   f"range {num(v['ctr']['max'] - v['ctr']['min'], 2)})" for route, v in spread.items())
+                       + ".\n")
     return "\n".join(out)
 
 def bench_beat_logged(d: Json) -> str:

@@ -27,7 +27,7 @@ def smoke(tmp_path_factory, tiny_causal_lm_dir, tiny_encoder_dir):
         [sys.executable, "-m", "benchmarks.bench_markets", "--markets", "atelier", "--impressions", "6000",
          "--contexts", "3", "--num", "1", "--generator", str(tiny_causal_lm_dir), "--encoder", str(tiny_encoder_dir),
          "--dpo-steps", "1", "--dpo-min-pairs", "2", "--reward-max-epochs", "1", "--best-of", "2", "--few-shot", "1",
-         "--grpo", "dpo", "--grpo-steps", "1", "--resample", "1",
+         "--grpo", "dpo", "--grpo-steps", "1", "--grpo-seeds", "2", "--resample", "1",
          "--out", str(out), "--work", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -83,6 +83,14 @@ def test_grpo_row_and_resample_counterfactual(smoke):
         # --few-shot 1 in the smoke run: the GRPO generator is graded with the examples too
         assert "grpo + few-shot" in case["graded"]["ctr"]["means"]
         assert "grpo + few-shot (from dpo) / mean_logged ctr >= 1.0" in case["targets"]
+        # --grpo-seeds 2: a second training seed, graded beside the first, and the spread of the two
+        assert case["grpo_other_seeds"]["grpo (seed +1)"]["steps"] == 1
+        spread = case["grpo_seed_spread"]["grpo"]["ctr"]
+        ratios = case["graded"]["ctr"]["ratios"]
+        assert spread["ratios"] == [ratios["grpo / mean_logged"]["ratio"], ratios["grpo (seed +1) / mean_logged"]["ratio"]]
+        assert spread["min"] <= spread["mean"] <= spread["max"]
+        assert "grpo + few-shot (seed +1)" in case["graded"]["ctr"]["means"]
+        assert "grpo (seed +1) (no resample)" not in case["graded"]["ctr"]["means"]
     means = case["graded"]["ctr"]["means"]
     assert {"base (no resample)", "tuned (no resample)"} <= set(means)
     shown = pd.read_json(work / "atelier" / "copies_tuned.jsonl", lines=True)

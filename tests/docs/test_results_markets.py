@@ -33,6 +33,7 @@ def test_markets_tables_from_the_file(tmp_path):
                               "unbacked_claim": 0.125}},
         "targets": {"tuned / mean_logged ctr >= 1.0": {"value": 0.936, "low": 0.836, "high": 1.036, "met": False},
                     "rm_click_auc >= baseline": {"value": 0.0277, "met": True}},
+        "grpo_seed_spread": {"grpo": {"ctr": {"ratios": [1.17, 1.05, 1.11], "mean": 1.11, "min": 1.05, "max": 1.17}}},
     }
     path = tmp_path / "benchmarks/results/markets.json"
     path.parent.mkdir(parents=True)
@@ -48,6 +49,7 @@ def test_markets_tables_from_the_file(tmp_path):
     assert "2.5%" in row and "5.0%" in row and row.endswith("| 10.0% |  | 40.0% | 55.0% | 12.5% |")
     assert "DPO: 40 steps on 320 training pairs" in page and "load average 1.5-2.5" in page
     assert "`benchmarks/results/markets.json`" in page
+    assert "per seed: grpo 1.17, 1.05, 1.11 (mean 1.11, range 0.12)." in page
 
 
 def test_a_market_whose_dpo_failed_says_so(tmp_path):
