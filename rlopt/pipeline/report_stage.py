@@ -18,6 +18,7 @@ from rlopt.report import decide, write_report
 from rlopt.report.caveats import nan_reason
 from rlopt.report.quality import quality_table
 from rlopt.report.verdict import claim_counts_text, decide_predicted
+from rlopt.tuning.model_card import is_data_source
 
 
 def _missing(ctx: StageContext, stage: str) -> dict[str, str]:
@@ -69,7 +70,9 @@ def _tuning_section(ctx: StageContext) -> dict[str, Any]:
     s = ctx.summary("tuning")
     facts = {"preset": s["preset"], "base generator": s["generator"], "optimizer steps": s["steps"],
              "device": s.get("device"), "training wall time (s)": s.get("train_wall_s")}
-    facts.update({f"data: {k}": v for k, v in (s.get("data") or {}).items() if isinstance(v, (int, float, str))})
+    # counts and settings, and the inputs where they name a file (not "<DataFrame>": the run's own frames)
+    facts.update({f"data: {k}": v for k, v in (s.get("data") or {}).items()
+                  if isinstance(v, (int, float)) or is_data_source(v)})
     last = {k: v for k, v in (s.get("metrics") or {}).items() if k.startswith("last_")}
     facts.update(dict(list(last.items())[:8]))
     curves = s.get("curves") or {}

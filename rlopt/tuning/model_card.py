@@ -30,7 +30,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _is_source(value: Any) -> bool:
+def is_data_source(value: Any) -> bool:
     """A data source worth naming: a path or id, not ``<DataFrame>`` or ``given`` (passed in memory)."""
     return isinstance(value, str) and bool(value) and not value.startswith("<") and value != "given"
 
@@ -78,7 +78,7 @@ def model_card(summary: Mapping[str, Any], base_reference: str, *, merged: bool 
                      f"seed {summary.get('seed', '?')}, learning rate {config.get('learning_rate', '?')} |",
                      f"| rlopt version | {rlopt.__version__} |"]
     for key in ("logs", "catalog", "placements", "reward_model"):
-        if _is_source(data.get(key)):  # a file the user gave, not a frame passed in memory (rlopt run)
+        if is_data_source(data.get(key)):  # a file the user gave, not a frame passed in memory (rlopt run)
             lines.append(f"| data: {key} | `{_cell(data[key])}` |")
     for key in ("impressions", "pairs", "train_pairs", "contexts"):
         if key in data:

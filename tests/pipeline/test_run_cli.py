@@ -62,6 +62,8 @@ def test_crash_resume_config_change_and_report(tmp_path, tiny_causal_lm_dir, tin
                     "Off-policy", "Sample copy", "Verdict"):
         assert f"## {heading}" in md
     assert "Not available" not in md
+    assert "<DataFrame>" not in md and "&lt;DataFrame&gt;" not in md  # the run's own frames are not named as inputs
+    assert "| data: honesty_pairs |" in md  # the tuning data's counts are
     sections = [h for h in re.findall(r"^## .*$", md, flags=re.M) if h not in ("## Stages", "## Verdict")]
     assert len(sections) == 9 and all(" — data: simulated market small_market.toml; " in h for h in sections), sections
     assert md.index("| behind the verdict — data: simulated market small_market.toml |") < md.index("\n## ")
