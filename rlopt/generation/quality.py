@@ -9,7 +9,8 @@ defect                     what it flags
 ``leaked_instructions``    the prompt or the assistant talking: character counts ("For 160
                            characters"), "focus on the real ...", "Sure! Here is a push
                            notification", "As an AI", the prompt's fact labels ("Brand:",
-                           "Discount:") and instruction words ("one line", "no hashtags")
+                           "Discount:") and instruction words ("one line", "no hashtags",
+                           "here's a new one", "not repeating")
 ``invented_url``           links the shop never gave: URLs and domains, emails, phone numbers,
                            @handles, other stores ("Amazon UK", "eBay")
 ``junk``                   punctuation junk: runs of separators (", , ,", ": -"), a leading
@@ -89,7 +90,10 @@ LEAKED_INSTRUCTIONS = re.compile(
     r"|line\s+of\s+ad\s+copy|one-line\s+(?:caption|add-on|ad|offer))\b"
     rf"|(?:^|[\s.;,!(])(?:{_PROMPT_LABELS})\s*:"
     r"|\b(?:mention\s+only|reply\s+with|one[\s-]+line|no\s+(?:need\s+for\s+)?quotes|no\s+hashtags|no\s+emojis?|shoppers\s+who\s+are"
-    r"|the\s+real\s+discount)\b",
+    r"|the\s+real\s+discount)\b"
+    # the few-shot request (rlopt.generation.prompts.EXAMPLES_HEADER / EXAMPLES_REQUEST) said back
+    r"|\b(?:here(?:'s|’s|\s+is)|write)\s+a\s+new\s+one\b|\bword\s+for\s+word\b|\bcopies\s+that\s+worked\b"
+    r"|\bnot\s+repeat(?:ing)?\b|\bdon['’]t\s+repeat\b",
     re.IGNORECASE)
 
 _TLD = "com|net|org|co|io|shop|store|uk|de|fr|es|it|nl|eu|us|ca|au|info|biz|app|online|site|xyz"
@@ -165,7 +169,8 @@ def has_leaked_instructions(text: str) -> bool:
     "email subject line", "marketing copy"), its fact labels ("Brand:", "Discount:", "Key
     feature:", see :func:`rlopt.generation.prompts.build_messages`) or instruction words ("one
     line", "no hashtags", "mention only", "the real discount", "please avoid", "promote a
-    product", "Sell ..." opening the copy); a letter's salutation ("Hello", "Dear") or the
+    product", "Sell ..." opening the copy), the few-shot request said back ("Here's a new one",
+    "not repeating", "word for word"); a letter's salutation ("Hello", "Dear") or the
     assistant's first person ("I'm thrilled to ...", "now I know you're talking about"), or the
     copy addressing the seller ("your product", "your customers").
 

@@ -259,3 +259,18 @@ def test_prompt_words_seen_in_tuned_copy_are_leaks():
     # bazaar's tuned and GRPO copy echoed the system prompt ("one line, no quotes")
     assert "leaked_instructions" in copy_defects("Cradlecare Bottle Warmer - $77.36 - One-line - Cradlecare")
     assert "leaked_instructions" in copy_defects("Cradlecare Bottle Warmer - the perfect pick - no need for quotes")
+
+
+@pytest.mark.parametrize("text", ["Northpeak Terra Rain Jacket | Not Repeating", "Here's a new one",
+                                  "Brewly Kettle, word for word the best", "Copies that worked: Brewly Kettle",
+                                  "Write a new one: Auris earbuds", "Auris Core Earbuds (do not repeat them)",
+                                  "Auris Aero Headphones: wireless and 30-hour battery. Don't repeat."])
+def test_the_few_shot_request_said_back_is_a_leak(text):
+    # the quickstart's base and tuned copy echoed "Write a new one; do not repeat them word for word."
+    assert "leaked_instructions" in copy_defects(text)
+
+
+@pytest.mark.parametrize("text", ["Old kettle? Time for a new one", "Trail shoes you will want a new pair of",
+                                  "Repeat customers love the Nova", "Worth repeating: 20% off Brewly"])
+def test_copy_about_new_things_and_repeats_is_not_a_leak(text):
+    assert "leaked_instructions" not in copy_defects(text)
