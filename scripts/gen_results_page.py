@@ -476,7 +476,8 @@ def bench_markets(d: Json) -> str:
                           "top template", "unbacked claim"], _market_copy_rows(c)))
         spread = c.get("grpo_seed_spread") or {}
         if spread:  # one GRPO run is one draw: the same GRPO with other training seeds
-            out.append("GRPO with other training seeds (same contexts and sampling), CTR / mean logged per seed: "
+            seeds = max(len(v["ctr"]["ratios"]) for v in spread.values())
+            out.append(f"GRPO trained with {seeds} seeds (same contexts and sampling), CTR / mean logged per seed: "
                        + "; ".join(f"{route} {', '.join(num(x) for x in v['ctr']['ratios'])} (mean {num(v['ctr']['mean'])}, "
                                    f"range {num(v['ctr']['max'] - v['ctr']['min'], 2)})" for route, v in spread.items())
                        + ".\n")
