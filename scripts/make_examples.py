@@ -77,7 +77,11 @@ def main(argv: list[str] | None = None) -> None:
 
     sim = Marketplace.from_toml(DEFAULT_MARKET).simulate(args.impressions, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    train, holdout = (frame.assign(timestamp=iso_timestamps(frame["timestamp"])) for frame in (sim.train, sim.holdout))
+    # Propensities to 10 decimals, as a warehouse export writes them: the logging policy's softmax runs
+    # on numpy's BLAS, whose kernels differ in the last bit between CPUs (AVX2 or AVX-512), and the
+    # shipped files must be the same bytes on every machine (tests/docs/test_examples_files.py).
+    train, holdout = (frame.assign(timestamp=iso_timestamps(frame["timestamp"]), propensity=frame["propensity"].round(10))
+                      for frame in (sim.train, sim.holdout))
     write_table(train, args.out / "logs.csv")
     write_table(holdout, args.out / "holdout.csv")
     write_table(broken_rows(train.head(12)), args.out / "logs_with_errors.csv")
