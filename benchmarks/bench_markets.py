@@ -443,17 +443,16 @@ def logged_quality(market: Market) -> dict[str, Any]:
     per distinct (item, copy) and per impression; and the share of the shop's *held-out* distinct copy
     stating a claim its catalog row and training-log copy do not back (the claim rule's false positives
     on copy the shop wrote later: the rule cannot know a true claim it was never shown)."""
-    from rlopt.generation import is_misleading
     from rlopt.generation.checks import check_copies, checks_summary
     from rlopt.generation.claims import ClaimSupport
+    from rlopt.generation.compliance import price_terms
     from rlopt.generation.quality import defect_frame
 
     shown = market.train[["item_id", "copy_text"]].astype(str).value_counts().rename("n").reset_index()
-    items = market.catalog.set_index(market.catalog["item_id"].astype(str))
     flags = defect_frame(shown["copy_text"])
     flags["any"] = flags.any(axis=1)
-    flags["misleading"] = [is_misleading(t, float(items.at[i, "discount_pct"]), price=float(items.at[i, "price"]))
-                           for i, t in zip(shown["item_id"], shown["copy_text"], strict=True)]
+    terms = price_terms(market.catalog)
+    flags["misleading"] = [terms[i].misleading(t) for i, t in zip(shown["item_id"], shown["copy_text"], strict=True)]
     w = shown["n"].to_numpy(float)
     later = market.holdout[["item_id", "copy_text"]].astype(str).drop_duplicates()
     held_out = checks_summary(check_copies(later, market.catalog, ClaimSupport(market.catalog, market.train)),

@@ -53,7 +53,7 @@ def check(
     from rlopt.cli._common import check_out_file
     from rlopt.data import read_catalog, read_copies, read_logged_copy, write_table
     from rlopt.data.io import table_format
-    from rlopt.generation.checks import check_copies, checks_summary
+    from rlopt.generation.checks import check_copies, checks_summary, currency_warning
     from rlopt.generation.claims import ClaimSupport
     from rlopt.generation.inputs import find_placements
 
@@ -67,6 +67,8 @@ def check(
     checked = check_copies(frame, cat, support, places)
     write_table(checked, out)
     summary = checks_summary(checked, cat)
+    if shop_logs is not None and (warning := currency_warning(cat, shop_logs["copy_text"])):
+        summary["currency_warning"] = warning
     emit({"out": str(out), "copies": summary.pop("copies"), **summary,
           "claims_backed_by": (None if support is None else
                                "catalog + logged copy" if shop_logs is not None else "catalog"),

@@ -242,7 +242,9 @@ def eval_cmd(
 @reward_app.command("score")
 def score_cmd(
     model: Annotated[Path, typer.Option("--model", help="Reward model directory.")],
-    copies: Annotated[Path, typer.Option("--copies", help="Generated copies (JSONL: item_id, segment, placement, copy_text).")],
+    copies: Annotated[Path, typer.Option("--copies", help="Copies (item_id, segment, placement, copy_text): a CSV, "
+                                         "JSONL or Parquet file, or a folder of Parquet shards (a folder or a large "
+                                         "file is checked whole, then scored batch by batch in bounded memory).")],
     catalog: CatalogOpt,
     out: Annotated[Path, typer.Option("--out", help="Output table (.jsonl, .parquet or .csv).")],
     w_click: Annotated[float | None, typer.Option("--w-click", help="Reward weight on P(click).")] = None,
@@ -263,44 +265,42 @@ def score_cmd(
     """
     from dataclasses import replace
 
+    import pandas as pd
+
     from reward_models import RewardModel
     from rlopt.cli._common import check_out_file
-    from rlopt.data import read_catalog, read_copies, write_table
+    from rlopt.data import read_catalog, read_copies
     from rlopt.data.io import table_format
-    from rlopt.engine import check_engine_options
+    from rlopt.data.placements import resolve_placements
+    from rlopt.data.stream import should_stream, stream_valid_rows
+    from rlopt.engine import check_engine_options, make_engine
+    from rlopt.engine.scoring import CopyScorer, score_on_engine
 
     check_engine_options(engine, ray_address)
     table_format(check_out_file(out))  # a bad --out fails before the model loads
     start = time.perf_counter()
     reward_model = RewardModel.from_pretrained(model, precision=precision, runtime=runtime)
     cat = read_catalog(catalog)
-    frame = read_copies(copies, cat, placements)
+    if should_stream(copies):  # a folder of shards or a large file: checked whole, then scored batch by batch
+        checked, frame_or_parts = stream_valid_rows(copies, "copies", catalog_ids=pd.Index(cat["item_id"]),
+                                                    placements=resolve_placements(placements), distinct=["copy_text"])
+        distinct, reading = checked.distinct.get("copy_text", 0), {"read": f"in {checked.batches} batches (streamed)"}
+    else:
+        frame_or_parts = read_copies(copies, cat, placements)
+        distinct, reading = int(frame_or_parts["copy_text"].nunique()), {}
     given = {"click": w_click, "purchase": w_purchase, "revenue": w_revenue}
     weights = replace(reward_model.weights, **{k: v for k, v in given.items() if v is not None})
-    if engine == "ray":  # chunks on Ray actors, one model each (rlopt/engine/scoring.py)
-        from rlopt.engine import make_engine
-        from rlopt.engine.scoring import score_on_engine
-
-        with make_engine("ray", address=ray_address) as ray_engine:
-            done = score_on_engine(frame, cat, model, ray_engine, out=out, weights=weights, precision=precision,
-                                   runtime=runtime, source=str(copies))
-            ran_on = ray_engine.describe()
-        emit({"out": str(out), "rows": done["rows"], "distinct_copies": int(frame["copy_text"].nunique()),
-              "mean_p_click": done["mean_p_click"], "mean_p_purchase": done["mean_p_purchase"],
-              "mean_reward": done["mean_reward"], "weights": weights.to_dict(),
-              "encoder_precision": done["encoder_precision"], "encoder_runtime": reward_model.encoder.runtime,
-              "wall_s": round(time.perf_counter() - start, 2),
-              **ran_on}, as_json, "reward score")
-        return
-    scored = reward_model.score(frame, cat, weights=weights, source=str(copies))
-    table = frame.drop(columns=[c for c in scored.columns if c in frame.columns]).join(scored)
-    write_table(table, out)
-    elapsed = time.perf_counter() - start
-    emit({"out": str(out), "rows": len(table), "distinct_copies": int(frame["copy_text"].nunique()),
-          "mean_p_click": float(scored["p_click"].mean()), "mean_p_purchase": float(scored["p_purchase"].mean()),
-          "mean_reward": float(scored["reward"].mean()), "weights": weights.to_dict(),
-          "encoder_precision": reward_model.encoder.compute_precision, "encoder_runtime": reward_model.encoder.runtime,
-          "wall_s": round(elapsed, 2)}, as_json, "reward score")
+    # Local: the model loaded above scores the chunks here. Ray: a pool of actors, one model each.
+    with make_engine(engine, address=ray_address) as runner:
+        scorer = CopyScorer.loaded(reward_model, cat) if engine == "local" else None
+        done = score_on_engine(frame_or_parts, cat, model, runner, out=out, weights=weights, precision=precision,
+                               runtime=runtime, source=str(copies), scorer=scorer)
+        ran_on = runner.describe() if engine == "ray" else {}
+    emit({"out": str(out), "rows": done["rows"], "distinct_copies": distinct, **reading,
+          "mean_p_click": done["mean_p_click"], "mean_p_purchase": done["mean_p_purchase"],
+          "mean_reward": done["mean_reward"], "weights": weights.to_dict(),
+          "encoder_precision": done["encoder_precision"], "encoder_runtime": reward_model.encoder.runtime,
+          "wall_s": round(time.perf_counter() - start, 2), **ran_on}, as_json, "reward score")
 
 
 def register(app: typer.Typer) -> None:

@@ -162,6 +162,11 @@ def generate(
             shop_logs = read_logged_copy(logs)
         call["claim_support"] = ClaimSupport(cat, shop_logs)
         extra["claim_check"] = {"backed_by": "catalog + logged copy" if shop_logs is not None else "catalog"}
+    if shop_logs is not None:
+        from rlopt.generation.checks import currency_warning
+
+        if warning := currency_warning(cat, shop_logs["copy_text"]):
+            extra["currency_warning"] = warning
     with make_engine(engine, address=ray_address) as runner:
         if engine == "local":  # the model loads here, once
             model, tokenizer = resolve_generator(generator, device=device)

@@ -30,7 +30,7 @@ TABLES = ("catalog", "logs", "contexts", "copies")
 # How each contract column is parsed (see rlopt.data.coerce.PARSERS).
 KINDS: dict[str, dict[str, str]] = {
     "catalog": {"item_id": "str", "title": "str", "category": "str", "brand": "str", "price": "number",
-                "discount_pct": "number", "attributes": "attributes"},
+                "discount_pct": "number", "attributes": "attributes", "currency": "str"},
     "logs": {"event_id": "str", "timestamp": "timestamp", "user_id": "str", "segment": "str",
              "user_features": "features", "item_id": "str", "placement": "str", "position": "number",
              "copy_id": "str", "copy_text": "str", "propensity": "number", "clicked": "number",
@@ -172,6 +172,15 @@ def _all_or_none(col: str) -> Check:
     return check
 
 
+def _currency_code(f: Frame) -> np.ndarray | None:
+    """Bad when a present currency is not three letters (an ISO 4217 code, not a symbol)."""
+    if not f.has("currency"):
+        return None
+    p = f.cols["currency"]
+    code = p.values.astype("string").str.strip().str.fullmatch(r"[A-Za-z]{3}").fillna(False).to_numpy(dtype=bool)
+    return p.unparsed | (~p.missing & ~code)
+
+
 def _values(f: Frame, col: str) -> np.ndarray:
     return f.cols[col].values.to_numpy(dtype="float64")
 
@@ -225,6 +234,8 @@ RULES: tuple[Rule, ...] = (
          _number("discount_pct", lambda v: (v >= 0) & (v <= 95))),
     Rule("attributes.object", "attributes", "attributes is a JSON object of string to string", C,
          _unparsed("attributes")),
+    Rule("currency.code", "currency", "currency is a three-letter ISO 4217 code such as USD, EUR or GBP, not a "
+         "symbol (blank: not stated)", C, _currency_code),
     Rule("segment.nonblank", "segment", f"segment {_STRING_TEXT} (on every row when the column is present)",
          L + X + P, _nonblank("segment")),
     Rule("segment.printable", "segment", f"segment {_NO_CONTROL}", L + X + P, _no_control("segment")),

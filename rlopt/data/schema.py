@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 CATALOG_REQUIRED = ("item_id", "title", "category", "brand", "price", "discount_pct")
-CATALOG_OPTIONAL = ("attributes",)
+CATALOG_OPTIONAL = ("attributes", "currency")
 
 LOG_REQUIRED = (
     "event_id", "timestamp", "user_id", "item_id", "placement", "position", "copy_text",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,37 @@ def stream_validate(
                        distinct, sample_rows, sample_columns, batch_rows)
     finally:
         JSON_CACHE.reset(token)
+
+
+def stream_valid_rows(path: PathLike, table: str, *, catalog_ids: pd.Index | None = None,
+                      placements: Mapping[str, Placement] | None = None, distinct: Sequence[str] = (),
+                      batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[StreamResult, Iterator[pd.DataFrame]]:
+    """The table at ``path`` checked whole, then its normalized rows batch by batch (bounded memory).
+
+    The check is :func:`stream_validate` with ``on_error="fail"``, so a bad row raises its one
+    paragraph before any row is given out; the rows are then read again (a second pass over the
+    input) and come out as :func:`rlopt.data.validate.validate_table` would give them, in pieces of at
+    most ``batch_rows`` rows indexed by their global 0-based row. For commands that transform a table
+    larger than memory row by row (``rlopt reward score``).
+
+    Returns
+    -------
+    result : StreamResult
+        The check's counts (and ``distinct`` counts for the columns asked for).
+    rows : iterator of pandas.DataFrame
+        The normalized rows, in input order.
+    """
+    result = stream_validate(path, table, catalog_ids=catalog_ids, placements=placements, distinct=distinct,
+                             batch_rows=batch_rows)
+
+    def rows() -> Iterator[pd.DataFrame]:
+        for batch in iter_batches(path, batch_rows=batch_rows):
+            frame, _, bad = validate_batch(batch.frame, table, catalog_ids=catalog_ids, placements=placements)
+            clean = normalize(batch.frame, frame, ~bad, table)  # every row is good: the whole input passed
+            clean.index = pd.RangeIndex(batch.start, batch.start + len(clean))
+            yield clean
+
+    return result, rows()
 
 
 def _stream(path: PathLike, table: str, file_s: str, sharded: bool, on_error: str, quarantine_path: PathLike | None,

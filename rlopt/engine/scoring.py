@@ -10,7 +10,7 @@ on a pool of actors (one model per actor); the driver writes the chunks in order
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,13 @@ class CopyScorer:
         self.model = RewardModel.from_pretrained(model_dir, precision=precision, runtime=runtime)
         self.catalog = catalog
 
+    @classmethod
+    def loaded(cls, model: Any, catalog: pd.DataFrame) -> CopyScorer:
+        """A scorer around a reward model already loaded in this process."""
+        scorer = cls.__new__(cls)
+        scorer.model, scorer.catalog = model, catalog
+        return scorer
+
     def __call__(self, chunk: pd.DataFrame, *, weights: Any = None, source: str | None = None) -> ScoredChunk:
         """The chunk's rows (score columns replaced) with the four score columns, in row order."""
         scored = self.model.score(chunk, self.catalog, weights=weights, source=source)
@@ -64,11 +71,21 @@ def chunks(frame: pd.DataFrame, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.D
         yield frame.iloc[start:start + rows]
 
 
-def score_on_engine(frame: pd.DataFrame, catalog: pd.DataFrame, model_dir: str | os.PathLike[str], engine: Engine,
-                    *, out: str | os.PathLike[str], weights: Any = None, precision: str | None = None,
-                    runtime: str | None = None, source: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    concurrency: int | None = None) -> dict[str, Any]:
-    """Score ``frame`` (validated copies) chunk by chunk on ``engine`` and write the table to ``out``.
+def score_on_engine(copies: pd.DataFrame | Iterable[pd.DataFrame], catalog: pd.DataFrame,
+                    model_dir: str | os.PathLike[str], engine: Engine, *, out: str | os.PathLike[str],
+                    weights: Any = None, precision: str | None = None, runtime: str | None = None,
+                    source: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    concurrency: int | None = None, scorer: CopyScorer | None = None) -> dict[str, Any]:
+    """Score validated copies chunk by chunk on ``engine`` and write the table to ``out`` (atomically).
+
+    Parameters
+    ----------
+    copies : DataFrame, or iterable of DataFrame
+        The copies whole (cut into ``chunk_rows`` pieces here), or already in pieces (a file larger
+        than memory, :func:`rlopt.data.stream.stream_valid_rows`): one piece is held at a time.
+    scorer : CopyScorer, optional
+        A scorer already loaded in this process (the local engine then calls it instead of loading
+        the model again); None: each worker loads ``model_dir``.
 
     Returns
     -------
@@ -78,19 +95,20 @@ def score_on_engine(frame: pd.DataFrame, catalog: pd.DataFrame, model_dir: str |
     """
     from rlopt.data.table_writer import TableWriter
 
-    sums = {"p_click": [], "p_purchase": [], "reward": []}  # type: dict[str, list[np.ndarray]]
+    pieces = chunks(copies, chunk_rows) if isinstance(copies, pd.DataFrame) else iter(copies)
+    sums = dict.fromkeys(("p_click", "p_purchase", "reward"), 0.0)  # running sums: the rows are never all here
     precisions: set[str] = set()
     rows = 0
+    fn, args = (scorer, ()) if scorer is not None else (CopyScorer, (str(model_dir), catalog, precision, runtime))
     with TableWriter(Path(out)) as writer:
-        for part in engine.map_batches(CopyScorer, chunks(frame, chunk_rows),
-                                       fn_constructor_args=(str(model_dir), catalog, precision, runtime),
+        for part in engine.map_batches(fn, pieces, fn_constructor_args=args,
                                        fn_kwargs={"weights": weights, "source": source}, concurrency=concurrency):
             writer.write(part.table)
             rows += len(part.table)
             precisions.add(part.encoder_precision)
-            for col, values in sums.items():
-                values.append(part.table[col].to_numpy(dtype="float64"))
-    means = {f"mean_{c}": float(pd.Series(np.concatenate(v) if v else np.zeros(0)).mean()) for c, v in sums.items()}
+            for col in sums:
+                sums[col] += float(part.table[col].to_numpy(dtype="float64").sum())
+    means = {f"mean_{c}": s / rows if rows else float("nan") for c, s in sums.items()}
     return {"rows": rows, **means, "encoder_precision": ", ".join(sorted(precisions)) or None}
 
 

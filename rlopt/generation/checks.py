@@ -34,15 +34,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from rlopt.data.placements import placement_for
 from rlopt.generation.claims import ClaimSupport, most_common_claims
-from rlopt.generation.compliance import misleading_claims
+from rlopt.generation.compliance import price_terms
 from rlopt.generation.diversity import diversity, item_titles
 from rlopt.generation.quality import DEFECTS, copy_defects
 
@@ -70,13 +69,10 @@ def check_copies(copies: pd.DataFrame, catalog: pd.DataFrame, support: ClaimSupp
         ``copies`` plus ``misleading`` (list of str), ``unbacked`` (list of str or None),
         ``defects`` (list of str), ``over_limit`` (bool or None) and ``flagged`` (bool).
     """
-    items = catalog.set_index(catalog["item_id"].astype(str))
+    terms = price_terms(catalog)
     texts, ids = copies["copy_text"].astype(str).tolist(), copies["item_id"].astype(str).tolist()
-    prices = pd.to_numeric(items["price"], errors="coerce").reindex(ids).to_numpy(float)
-    discounts = pd.to_numeric(items["discount_pct"], errors="coerce").fillna(0.0).reindex(ids).to_numpy(float)
     out = copies.copy()
-    out["misleading"] = [[t[c.start:c.end] for c in misleading_claims(t, None if np.isnan(p) else float(p), float(d))]
-                         for t, p, d in zip(texts, prices, discounts, strict=True)]
+    out["misleading"] = [[c.span(t) for c in terms[i].wrong_claims(t)] for t, i in zip(texts, ids, strict=True)]
     out["unbacked"] = ([support.unsupported(t, i) for t, i in zip(texts, ids, strict=True)]
                        if support is not None else [None] * len(out))
     out["defects"] = [copy_defects(t) for t in texts]
@@ -119,4 +115,59 @@ def checks_summary(checked: pd.DataFrame, catalog: pd.DataFrame, top: int = 3) -
             **diversity(checked, item_titles(catalog))}
 
 
-__all__ = ["CHECK_COLUMNS", "check_copies", "checks_summary"]
+def currency_warning(catalog: pd.DataFrame, logged_copy: Iterable[str], min_amounts: int = 5) -> str | None:
+    """A warning when the shop's own copy writes its amounts in a currency the catalog does not state.
+
+    The amounts (prices, amounts off, reference prices) written with a currency in the distinct
+    ``logged_copy`` texts are counted by the currencies they can mean
+    (:func:`rlopt.generation.currency.codes_written`). With fewer than ``min_amounts`` of them nothing
+    is said. Otherwise:
+
+    - a catalog without a ``currency`` column: warn when most amounts are in one currency that is not
+      a dollar ("€", "GBP"): the prompts state prices in "$" and "$29.99" on such a shop's item is not
+      caught;
+    - a catalog with one: warn when most amounts cannot be in the catalog's most common currency.
+
+    Returns
+    -------
+    str or None
+        One sentence naming the currency, the counts and the fix; None when nothing is wrong.
+
+    Examples
+    --------
+    >>> cat = pd.DataFrame({"item_id": ["k1"], "price": [39.0], "discount_pct": [0.0]})
+    >>> print(currency_warning(cat, ["Kettle, only €39", "Was €45, now €39", "Kettle €39", "€39 kettle",
+    ...                              "Steel kettle - €39"]))
+    the shop's logged copy writes 6 of its 6 amounts in EUR ('€'), but the catalog has no currency column: prompts state prices in $ and amounts in another currency go unchecked; add a currency column (ISO 4217 code, EUR) to the catalog
+    """
+    from collections import Counter
+
+    from rlopt.generation.compliance import parse_claims
+    from rlopt.generation.currency import DOLLAR_CODES, codes_written, normalize_code
+
+    tokens = [c.currency for text in dict.fromkeys(str(t) for t in logged_copy) for c in parse_claims(text)
+              if c.currency and codes_written(c.currency)]
+    if len(tokens) < min_amounts:
+        return None
+    stated = (catalog["currency"].map(normalize_code).dropna() if "currency" in catalog.columns
+              else pd.Series(dtype=object))
+    if stated.empty:
+        by_codes = Counter(codes_written(t) for t in tokens)
+        codes, n = by_codes.most_common(1)[0]
+        if 2 * n <= len(tokens) or codes & DOLLAR_CODES:
+            return None
+        code = sorted(codes)[0] if len(codes) == 1 else "/".join(sorted(codes))
+        written = sorted({repr(t) for t in tokens if codes_written(t) == codes})[:3]
+        return (f"the shop's logged copy writes {n} of its {len(tokens)} amounts in {code} ({', '.join(written)}), "
+                f"but the catalog has no currency column: prompts state prices in $ and amounts in another "
+                f"currency go unchecked; add a currency column (ISO 4217 code, {code}) to the catalog")
+    main = stated.value_counts().index[0]
+    other = [t for t in tokens if main not in codes_written(t)]
+    if 2 * len(other) <= len(tokens):
+        return None
+    written = Counter(other).most_common(1)[0][0]
+    return (f"the shop's logged copy writes {len(other)} of its {len(tokens)} amounts in a currency other than the "
+            f"catalog's {main} (most often {written!r}); check the catalog's currency column")
+
+
+__all__ = ["CHECK_COLUMNS", "check_copies", "checks_summary", "currency_warning"]

@@ -18,16 +18,21 @@ reference    "was $49.99", "originally $49.99", "reg. $49.99"       (a list pric
 sale         "on sale", "clearance", "discounted", "save 20"        (a discount with no number)
 ============ ====================================================== =============================
 
-Amounts are read with a currency symbol or code before them ("$29.99", "USD 29.99") or a currency
-word after them ("29.99 dollars", "20 euros": :data:`CURRENCY_WORDS`); a bare amount with cents
-("Vase - 144.88") is a claimed price too, unless a unit follows it ("3.50 kg", "4.85 stars").
+Amounts are read with a currency symbol or code before them ("$29.99", "USD 29.99", "C$29", "CHF 49")
+or a currency word or code after them ("29.99 dollars", "20 euros", "299 SEK":
+:mod:`rlopt.generation.currency`); a bare amount with cents ("Vase - 144.88") is a claimed price too,
+unless a unit follows it ("3.50 kg", "4.85 stars").
 
 Sale wording that is denied ("no discounts", "no hidden discounts", "without a discount") is not a
 claim.
 
 Percentages that describe the product rather than its price ("100% cotton", "80% recycled",
-"100% satisfaction") are not claims (see :data:`NOT_A_DISCOUNT`). Currency symbols ``$ £ €`` are
-all read as the catalog's currency.
+"100% satisfaction") are not claims (see :data:`NOT_A_DISCOUNT`).
+
+The item's ``currency`` (an ISO 4217 code, the catalog's optional ``currency`` column): an amount
+written in another currency ("$29.99" or "29.99 dollars" on a euro item) is misleading whatever its
+number, and the repair writes it in the item's currency ("€29.99"). Without it (None) every amount is
+read as the catalog's currency, and a bare "$" matches any dollar currency.
 
 The rule (:func:`check`), with ``tolerance`` in percentage points (default 1):
 
@@ -37,12 +42,14 @@ The rule (:func:`check`), with ``tolerance`` in percentage points (default 1):
   discount is misleading, and so is a dollars-off amount whose implied percent is; a claimed price
   must be the real net price or the list price (within 1%), a reference price the list price;
 - without a ``price`` the dollar claims cannot be judged and are left alone, except that any
-  dollars-off claim on an undiscounted item is misleading.
+  dollars-off claim on an undiscounted item is misleading;
+- with a ``currency``, any amount (price, amount off, reference price) written in another currency.
 
 What :func:`repair` does to the misleading claims: on a discounted item each wrong claim is
 replaced by the true one (the real percent; the real amount off; the real net price; the real list
-price), keeping the original's wording and number format; on an undiscounted item each discount
-claim is removed with its glue words ("save", "up to", "get", "off", a trailing "!") and the
+price), keeping the original's wording and number format, in the item's currency; an amount whose
+only fault is its currency keeps its number and gets the item's currency; on an undiscounted item
+each other discount claim is removed with its glue words ("save", "up to", "get", "off", a trailing "!") and the
 punctuation is tidied, and a claimed price becomes the real price. The result is capped to
 ``max_chars`` and checked again; copy that is still misleading, or left with fewer than three
 words, is unrepairable (``None``).
@@ -62,6 +69,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pandas as pd
+
+from rlopt.generation.currency import (
+    AFTER_PATTERN,
+    BEFORE_PATTERN,
+    SYMBOL_CHARS,
+    is_other_currency,
+    money_text,
+    normalize_code,
+)
 from rlopt.generation.fit import MIN_WORDS, cap_length
 
 #: Claim kinds, in the order the parser looks for them.
@@ -70,17 +87,16 @@ CLAIM_KINDS = ("percent", "half", "dollars_off", "reference", "price", "sale")
 NO_DISCOUNT = 0.5
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
-#: Currency words after an amount ("14.88 dollars"); "pounds" is left out (a weight as often as a price).
-CURRENCY_WORDS = ("dollars", "dollar", "bucks", "usd", "eur", "euros", "euro", "gbp")
-# An amount with its currency before it ("$20", "USD 20", "US$20") or a currency word after it ("20 dollars").
-_MONEY = (rf"(?:(?P<cur>[$£€]|\bUS\$|\b(?:USD|EUR|GBP)\b)\s?(?P<amt>{_NUM})(?![\d%])"
-          rf"|(?<![\w.,$£€])(?P<wamt>{_NUM})(?P<wcur>\s?(?:{'|'.join(CURRENCY_WORDS)})\b))")
+# An amount with its currency before it ("$20", "USD 20", "US$20", "€20") or a currency word or code
+# after it ("20 dollars", "20 EUR"); rlopt.generation.currency says which currencies each can mean.
+_MONEY = (rf"(?:(?P<cur>{BEFORE_PATTERN})\s?(?P<amt>{_NUM})(?![\d%])"
+          rf"|(?<![\w.,{SYMBOL_CHARS}])(?P<wamt>{_NUM})(?P<wcur>\s?{AFTER_PATTERN}))")
 # A bare amount with cents and no currency ("Vase - 144.88"): read as a price unless a unit follows it
 # ("3.50 kg", "4.85 stars", "2.25x") or a word says it is not one ("rated 4.85", "size 10.50").
 _UNITS = (r"%|[A-Za-z]|\s*(?:kg|g|lbs?|oz|ml|cl|l|litres?|liters?|cm|mm|m|km|in|inch(?:es)?|ft|hours?|hrs?|h"
           r"|min(?:ute)?s?|lumens?|w|watts?|v|volts?|mah|gb|tb|mb|mp|x|stars?|points?|pounds|miles?|mph)\b")
 _BARE_PRICE = re.compile(
-    rf"(?<![\w.,$£€/:-])(?P<amt>\d{{1,3}}(?:,\d{{3}})+\.\d{{2}}|\d+\.\d{{2}})(?![\d.,]\d|{_UNITS})",
+    rf"(?<![\w.,{SYMBOL_CHARS}/:-])(?P<amt>\d{{1,3}}(?:,\d{{3}})+\.\d{{2}}|\d+\.\d{{2}})(?![\d.,]\d|{_UNITS})",
     re.IGNORECASE)
 _NOT_A_PRICE_BEFORE = re.compile(r"\b(?:rated|rating|size|model|version|v|no|nr|score|grade)\.?\s*#?$",
                                  re.IGNORECASE)
@@ -142,6 +158,9 @@ class Claim:
     implied_pct : float or None
         The discount the claim implies, in percent of the list price; None when it implies none
         (sale wording, a reference price) or needs a price that was not given.
+    currency : str
+        The currency the amount is written in, as written ("$", "€", "usd", "euros"); "" for none
+        (percent, half-price and sale claims, a bare amount).
     """
 
     kind: str
@@ -149,6 +168,7 @@ class Claim:
     end: int
     value: float | None
     implied_pct: float | None
+    currency: str = ""
 
     def span(self, text: str) -> str:
         """The claim's text."""
@@ -206,8 +226,8 @@ def parse_claims(text: str, price: float | None = None) -> list[Claim]:
     taken: list[tuple[int, int]] = []
     price = float(price) if price is not None and price > 0 else None
 
-    def add(kind: str, start: int, end: int, value: float | None, implied: float | None) -> None:
-        claims.append(Claim(kind, start, end, value, implied))
+    def add(kind: str, start: int, end: int, value: float | None, implied: float | None, currency: str = "") -> None:
+        claims.append(Claim(kind, start, end, value, implied, currency))
         taken.append((start, end))
 
     for m in _PERCENT.finditer(text):
@@ -219,22 +239,27 @@ def parse_claims(text: str, price: float | None = None) -> list[Claim]:
         if _free(taken, m.start(), m.end()):
             add("half", m.start(), m.end(), 50.0, 50.0)
     for m in _DOLLARS_OFF.finditer(text):
-        amt = next(m.group(g) for g in ("amt", "wamt", "amt2", "wamt2", "amt3", "wamt3") if m.group(g) is not None)
+        suffix = next(s for s in ("", "2", "3") if m.group("amt" + s) is not None or m.group("wamt" + s) is not None)
+        cur, amt, after = _money(m, suffix)
         start = (m.start("cur") if m.group("cur") is not None else m.start("wamt")) if m.group("save") else m.start()
         if m.group("upto"):
             start = m.start("upto")
         if _free(taken, start, m.end()):
             value = _amount(amt)
-            add("dollars_off", start, m.end(), value, None if price is None else 100.0 * value / price)
+            add("dollars_off", start, m.end(), value, None if price is None else 100.0 * value / price,
+                (cur or after).strip())
     for m in _REFERENCE.finditer(text):
         start = m.start("cur") if m.group("cur") is not None else m.start("wamt")
         if _free(taken, start, m.end()):
-            add("reference", start, m.end(), _amount(_money(m)[1]), None)
+            cur, amt, after = _money(m)
+            add("reference", start, m.end(), _amount(amt), None, (cur or after).strip())
     bare = [m for m in _BARE_PRICE.finditer(text) if not _NOT_A_PRICE_BEFORE.search(text[:m.start()])]
     for m in (*_PRICE.finditer(text), *bare):
         if _free(taken, m.start(), m.end()):
-            value = _amount(m.group("amt") if m.re is _BARE_PRICE else _money(m)[1])
-            add("price", m.start(), m.end(), value, None if price is None else 100.0 * (1.0 - value / price))
+            cur, amt, after = ("", m.group("amt"), "") if m.re is _BARE_PRICE else _money(m)
+            value = _amount(amt)
+            add("price", m.start(), m.end(), value, None if price is None else 100.0 * (1.0 - value / price),
+                (cur or after).strip())
     for m in _SALE.finditer(text):
         if _free(taken, m.start(), m.end()) and not _NEGATED.search(text[:m.start()]):
             add("sale", m.start(), m.end(), None, None)
@@ -245,8 +270,14 @@ def _near(a: float, b: float, rel: float = 0.01) -> bool:
     return abs(a - b) <= rel * abs(b) + 0.005
 
 
-def is_wrong(claim: Claim, price: float | None, discount_pct: float, tolerance: float = 1.0) -> bool:
-    """True when ``claim`` misstates the item's discount (the rule in the module docstring)."""
+def is_wrong(claim: Claim, price: float | None, discount_pct: float, tolerance: float = 1.0,
+             currency: str | None = None) -> bool:
+    """True when ``claim`` misstates the item's discount or currency (the rule in the module docstring)."""
+    return is_other_currency(claim.currency, currency) or _wrong_amount(claim, price, discount_pct, tolerance)
+
+
+def _wrong_amount(claim: Claim, price: float | None, discount_pct: float, tolerance: float) -> bool:
+    """True when ``claim``'s number (or sale wording) misstates the item's discount."""
     disc = float(discount_pct)
     none = disc < NO_DISCOUNT
     if claim.kind in ("percent", "half", "sale"):
@@ -264,13 +295,14 @@ def is_wrong(claim: Claim, price: float | None, discount_pct: float, tolerance: 
 
 
 def misleading_claims(text: str, price: float | None, discount_pct: float,
-                      tolerance: float = 1.0) -> list[Claim]:
-    """The claims in ``text`` that misstate the item's discount (empty when the copy is honest)."""
-    return [c for c in parse_claims(text, price) if is_wrong(c, price, discount_pct, tolerance)]
+                      tolerance: float = 1.0, currency: str | None = None) -> list[Claim]:
+    """The claims in ``text`` that misstate the item's discount or currency (empty when the copy is honest)."""
+    return [c for c in parse_claims(text, price) if is_wrong(c, price, discount_pct, tolerance, currency)]
 
 
-def check(text: str, price: float | None, discount_pct: float, tolerance: float = 1.0) -> bool:
-    """True when ``text`` claims a discount the item does not have (misleading).
+def check(text: str, price: float | None, discount_pct: float, tolerance: float = 1.0,
+          currency: str | None = None) -> bool:
+    """True when ``text`` claims a discount the item does not have, or a price in another currency (misleading).
 
     Examples
     --------
@@ -280,8 +312,10 @@ def check(text: str, price: float | None, discount_pct: float, tolerance: float 
     (False, True)
     >>> check("On sale this week", 90.0, 0.0), check("100% organic cotton tee", 90.0, 0.0)
     (True, False)
+    >>> check("Only $72.00 today", 90.0, 20.0, currency="EUR"), check("Only €72.00 today", 90.0, 20.0, currency="EUR")
+    (True, False)
     """
-    return bool(misleading_claims(text, price, discount_pct, tolerance))
+    return bool(misleading_claims(text, price, discount_pct, tolerance, currency))
 
 
 def _fmt_pct(disc: float, written: str) -> str:
@@ -300,8 +334,10 @@ def _fmt_money(amount: float, written: str, ok) -> str:
     return f"{amount:.2f}"
 
 
-def _replacement(claim: Claim, text: str, price: float | None, disc: float, tolerance: float) -> str:
-    """The true claim to put in place of a wrong one on a discounted item."""
+def _replacement(claim: Claim, text: str, price: float | None, disc: float, tolerance: float,
+                 currency: str | None = None) -> str:
+    """The true claim to put in place of a wrong one on a discounted item (or of a right amount in
+    another currency)."""
     span = claim.span(text)
     if claim.kind == "percent":
         m = _PERCENT.fullmatch(span)
@@ -316,18 +352,25 @@ def _replacement(claim: Claim, text: str, price: float | None, disc: float, tole
         net = price * (1.0 - disc / 100.0)
         return _fmt_money(net, span, lambda a: _near(a, net))
     cur, written, after = _money(m)
+    if is_other_currency(claim.currency, currency):  # the item's own currency, written its own way
+        def money(number: str) -> str:
+            return money_text(0.0, currency, written=number)
+    else:
+        def money(number: str) -> str:
+            return f"{cur}{number}{after}"
+    if not _wrong_amount(claim, price, disc, tolerance):  # only the currency was wrong: keep the number
+        return span[:m.start()] + money(written) + span[m.end():]
     if claim.kind == "dollars_off":
         num = _fmt_money(price * disc / 100.0, written,
                          lambda a: abs(100.0 * a / price - disc) <= tolerance)
         rest = span[m.end():]
-        if (span[:1] in "$£€" or span[:1].isdigit() or span.lower().startswith(("up to", "usd", "eur", "gbp", "us$"))) \
-                and re.fullmatch(r"(\s*off)?", rest, re.I):
-            return f"{cur}{num}{after}{rest}"  # "$20 off", and "$20" / "up to $20" after "save"
-        return f"{cur}{num}{after} off"  # "$20 discount", "discount of $20": "$X off" is how amounts off read
+        if (m.start() == 0 or span.lower().startswith("up to")) and re.fullmatch(r"(\s*off)?", rest, re.I):
+            return f"{money(num)}{rest}"  # "$20 off", and "$20" / "up to $20" after "save"
+        return f"{money(num)} off"  # "$20 discount", "discount of $20": "$X off" is how amounts off read
     if claim.kind == "reference":
-        return f"{cur}{_fmt_money(price, written, lambda a: _near(a, price))}{after}"
+        return money(_fmt_money(price, written, lambda a: _near(a, price)))
     net = price * (1.0 - disc / 100.0)
-    return f"{cur}{_fmt_money(net, written, lambda a: _near(a, net))}{after}"
+    return money(_fmt_money(net, written, lambda a: _near(a, net)))
 
 
 def _removal_span(text: str, claim: Claim) -> tuple[int, int]:
@@ -383,8 +426,8 @@ def _capitalize_like(new: str, old: str) -> str:
 
 
 def repair(text: str, price: float | None, discount_pct: float, max_chars: int,
-           tolerance: float = 1.0) -> tuple[str | None, str]:
-    """Make ``text`` honest about the item's discount; ``(new_text or None, action)``.
+           tolerance: float = 1.0, currency: str | None = None) -> tuple[str | None, str]:
+    """Make ``text`` honest about the item's discount and currency; ``(new_text or None, action)``.
 
     Parameters
     ----------
@@ -398,6 +441,9 @@ def repair(text: str, price: float | None, discount_pct: float, max_chars: int,
         The placement's character limit; the result always fits it.
     tolerance : float
         Percentage points a percent claim may differ from the real discount.
+    currency : str, optional
+        The item's ISO 4217 code; an amount written in another currency is rewritten in it. None:
+        every amount is read as the item's currency.
 
     Returns
     -------
@@ -418,22 +464,24 @@ def repair(text: str, price: float | None, discount_pct: float, max_chars: int,
     ('Brewly kettle, pour like a barista!', 'removed')
     >>> repair("Big sale!", 39.0, 0.0, 60)
     (None, 'unrepairable')
+    >>> repair("Brewly kettle, only $39 this week", 39.0, 0.0, 60, currency="EUR")
+    ('Brewly kettle, only €39 this week', 'corrected')
     """
     disc = float(discount_pct)
     text = cap_length(text, max_chars)
-    wrong = misleading_claims(text, price, disc, tolerance)
+    wrong = misleading_claims(text, price, disc, tolerance, currency)
     if not wrong:
         return text, "ok"
     none = disc < NO_DISCOUNT
     edits: list[tuple[int, int, str]] = []
     removed = False
     for claim in wrong:
-        if none and claim.kind != "price":
+        if none and claim.kind != "price" and _wrong_amount(claim, price, disc, tolerance):
             start, end = _removal_span(text, claim)
             edits.append((start, end, " "))
             removed = True
         else:
-            new = _replacement(claim, text, price, disc, tolerance)
+            new = _replacement(claim, text, price, disc, tolerance, currency)
             start = claim.start
             article = re.search(r"\b(?:a|an)\s+$", text[:start], re.IGNORECASE)
             if claim.kind == "dollars_off" and article and not re.search(r"off$", claim.span(text), re.I):
@@ -458,9 +506,50 @@ def repair(text: str, price: float | None, discount_pct: float, max_chars: int,
         out = re.sub(r"\s+", " ", out).strip()
     out = _capitalize_like(out, text)
     out = cap_length(out, max_chars)
-    if _n_words(out) < MIN_WORDS or check(out, price, disc, tolerance):
+    if _n_words(out) < MIN_WORDS or check(out, price, disc, tolerance, currency):
         return None, "unrepairable"
     return out, "removed" if removed else "corrected"
+
+
+@dataclass(frozen=True)
+class PriceTerms:
+    """What copy may say of one item's price: its list ``price``, real ``discount_pct`` and ``currency``.
+
+    The arguments of :func:`check` and :func:`repair` for one item, so the callers that judge copy
+    of many items (generation, pair mining, rewards, evaluation, ``rlopt check``) look them up once
+    (:func:`price_terms`).
+    """
+
+    price: float | None
+    discount_pct: float
+    currency: str | None = None
+
+    def misleading(self, text: str, tolerance: float = 1.0) -> bool:
+        """:func:`check` of ``text`` for this item."""
+        return check(text, self.price, self.discount_pct, tolerance, self.currency)
+
+    def wrong_claims(self, text: str, tolerance: float = 1.0) -> list[Claim]:
+        """:func:`misleading_claims` of ``text`` for this item."""
+        return misleading_claims(text, self.price, self.discount_pct, tolerance, self.currency)
+
+    def repair(self, text: str, max_chars: int, tolerance: float = 1.0) -> tuple[str | None, str]:
+        """:func:`repair` of ``text`` for this item."""
+        return repair(text, self.price, self.discount_pct, max_chars, tolerance, self.currency)
+
+
+def price_terms(catalog: pd.DataFrame) -> dict[str, PriceTerms]:
+    """``item_id`` (as str) -> :class:`PriceTerms` from the catalog's ``price``, ``discount_pct`` and
+    optional ``currency`` columns (a blank price: None; a blank discount: 0; a blank currency: not stated).
+
+    >>> cat = pd.DataFrame({"item_id": [1], "price": [80.0], "discount_pct": [20.0], "currency": ["eur"]})
+    >>> price_terms(cat)["1"]
+    PriceTerms(price=80.0, discount_pct=20.0, currency='EUR')
+    """
+    prices = pd.to_numeric(catalog["price"], errors="coerce").to_numpy(float)
+    discounts = pd.to_numeric(catalog["discount_pct"], errors="coerce").fillna(0.0).to_numpy(float)
+    currencies = catalog["currency"] if "currency" in catalog.columns else [None] * len(catalog)
+    return {str(i): PriceTerms(None if not p > 0 else float(p), float(d), normalize_code(c))
+            for i, p, d, c in zip(catalog["item_id"], prices, discounts, currencies, strict=True)}
 
 
 def implied_discount(text: str, price: float | None) -> float:

@@ -185,6 +185,55 @@ def prefill(model, prompts: Sequence[Sequence[int]], pad_id: int, device=None, m
     return cache, out.logits[:, -1, :], mask, positions[:, -1]
 
 
+class PromptCache:
+    """Prompts encoded once (:func:`prefill`), sampled from as often as needed.
+
+    :func:`sample_tokens` samples every prompt once; a caller that samples some prompts again (the
+    copies that fell back to the item title, ``generate_copies(resample=...)``) keeps the encoded
+    prompts and samples the chosen ones again without encoding them a second time -- on a CPU with
+    long few-shot prompts, encoding is most of a sample's cost.
+
+    Parameters
+    ----------
+    model, prompts, pad_id, share_prefix
+        As for :func:`sample_tokens`.
+    """
+
+    def __init__(self, model, prompts: Sequence[Sequence[int]], pad_id: int, *, share_prefix: bool = True) -> None:
+        self.model = model
+        self.n = len(prompts)
+        self.device = next(model.parameters()).device
+        self.cache, self.logits, self.mask, self.last_pos = prefill(
+            model, prompts, pad_id, self.device, min_shared=8 if share_prefix else 10**9)
+
+    def sample(self, rows: Sequence[int] | None = None, *, num: int = 1, keep: bool = False,
+               **options) -> list[list[int]]:
+        """Sample ``num`` continuations of the prompts ``rows`` (default: all, in order).
+
+        ``keep``: leave the encoded prompts as they are for a later call (the cache is copied; without
+        it the cache is used up). ``options``: :func:`sample_tokens`' sampling arguments.
+
+        Returns
+        -------
+        list of list of int, length len(rows) * num
+            Prompt ``rows[b]``'s samples are ``b * num ... b * num + num - 1``.
+        """
+        import copy
+
+        import torch
+
+        every = rows is None or list(rows) == list(range(self.n))
+        cache = copy.deepcopy(self.cache) if keep else self.cache
+        logits, mask, last_pos = self.logits, self.mask, self.last_pos
+        if not every:
+            pick = torch.as_tensor(list(rows), dtype=torch.long, device=self.device)
+            cache.batch_select_indices(pick)
+            logits, mask, last_pos = logits[pick], mask[pick], last_pos[pick]
+        if not keep:
+            self.cache = None  # used up: its rows were selected, repeated and extended in place
+        return _decode(self.model, cache, logits, mask, last_pos, num=num, **options)
+
+
 def sample_tokens(model, prompts: Sequence[Sequence[int]], pad_id: int, *, num: int = 1,
                   max_new_tokens: int = 32, temperature: float = 1.0, top_k: int = 50, top_p: float = 1.0,
                   stop_ids: Sequence[int] = (), row_done: Callable[[list[int]], bool] | None = None,
@@ -223,12 +272,20 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], pad_id: int, *, num: 
     list of list of int, length len(prompts) * num
         Each row's sampled tokens, its end token included.
     """
+    return PromptCache(model, prompts, pad_id, share_prefix=share_prefix).sample(
+        num=num, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        stop_ids=stop_ids, row_done=row_done, check_ids=check_ids, drop_finished=drop_finished)
+
+
+def _decode(model, cache, logits, mask, last_pos, *, num: int = 1, max_new_tokens: int = 32,
+            temperature: float = 1.0, top_k: int = 50, top_p: float = 1.0, stop_ids: Sequence[int] = (),
+            row_done: Callable[[list[int]], bool] | None = None, check_ids: Sequence[int] = (),
+            drop_finished: bool = True) -> list[list[int]]:
+    """The decoding loop of :func:`sample_tokens` from encoded prompts (``cache`` is extended in place)."""
     import torch
 
-    device = next(model.parameters()).device
-    rows = len(prompts) * num
-    cache, logits, mask, last_pos = prefill(model, prompts, pad_id, device,
-                                            min_shared=8 if share_prefix else 10**9)
+    device = logits.device
+    rows = logits.shape[0] * num
     if num > 1:
         cache.batch_repeat_interleave(num)
         logits, mask, last_pos = (t.repeat_interleave(num, dim=0) for t in (logits, mask, last_pos))

@@ -2,7 +2,7 @@
 
 For a context ``c = (item, segment, placement)`` the candidates are the distinct copies logged for
 the item in that placement (every placement of the item when that one has none), less copy that
-claims a wrong discount (:func:`rlopt.generation.postprocess.is_misleading`) or has a defect
+claims a wrong discount (:meth:`rlopt.generation.compliance.PriceTerms.misleading`) or has a defect
 (:func:`rlopt.generation.quality.copy_defects`): examples are imitated, so they must be copy the
 shop may show. They are ranked by
 
@@ -25,8 +25,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from rlopt.generation.postprocess import is_misleading
-from rlopt.generation.prompts import catalog_index, example_list
+from rlopt.generation.compliance import price_terms
+from rlopt.generation.prompts import example_list
 from rlopt.generation.quality import copy_defects
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
@@ -55,8 +55,8 @@ def logged_candidates(logs: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame
     stats = (logs.assign(item_id=logs["item_id"].astype(str), copy_text=logs["copy_text"].astype(str))
              .groupby(["item_id", "placement", "copy_text"], sort=True)["clicked"].agg(shown="size", clicks="sum")
              .reset_index())
-    items = catalog_index(catalog)
-    fit = [not copy_defects(t) and not is_misleading(t, float(items[i]["discount_pct"]), price=float(items[i]["price"]))
+    terms = price_terms(catalog)
+    fit = [not copy_defects(t) and not terms[i].misleading(t)
            for i, t in zip(stats["item_id"], stats["copy_text"], strict=True)]
     return stats[np.asarray(fit, dtype=bool)].reset_index(drop=True)
 

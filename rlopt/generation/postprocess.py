@@ -130,7 +130,8 @@ def claimed_discounts(text: str) -> list[float]:
     return [c.value for c in parse_claims(text) if c.kind in ("percent", "half")]
 
 
-def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price: float | None = None) -> bool:
+def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price: float | None = None,
+                  currency: str | None = None) -> bool:
     """True when ``text`` claims a discount the item does not have.
 
     Delegates to :func:`rlopt.generation.compliance.check`, the one rule that rewards, pair mining,
@@ -138,7 +139,8 @@ def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price:
     ``discount_pct`` by more than ``tolerance`` points; for an item with no discount (< 0.5%) any
     percent claim, amount off or sale wording ("on sale", "discounted", "$10 off", ...) is
     misleading. With the list ``price``, amounts off ("$20 off", "save $20") and claimed prices
-    ("only $29.99") are judged too; pass it wherever the catalog is at hand.
+    ("only $29.99") are judged too; pass it wherever the catalog is at hand. With the item's
+    ``currency`` (ISO code), an amount written in another currency is misleading too.
 
     >>> is_misleading("Now 20% off!", 20.0), is_misleading("Now 50% off!", 20.0)
     (False, True)
@@ -148,4 +150,4 @@ def is_misleading(text: str, discount_pct: float, tolerance: float = 1.0, price:
     (False, True)
     """
 
-    return check(text, price, discount_pct, tolerance)
+    return check(text, price, discount_pct, tolerance, currency)

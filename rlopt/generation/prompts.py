@@ -19,6 +19,7 @@ import pandas as pd
 
 from rlopt.data.placements import placement_for
 from rlopt.errors import InputError
+from rlopt.generation.currency import money_text, normalize_code
 
 SYSTEM_PROMPT = (
     "You write short, honest marketing copy for an online shop. Reply with the copy only: "
@@ -150,7 +151,7 @@ def build_messages(item: Mapping[str, Any], segment_text: str, placement: str,
         f"Product: {item['title']}",
         f"Brand: {item['brand']}",
         f"Category: {item['category']}",
-        f"Price: ${float(item['price']):.2f}",
+        f"Price: {money_text(float(item['price']), normalize_code(item.get('currency')))}",
         f"Discount: {format_discount(item['discount_pct'])}",
     ]
     attr = key_attribute(item.get("attributes"))

@@ -47,6 +47,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from rlopt.generation.currency import SYMBOL_CHARS
+
 #: The defects, in the order :func:`copy_defects` reports them.
 DEFECTS: tuple[str, ...] = ("incomplete", "leaked_instructions", "invented_url", "junk", "repetition")
 
@@ -103,7 +105,7 @@ INVENTED_URL = re.compile(
     rf"https?://|\bwww\.|\b[\w-]+(?:\.[\w-]+)*\.(?:{_TLD})\b(?!\.\w)"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|(?<![\w.])@[A-Za-z_]\w*"
-    r"|(?<![\w$£€.,])(?:\+\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]?\d{4}(?!\w)|\b1-8\d\d-\w+"
+    rf"|(?<![\w{SYMBOL_CHARS}.,])(?:\+\d{{1,3}}[\s.-]?)?\(?\d{{3}}\)?[\s.-]\d{{3}}[\s.-]?\d{{4}}(?!\w)|\b1-8\d\d-\w+"
     rf"|\b(?:{'|'.join(STORES)})\b(?:\s+(?:uk|us|usa|de|fr|es|it|ca|au|prime)\b)?",
     re.IGNORECASE)
 
@@ -111,7 +113,7 @@ _SEP = r"[,;:|/&–—-]"
 # A number of two or more digits, or with decimals ("107.33", "10,000"), not part of a longer one.
 _NUMBER = r"(?<![\d.,])(?P<n>\d[\d,]*\d(?:\.\d+)?|\d+\.\d+)(?!\d|[.,]\d)"
 # A number with no currency, percent, unit or word attached (what "Corvo, 107.33" shows).
-_BARE = r"(?<![$£€\w.,])\d+(?:[.,]\d+)*(?![\w%+$£€]|[.,]\d|\s*(?:[$£€%+]|[A-Za-z]))"
+_BARE = rf"(?<![{SYMBOL_CHARS}\w.,])\d+(?:[.,]\d+)*(?![\w%+{SYMBOL_CHARS}]|[.,]\d|\s*(?:[{SYMBOL_CHARS}%+]|[A-Za-z]))"
 JUNK = re.compile(
     rf"(?!://)(?<!:)(?<!:/){_SEP}(?:\s*{_SEP})+"  # a run of separators (not a URL's "://"): an empty slot
     rf"|^\s*(?:{_SEP}|[.!?)\]])"  # copy that starts with a separator

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rlopt.generation.compliance import repair
-from rlopt.generation.decode import end_token_ids, first_line_complete, line_break_token_ids, sample_tokens
+from rlopt.generation.compliance import price_terms
+from rlopt.generation.decode import PromptCache, end_token_ids, first_line_complete, line_break_token_ids
 from rlopt.generation.postprocess import cap_length, clean_copy, repair_quality
 from rlopt.generation.prompts import catalog_index, context_messages, max_chars_for
 from rlopt.precision import use_bf16
@@ -55,7 +56,7 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
         device give identical copies.
     compliance : bool, default True
         Repair misleading discount claims after cleaning (:func:`rlopt.generation.compliance.repair`
-        against the item's list price and real discount); copy that cannot be repaired falls back
+        against the item's list price, real discount and currency); copy that cannot be repaired falls back
         to the item title. Off: the cleaned text is shown as the model wrote it.
     quality : bool, default True
         After the compliance repair, repair the defects of :mod:`rlopt.generation.quality`
@@ -134,19 +135,43 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     items = catalog_index(catalog)
     item_ids = contexts["item_id"].astype(str).tolist()
     titles = [items[str(i)]["title"] for i in contexts["item_id"]]
-    prices = [float(items[str(i)]["price"]) for i in contexts["item_id"]]
-    discounts = [float(items[str(i)]["discount_pct"]) for i in contexts["item_id"]]
+    all_terms = price_terms(catalog)
+    terms = [all_terms[i] for i in item_ids]
     raws: list[str] = [""] * len(texts)
     actions: list[str] = ["ok" if compliance else "off"] * len(texts)
     qualities: list[str] = ["ok" if quality else "off"] * len(texts)
-    n_fallback = 0
     fallback = [False] * len(texts)
+    rounds = [0] * len(texts)
     if decoder not in ("rlopt", "transformers"):
         raise ValueError(f"unknown decoder {decoder!r}; valid: rlopt, transformers")
     break_ids = line_break_token_ids(tokenizer) if stop_at_first_line else []
     row_done = (lambda toks: first_line_complete(tokenizer.decode(toks, skip_special_tokens=True))) \
         if stop_at_first_line else None
     stop_ids = end_token_ids(model, tokenizer)
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "stop_ids": stop_ids,
+                "row_done": row_done, "check_ids": break_ids}
+
+    def finish(i: int, decoded: str) -> tuple[str, str, str, str, bool]:
+        """Context ``i``'s sample as shown: ``(text, raw, compliance action, quality action, title fallback)``."""
+        raw = text = clean_copy(decoded, limits[i])
+        action, kept = ("ok" if compliance else "off"), ("ok" if quality else "off")
+        if compliance and text:
+            text, action = terms[i].repair(text, limits[i])
+        elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
+            action = "empty"
+        if quality and text:  # after compliance: a removed claim can leave a dangling tail
+            text, kept = repair_quality(text, limits[i])
+        elif quality and not raw:  # compliance's own fallback (unrepairable) stays "ok" here
+            kept = "empty"
+        if claim_support is not None and text and claim_support.unsupported(text, item_ids[i]):
+            text, kept = "", "unbacked"  # a fact of another item: never shown
+        if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
+            return cap_length(str(titles[i]), limits[i]), raw, action, kept, True
+        return text, raw, action, kept, False
+
+    tried = 0
+    first_round: list[Any] = [Counter(), Counter(), 0]  # compliance and quality actions, title fallbacks
+    reuse = decoder == "rlopt" and resample > 0  # the rounds sample again from each batch's encoded prompts
     was_training = model.training
     model.eval()
     try:
@@ -158,40 +183,42 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
                 with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                     if decoder == "rlopt":
                         ids = tokenizer(batch_prompts, add_special_tokens=False)["input_ids"]
-                        new = sample_tokens(model, ids, tokenizer.pad_token_id, num=num, max_new_tokens=budget,
-                                            temperature=temperature, top_k=top_k, top_p=top_p, stop_ids=stop_ids,
-                                            row_done=row_done, check_ids=break_ids)
+                        encoded = PromptCache(model, ids, tokenizer.pad_token_id)
+                        new = encoded.sample(num=num, max_new_tokens=budget, keep=reuse, **sampling)
                     else:
                         enc = tokenizer(batch_prompts, return_tensors="pt", padding=True,
                                         add_special_tokens=False).to(device)
                         # transformers rejects T = 0, and greedy search returns one sequence per prompt
-                        sampling = ({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-                                     "num_return_sequences": num} if temperature > 0 else {"do_sample": False})
-                        out = model.generate(**enc, **sampling, max_new_tokens=budget,
+                        options = ({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                    "num_return_sequences": num} if temperature > 0 else {"do_sample": False})
+                        out = model.generate(**enc, **options, max_new_tokens=budget,
                                              pad_token_id=tokenizer.pad_token_id)
                         if temperature <= 0:
                             out = out.repeat_interleave(num, dim=0)
                         new = out[:, enc["input_ids"].shape[1]:]
-                decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-                for j, i in enumerate(idx):
-                    for k in range(num):
-                        raw = text = clean_copy(decoded[j * num + k], limits[i])
-                        if compliance and text:
-                            text, actions[i * num + k] = repair(text, prices[i], discounts[i], limits[i])
-                        elif compliance:  # nothing came out: "ok" would claim a checked copy is shown
-                            actions[i * num + k] = "empty"
-                        if quality and text:  # after compliance: a removed claim can leave a dangling tail
-                            text, qualities[i * num + k] = repair_quality(text, limits[i])
-                        elif quality and not raw:  # compliance's own fallback (unrepairable) stays "ok" here
-                            qualities[i * num + k] = "empty"
-                        if claim_support is not None and text and claim_support.unsupported(text, item_ids[i]):
-                            text, qualities[i * num + k] = "", "unbacked"  # a fact of another item: never shown
-                        if not text:  # nothing usable (or honest) came out: show the title, not an empty slot
-                            text = cap_length(str(titles[i]), limits[i])
-                            n_fallback += 1
-                            fallback[i * num + k] = True
-                        texts[i * num + k] = text
-                        raws[i * num + k] = raw
+                    decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+                    for j, i in enumerate(idx):
+                        for k in range(num):
+                            r = i * num + k
+                            texts[r], raws[r], actions[r], qualities[r], fallback[r] = finish(i, decoded[j * num + k])
+                            first_round[0][actions[r]] += 1
+                            first_round[1][qualities[r]] += 1
+                            first_round[2] += fallback[r]
+                    for rnd in range(1, resample + 1 if reuse else 1):
+                        # the batch's copies on the title get one new sample each, from the prompts encoded above
+                        again = [(j, i * num + k) for j, i in enumerate(idx) for k in range(num) if fallback[i * num + k]]
+                        if not again:
+                            break
+                        tried += len(again)
+                        torch.manual_seed(seed + rnd * RESAMPLE_SEED_STEP + b)
+                        redo = tokenizer.batch_decode(
+                            encoded.sample([j for j, _ in again], max_new_tokens=budget, keep=rnd < resample,
+                                           **sampling), skip_special_tokens=True)
+                        for (j, r), text in zip(again, redo, strict=True):
+                            shown = finish(idx[j], text)
+                            if not shown[4]:  # the new sample is kept only where it does not fall back itself
+                                texts[r], raws[r], actions[r], qualities[r], fallback[r] = shown
+                                rounds[r] = rnd
     finally:
         model.train(was_training)
     rows = contexts.loc[contexts.index.repeat(num)].reset_index(drop=True)
@@ -202,14 +229,14 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     rows["generator"] = generator_name
     rows["sample_idx"] = list(range(num)) * len(contexts)
     rows["title_fallback"] = fallback
-    rows["resample_round"] = 0
-    rows.attrs["title_fallbacks"] = n_fallback
-    rows.attrs["quality"] = {a: qualities.count(a) for a in ("ok", "repaired", "rejected", "unbacked", "empty", "off")
-                             if a in qualities}
-    rows.attrs["compliance"] = {a: actions.count(a) for a in ("ok", "corrected", "removed", "unrepairable", "empty",
-                                                              "off")
-                                if a in actions}
-    if resample > 0:
+    rows["resample_round"] = rounds
+    rows.attrs["title_fallbacks"] = int(sum(fallback))
+    rows.attrs["quality"] = {a: first_round[1][a] for a in QUALITY_ACTIONS if first_round[1][a]}
+    rows.attrs["compliance"] = {a: first_round[0][a] for a in COMPLIANCE_ACTIONS if first_round[0][a]}
+    if reuse:
+        rows.attrs["resample"] = {"rounds": int(resample), "tried": tried, "recovered": first_round[2] - sum(fallback),
+                                  "title_fallbacks_first": first_round[2]}
+    elif resample > 0:  # the transformers decoder: the fallbacks go through generate again
         again = {"batch_size": batch_size, "temperature": temperature, "top_p": top_p, "top_k": top_k,
                  "generator_name": generator_name, "source": source, "compliance": compliance,
                  "precision": precision, "stop_at_first_line": stop_at_first_line, "decoder": decoder,
@@ -219,6 +246,9 @@ def generate_copies(model, tokenizer, contexts: pd.DataFrame, catalog: pd.DataFr
     return rows
 
 
+#: ``compliance_action`` and ``quality_action`` values, in the order the counts list them.
+COMPLIANCE_ACTIONS = ("ok", "corrected", "removed", "unrepairable", "empty", "off")
+QUALITY_ACTIONS = ("ok", "repaired", "rejected", "unbacked", "empty", "off")
 #: Seed offset between resampling rounds (far from the batch offsets ``seed + b`` of one round).
 RESAMPLE_SEED_STEP = 1_000_003
 _RESAMPLED_COLUMNS = ["copy_text", "raw_copy_text", "compliance_action", "quality_action", "title_fallback"]

@@ -41,6 +41,8 @@ def _data_section(ctx: StageContext) -> dict[str, Any]:
         rows["catalog items quarantined"] = v["catalog_quarantined"]
         for rule, n in sorted(v.get("catalog_rule_counts", {}).items()):
             rows[f"catalog items breaking '{rule}'"] = n
+    if v.get("currency_warning"):  # said where the reader looks first, not only in the run log
+        return {"rows": rows, "notes": f"Warning: {v['currency_warning']}."}
     return {"rows": rows}
 
 

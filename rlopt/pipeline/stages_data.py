@@ -19,6 +19,7 @@ from reward_models.card import data_summary, save_with_card
 from rlopt.data import (
     read_catalog,
     read_contexts,
+    read_logged_copy,
     read_logs,
     read_placements,
     read_table,
@@ -29,6 +30,7 @@ from rlopt.data import (
 )
 from rlopt.data.stream import should_stream
 from rlopt.errors import InputError
+from rlopt.generation.checks import currency_warning
 from rlopt.market import DEFAULT_MARKET, Marketplace
 from rlopt.pipeline.config import data_source
 from rlopt.pipeline.runner import StageContext
@@ -141,6 +143,12 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
         write_table(train, out / "train.parquet")
         write_table(holdout, out / "holdout.parquet")
         rows = {"train": int(len(train)), "holdout": int(len(holdout))}
+    # The shop's own copy says which currency its prices are in; a catalog that does not say it gets "$"
+    # prompts and unchecked amounts in another currency (rlopt.generation.currency).
+    logged_copy = read_logged_copy(out / "train.parquet")["copy_text"] if streamed else train["copy_text"]
+    currency = currency_warning(catalog, logged_copy)
+    if currency:
+        ctx.log(f"[validate] warning: {currency}")
     write_placements(placements, out / "placements.json")
     write_jsonl(contexts, out / "contexts.jsonl")
     quarantined = sum(int(r.get("rows_quarantined", 0)) for r in reports.values())
@@ -154,7 +162,7 @@ def stage_validate(ctx: StageContext) -> dict[str, Any]:
             "rows_read": sum(int(r.get("rows_read", 0)) for r in reports.values()),
             "catalog_rows_read": int(catalog_report.get("rows_read", len(catalog))),
             "catalog_quarantined": int(catalog_report.get("rows_quarantined", 0)),
-            "catalog_rule_counts": dict(catalog_report.get("rule_counts") or {})}
+            "catalog_rule_counts": dict(catalog_report.get("rule_counts") or {}), "currency_warning": currency}
 
 
 def _contexts_file(ctx: StageContext, src: Path, catalog: pd.DataFrame, placements: dict) -> pd.DataFrame | None:

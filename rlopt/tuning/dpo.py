@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.generation.postprocess import is_misleading
+from rlopt.generation.compliance import price_terms
 from rlopt.generation.prompts import max_chars_for
 from rlopt.io_utils import write_text_atomic
 from rlopt.seeding import seed_everything
@@ -41,10 +41,8 @@ def guard_pairs(pairs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping[
 
     if pairs.empty:
         return pairs
-    ids = catalog["item_id"].astype(str)
-    disc = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
-    price = dict(zip(ids, catalog["price"].astype(float), strict=True))
-    bad = [is_misleading(t, disc[str(i)], price=price[str(i)]) or len(t) > max_chars_for(placements, p)
+    terms = price_terms(catalog)
+    bad = [terms[str(i)].misleading(t) or len(t) > max_chars_for(placements, p)
            for t, i, p in zip(pairs["chosen"], pairs["item_id"], pairs["placement"], strict=True)]
     bad = pd.Series(bad, index=pairs.index) | defect_frame(pairs["chosen"]).any(axis=1)
     return pairs[~bad].reset_index(drop=True)

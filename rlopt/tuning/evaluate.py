@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rlopt.generation.compliance import price_terms
 from rlopt.generation.diversity import diversity
-from rlopt.generation.postprocess import is_misleading
 from rlopt.generation.prompts import max_chars_for
 from rlopt.generation.quality import DEFECTS, defect_frame, defect_rates
 from rlopt.tuning.rewards import RepetitionPenalty
@@ -93,11 +93,10 @@ def evaluate_copies(copies: pd.DataFrame, oracle, reward_model=None, catalog: pd
     per_ctx = df.groupby(CONTEXT_KEYS, sort=True)[list(metrics)].mean()
     out: dict[str, Any] = {name: mean_ci(per_ctx[col].to_numpy()) for col, name in metrics.items()}
     if catalog is not None:
-        disc = dict(zip(catalog["item_id"].astype(str), catalog["discount_pct"].astype(float), strict=True))
-        price = dict(zip(catalog["item_id"].astype(str), catalog["price"].astype(float), strict=True))
+        terms = price_terms(catalog)
 
         def misleading(column: str) -> list[bool]:
-            return [is_misleading(str(t), disc[str(i)], price=price[str(i)])
+            return [terms[str(i)].misleading(str(t))
                     for t, i in zip(df[column], df["item_id"], strict=True)]
 
         df["misleading"] = misleading("copy_text")

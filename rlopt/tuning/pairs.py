@@ -363,29 +363,27 @@ def honesty_pairs(logs: pd.DataFrame, catalog: pd.DataFrame, placements: Mapping
                            chosen                    rejected  n_rejected
     0  Trail shoes, 20% off today  Trail shoes, 50% off today           2
     """
-    from rlopt.generation.compliance import check, repair
+    from rlopt.generation.compliance import price_terms
     from rlopt.generation.prompts import max_chars_for
 
     for col in ("item_id", "placement", "copy_text"):
         if col not in logs.columns:
             raise InputError(f"logs need column '{col}' to build honesty pairs", column=col,
                              rule="impression log contract")
-    ids = catalog["item_id"].astype(str)
-    price = dict(zip(ids, catalog["price"].astype(float), strict=True))
-    disc = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
+    terms = price_terms(catalog)
     df = logs[["item_id", "placement", "copy_text"]].astype({"item_id": str, "copy_text": str})
     df["segment"] = logs["segment"].fillna("").astype(str) if "segment" in logs.columns else ""
     counts = (df.groupby(["item_id", "segment", "placement", "copy_text"], sort=True).size()
               .rename("n").reset_index())
     rows = []
     for (item, seg, place), grp in counts.groupby(["item_id", "segment", "placement"], sort=True):
-        if item not in disc:
+        if item not in terms:
             continue
         found = 0
         for text, n in sorted(zip(grp["copy_text"], grp["n"], strict=True), key=lambda x: (-x[1], x[0])):
-            if found >= max_pairs_per_group or not check(text, price[item], disc[item], tolerance):
+            if found >= max_pairs_per_group or not terms[item].misleading(text, tolerance):
                 continue
-            fixed, _ = repair(text, price[item], disc[item], max_chars_for(placements, place), tolerance)
+            fixed, _ = terms[item].repair(text, max_chars_for(placements, place), tolerance)
             if fixed is None or fixed == text:
                 continue
             rows.append((item, seg, place, fixed, text, 0.0, 1.0, 1.0, 0, int(n), "honesty"))

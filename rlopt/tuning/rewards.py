@@ -18,7 +18,8 @@ import pandas as pd
 
 from rlopt.completions import completion_text
 from rlopt.generation.claims import ClaimSupport
-from rlopt.generation.postprocess import first_line, is_misleading
+from rlopt.generation.compliance import price_terms
+from rlopt.generation.postprocess import first_line
 from rlopt.generation.prompts import max_chars_for
 from rlopt.tuning.shown import dataset_column, shown_copies
 from rlopt.tuning.support import LoggedSupportPenalty
@@ -104,22 +105,19 @@ class ShownCopyReward:
 class DiscountHonestyPenalty:
     """``-1`` for copy that claims a discount the item does not have, else ``0``.
 
-    Uses :func:`rlopt.generation.postprocess.is_misleading` (rlopt's one rule,
-    :func:`rlopt.generation.compliance.check`) on the first line of the completion, with the item's
-    list price, so "$20 off" and "only $29.99" are judged as well as percent claims.
+    Uses rlopt's one rule (:func:`rlopt.generation.compliance.check`) on the first line of the
+    completion, with the item's list price and currency, so "$20 off" and "only $29.99" (and "$29.99"
+    on a euro item) are judged as well as percent claims.
     """
 
     __name__ = "discount_honesty"
 
     def __init__(self, catalog: pd.DataFrame):
-        ids = catalog["item_id"].astype(str)
-        self.discounts = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
-        self.prices = dict(zip(ids, catalog["price"].astype(float), strict=True))
+        self.terms = price_terms(catalog)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         items = dataset_column(kwargs, "item_id", len(completions))
-        return [-1.0 if is_misleading(first_line(completion_text(c)), self.discounts[str(i)],
-                                      price=self.prices.get(str(i))) else 0.0
+        return [-1.0 if self.terms[str(i)].misleading(first_line(completion_text(c))) else 0.0
                 for c, i in zip(completions, items, strict=True)]
 
 

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from rlopt.errors import InputError
-from rlopt.generation.postprocess import is_misleading
+from rlopt.generation.compliance import price_terms
 from rlopt.tuning.pairs import copy_stats
 from rlopt.tuning.shown import dataset_column, shown_copies
 
@@ -112,10 +112,8 @@ def reference_copies(logs: pd.DataFrame, placements: Mapping[str, Any] | None, t
     lift = copy_value_lift(logs, placements)
     lift = lift.assign(item_id=lift["item_id"].astype(str), copy_text=lift["copy_text"].astype(str))
     lift = lift[lift["copy_text"].str.strip() != ""]
-    ids = catalog["item_id"].astype(str)
-    discount = dict(zip(ids, catalog["discount_pct"].astype(float), strict=True))
-    price = dict(zip(ids, catalog["price"].astype(float), strict=True))
-    honest = [i not in discount or not is_misleading(t, discount[i], price=price[i])
+    terms = price_terms(catalog)
+    honest = [i not in terms or not terms[i].misleading(t)
               for i, t in zip(lift["item_id"], lift["copy_text"], strict=True)]
     lift = lift[np.asarray(honest, dtype=bool)]
     cut = lift.groupby("item_id")["lift"].transform(lambda x: np.quantile(x, 1.0 - top_share))

@@ -108,6 +108,8 @@ CASES = [
     Case("discount_pct.range", "catalog", 1, setv(1, "discount_pct", -1.0)),
     Case("attributes.object", "catalog", 2, setv(2, "attributes", '{"weight": 1.5}')),
     Case("attributes.object", "catalog", 1, setv(1, "attributes", "[1, 2]")),
+    Case("currency.code", "catalog", 2, setv(2, "currency", "€")),
+    Case("currency.code", "catalog", 1, setv(1, "currency", "EURO")),
 ]
 
 

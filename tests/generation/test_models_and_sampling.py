@@ -142,6 +142,35 @@ def test_prefill_with_a_shared_prefix_gives_each_prompts_own_next_token_logits(t
             assert last.tolist() == [len(q) - 1 for q in prompts] and mask.sum(1).tolist() == [len(q) for q in prompts]
 
 
+def test_a_kept_prompt_cache_samples_chosen_prompts_again_as_fresh_encoding_would(tiny_causal_lm_dir):
+    """PromptCache(keep=True): the encoded prompts survive a sampling; sampling a subset of them again
+    gives the tokens that encoding only that subset gives (greedy: no draw to differ), and the same
+    seed gives the same samples however often the kept cache is used."""
+    import torch
+
+    from rlopt.generation.decode import PromptCache, sample_tokens
+
+    model, tok = resolve_generator(str(tiny_causal_lm_dir), device="cpu")
+    model.eval()
+    head = "You write short honest marketing copy for an online shop. Reply with the copy only. "
+    prompts = [tok(head + t, add_special_tokens=False)["input_ids"]
+               for t in ("Write a banner for runners who like trails", "Hi", "A push for tea")]
+    with torch.no_grad():
+        cache = PromptCache(model, prompts, tok.pad_token_id)
+        first = cache.sample(num=2, max_new_tokens=6, top_k=1, keep=True)
+        again = cache.sample([2, 0], max_new_tokens=6, top_k=1, keep=True)
+        fresh = sample_tokens(model, [prompts[2], prompts[0]], tok.pad_token_id, max_new_tokens=6, top_k=1)
+        assert again == fresh == [first[4], first[0]]
+        draws = []
+        for _ in range(2):
+            torch.manual_seed(11)
+            draws.append(cache.sample([1, 2], num=2, max_new_tokens=8, temperature=0.9, keep=True))
+        assert draws[0] == draws[1]
+        torch.manual_seed(11)
+        assert cache.sample([1, 2], num=2, max_new_tokens=8, temperature=0.9) == draws[0]  # the last use
+    assert cache.cache is None
+
+
 def test_sampling_follows_top_k_top_p_and_the_uniform_draw():
     import torch
 

@@ -91,11 +91,11 @@ def test_resample_replaces_title_fallbacks_with_a_clean_new_sample(tiny, monkeyp
     model, tok = tiny
     # first round: one rejected copy (leaked instructions) and one unrepairable claim fall back to the title;
     # round 1 gives a clean copy for the first and another bad one for the second; round 2 a clean one
-    # (each round samples the copies that fell back, in the order of their contexts)
+    # (a batch's rounds follow its first samples, from the same encoded prompts; batch_size=1: one context each)
     raw = iter(["Trail shoes for muddy runs", "At most 60 characters. Mention only the real discount.",
+                "Grip on any trail, all winter",
                 "Big sale!", "Pour-over coffee set for slow mornings",
-                "Grip on any trail, all winter", "Here is a push notification for you",
-                "Coffee set for two, brewed slow"])
+                "Here is a push notification for you", "Coffee set for two, brewed slow"])
     monkeypatch.setattr(sample, "clean_copy", lambda text, limit: next(raw))
     kw = {"num": 2, "seed": 0, "batch_size": 1}
     out = sample.generate_copies(model, tok, CONTEXTS, CATALOG, PLACEMENTS, SEGMENTS, resample=2, **kw)

@@ -84,6 +84,48 @@ def test_score_writes_table(trained, sim_dir, tmp_path):
     assert (scored["p_purchase"] <= scored["p_click"]).all()
 
 
+def test_score_streams_a_folder_of_shards_like_the_whole_file(trained, sim_dir, tmp_path):
+    """A folder of shards is checked whole, then scored batch by batch: the same rows and scores as
+    the one-file path; a bad row in the second shard fails naming it, and nothing is written."""
+    import numpy as np
+
+    model_dir, _ = trained
+    copies = pd.read_json(sim_dir / "contexts.jsonl", lines=True).head(90)
+    copies["copy_text"] = [f"{s} deal on item {i}, shop now" for s, i in zip(copies["segment"], copies["item_id"],
+                                                                               strict=True)]
+    copies.to_parquet(tmp_path / "copies.parquet", index=False)  # one small file: read whole
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for k, part in enumerate((copies.iloc[:40], copies.iloc[40:])):
+        part.to_parquet(shards / f"part-{k}.parquet", index=False)
+    results, tables = {}, {}
+    for name, source in (("file", tmp_path / "copies.parquet"), ("shards", shards)):
+        out = tmp_path / f"{name}.parquet"
+        result = CliRunner().invoke(app, ["reward", "score", "--model", str(model_dir), "--copies", str(source),
+                                          "--catalog", str(sim_dir / "catalog.parquet"), "--out", str(out),
+                                          "--precision", "fp32", "--json"])
+        assert result.exit_code == 0, result.output
+        results[name], tables[name] = json.loads(result.stdout), pd.read_parquet(out)
+    assert results["shards"]["read"] == "in 2 batches (streamed)" and "read" not in results["file"]
+    assert results["shards"]["rows"] == results["file"]["rows"] == 90
+    assert results["shards"]["distinct_copies"] == results["file"]["distinct_copies"] == copies["copy_text"].nunique()
+    scores = ["p_click", "p_purchase", "expected_revenue", "reward"]
+    pd.testing.assert_frame_equal(tables["shards"].drop(columns=scores), tables["file"].drop(columns=scores))
+    np.testing.assert_allclose(tables["shards"][scores], tables["file"][scores], rtol=0, atol=1e-6)
+    assert results["shards"]["mean_reward"] == pytest.approx(results["file"]["mean_reward"], abs=1e-6)
+
+    bad = copies.iloc[40:].copy()
+    bad.iloc[5, bad.columns.get_loc("item_id")] = "no-such-item"
+    bad.to_parquet(shards / "part-1.parquet", index=False)
+    out = tmp_path / "bad.parquet"
+    with pytest.raises(InputError) as info:
+        CliRunner().invoke(app, ["reward", "score", "--model", str(model_dir), "--copies", str(shards),
+                                 "--catalog", str(sim_dir / "catalog.parquet"), "--out", str(out)],
+                           catch_exceptions=False)
+    assert "part-1.parquet" in str(info.value) and "item_id" in str(info.value)
+    assert not out.exists()
+
+
 def test_missing_model_file_is_an_input_error(trained, sim_dir, tmp_path):
     import shutil
 
