@@ -19,7 +19,7 @@ sale         "on sale", "clearance", "discounted", "save 20"        (a discount 
 ============ ====================================================== =============================
 
 Amounts are read with a currency symbol or code before them ("$29.99", "USD 29.99", "C$29", "CHF 49")
-or a currency word or code after them ("29.99 dollars", "20 euros", "299 SEK":
+or a currency symbol, word or code after them ("39,99 €", "29.99 dollars", "20 euros", "299 SEK":
 :mod:`rlopt.generation.currency`); a bare amount with cents ("Vase - 144.88") is a claimed price too,
 unless a unit follows it ("3.50 kg", "4.85 stars").
 

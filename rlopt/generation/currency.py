@@ -49,11 +49,12 @@ NO_CENTS = frozenset(("JPY", "KRW"))
 CODE_PATTERN = re.compile(r"[A-Za-z]{3}")
 
 # Regex pieces for rlopt.generation.compliance: symbols / prefixed dollars / codes before an amount, and
-# words / codes after one (all matched case-insensitively).
+# symbols / words / codes after one ("39,99 €", "20 $" as much of Europe and Quebec write them; all
+# matched case-insensitively).
 _PREFIXED = r"\b(?:US|CA|C|AU|A|NZ|HK|S)\$"
 SYMBOL_CHARS = "$£€¥₹₩"
 BEFORE_PATTERN = rf"[{SYMBOL_CHARS}]|{_PREFIXED}|\b(?:{'|'.join(CODES)})\b"
-AFTER_PATTERN = rf"(?:{'|'.join((*WORDS, *(c.lower() for c in CODES)))})\b"
+AFTER_PATTERN = rf"(?:[{SYMBOL_CHARS}]|(?:{'|'.join((*WORDS, *(c.lower() for c in CODES)))})\b)"
 
 
 def codes_written(token: str | None) -> frozenset[str]:

@@ -187,3 +187,18 @@ def test_a_currency_symbol_in_the_catalog_fails_validation(tmp_path, monkeypatch
     assert run.code == 2
     assert "catalog.csv" in run.err and "row 2" in run.err and "currency" in run.err and "ISO 4217" in run.err
     assert not (tmp_path / "checked.csv").exists()
+
+
+@pytest.mark.parametrize(("text", "misleading"), [
+    ("Wasserkocher, nur 39,00 €", False),
+    ("Wasserkocher, nur 39,00 $", True),
+    ("Wasserkocher, nur 45,00 €", True),   # the symbol after does not make a wrong price right
+    ("Wasserkocher, 20 € Rabatt", True),    # a price that is not the item's
+])
+def test_amounts_with_the_symbol_after_them_are_read(text, misleading):
+    assert check(text, 39.0, 0.0, currency="EUR") is misleading
+
+
+def test_repair_of_an_amount_with_the_symbol_after_it():
+    assert repair("Wasserkocher, nur 39,00 $", 39.0, 0.0, 60, currency="EUR") == ("Wasserkocher, nur €39,00",
+                                                                                  "corrected")
